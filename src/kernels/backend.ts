@@ -1,0 +1,100 @@
+/**
+ * The ComputeBackend contract (ARCHITECTURE.md "Kernels"). Everything that computes goes through
+ * one of these, so the reference (plain TypeScript), the native addon and the simulator's null
+ * backend are interchangeable. Every buffer is a typed-array *view* (possibly a subarray of a
+ * SharedArrayBuffer holding weights, activations or KV blocks): implementations read and write in
+ * place and never keep references after returning. Outputs never alias inputs unless a method
+ * says so. All activations are f32.
+ */
+
+/** A linear layer's weight, [outDim, inDim] row-major: y[o] = Σ_i W[o,i]·x[i] (+ bias[o]). */
+export type LinearWeight =
+  | { readonly format: 'f32'; readonly outDim: number; readonly inDim: number; readonly data: Float32Array; readonly bias?: Float32Array }
+  | { readonly format: 'bf16'; readonly outDim: number; readonly inDim: number; readonly data: Uint16Array; readonly bias?: Float32Array }
+  | {
+      readonly format: 'int8';
+      readonly outDim: number;
+      readonly inDim: number;
+      /** [outDim, inDim] int8 */
+      readonly data: Int8Array;
+      /** [outDim, inDim / groupSize] f32: W[o,i] ≈ data[o,i] · scales[o, ⌊i/groupSize⌋] */
+      readonly scales: Float32Array;
+      /** inDim for per-output-channel scales, or 32 for per-32-block scales. */
+      readonly groupSize: number;
+      readonly bias?: Float32Array;
+    };
+
+/** RoPE frequencies (MODELS.md §1.3, §5); angles are f32(pos · invFreq[i]), cos/sin × attentionFactor. */
+export interface RopeTable {
+  /** [dim/2] f32, already scaled (llama3 / YaRN / linear). */
+  readonly invFreq: Float32Array;
+  /** cos/sin magnitude factor (YaRN "attention_factor"); 1 otherwise. */
+  readonly attentionFactor: number;
+  readonly layout: 'halves' | 'interleaved';
+  /** Rotary width dr = 2 · invFreq.length. */
+  readonly dim: number;
+}
+
+/** Paged causal attention for one sequence: queries at absolute `positions` see cached positions ≤ their own. */
+export interface PagedAttentionArgs {
+  /** [numTokens, numHeads, headDim] f32 (RoPE already applied). */
+  readonly q: Float32Array;
+  /** [numTokens, numHeads, headDimV] f32, written. */
+  readonly out: Float32Array;
+  /** One layer's key blocks: [numBlocks, blockSizeTokens, numKvHeads, headDim] f32. */
+  readonly kCache: Float32Array;
+  /** One layer's value blocks: [numBlocks, blockSizeTokens, numKvHeads, headDimV] f32. */
+  readonly vCache: Float32Array;
+  /** Logical block b of this sequence lives in physical block blockTable[b]. */
+  readonly blockTable: Int32Array;
+  /** [numTokens] absolute position of each query. */
+  readonly positions: Int32Array;
+  readonly numHeads: number;
+  /** Query head h reads KV head ⌊h / (numHeads/numKvHeads)⌋ (HF repeat_kv). */
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly headDimV: number;
+  readonly blockSizeTokens: number;
+  readonly scale: number;
+  /** 0 = full causal; W > 0: a query at P sees only positions > P − W. */
+  readonly slidingWindow: number;
+}
+
+/**
+ * Absorbed MLA decode attention for one sequence (MODELS.md §4.4): multi-query attention with one
+ * shared key [c ‖ k_pe] (R + dr wide) and value c (the first R channels of the same cache row).
+ */
+export interface PagedMlaArgs {
+  /** [numTokens, numHeads, R + dr] f32: [q̃_h ‖ q_pe_h]. */
+  readonly q: Float32Array;
+  /** [numTokens, numHeads, R] f32, written: ctx_h. */
+  readonly out: Float32Array;
+  /** One layer's latent blocks: [numBlocks, blockSizeTokens, R + dr] f32 (normalized c, rotated k_pe). */
+  readonly latentCache: Float32Array;
+  readonly blockTable: Int32Array;
+  readonly positions: Int32Array;
+  readonly numHeads: number;
+  readonly kvLoraRank: number;
+  readonly ropeDim: number;
+  readonly blockSizeTokens: number;
+  readonly scale: number;
+}
+
+export interface ComputeBackend {
+  readonly name: string;
+  /** y[rows, outDim] = x[rows, inDim] · Wᵀ (+ bias). */
+  matmul(x: Float32Array, w: LinearWeight, y: Float32Array, rows: number): void;
+  /** y[r] = w ⊙ x[r] / rms(x[r]); y may be x (in place). x, y: [rows, dim]. */
+  rmsNorm(x: Float32Array, weight: Float32Array, eps: number, y: Float32Array, rows: number, dim: number): void;
+  /** out[i] = silu(gate[i]) · up[i] for i < n; out may alias gate. */
+  siluMul(gate: Float32Array, up: Float32Array, out: Float32Array, n: number): void;
+  /**
+   * In-place RoPE on x viewed as [rows, rowStride]: for each row r and head h < numHeads, the
+   * rotary channels x[r·rowStride + h·headStride + offset … + dim) rotate by positions[r].
+   */
+  rope(x: Float32Array, rows: number, rowStride: number, numHeads: number, headStride: number, offset: number, positions: Int32Array, table: RopeTable): void;
+  /** In-place softmax over each of `rows` rows of width n (max-subtracted). */
+  softmax(x: Float32Array, rows: number, n: number): void;
+  pagedAttention(args: PagedAttentionArgs): void;
+  pagedMlaAttention(args: PagedMlaArgs): void;
+}
