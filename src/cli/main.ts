@@ -30,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const command = await entry.load();
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if (name !== 'bench' && (rest.includes('--help') || rest.includes('-h'))) {
     process.stdout.write(command.usage + '\n');
     return 0;
   }
