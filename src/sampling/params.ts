@@ -1,0 +1,66 @@
+/**
+ * Per-request sampling parameters (OpenAI / vLLM names) and their validation. Bad values are
+ * XdsError('invalid_argument') naming the field, so the gateway can return them as-is.
+ */
+import { XdsError } from '../core/errors.js';
+
+export interface SamplingParams {
+  /** 0 ⇒ greedy (argmax, lowest id on ties). */
+  readonly temperature: number;
+  /** Keep the k most likely tokens; 0 (or -1 on input) ⇒ off. */
+  readonly topK: number;
+  /** Keep the smallest set of most likely tokens whose mass reaches topP; 1 ⇒ off. */
+  readonly topP: number;
+  /** Keep tokens with p ≥ minP · p_max; 0 ⇒ off. */
+  readonly minP: number;
+  /** Seed of this request's own PRNG; null ⇒ a fresh random seed. */
+  readonly seed: number | null;
+  /** Subtracted once from every token already generated (output only). */
+  readonly presencePenalty: number;
+  /** Subtracted count times from every token already generated (output only). */
+  readonly frequencyPenalty: number;
+  /** HF/vLLM: divides positive / multiplies negative logits of tokens in prompt or output; 1 ⇒ off. */
+  readonly repetitionPenalty: number;
+  /** Number of top logprobs to report per token; null ⇒ none (the sampled token's is always given). */
+  readonly logprobs: number | null;
+}
+
+export const DEFAULT_SAMPLING: SamplingParams = Object.freeze({
+  temperature: 1,
+  topK: 0,
+  topP: 1,
+  minP: 0,
+  seed: null,
+  presencePenalty: 0,
+  frequencyPenalty: 0,
+  repetitionPenalty: 1,
+  logprobs: null,
+});
+
+/** Upper bound on `logprobs` (OpenAI allows 20 for chat; vLLM defaults to 20 too). */
+export const MAX_LOGPROBS = 20;
+
+function check(ok: boolean, field: string, rule: string, value: unknown): void {
+  if (!ok) throw new XdsError('invalid_argument', `${field} must be ${rule}, got ${String(value)}`, { param: field });
+}
+
+/** Fills defaults and validates; the result is frozen. */
+export function makeSamplingParams(input: Partial<SamplingParams> = {}): SamplingParams {
+  const p = { ...DEFAULT_SAMPLING, ...stripUndefined(input) };
+  const fin = Number.isFinite;
+  check(fin(p.temperature) && p.temperature >= 0, 'temperature', 'a number ≥ 0', p.temperature);
+  check(Number.isInteger(p.topK) && p.topK >= -1, 'top_k', 'an integer ≥ -1 (0 or -1 = off)', p.topK);
+  check(fin(p.topP) && p.topP > 0 && p.topP <= 1, 'top_p', 'in (0, 1]', p.topP);
+  check(fin(p.minP) && p.minP >= 0 && p.minP <= 1, 'min_p', 'in [0, 1]', p.minP);
+  check(p.seed === null || Number.isSafeInteger(p.seed), 'seed', 'an integer', p.seed);
+  check(fin(p.presencePenalty) && Math.abs(p.presencePenalty) <= 2, 'presence_penalty', 'in [-2, 2]', p.presencePenalty);
+  check(fin(p.frequencyPenalty) && Math.abs(p.frequencyPenalty) <= 2, 'frequency_penalty', 'in [-2, 2]', p.frequencyPenalty);
+  check(fin(p.repetitionPenalty) && p.repetitionPenalty > 0, 'repetition_penalty', 'a number > 0', p.repetitionPenalty);
+  const lp = p.logprobs;
+  check(lp === null || (Number.isInteger(lp) && lp >= 0 && lp <= MAX_LOGPROBS), 'logprobs', `an integer in [0, ${MAX_LOGPROBS}]`, lp);
+  return Object.freeze({ ...p, topK: p.topK < 0 ? 0 : p.topK });
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,54 @@
+/**
+ * Repetition, frequency and presence penalties on one logits row, from the tokens seen so far.
+ * Semantics follow vLLM (which follows HF for the repetition penalty and OpenAI for the others):
+ * - repetition (HF `RepetitionPenaltyLogitsProcessor`): every token that appears in the prompt
+ *   OR the output: logit > 0 ⇒ logit / r, else logit · r. Applied first.
+ * - frequency: logit −= f · (count of the token in the OUTPUT only).
+ * - presence: logit −= p · [token appears in the OUTPUT].
+ * The history is kept sparse (Map/Set over distinct tokens), so a step costs O(distinct tokens),
+ * not O(vocab).
+ */
+
+export class TokenHistory {
+  /** Distinct tokens of prompt ∪ output (repetition penalty). */
+  readonly seen = new Set<number>();
+  /** token → number of times it was generated (frequency/presence penalties). */
+  readonly outputCounts = new Map<number, number>();
+
+  constructor(promptTokenIds: ArrayLike<number> = []) {
+    for (let i = 0; i < promptTokenIds.length; i++) this.seen.add(promptTokenIds[i]!);
+  }
+
+  recordOutput(tokenId: number): void {
+    this.seen.add(tokenId);
+    this.outputCounts.set(tokenId, (this.outputCounts.get(tokenId) ?? 0) + 1);
+  }
+}
+
+export interface PenaltyParams {
+  readonly repetitionPenalty: number;
+  readonly frequencyPenalty: number;
+  readonly presencePenalty: number;
+}
+
+export function hasPenalties(p: PenaltyParams): boolean {
+  return p.repetitionPenalty !== 1 || p.frequencyPenalty !== 0 || p.presencePenalty !== 0;
+}
+
+/** Applies the penalties in place to `logits` ([vocab] f32). Ids outside the row are ignored. */
+export function applyPenalties(logits: Float32Array, history: TokenHistory, p: PenaltyParams): void {
+  const v = logits.length;
+  if (p.repetitionPenalty !== 1) {
+    const r = p.repetitionPenalty;
+    for (const t of history.seen) {
+      if (t < 0 || t >= v) continue;
+      const x = logits[t]!;
+      logits[t] = x > 0 ? x / r : x * r;
+    }
+  }
+  if (p.frequencyPenalty === 0 && p.presencePenalty === 0) return;
+  for (const [t, count] of history.outputCounts) {
+    if (t < 0 || t >= v) continue;
+    logits[t] = logits[t]! - p.frequencyPenalty * count - p.presencePenalty;
+  }
+}
