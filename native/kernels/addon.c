@@ -1,0 +1,228 @@
+/*
+ * N-API surface of build/kernels.node (ARCHITECTURE.md "Compute and memory"): thin wrappers that
+ * take typed-array views (pointers include byteOffset, no copies) and numbers, and call the C
+ * kernels. Shapes and lengths are validated on the TypeScript side (src/kernels/native.ts); this
+ * layer only checks that each buffer argument is a typed array, and the block tables' contents.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stdbool.h>
+#include "kernels.h"
+
+int xds_check_paged(const int32_t *block_table, int table_len, const int32_t *positions, int num_tokens, int block_size, long num_blocks);
+
+#define MAX_ARGS 16
+typedef struct { napi_env env; napi_value argv[MAX_ARGS]; size_t argc; bool failed; } call_args;
+
+static call_args get_args(napi_env env, napi_callback_info info) {
+  call_args a = { .env = env, .argc = MAX_ARGS, .failed = false };
+  napi_get_cb_info(env, info, &a.argc, a.argv, NULL, NULL);
+  return a;
+}
+
+/* Pointer and element count of typed array i; NULL for null/undefined when optional. */
+static void *view(call_args *a, size_t i, size_t *len, bool optional) {
+  if (a->failed) return NULL;
+  napi_valuetype t = napi_undefined;
+  if (i < a->argc) napi_typeof(a->env, a->argv[i], &t);
+  if (optional && (t == napi_undefined || t == napi_null)) { if (len) *len = 0; return NULL; }
+  bool is = false;
+  if (i < a->argc) napi_is_typedarray(a->env, a->argv[i], &is);
+  if (!is) { napi_throw_type_error(a->env, NULL, "kernels: expected a typed array argument"); a->failed = true; return NULL; }
+  napi_typedarray_type type;
+  size_t n = 0;
+  void *data = NULL;
+  napi_get_typedarray_info(a->env, a->argv[i], &type, &n, &data, NULL, NULL);
+  if (len) *len = n;
+  return data;
+}
+
+static double num(call_args *a, size_t i) {
+  double v = 0;
+  if (a->failed) return 0;
+  if (i >= a->argc || napi_get_value_double(a->env, a->argv[i], &v) != napi_ok) {
+    napi_throw_type_error(a->env, NULL, "kernels: expected a number argument");
+    a->failed = true;
+  }
+  return v;
+}
+
+static napi_value int_result(napi_env env, int v) {
+  napi_value r;
+  napi_create_int32(env, v, &r);
+  return r;
+}
+
+/* matmul(x, format, w, scales|null, groupSize, outDim, inDim, bias|null, y, rows, numThreads) */
+static napi_value js_matmul(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  xds_linear lw;
+  const float *x = view(&a, 0, NULL, false);
+  lw.format = (int)num(&a, 1);
+  lw.w = view(&a, 2, NULL, false);
+  lw.scales = view(&a, 3, NULL, true);
+  lw.group_size = (int)num(&a, 4);
+  lw.out_dim = (int)num(&a, 5);
+  lw.in_dim = (int)num(&a, 6);
+  lw.bias = view(&a, 7, NULL, true);
+  float *y = view(&a, 8, NULL, false);
+  int rows = (int)num(&a, 9), threads = (int)num(&a, 10);
+  if (a.failed) return NULL;
+  xds_matmul(&lw, x, y, rows, threads);
+  return NULL;
+}
+
+/* rmsNorm(x, weight, eps, y, rows, dim) */
+static napi_value js_rms_norm(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  const float *x = view(&a, 0, NULL, false), *w = view(&a, 1, NULL, false);
+  float eps = (float)num(&a, 2);
+  float *y = view(&a, 3, NULL, false);
+  int rows = (int)num(&a, 4), dim = (int)num(&a, 5);
+  if (!a.failed) xds_rms_norm(x, w, eps, y, rows, dim);
+  return NULL;
+}
+
+/* siluMul(gate, up, out, n) */
+static napi_value js_silu_mul(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  const float *g = view(&a, 0, NULL, false), *u = view(&a, 1, NULL, false);
+  float *o = view(&a, 2, NULL, false);
+  double n = num(&a, 3);
+  if (!a.failed) xds_silu_mul(g, u, o, (size_t)n);
+  return NULL;
+}
+
+/* softmax(x, rows, n) */
+static napi_value js_softmax(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  float *x = view(&a, 0, NULL, false);
+  int rows = (int)num(&a, 1), n = (int)num(&a, 2);
+  if (!a.failed) xds_softmax_rows(x, rows, n);
+  return NULL;
+}
+
+/* rope(x, rows, rowStride, numHeads, headStride, offset, positions, invFreq, attnFactor, interleaved, dim) */
+static napi_value js_rope(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  float *x = view(&a, 0, NULL, false);
+  int rows = (int)num(&a, 1), row_stride = (int)num(&a, 2), heads = (int)num(&a, 3);
+  int head_stride = (int)num(&a, 4), offset = (int)num(&a, 5);
+  const int32_t *pos = view(&a, 6, NULL, false);
+  const float *inv_freq = view(&a, 7, NULL, false);
+  float factor = (float)num(&a, 8);
+  int interleaved = (int)num(&a, 9), dim = (int)num(&a, 10);
+  if (!a.failed) xds_rope(x, rows, row_stride, heads, head_stride, offset, pos, inv_freq, factor, interleaved, dim);
+  return NULL;
+}
+
+/* pagedAttention(q, out, kCache, vCache, blockTable, positions, numTokens, numHeads, numKvHeads,
+ *                headDim, headDimV, blockSize, scale, slidingWindow, numThreads) → status */
+static napi_value js_paged_attention(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  xds_gqa_args g;
+  size_t k_len = 0, table_len = 0;
+  g.q = view(&a, 0, NULL, false); g.out = view(&a, 1, NULL, false);
+  g.k_cache = view(&a, 2, &k_len, false); g.v_cache = view(&a, 3, NULL, false);
+  g.block_table = view(&a, 4, &table_len, false); g.positions = view(&a, 5, NULL, false);
+  g.num_tokens = (int)num(&a, 6); g.num_heads = (int)num(&a, 7); g.num_kv_heads = (int)num(&a, 8);
+  g.head_dim = (int)num(&a, 9); g.head_dim_v = (int)num(&a, 10); g.block_size = (int)num(&a, 11);
+  g.scale = (float)num(&a, 12); g.sliding_window = (int)num(&a, 13);
+  int threads = (int)num(&a, 14);
+  if (a.failed) return NULL;
+  long num_blocks = (long)(k_len / ((size_t)g.block_size * g.num_kv_heads * g.head_dim));
+  int status = xds_check_paged(g.block_table, (int)table_len, g.positions, g.num_tokens, g.block_size, num_blocks);
+  if (status == 0) xds_paged_attention(&g, threads);
+  return int_result(env, status);
+}
+
+/* pagedMla(q, out, latentCache, blockTable, positions, numTokens, numHeads, kvLoraRank, ropeDim,
+ *          blockSize, scale, numThreads) → status */
+static napi_value js_paged_mla(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  xds_mla_args m;
+  size_t lat_len = 0, table_len = 0;
+  m.q = view(&a, 0, NULL, false); m.out = view(&a, 1, NULL, false);
+  m.latent = view(&a, 2, &lat_len, false);
+  m.block_table = view(&a, 3, &table_len, false); m.positions = view(&a, 4, NULL, false);
+  m.num_tokens = (int)num(&a, 5); m.num_heads = (int)num(&a, 6); m.kv_lora_rank = (int)num(&a, 7);
+  m.rope_dim = (int)num(&a, 8); m.block_size = (int)num(&a, 9); m.scale = (float)num(&a, 10);
+  int threads = (int)num(&a, 11);
+  if (a.failed) return NULL;
+  long num_blocks = (long)(lat_len / ((size_t)m.block_size * (m.kv_lora_rank + m.rope_dim)));
+  int status = xds_check_paged(m.block_table, (int)table_len, m.positions, m.num_tokens, m.block_size, num_blocks);
+  if (status == 0) xds_paged_mla(&m, threads);
+  return int_result(env, status);
+}
+
+/* int8Min(data) → the smallest value (weights must not contain -128). */
+static napi_value js_int8_min(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  size_t n = 0;
+  const int8_t *d = view(&a, 0, &n, false);
+  if (a.failed) return NULL;
+  int m = 127;
+  for (size_t i = 0; i < n; i++) m = d[i] < m ? d[i] : m;
+  return int_result(env, m);
+}
+
+/* readProbe(bytes: Uint8Array, numThreads) → bytes read; fmaProbe(iters, numThreads) → FLOPs. */
+static napi_value js_read_probe(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  size_t n = 0;
+  const uint8_t *buf = view(&a, 0, &n, false);
+  int threads = (int)num(&a, 1);
+  if (a.failed) return NULL;
+  napi_value r;
+  napi_create_double(env, xds_read_probe(buf, n, threads), &r);
+  return r;
+}
+
+static napi_value js_fma_probe(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  long iters = (long)num(&a, 0);
+  int threads = (int)num(&a, 1);
+  if (a.failed) return NULL;
+  napi_value r;
+  napi_create_double(env, xds_fma_probe(iters, threads), &r);
+  return r;
+}
+
+/* configure(avx2Only, spinUs) → { vnni: bool (in use), hasVnni: bool, workers: number } */
+static napi_value js_configure(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  int avx2_only = (int)num(&a, 0), spin = (int)num(&a, 1);
+  if (a.failed) return NULL;
+  if (avx2_only >= 0) xds_set_max_isa(avx2_only);
+  if (spin >= 0) xds_pool_set_spin_us(spin);
+  napi_value r, v1, v2, v3;
+  napi_create_object(env, &r);
+  napi_get_boolean(env, xds_use_vnni(), &v1);
+  napi_get_boolean(env, xds_cpu_has_avx512vnni(), &v2);
+  napi_create_int32(env, xds_pool_num_workers(), &v3);
+  napi_set_named_property(env, r, "vnni", v1);
+  napi_set_named_property(env, r, "hasVnni", v2);
+  napi_set_named_property(env, r, "workers", v3);
+  return r;
+}
+
+static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
+  napi_set_named_property(env, exports, name, fn);
+}
+
+NAPI_MODULE_INIT() {
+  export_fn(env, exports, "matmul", js_matmul);
+  export_fn(env, exports, "rmsNorm", js_rms_norm);
+  export_fn(env, exports, "siluMul", js_silu_mul);
+  export_fn(env, exports, "softmax", js_softmax);
+  export_fn(env, exports, "rope", js_rope);
+  export_fn(env, exports, "pagedAttention", js_paged_attention);
+  export_fn(env, exports, "pagedMla", js_paged_mla);
+  export_fn(env, exports, "int8Min", js_int8_min);
+  export_fn(env, exports, "readProbe", js_read_probe);
+  export_fn(env, exports, "fmaProbe", js_fma_probe);
+  export_fn(env, exports, "configure", js_configure);
+  return exports;
+}

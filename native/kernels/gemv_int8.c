@@ -1,0 +1,111 @@
+/*
+ * Decode GEMV for int8 weights with int8-quantized activations (paper §2.8 INT8; CPU-FACTS.md
+ * §2c/§2d: "a decode kernel needs a cheap inner loop"). Activations are quantized per row in
+ * 32-blocks (like llama.cpp's Q8_0 dot products); each 32-byte block is one integer dot product:
+ * AVX2 `maddubs`+`madd` with the sign trick (|x| as u8, w·sign(x) as s8), or one VNNI `dpbusd`
+ * where AVX-512 VNNI is present. Per block: int32 → f32, times x scale × w scale, FMA into f32.
+ * NOTE: weights must lie in [-127, 127] (w·sign(x) of -128 overflows); quantize.ts guarantees it.
+ */
+#include "kernels.h"
+#include <immintrin.h>
+#include <math.h>
+
+void xds_quantize_row_q8(const float *x, int k, int8_t *xq, float *xs) {
+  int nb = (k + 31) / 32;
+  for (int b = 0; b < nb; b++) {
+    int i0 = b * 32, i1 = i0 + 32 < k ? i0 + 32 : k;
+    float amax = 0.0f;
+    for (int i = i0; i < i1; i++) amax = fmaxf(amax, fabsf(x[i]));
+    float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    xs[b] = d;
+    for (int i = i0; i < i1; i++) {
+      float v = nearbyintf(x[i] * id);
+      xq[i] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+    }
+    for (int i = i1; i < i0 + 32; i++) xq[i] = 0;
+  }
+}
+
+static inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* Integer dot of a partial last block (n < 32 elements). */
+static inline int32_t dot_tail(const int8_t *xq, const int8_t *w, int n) {
+  int32_t s = 0;
+  for (int i = 0; i < n; i++) s += (int32_t)xq[i] * (int32_t)w[i];
+  return s;
+}
+
+/*
+ * The row loop, written once and instantiated for AVX2 and for VNNI (DOT32 maps a u8 vector and
+ * an s8 vector to 8 int32 partial sums). ROWS_W weight rows share each activation block.
+ */
+#define XDS_GEMV_INT8_BODY(DOT32)                                                               \
+  const int k = lw->in_dim, n = lw->out_dim, nb_full = k / 32, tail = k % 32;                   \
+  const int kp = (k + 31) / 32 * 32, nbx = kp / 32;                                             \
+  const int groups = (k + lw->group_size - 1) / lw->group_size;                                 \
+  const int blocks_per_group = lw->group_size / 32 > 0 ? lw->group_size / 32 : 1;               \
+  const int8_t *wbase = (const int8_t *)lw->w;                                                  \
+  int o = o0;                                                                                   \
+  for (; o < o1; o += 4) {                                                                      \
+    const int nw = o1 - o < 4 ? o1 - o : 4;                                                     \
+    const int8_t *w[4];                                                                         \
+    const float *sc[4];                                                                         \
+    for (int j = 0; j < 4; j++) {                                                               \
+      int oj = o + (j < nw ? j : 0);                                                            \
+      w[j] = wbase + (size_t)oj * k;                                                            \
+      sc[j] = lw->scales + (size_t)oj * groups;                                                 \
+    }                                                                                           \
+    for (int r = 0; r < rows; r++) {                                                            \
+      const int8_t *xr = xq + (size_t)r * kp;                                                   \
+      const float *xsr = xs + (size_t)r * nbx;                                                  \
+      __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                 \
+      int g = 0, left = blocks_per_group;                                                       \
+      for (int b = 0; b < nb_full; b++) {                                                       \
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(xr + 32 * b));                  \
+        const __m256i ax = _mm256_sign_epi8(xv, xv);                                            \
+        const float d = xsr[b];                                                                 \
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(w[0] + 32 * b));                      \
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)(w[1] + 32 * b));                      \
+        __m256i w2 = _mm256_loadu_si256((const __m256i *)(w[2] + 32 * b));                      \
+        __m256i w3 = _mm256_loadu_si256((const __m256i *)(w[3] + 32 * b));                      \
+        __m256 p0 = _mm256_cvtepi32_ps(DOT32(ax, _mm256_sign_epi8(w0, xv)));                    \
+        __m256 p1 = _mm256_cvtepi32_ps(DOT32(ax, _mm256_sign_epi8(w1, xv)));                    \
+        __m256 p2 = _mm256_cvtepi32_ps(DOT32(ax, _mm256_sign_epi8(w2, xv)));                    \
+        __m256 p3 = _mm256_cvtepi32_ps(DOT32(ax, _mm256_sign_epi8(w3, xv)));                    \
+        acc0 = _mm256_fmadd_ps(p0, _mm256_set1_ps(d * sc[0][g]), acc0);                         \
+        acc1 = _mm256_fmadd_ps(p1, _mm256_set1_ps(d * sc[1][g]), acc1);                         \
+        acc2 = _mm256_fmadd_ps(p2, _mm256_set1_ps(d * sc[2][g]), acc2);                         \
+        acc3 = _mm256_fmadd_ps(p3, _mm256_set1_ps(d * sc[3][g]), acc3);                         \
+        if (--left == 0) { g++; left = blocks_per_group; }                                      \
+      }                                                                                         \
+      float out[4] = {hsum8(acc0), hsum8(acc1), hsum8(acc2), hsum8(acc3)};                      \
+      if (tail) {                                                                               \
+        int gt = (nb_full * 32) / lw->group_size;                                               \
+        for (int j = 0; j < 4; j++)                                                             \
+          out[j] += (float)dot_tail(xr + 32 * nb_full, w[j] + 32 * nb_full, tail) *             \
+                    (xsr[nb_full] * sc[j][gt]);                                                 \
+      }                                                                                         \
+      float *yr = y + (size_t)r * n + o;                                                        \
+      for (int j = 0; j < nw; j++) yr[j] = out[j];                                              \
+    }                                                                                           \
+  }
+
+static inline __m256i dot32_avx2(__m256i ax, __m256i sw) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sw), _mm256_set1_epi16(1));
+}
+
+void xds_gemv_int8(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1) {
+  XDS_GEMV_INT8_BODY(dot32_avx2)
+}
+
+#define DOT32_VNNI(ax, sw) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (ax), (sw))
+
+__attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")))
+void xds_gemv_int8_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1) {
+  XDS_GEMV_INT8_BODY(DOT32_VNNI)
+}

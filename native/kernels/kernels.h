@@ -1,0 +1,86 @@
+/*
+ * Shared declarations of the xdeepserve native kernels (ARCHITECTURE.md "Compute and memory",
+ * CPU-FACTS.md §2c). Every pointer is into memory owned by JavaScript (typed-array views, usually
+ * over a SharedArrayBuffer); kernels read and write it in place and keep nothing after returning.
+ * Baseline ISA is AVX2+FMA+F16C; AVX-512 VNNI variants are chosen at run time.
+ */
+#ifndef XDS_KERNELS_H
+#define XDS_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* One parallel region: task t of n runs fn(arg, t, n). Task 0 runs on the calling thread. */
+typedef void (*xds_task_fn)(void *arg, int task, int num_tasks);
+/* Runs num_tasks tasks over the pool (spin-then-park workers); num_tasks <= 1 never touches it. */
+void xds_pool_run(xds_task_fn fn, void *arg, int num_tasks);
+/* How long idle workers spin before parking on a futex, in microseconds. */
+void xds_pool_set_spin_us(int us);
+int xds_pool_num_workers(void);
+
+/* CPU features (run-time), and a switch that forbids the wider-ISA variants (for tests/benches). */
+int xds_cpu_has_avx512vnni(void);
+void xds_set_max_isa(int avx2_only);
+int xds_use_vnni(void);
+
+/* Splits [0, n) into num_tasks contiguous ranges whose starts are multiples of align. */
+void xds_split(int n, int align, int task, int num_tasks, int *begin, int *end);
+
+/* Per-thread scratch memory that grows on demand (64-byte aligned); slot 0..3 are independent. */
+void *xds_scratch(int slot, size_t bytes);
+
+enum xds_format { XDS_F32 = 0, XDS_BF16 = 1, XDS_INT8 = 2 };
+
+typedef struct {
+  int format;            /* xds_format */
+  const void *w;         /* [out_dim, in_dim] f32 | bf16 bits | int8 */
+  const float *scales;   /* int8 only: [out_dim, ceil(in_dim / group_size)] */
+  int group_size;        /* int8 only: a multiple of 32, or >= in_dim (per channel) */
+  int out_dim, in_dim;
+  const float *bias;     /* [out_dim] or NULL */
+} xds_linear;
+
+/* y[rows, out_dim] = x[rows, in_dim] · Wᵀ (+ bias), on num_threads threads. */
+void xds_matmul(const xds_linear *lw, const float *x, float *y, int rows, int num_threads);
+
+/* Quantizes one row to int8 per 32-block: xq[ceil32(k)] (zero padded), xs[ceil(k/32)] scales. */
+void xds_quantize_row_q8(const float *x, int k, int8_t *xq, float *xs);
+/* int8 GEMV rows [o0, o1) for `rows` pre-quantized activation rows (stride kp = ceil32(in_dim)). */
+void xds_gemv_int8(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1);
+void xds_gemv_int8_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1);
+/* Float GEMV (f32/bf16 weights) rows [o0, o1). */
+void xds_gemv_float(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1);
+/* Packed, cache-blocked GEMM over output channels [o0, o1) (o0 a multiple of 16). */
+void xds_gemm_packed(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1);
+
+/* Fused elementwise kernels. */
+void xds_rms_norm(const float *x, const float *w, float eps, float *y, int rows, int dim);
+void xds_silu_mul(const float *gate, const float *up, float *out, size_t n);
+void xds_softmax_rows(float *x, int rows, int n);
+void xds_rope(float *x, int rows, int row_stride, int num_heads, int head_stride, int offset,
+              const int32_t *positions, const float *inv_freq, float attn_factor, int interleaved, int dim);
+
+/* Paged attention (GQA and absorbed MLA) over block tables; see src/kernels/backend.ts. */
+typedef struct {
+  const float *q; float *out; const float *k_cache; const float *v_cache;
+  const int32_t *block_table; const int32_t *positions;
+  int num_tokens, num_heads, num_kv_heads, head_dim, head_dim_v, block_size;
+  float scale; int sliding_window;
+} xds_gqa_args;
+typedef struct {
+  const float *q; float *out; const float *latent;
+  const int32_t *block_table; const int32_t *positions;
+  int num_tokens, num_heads, kv_lora_rank, rope_dim, block_size;
+  float scale;
+} xds_mla_args;
+void xds_paged_attention(const xds_gqa_args *a, int num_threads);
+void xds_paged_mla(const xds_mla_args *a, int num_threads);
+
+/* Vector helpers shared by the kernels (AVX2). */
+float xds_dot_f32(const float *a, const float *b, int n);
+void xds_axpy_f32(float *y, float alpha, const float *x, int n);
+
+/* Probes for `bench kernels`: bytes/s of a plain read, FLOP/s of independent FMA chains. */
+double xds_read_probe(const uint8_t *buf, size_t bytes, int num_threads);
+double xds_fma_probe(long iters, int num_threads);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * Matmul dispatch (ComputeBackend.matmul): picks GEMV (decode, few rows) or the packed GEMM
+ * (prefill), quantizes activations once per call for int8 decode, and splits output channels
+ * over the pool so each thread streams only its own weight rows (CPU-FACTS.md §3 findings).
+ * NOTE: this is mechanism; the thresholds below are measured crossovers, not policy.
+ */
+#include "kernels.h"
+#include <string.h>
+
+/* Rows from which the packed GEMM beats GEMV (f32/bf16; int8 keeps GEMV longer). */
+#define GEMM_MIN_ROWS_FLOAT 4
+#define GEMM_MIN_ROWS_INT8 12
+/* Below this many weight bytes per thread a parallel region costs more than it saves. */
+#define MIN_BYTES_PER_TASK (64 * 1024)
+
+typedef struct {
+  const xds_linear *lw;
+  const float *x;
+  float *y;
+  int rows;
+  int use_gemm;
+  const int8_t *xq;
+  const float *xs;
+} matmul_job;
+
+static size_t weight_bytes(const xds_linear *lw) {
+  size_t elem = lw->format == XDS_F32 ? 4 : lw->format == XDS_BF16 ? 2 : 1;
+  return (size_t)lw->out_dim * (size_t)lw->in_dim * elem;
+}
+
+static void add_bias(const xds_linear *lw, float *y, int rows, int o0, int o1) {
+  if (!lw->bias) return;
+  for (int r = 0; r < rows; r++) {
+    float *yr = y + (size_t)r * lw->out_dim;
+    for (int o = o0; o < o1; o++) yr[o] += lw->bias[o];
+  }
+}
+
+static void matmul_task(void *arg, int task, int num_tasks) {
+  const matmul_job *job = arg;
+  int o0, o1;
+  xds_split(job->lw->out_dim, 16, task, num_tasks, &o0, &o1);
+  if (o0 >= o1) return;
+  if (job->use_gemm) xds_gemm_packed(job->lw, job->x, job->rows, job->y, o0, o1);
+  else if (job->lw->format != XDS_INT8) xds_gemv_float(job->lw, job->x, job->rows, job->y, o0, o1);
+  else if (xds_use_vnni()) xds_gemv_int8_vnni(job->lw, job->xq, job->xs, job->rows, job->y, o0, o1);
+  else xds_gemv_int8(job->lw, job->xq, job->xs, job->rows, job->y, o0, o1);
+  add_bias(job->lw, job->y, job->rows, o0, o1);
+}
+
+static int choose_tasks(const xds_linear *lw, int rows, int num_threads) {
+  size_t work = weight_bytes(lw) * (size_t)(rows < 8 ? 1 : rows / 8);
+  int by_work = (int)(work / MIN_BYTES_PER_TASK);
+  int by_rows = (lw->out_dim + 15) / 16;
+  int n = num_threads;
+  if (n > by_work) n = by_work;
+  if (n > by_rows) n = by_rows;
+  return n < 1 ? 1 : n;
+}
+
+void xds_matmul(const xds_linear *lw, const float *x, float *y, int rows, int num_threads) {
+  matmul_job job = { .lw = lw, .x = x, .y = y, .rows = rows };
+  if (rows <= 0 || lw->out_dim <= 0) return;
+  if (lw->in_dim == 0) {
+    for (int r = 0; r < rows; r++) memset(y + (size_t)r * lw->out_dim, 0, (size_t)lw->out_dim * sizeof(float));
+    add_bias(lw, y, rows, 0, lw->out_dim);
+    return;
+  }
+  job.use_gemm = rows >= (lw->format == XDS_INT8 ? GEMM_MIN_ROWS_INT8 : GEMM_MIN_ROWS_FLOAT);
+  if (lw->format == XDS_INT8 && !job.use_gemm) {
+    int kp = (lw->in_dim + 31) / 32 * 32;
+    int8_t *xq = xds_scratch(1, (size_t)rows * kp);
+    float *xs = xds_scratch(2, (size_t)rows * (kp / 32) * sizeof(float));
+    for (int r = 0; r < rows; r++) xds_quantize_row_q8(x + (size_t)r * lw->in_dim, lw->in_dim, xq + (size_t)r * kp, xs + (size_t)r * (kp / 32));
+    job.xq = xq;
+    job.xs = xs;
+  }
+  xds_pool_run(matmul_task, &job, choose_tasks(lw, rows, num_threads));
+}

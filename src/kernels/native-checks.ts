@@ -1,0 +1,90 @@
+/**
+ * Argument checks for the native backend (src/kernels/native.ts). The addon trusts its pointers,
+ * so every length the C code will touch is checked here first: bad input becomes an XdsError
+ * naming the field instead of a segfault. All checks are O(1) per call except the one-time scan
+ * of an int8 weight for -128 (cached per weight array).
+ */
+import { XdsError } from '../core/errors.js';
+import type { LinearWeight, PagedAttentionArgs, PagedMlaArgs } from './backend.js';
+
+function fail(param: string, message: string): never {
+  throw new XdsError('invalid_argument', `${param}: ${message}`, { param });
+}
+
+export function checkInt(value: number, param: string, min = 0): void {
+  if (!Number.isInteger(value) || value < min) fail(param, `must be an integer ≥ ${min}, got ${value}`);
+}
+
+export function checkLength(arr: ArrayLike<number>, needed: number, param: string): void {
+  if (arr.length < needed) fail(param, `has ${arr.length} elements, needs at least ${needed}`);
+}
+
+/** Number of scale groups per output row of an int8 weight. */
+export function int8Groups(w: { inDim: number; groupSize: number }): number {
+  return Math.ceil(w.inDim / w.groupSize);
+}
+
+const checkedInt8 = new WeakMap<Int8Array, boolean>();
+
+/** Validates a weight (and, once per int8 array, that no value is -128; see gemv_int8.c). */
+export function checkLinear(w: LinearWeight, int8Min: (d: Int8Array) => number): void {
+  checkInt(w.outDim, 'weight.outDim');
+  checkInt(w.inDim, 'weight.inDim');
+  checkLength(w.data, w.outDim * w.inDim, 'weight.data');
+  if (w.bias) checkLength(w.bias, w.outDim, 'weight.bias');
+  if (w.format !== 'int8') return;
+  checkInt(w.groupSize, 'weight.groupSize', 1);
+  if (w.groupSize % 32 !== 0 && w.groupSize < w.inDim) fail('weight.groupSize', `must be a multiple of 32 or ≥ inDim (${w.inDim}), got ${w.groupSize}`);
+  checkLength(w.scales, w.outDim * int8Groups(w), 'weight.scales');
+  if (!checkedInt8.has(w.data)) {
+    if (int8Min(w.data) < -127) fail('weight.data', 'int8 weights must lie in [-127, 127] (use quantizeLinearInt8)');
+    checkedInt8.set(w.data, true);
+  }
+}
+
+export function checkMatmul(x: Float32Array, w: LinearWeight, y: Float32Array, rows: number): void {
+  checkInt(rows, 'rows');
+  checkLength(x, rows * w.inDim, 'x');
+  checkLength(y, rows * w.outDim, 'y');
+}
+
+export function checkRope(x: Float32Array, rows: number, rowStride: number, numHeads: number, headStride: number, offset: number, positions: Int32Array, dim: number, invFreqLength: number): void {
+  for (const [v, p] of [[rows, 'rows'], [rowStride, 'rowStride'], [numHeads, 'numHeads'], [headStride, 'headStride'], [offset, 'offset']] as const) checkInt(v, p);
+  if (dim % 2 !== 0 || dim > 2 * invFreqLength) fail('table.dim', `must be even and ≤ 2·invFreq.length, got ${dim}`);
+  checkLength(positions, rows, 'positions');
+  if (rows > 0 && numHeads > 0) checkLength(x, (rows - 1) * rowStride + (numHeads - 1) * headStride + offset + dim, 'x');
+}
+
+function checkCommonPaged(q: Float32Array, out: Float32Array, positions: Int32Array, numTokens: number, qWidth: number, outWidth: number, blockSizeTokens: number): void {
+  checkInt(blockSizeTokens, 'blockSizeTokens', 1);
+  checkLength(q, numTokens * qWidth, 'q');
+  checkLength(out, numTokens * outWidth, 'out');
+  checkLength(positions, numTokens, 'positions');
+}
+
+/** Number of query tokens implied by q; checks everything the GQA kernel reads. */
+export function checkPagedAttention(a: PagedAttentionArgs): number {
+  for (const p of ['numHeads', 'numKvHeads', 'headDim', 'headDimV'] as const) checkInt(a[p], p, 1);
+  checkInt(a.slidingWindow, 'slidingWindow');
+  if (a.numHeads % a.numKvHeads !== 0) fail('numKvHeads', `must divide numHeads (${a.numHeads}), got ${a.numKvHeads}`);
+  const numTokens = a.positions.length;
+  checkCommonPaged(a.q, a.out, a.positions, numTokens, a.numHeads * a.headDim, a.numHeads * a.headDimV, a.blockSizeTokens);
+  const numBlocks = Math.floor(a.kCache.length / (a.blockSizeTokens * a.numKvHeads * a.headDim));
+  checkLength(a.vCache, numBlocks * a.blockSizeTokens * a.numKvHeads * a.headDimV, 'vCache');
+  return numTokens;
+}
+
+export function checkPagedMla(a: PagedMlaArgs): number {
+  for (const p of ['numHeads', 'kvLoraRank'] as const) checkInt(a[p], p, 1);
+  checkInt(a.ropeDim, 'ropeDim');
+  const numTokens = a.positions.length;
+  checkCommonPaged(a.q, a.out, a.positions, numTokens, a.numHeads * (a.kvLoraRank + a.ropeDim), a.numHeads * a.kvLoraRank, a.blockSizeTokens);
+  return numTokens;
+}
+
+/** Maps the addon's block-table status (attention.c xds_check_paged) to an XdsError. */
+export function checkPagedStatus(status: number): void {
+  if (status === 1) fail('positions', 'every position must be ≥ 0');
+  if (status === 2) fail('blockTable', 'does not cover the largest position');
+  if (status === 3) fail('blockTable', 'names a block outside the cache');
+}

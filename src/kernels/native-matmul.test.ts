@@ -1,0 +1,104 @@
+/**
+ * Native matmul vs the reference backend (MODELS.md §8.3 tolerances): f32 / bf16 / int8 weights,
+ * GEMV (decode) and packed GEMM (prefill) paths, odd sizes, tails, single rows, 1 and 2 threads.
+ * f32/bf16: |y − ref| ≤ 1e-5 · Σ|x·w| per element. int8: activation quantization adds at most
+ * Σ_blocks (xScale_b / 2) · Σ_{i∈b} |w_i| (the rounding of x per 32-block), plus the same 1e-5 term.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { LinearWeight } from './backend.js';
+import { referenceBackend, weightRow } from './reference.js';
+import { quantizeLinearInt8 } from './quantize.js';
+import { f32ToBf16 } from '../core/dtype.js';
+import { isXdsError } from '../core/errors.js';
+import { requireNative, rng, sharedF32 } from './native-test-util.js';
+
+const SHAPES: [rows: number, outDim: number, inDim: number][] = [
+  [1, 1, 1], [1, 5, 7], [1, 37, 64], [2, 19, 100], [3, 40, 257], [1, 70, 1030], [4, 33, 96], [7, 50, 300], [13, 65, 513], [16, 48, 32],
+];
+
+function f32Weight(outDim: number, inDim: number, seed: number, bias: boolean): LinearWeight {
+  const r = rng(seed);
+  return { format: 'f32', outDim, inDim, data: sharedF32(outDim * inDim, r), ...(bias ? { bias: sharedF32(outDim, r) } : {}) };
+}
+
+function bf16Weight(w: LinearWeight & { format: 'f32' }): LinearWeight {
+  const data = new Uint16Array(new SharedArrayBuffer(w.data.length * 2));
+  for (let i = 0; i < data.length; i++) data[i] = f32ToBf16(w.data[i]!);
+  return { format: 'bf16', outDim: w.outDim, inDim: w.inDim, data, ...(w.bias ? { bias: w.bias } : {}) };
+}
+
+/** Per-element bound: f32 rounding term plus (int8) the activation-quantization term. */
+function bounds(x: Float32Array, w: LinearWeight, rows: number, int8Activations: boolean): Float64Array {
+  const out = new Float64Array(rows * w.outDim);
+  const row = new Float32Array(w.inDim);
+  for (let o = 0; o < w.outDim; o++) {
+    weightRow(w, o, row);
+    for (let r = 0; r < rows; r++) {
+      let absSum = Math.abs(w.bias?.[o] ?? 0), qErr = 0;
+      for (let b = 0; b * 32 < w.inDim; b++) {
+        let amax = 0, wAbs = 0;
+        for (let i = b * 32; i < Math.min(w.inDim, b * 32 + 32); i++) {
+          amax = Math.max(amax, Math.abs(x[r * w.inDim + i]!));
+          wAbs += Math.abs(row[i]!);
+          absSum += Math.abs(x[r * w.inDim + i]! * row[i]!);
+        }
+        qErr += (amax / 127 / 2) * wAbs * 1.0001;
+      }
+      out[r * w.outDim + o] = 1e-5 * absSum + 1e-30 + (int8Activations ? qErr : 0);
+    }
+  }
+  return out;
+}
+
+function check(w: LinearWeight, rows: number, seed: number, int8Activations: boolean): void {
+  const x = sharedF32(rows * w.inDim, rng(seed));
+  const ref = new Float32Array(rows * w.outDim);
+  referenceBackend.matmul(x, w, ref, rows);
+  const bound = bounds(x, w, rows, int8Activations);
+  for (const threads of [1, 2]) {
+    const y = sharedF32(rows * w.outDim, () => NaN);
+    requireNative(threads)?.matmul(x, w, y, rows);
+    let worst = 0;
+    for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i]! - ref[i]!) / bound[i]!);
+    assert.ok(worst <= 1, `${w.format} rows=${rows} ${w.outDim}×${w.inDim} threads=${threads}: error ${worst.toFixed(3)}× the bound`);
+  }
+}
+
+test('f32 matmul matches the reference (GEMV and packed GEMM, with and without bias)', () => {
+  SHAPES.forEach(([rows, o, i], k) => check(f32Weight(o, i, 10 + k, k % 2 === 0), rows, 100 + k, false));
+});
+
+test('bf16 matmul matches the reference', () => {
+  SHAPES.forEach(([rows, o, i], k) => check(bf16Weight(f32Weight(o, i, 20 + k, k % 3 === 0) as LinearWeight & { format: 'f32' }), rows, 200 + k, false));
+});
+
+test('int8 matmul (per channel and per 32-block) stays within the activation-quantization bound', () => {
+  SHAPES.forEach(([rows, o, i], k) => {
+    for (const gs of ['channel', 32] as const) {
+      const w = quantizeLinearInt8(f32Weight(o, i, 30 + k, k % 2 === 1), gs);
+      check(w, rows, 300 + k, rows < 12);
+    }
+  });
+});
+
+test('a large GEMV splits over 2 threads with bit-identical results', () => {
+  const w = quantizeLinearInt8(f32Weight(512, 1024, 7, false), 32);
+  const x = sharedF32(1024, rng(8));
+  const y1 = new Float32Array(512), y2 = new Float32Array(512);
+  requireNative(1)?.matmul(x, w, y1, 1);
+  requireNative(2)?.matmul(x, w, y2, 1);
+  assert.deepEqual(y2, y1);
+});
+
+test('bad matmul input is an XdsError naming the field', () => {
+  const nb = requireNative(1);
+  if (!nb) return;
+  const w = f32Weight(4, 8, 1, false);
+  assert.throws(() => nb.matmul(new Float32Array(7), w, new Float32Array(4), 1), (e) => isXdsError(e, 'invalid_argument') && e.param === 'x');
+  assert.throws(() => nb.matmul(new Float32Array(8), w, new Float32Array(3), 1), (e) => isXdsError(e) && e.param === 'y');
+  const bad: LinearWeight = { format: 'int8', outDim: 1, inDim: 2, data: Int8Array.of(-128, 3), scales: Float32Array.of(1), groupSize: 2 };
+  assert.throws(() => nb.matmul(new Float32Array(2), bad, new Float32Array(1), 1), (e) => isXdsError(e) && e.param === 'weight.data');
+  const badGroup: LinearWeight = { format: 'int8', outDim: 1, inDim: 64, data: new Int8Array(64), scales: new Float32Array(4), groupSize: 16 };
+  assert.throws(() => nb.matmul(new Float32Array(64), badGroup, new Float32Array(1), 1), (e) => isXdsError(e) && e.param === 'weight.groupSize');
+});

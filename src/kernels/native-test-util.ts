@@ -1,0 +1,44 @@
+/**
+ * Helpers for the native-backend tests (native-*.test.ts): seeded random buffers in shared
+ * memory, the backend under test (AVX2 and, where the CPU has it, VNNI), and error measures.
+ */
+import type { ComputeBackend } from './backend.js';
+import { nativeBackend } from './native.js';
+
+/** Deterministic uniform values in [-1, 1) (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+
+/** A Float32Array view at a non-zero offset into a SharedArrayBuffer, filled from rand. */
+export function sharedF32(n: number, rand: () => number, scale = 1): Float32Array {
+  const a = new Float32Array(new SharedArrayBuffer((n + 3) * 4), 12, n);
+  for (let i = 0; i < n; i++) a[i] = rand() * scale;
+  return a;
+}
+
+/** The native backend; throws (test failure) when the addon is not built, unless XDS_NO_NATIVE=1. */
+export function requireNative(numThreads: number, avx2Only = true): ComputeBackend | null {
+  const b = nativeBackend({ numThreads, avx2Only, quiet: true });
+  if (!b && process.env.XDS_NO_NATIVE !== '1') throw new Error('build/kernels.node is missing: run npm run build:native');
+  return b;
+}
+
+export function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}

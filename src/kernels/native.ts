@@ -1,0 +1,116 @@
+/**
+ * The fast ComputeBackend: a thin typed layer over build/kernels.node (native/kernels/*.c), the
+ * AVX2 / AVX-512 VNNI addon of ARCHITECTURE.md "Compute and memory". Every buffer is passed as a
+ * view, so the addon reads weights and writes activations and KV blocks in place (no copies).
+ * Arguments are validated here (native-checks.ts) because the C side trusts its pointers.
+ */
+import { availableParallelism } from 'node:os';
+import { loadNativeAddon } from '../core/native.js';
+import type { ComputeBackend, LinearWeight, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
+import { checkInt, checkLength, checkLinear, checkMatmul, checkPagedAttention, checkPagedMla, checkPagedStatus, checkRope } from './native-checks.js';
+
+type F32 = Float32Array;
+type Nullable<T> = T | null;
+
+/** The addon's exports (native/kernels/addon.c). */
+export interface KernelsAddon {
+  matmul(x: F32, format: number, w: Float32Array | Uint16Array | Int8Array, scales: Nullable<F32>, groupSize: number, outDim: number, inDim: number, bias: Nullable<F32>, y: F32, rows: number, numThreads: number): void;
+  rmsNorm(x: F32, weight: F32, eps: number, y: F32, rows: number, dim: number): void;
+  siluMul(gate: F32, up: F32, out: F32, n: number): void;
+  softmax(x: F32, rows: number, n: number): void;
+  rope(x: F32, rows: number, rowStride: number, numHeads: number, headStride: number, offset: number, positions: Int32Array, invFreq: F32, attentionFactor: number, interleaved: number, dim: number): void;
+  pagedAttention(q: F32, out: F32, kCache: F32, vCache: F32, blockTable: Int32Array, positions: Int32Array, numTokens: number, numHeads: number, numKvHeads: number, headDim: number, headDimV: number, blockSizeTokens: number, scale: number, slidingWindow: number, numThreads: number): number;
+  pagedMla(q: F32, out: F32, latentCache: F32, blockTable: Int32Array, positions: Int32Array, numTokens: number, numHeads: number, kvLoraRank: number, ropeDim: number, blockSizeTokens: number, scale: number, numThreads: number): number;
+  int8Min(data: Int8Array): number;
+  /** Reads every byte of `bytes` once; returns the bytes read. */
+  readProbe(bytes: Uint8Array, numThreads: number): number;
+  /** Runs `iters` rounds of 12 independent 8-wide FMA chains per thread; returns FLOPs done. */
+  fmaProbe(iters: number, numThreads: number): number;
+  /** avx2Only / spinUs < 0 leave the setting as is. */
+  configure(avx2Only: number, spinUs: number): { vnni: boolean; hasVnni: boolean; workers: number };
+}
+
+export interface NativeBackendOptions {
+  /** Threads per kernel call (the caller plus pool workers); default: the cores available. */
+  readonly numThreads?: number;
+  /** Never use the AVX-512 VNNI variants (process-wide; for tests and benchmarks). */
+  readonly avx2Only?: boolean;
+  /** How long idle pool workers spin before parking, µs (process-wide; default 50). */
+  readonly spinUs?: number;
+}
+
+const FORMAT_CODE = { f32: 0, bf16: 1, int8: 2 } as const;
+
+/** The addon, or null (one warning from loadNativeAddon) when it is not built or fails to load. */
+export function loadKernelsAddon(opts: { quiet?: boolean } = {}): KernelsAddon | null {
+  return loadNativeAddon<KernelsAddon>('kernels', opts);
+}
+
+export function defaultNumThreads(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/** A ComputeBackend over the native addon, or null when the addon is unavailable. */
+export function nativeBackend(opts: NativeBackendOptions & { quiet?: boolean } = {}): ComputeBackend | null {
+  const addon = loadKernelsAddon({ quiet: opts.quiet });
+  if (!addon) return null;
+  const numThreads = opts.numThreads ?? defaultNumThreads();
+  checkInt(numThreads, 'numThreads', 1);
+  addon.configure(opts.avx2Only === undefined ? -1 : Number(opts.avx2Only), opts.spinUs ?? -1);
+  return new NativeBackend(addon, numThreads);
+}
+
+class NativeBackend implements ComputeBackend {
+  readonly name: string;
+  constructor(private readonly addon: KernelsAddon, readonly numThreads: number) {
+    this.name = `native(${addon.configure(-1, -1).vnni ? 'avx512-vnni' : 'avx2'}, ${numThreads} threads)`;
+  }
+
+  matmul(x: F32, w: LinearWeight, y: F32, rows: number): void {
+    checkLinear(w, (d) => this.addon.int8Min(d));
+    checkMatmul(x, w, y, rows);
+    const scales = w.format === 'int8' ? w.scales : null;
+    const groupSize = w.format === 'int8' ? w.groupSize : 0;
+    this.addon.matmul(x, FORMAT_CODE[w.format], w.data, scales, groupSize, w.outDim, w.inDim, w.bias ?? null, y, rows, this.numThreads);
+  }
+
+  rmsNorm(x: F32, weight: F32, eps: number, y: F32, rows: number, dim: number): void {
+    checkInt(rows, 'rows');
+    checkInt(dim, 'dim');
+    checkLength(x, rows * dim, 'x');
+    checkLength(y, rows * dim, 'y');
+    checkLength(weight, dim, 'weight');
+    this.addon.rmsNorm(x, weight, eps, y, rows, dim);
+  }
+
+  siluMul(gate: F32, up: F32, out: F32, n: number): void {
+    checkInt(n, 'n');
+    checkLength(gate, n, 'gate');
+    checkLength(up, n, 'up');
+    checkLength(out, n, 'out');
+    this.addon.siluMul(gate, up, out, n);
+  }
+
+  rope(x: F32, rows: number, rowStride: number, numHeads: number, headStride: number, offset: number, positions: Int32Array, table: RopeTable): void {
+    checkRope(x, rows, rowStride, numHeads, headStride, offset, positions, table.dim, table.invFreq.length);
+    const interleaved = table.layout === 'interleaved' ? 1 : 0;
+    this.addon.rope(x, rows, rowStride, numHeads, headStride, offset, positions, table.invFreq, table.attentionFactor, interleaved, table.dim);
+  }
+
+  softmax(x: F32, rows: number, n: number): void {
+    checkInt(rows, 'rows');
+    checkInt(n, 'n');
+    checkLength(x, rows * n, 'x');
+    this.addon.softmax(x, rows, n);
+  }
+
+  pagedAttention(a: PagedAttentionArgs): void {
+    const numTokens = checkPagedAttention(a);
+    checkPagedStatus(this.addon.pagedAttention(a.q, a.out, a.kCache, a.vCache, a.blockTable, a.positions, numTokens, a.numHeads, a.numKvHeads, a.headDim, a.headDimV, a.blockSizeTokens, a.scale, a.slidingWindow, this.numThreads));
+  }
+
+  pagedMlaAttention(a: PagedMlaArgs): void {
+    const numTokens = checkPagedMla(a);
+    checkPagedStatus(this.addon.pagedMla(a.q, a.out, a.latentCache, a.blockTable, a.positions, numTokens, a.numHeads, a.kvLoraRank, a.ropeDim, a.blockSizeTokens, a.scale, this.numThreads));
+  }
+}
