@@ -126,15 +126,19 @@ export class Scheduler {
     return { appended, finished };
   }
 
-  /** Ends every request with `reason` (e.g. the runner failed: 'error'); returns them. */
+  /** Ends these requests with `reason` (e.g. the runner failed: 'error'); returns those found. */
   failAll(ids: readonly string[], reason: 'error' | 'abort', message: string): Request[] {
     const out: Request[] = [];
     for (const id of ids) {
       const req = this.byId.get(id);
       if (req !== undefined) { this.retire(req, reason, message); out.push(req); }
     }
-    this.pendingStepId = null;
     return out;
+  }
+
+  /** Forgets a scheduled step that will never be committed (its requests were failed). */
+  cancelPendingStep(): void {
+    this.pendingStepId = null;
   }
 
   private stopReason(req: Request, tokenId: number): 'stop' | 'length' | null {
