@@ -20,16 +20,24 @@ function mlaOf(spec: ModelSpec): MlaAttentionSpec {
   return spec.attention;
 }
 
-/** q [T, H·(dn+dr)], rotary part rotated. */
-function projectQ(spec: ModelSpec, a: MlaAttentionSpec, ws: WeightSource, p: string, x: Float64Array): Float64Array {
+/** q [T, H, dn+dr] with each head's q_pe (last dr channels) rotated at its position. */
+export function projectMlaQ(spec: ModelSpec, ws: WeightSource, p: string, x: Float64Array, positions: readonly number[], rope: RefRope): Float64Array {
+  const a = mlaOf(spec);
   const D = spec.hiddenSize;
-  const qk = a.qkNopeHeadDim + a.qkRopeHeadDim;
-  const rows = a.numHeads * qk;
-  if (a.qLoraRank === null) return linear(x, readTensor(ws, `${p}self_attn.q_proj.weight`, [rows, D]), rows, D);
-  const rq = a.qLoraRank;
-  const cq = rmsNorm(linear(x, readTensor(ws, `${p}self_attn.q_a_proj.weight`, [rq, D]), rq, D),
-    readTensor(ws, `${p}self_attn.q_a_layernorm.weight`, [rq]), rq, MLA_NORM_EPS); // [T, rq]
-  return linear(cq, readTensor(ws, `${p}self_attn.q_b_proj.weight`, [rows, rq]), rows, rq);
+  const { numHeads: H, qkNopeHeadDim: dn } = a;
+  const qk = dn + a.qkRopeHeadDim;
+  const rows = H * qk;
+  let q: Float64Array;
+  if (a.qLoraRank === null) {
+    q = linear(x, readTensor(ws, `${p}self_attn.q_proj.weight`, [rows, D]), rows, D);
+  } else {
+    const rq = a.qLoraRank;
+    const cq = rmsNorm(linear(x, readTensor(ws, `${p}self_attn.q_a_proj.weight`, [rq, D]), rq, D),
+      readTensor(ws, `${p}self_attn.q_a_layernorm.weight`, [rq]), rq, MLA_NORM_EPS); // [T, rq]
+    q = linear(cq, readTensor(ws, `${p}self_attn.q_b_proj.weight`, [rows, rq]), rows, rq);
+  }
+  positions.forEach((pos, t) => { for (let h = 0; h < H; h++) applyRope(q, (t * H + h) * qk + dn, pos, rope); });
+  return q;
 }
 
 /** The cacheable part per token: normalized latent c [T, R] and rotated k_pe [T, dr]. */
@@ -56,8 +64,7 @@ export function mlaAttention(spec: ModelSpec, ws: WeightSource, p: string, x: Fl
   const { numHeads: H, qkNopeHeadDim: dn, qkRopeHeadDim: dr, vHeadDim: dv, kvLoraRank: R } = a;
   const qkw = dn + dr;
   const T = positions.length;
-  const q = projectQ(spec, a, ws, p, x); // [T, H, dn+dr]
-  for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) applyRope(q, (t * H + h) * qkw + dn, positions[t]!, rope);
+  const q = projectMlaQ(spec, ws, p, x, positions, rope); // [T, H, dn+dr]
   const { c, kPe } = mlaLatent(spec, ws, p, x, positions, rope);
   const kv = linear(c, readTensor(ws, `${p}self_attn.kv_b_proj.weight`, [H * (dn + dv), R]), H * (dn + dv), R); // [T, H, dn+dv]
   const k = new Float64Array(T * H * qkw); // [T, H, dn+dr]: [k_nope_h ‖ k_pe]

@@ -13,10 +13,14 @@ import { maxAbsDiff } from './compare.js';
 import { referenceForward } from './forward.js';
 import { referenceLayerKinds } from './layer-plan.js';
 import { referenceMtp } from './mtp.js';
+import { mlaAttention } from './mla.js';
+import { mlaAttentionAbsorbed } from './mla-absorbed.js';
 import { makeRefRope } from './rope.js';
+import { normalSampler } from './testing/random-weights.js';
 import { referenceTensorShapes } from './tensor-list.js';
 import { FIXTURE_CONFIGS, FIXTURE_NAMES } from './testing/fixtures.js';
 import { f32Tensor, memoryWeights, randomWeights } from './testing/random-weights.js';
+import { rms } from './compare.js';
 
 const PROMPT = [1, 17, 42, 250, 3, 99, 128, 7, 64, 200, 5, 31];
 
@@ -121,4 +125,19 @@ test('bad input: a missing tensor, a wrong shape and an out-of-range token are X
   assert.throws(() => referenceForward(spec, bad, PROMPT), (e) => isXdsError(e, 'checkpoint_corrupt') && /model\.norm\.weight/.test(e.message));
   assert.throws(() => referenceForward(spec, ws, [1, 256]), (e) => isXdsError(e, 'invalid_argument') && e.param === 'tokenIds');
   assert.throws(() => referenceForward(spec, ws, []), (e) => isXdsError(e, 'invalid_argument'));
+});
+
+test('MLA: the naive form equals the absorbed form in float64 (MODELS.md §4.4 identity), every MLA fixture', () => {
+  for (const name of ['dsv3-tiny', 'dsv3-tiny-noq', 'dsv3-tiny-k2yarn', 'dsv2-tiny', 'dsv2-lite-tiny'] as const) {
+    const spec = parseModelConfig(FIXTURE_CONFIGS[name]);
+    const ws = randomWeights(spec, 9);
+    const normal = normalSampler(4);
+    const positions = [0, 1, 2, 3, 4, 5, 6];
+    const x = Float64Array.from({ length: positions.length * spec.hiddenSize }, normal);
+    const rope = makeRefRope(spec.rope);
+    const naive = mlaAttention(spec, ws, 'model.layers.1.', x, positions, rope);
+    const absorbed = mlaAttentionAbsorbed(spec, ws, 'model.layers.1.', x, positions, rope);
+    const rel = maxAbsDiff(naive, absorbed) / rms(naive);
+    assert.ok(rel < 1e-12, `${name}: ${rel}`);
+  }
 });
