@@ -1,10 +1,67 @@
-/** `xdeepserve gen-model` (being built; see the issues). */
-import { XdsError } from '../../core/errors.js';
+/**
+ * `xdeepserve gen-model`: writes a deterministic random checkpoint in Hugging Face layout
+ * (MODELS.md §9) through model/generator/write-checkpoint.ts; progress goes to stderr.
+ */
 import type { Command } from '../command.js';
+import { numberFlag, parseFlags } from '../command.js';
+import { XdsError } from '../../core/errors.js';
+import { generateCheckpoint, GEN_TOKENIZERS, type GenProgress } from '../../model/generator/write-checkpoint.js';
+import { GEN_ARCHS, GEN_VARIANTS } from '../../model/generator/presets.js';
+
+const USAGE = `usage: xdeepserve gen-model --arch ARCH --preset tiny|small --seed N --out DIR [flags]
+
+  --arch ARCH        ${GEN_ARCHS.join(' | ')}
+  --preset P         tiny (MODELS.md §9.2 fixtures, seconds) | small (~100M params, for benchmarks)
+  --seed N           PRNG seed; same flags give byte-identical files
+  --out DIR          output directory (created; earlier safetensors in it are replaced)
+  --tokenizer T      ${GEN_TOKENIZERS.join(' | ')} (default byte)
+  --variant NAME     ${Object.entries(GEN_VARIANTS).filter(([, v]) => v.length > 0).map(([a, v]) => `${a}: ${v.join(', ')}`).join('; ')}
+  --dtype D          f32 | bf16 (default f32 for tiny, bf16 for small)
+  --max-shard-mb N   shard the safetensors above N MiB (default 200)`;
+
+const OPTIONS = {
+  arch: { type: 'string' }, preset: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+  tokenizer: { type: 'string' }, variant: { type: 'string' }, dtype: { type: 'string' }, 'max-shard-mb': { type: 'string' },
+} as const;
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') throw new XdsError('invalid_argument', `--${flag} is required (see xdeepserve gen-model --help)`, { param: flag });
+  return value;
+}
+
+function progressPrinter(): (p: GenProgress) => void {
+  let lastPct = -1;
+  return (p) => {
+    const mb = (p.bytesDone / 2 ** 20).toFixed(1);
+    if (p.phase === 'build') {
+      const pct = Math.floor((100 * p.tensorsDone) / p.tensorsTotal);
+      if (pct === lastPct && p.tensorsDone !== p.tensorsTotal) return;
+      lastPct = pct;
+      const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
+      process.stderr.write(`\rgen-model [${bar}] ${String(pct).padStart(3)}%  ${p.tensorsDone}/${p.tensorsTotal} tensors  ${mb} MiB`);
+    } else if (p.phase === 'write') {
+      process.stderr.write(`\ngen-model: writing ${mb} MiB of safetensors\n`);
+    }
+  };
+}
 
 export const command: Command = {
   name: 'gen-model',
-  summary: 'gen-model',
-  usage: 'usage: xdeepserve gen-model (not available yet)',
-  run: async () => { throw new XdsError('invalid_argument', 'gen-model is not available yet'); },
+  summary: 'write a deterministic random checkpoint in Hugging Face layout',
+  usage: USAGE,
+  async run(argv) {
+    const { values } = parseFlags(argv, OPTIONS);
+    const seed = numberFlag(required(values.seed, 'seed'), 'seed', 0, 0, Number.MAX_SAFE_INTEGER);
+    if (!Number.isInteger(seed)) throw new XdsError('invalid_argument', `--seed must be an integer, got '${values.seed}'`, { param: 'seed' });
+    const shardMb = numberFlag(values['max-shard-mb'], 'max-shard-mb', 200, 1);
+    const t0 = Date.now();
+    const r = await generateCheckpoint({
+      arch: required(values.arch, 'arch'), preset: required(values.preset, 'preset'), seed, outDir: required(values.out, 'out'),
+      tokenizer: values.tokenizer, variant: values.variant, dtype: values.dtype, maxShardBytes: shardMb * 2 ** 20,
+      onProgress: progressPrinter(),
+    });
+    const mb = (r.totalBytes / 2 ** 20).toFixed(1);
+    process.stderr.write(`gen-model: ${r.numTensors} tensors, ${mb} MiB, vocab ${r.spec.vocabSize} → ${r.dir} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+    return 0;
+  },
 };
