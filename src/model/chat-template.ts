@@ -6,9 +6,11 @@
  * What the template sees follows transformers' `apply_chat_template`: `messages` (role, content,
  * tool_calls, tool_call_id, name, reasoning_content as given), `tools` (JSON-schema function
  * entries), `add_generation_prompt`, the special-token strings (`bos_token`, `eos_token`, ...), and
- * any extra variables (e.g. `enable_thinking`). NOTE: one difference, as vLLM does for text-only
+ * any extra variables (e.g. `enable_thinking`). NOTE: two differences, as vLLM does for text-only
  * templates: content given as a list of text parts is joined with '\n' into one string, because
- * most templates (Qwen3, DeepSeek) concatenate `content` as a string.
+ * most templates (Qwen3, DeepSeek) concatenate `content` as a string; and a null content (an
+ * assistant turn that only calls tools) stays null only for templates that test it against `none`
+ * (DeepSeek-V3 does), others get '' (Qwen3's `'</think>' in message.content` fails on null).
  */
 import { Template } from '@huggingface/jinja';
 import { existsSync, readFileSync } from 'node:fs';
@@ -59,20 +61,26 @@ export interface ChatRenderOptions {
 /** tokenizer_config.json's `chat_template`: one template, or named ones ('default', 'tool_use', ...). */
 export type ChatTemplateSource = string | ReadonlyArray<{ readonly name: string; readonly template: string }>;
 
+/** Does a template compare `content` with none (`message['content'] is none`, `.content is not none`)? */
+const TESTS_CONTENT_FOR_NONE = /(\.content|\[['"]content['"]\])\s+is\s+(not\s+)?none\b/;
+
 const ROLES: ReadonlySet<string> = new Set<ChatRole>(['system', 'user', 'assistant', 'tool']);
 
 export class ChatTemplate {
   /** Names of the templates held ('default' for a single one). */
   readonly names: readonly string[];
-  private readonly templates: ReadonlyMap<string, Template>;
+  private readonly templates: ReadonlyMap<string, { template: Template; nullContent: null | '' }>;
 
   constructor(source: ChatTemplateSource, readonly specialTokens: SpecialTokenStrings = {}, sourceName = 'chat_template') {
     if (typeof source !== 'string' && !Array.isArray(source)) {
       throw new XdsError('checkpoint_corrupt', `${sourceName}: chat_template must be a string or a list of {name, template}`, { param: 'chat_template' });
     }
     const named = typeof source === 'string' ? [{ name: 'default', template: source }] : source;
-    const templates = new Map<string, Template>();
-    for (const entry of named) templates.set(String(entry?.name), parseTemplate(entry?.template, `${sourceName} '${String(entry?.name)}'`));
+    const templates = new Map<string, { template: Template; nullContent: null | '' }>();
+    for (const entry of named) {
+      const template = parseTemplate(entry?.template, `${sourceName} '${String(entry?.name)}'`);
+      templates.set(String(entry?.name), { template, nullContent: TESTS_CONTENT_FOR_NONE.test(String(entry.template)) ? null : '' });
+    }
     if (!templates.has('default')) {
       throw new XdsError('checkpoint_corrupt', `${sourceName} has no 'default' template (found: ${[...templates.keys()].join(', ') || 'none'})`, { param: 'chat_template' });
     }
@@ -82,9 +90,9 @@ export class ChatTemplate {
 
   /** Renders the conversation; bad messages or a template `raise_exception` give 'invalid_argument'. */
   render(opts: ChatRenderOptions): string {
-    const messages = opts.messages.map(normalizeMessage);
     const hasTools = opts.tools !== undefined && opts.tools.length > 0;
-    const template = (hasTools ? this.templates.get('tool_use') : undefined) ?? this.templates.get('default')!;
+    const { template, nullContent } = (hasTools ? this.templates.get('tool_use') : undefined) ?? this.templates.get('default')!;
+    const messages = opts.messages.map((m, i) => normalizeMessage(m, i, nullContent));
     const vars: Record<string, unknown> = {
       ...this.specialTokens,
       ...opts.extra,
@@ -110,15 +118,15 @@ function parseTemplate(text: unknown, what: string): Template {
 }
 
 /** Checks one message and returns the plain object the template sees. */
-function normalizeMessage(m: ChatMessage, i: number): Record<string, unknown> {
+function normalizeMessage(m: ChatMessage, i: number, nullContent: null | ''): Record<string, unknown> {
   if (typeof m !== 'object' || m === null || !ROLES.has(m.role)) {
     throw new XdsError('invalid_argument', `messages[${i}].role must be one of system, user, assistant, tool; got ${JSON.stringify((m as { role?: unknown } | null)?.role)}`, { param: `messages[${i}].role` });
   }
-  const out: Record<string, unknown> = { ...m, content: flattenContent(m.content, i) };
-  if (out.content === null && m.role !== 'assistant') {
+  const content = flattenContent(m.content, i);
+  if (content === null && m.role !== 'assistant') {
     throw new XdsError('invalid_argument', `messages[${i}].content is required for role ${m.role}`, { param: `messages[${i}].content` });
   }
-  return out;
+  return { ...m, content: content ?? nullContent };
 }
 
 function flattenContent(content: ChatContent | undefined, i: number): string | null {
@@ -130,7 +138,7 @@ function flattenContent(content: ChatContent | undefined, i: number): string | n
   return content
     .map((part: ChatTextPart, j: number) => {
       if (part?.type !== 'text' || typeof part.text !== 'string') {
-        throw new XdsError('invalid_argument', `messages[${i}].content[${j}] must be {type: 'text', text: string}; got type ${JSON.stringify(part?.type)}`, { param: `messages[${i}].content[${j}].type` });
+        throw new XdsError('invalid_argument', `messages[${i}].content[${j}].type must be 'text' with a string text (only text parts are supported); got ${JSON.stringify(part?.type)}`, { param: `messages[${i}].content[${j}].type` });
       }
       return part.text;
     })
