@@ -2,6 +2,9 @@
  * Comparison helpers for the reference cross-checks (llama2.c style: print the max difference).
  * Work on any numeric arrays (engine f32 rows vs reference f64 rows).
  */
+import type { ModelSpec } from '../../config/model-spec.js';
+import type { WeightSource } from '../tensor.js';
+import { referenceForward } from './forward.js';
 
 export type Numbers = ArrayLike<number>;
 
@@ -35,4 +38,14 @@ export function printLogitDiff(label: string, engine: Numbers, reference: Number
   const d = maxAbsDiff(engine, reference);
   console.log(`${label}: max |logit diff| = ${d.toExponential(3)} (reference RMS ${rms(reference).toExponential(3)})`);
   return d;
+}
+
+/**
+ * Runs the reference on `tokenIds` (positions 0 … T−1) and prints/returns the max |logit diff|
+ * against `engineLogits` ([T, V], or only the last `engineLogits.length / V` rows).
+ */
+export function compareWithReference(label: string, spec: ModelSpec, weights: WeightSource, tokenIds: readonly number[], engineLogits: Numbers): number {
+  const ref = referenceForward(spec, weights, tokenIds).logits;
+  const numRows = engineLogits.length / spec.vocabSize;
+  return printLogitDiff(label, engineLogits, ref.subarray(ref.length - numRows * spec.vocabSize));
 }
