@@ -1,0 +1,161 @@
+/*
+ * XCCL native addon (paper notes §2.4; CPU-FACTS.md §3): maps a /dev/shm file shared by ranks
+ * that are separate processes on one host, and gives them futex wait/wake across processes
+ * (no FUTEX_PRIVATE_FLAG). Also a C two-thread memcpy ping-pong, the hardware baseline of
+ * `xdeepserve bench xccl`. Built to build/xccl.node by scripts/build-native.mjs.
+ */
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
+
+static napi_value throw_errno(napi_env env, const char *what) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(errno));
+  napi_throw_error(env, "XCCL_NATIVE", msg);
+  return NULL;
+}
+
+static void unmap_cb(napi_env env, void *data, void *hint) {
+  (void)env;
+  munmap(data, (size_t)(uintptr_t)hint);
+}
+
+/* open(path, size) -> ArrayBuffer over a MAP_SHARED mapping of the file (created if missing). */
+static napi_value shm_open_map(napi_env env, napi_callback_info info) {
+  size_t argc = 2; napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char path[512]; size_t len; double dsize;
+  CHECK(napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len));
+  CHECK(napi_get_value_double(env, argv[1], &dsize));
+  size_t size = (size_t)dsize;
+  int fd = open(path, O_RDWR | O_CREAT, 0600);
+  if (fd < 0) return throw_errno(env, path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) { close(fd); return throw_errno(env, path); }
+  if ((size_t)st.st_size < size && ftruncate(fd, (off_t)size) != 0) { close(fd); return throw_errno(env, path); }
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) return throw_errno(env, "mmap");
+  napi_value ab;
+  CHECK(napi_create_external_arraybuffer(env, p, size, unmap_cb, (void *)(uintptr_t)size, &ab));
+  return ab;
+}
+
+static napi_value shm_unlink_path(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char path[512]; size_t len;
+  CHECK(napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len));
+  napi_value r;
+  CHECK(napi_get_boolean(env, unlink(path) == 0, &r));
+  return r;
+}
+
+static int32_t *word_ptr(napi_env env, napi_value arr, napi_value idx) {
+  napi_typedarray_type type; size_t length; void *data; napi_value ab; size_t off; uint32_t i;
+  if (napi_get_typedarray_info(env, arr, &type, &length, &data, &ab, &off) != napi_ok || type != napi_int32_array) return NULL;
+  if (napi_get_value_uint32(env, idx, &i) != napi_ok || i >= length) return NULL;
+  return (int32_t *)data + i;
+}
+
+/* futexWait(i32, idx, expected, timeoutMs) -> 0 woken, 1 value differed, 2 timed out */
+static napi_value futex_wait(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t *w = word_ptr(env, argv[0], argv[1]);
+  if (!w) { napi_throw_type_error(env, NULL, "futexWait(Int32Array, index, expected, ms)"); return NULL; }
+  int32_t expected; double ms;
+  CHECK(napi_get_value_int32(env, argv[2], &expected));
+  CHECK(napi_get_value_double(env, argv[3], &ms));
+  struct timespec ts = { (time_t)(ms / 1000), (long)((ms - (double)(long)(ms / 1000) * 1000) * 1e6) };
+  long r = syscall(SYS_futex, w, FUTEX_WAIT, expected, &ts, NULL, 0);
+  int code = r == 0 ? 0 : errno == EAGAIN ? 1 : errno == ETIMEDOUT ? 2 : 0;
+  napi_value out;
+  CHECK(napi_create_int32(env, code, &out));
+  return out;
+}
+
+/* futexWake(i32, idx, n) -> number woken */
+static napi_value futex_wake(napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t *w = word_ptr(env, argv[0], argv[1]);
+  if (!w) { napi_throw_type_error(env, NULL, "futexWake(Int32Array, index, n)"); return NULL; }
+  int32_t n;
+  CHECK(napi_get_value_int32(env, argv[2], &n));
+  long r = syscall(SYS_futex, w, FUTEX_WAKE, n, NULL, NULL, 0);
+  napi_value out;
+  CHECK(napi_create_int32(env, (int32_t)r, &out));
+  return out;
+}
+
+/* ---- Baseline: two pthreads, memcpy in on one core, flag, memcpy out on the other. ---- */
+typedef struct { size_t bytes; int iters; char *src, *mid, *dst; _Atomic int flag, ack; double *ns; } pp_t;
+
+static double now_ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return (double)t.tv_sec * 1e9 + (double)t.tv_nsec; }
+
+static void *pp_peer(void *arg) {
+  pp_t *p = arg;
+  for (int i = 1; i <= p->iters; i++) {
+    while (atomic_load_explicit(&p->flag, memory_order_acquire) != i) {}
+    memcpy(p->dst, p->mid, p->bytes);
+    atomic_store_explicit(&p->ack, i, memory_order_release);
+  }
+  return NULL;
+}
+
+/* memcpyPingPong(bytes, iters) -> Float64Array of per-iteration ns (send + copy out + ack). */
+static napi_value memcpy_ping_pong(napi_env env, napi_callback_info info) {
+  size_t argc = 2; napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  double dbytes; int32_t iters;
+  CHECK(napi_get_value_double(env, argv[0], &dbytes));
+  CHECK(napi_get_value_int32(env, argv[1], &iters));
+  pp_t p = { (size_t)dbytes, iters, malloc((size_t)dbytes), malloc((size_t)dbytes), malloc((size_t)dbytes), 0, 0, NULL };
+  napi_value ab, out; void *nsData;
+  CHECK(napi_create_arraybuffer(env, sizeof(double) * (size_t)iters, &nsData, &ab));
+  p.ns = nsData;
+  memset(p.src, 1, p.bytes); memset(p.mid, 0, p.bytes); memset(p.dst, 0, p.bytes);
+  pthread_t t;
+  pthread_create(&t, NULL, pp_peer, &p);
+  for (int i = 1; i <= iters; i++) {
+    double t0 = now_ns();
+    memcpy(p.mid, p.src, p.bytes);
+    atomic_store_explicit(&p.flag, i, memory_order_release);
+    while (atomic_load_explicit(&p.ack, memory_order_acquire) != i) {}
+    p.ns[i - 1] = now_ns() - t0;
+  }
+  pthread_join(t, NULL);
+  free(p.src); free(p.mid); free(p.dst);
+  CHECK(napi_create_typedarray(env, napi_float64_array, (size_t)iters, ab, 0, &out));
+  return out;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    { "open", NULL, shm_open_map, NULL, NULL, NULL, napi_default, NULL },
+    { "unlink", NULL, shm_unlink_path, NULL, NULL, NULL, napi_default, NULL },
+    { "futexWait", NULL, futex_wait, NULL, NULL, NULL, napi_default, NULL },
+    { "futexWake", NULL, futex_wake, NULL, NULL, NULL, napi_default, NULL },
+    { "memcpyPingPong", NULL, memcpy_ping_pong, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,165 @@
+/**
+ * The `shm` transport (paper notes §2.4.1; CPU-FACTS.md §2e, §3): every rank maps every peer's
+ * region, so a put is a store into the peer's memory and a signal is an atomic store plus a wake.
+ * A wait spins briefly on the word, then parks in slices (Atomics.wait for SharedArrayBuffers of
+ * worker threads, the addon's futex for /dev/shm mappings shared by processes), checking the
+ * deadline and the peer's liveness between slices. Mechanism only: spin and slice lengths are
+ * options chosen by the caller.
+ */
+import { XdsError } from '../../core/errors.js';
+import type { Clock } from '../../core/clock.js';
+import { HDR, RANK_STATE, type RegionLayout } from '../region.js';
+import type { Transport, TransportKind, WaitSpec } from '../transport.js';
+
+/** How a parked waiter sleeps and is woken; differs between threads and processes. */
+export interface Parker {
+  /** Sleeps while `words[idx] === expected`, at most `ms`. */
+  park(words: Int32Array, idx: number, expected: number, ms: number): void;
+  wake(words: Int32Array, idx: number): void;
+  /** Extra liveness probe (process ranks: is the pid alive?). */
+  isAlive?(pid: number): boolean;
+}
+
+export interface ShmOptions {
+  readonly clock: Clock;
+  /** Spin this long before parking (µs). Spinning costs a core; 2 shared cores favour short spins. */
+  readonly spinUs: number;
+  /** Park slice (ms): the bound on how late a death or deadline is noticed. */
+  readonly parkSliceMs: number;
+  /** A peer whose heartbeat word has not moved for this long is gone (0 = only state/pid checks). */
+  readonly heartbeatTimeoutMs: number;
+}
+
+export class ShmTransport implements Transport {
+  readonly worldSize: number;
+  readonly local: Uint8Array;
+  readonly localWords: Int32Array;
+  private readonly words: Int32Array[];
+  private readonly lastBeat = new Map<number, { value: number; sinceUs: number }>();
+  private readonly beatTimer: NodeJS.Timeout;
+
+  constructor(
+    readonly kind: TransportKind,
+    readonly rank: number,
+    readonly layout: RegionLayout,
+    private readonly views: Uint8Array[], // [worldSize] regions, [totalBytes] u8 each
+    private readonly parker: Parker,
+    private readonly opts: ShmOptions,
+  ) {
+    this.worldSize = views.length;
+    this.words = views.map((v) => new Int32Array(v.buffer, v.byteOffset, layout.metaBytes / 4));
+    this.local = this.view(rank);
+    this.localWords = this.wordsOf(rank);
+    this.beatTimer = setInterval(() => this.beat(), 50);
+    this.beatTimer.unref();
+  }
+
+  nowUs(): number {
+    return this.opts.clock.nowUs();
+  }
+
+  private view(r: number): Uint8Array {
+    const v = this.views[r];
+    if (!v) throw new XdsError('invalid_argument', `xccl: rank ${r} is outside world size ${this.worldSize}`, { param: 'peer' });
+    return v;
+  }
+
+  private wordsOf(r: number): Int32Array {
+    const w = this.words[r];
+    if (!w) throw new XdsError('invalid_argument', `xccl: rank ${r} is outside world size ${this.worldSize}`, { param: 'peer' });
+    return w;
+  }
+
+  /** Marks this rank ready (pid, nonce) so peers can start. */
+  announce(nonce: number): void {
+    const w = this.localWords;
+    Atomics.store(w, HDR.pid, process.pid);
+    Atomics.store(w, HDR.nonce, nonce);
+    Atomics.store(w, HDR.state, RANK_STATE.ready);
+  }
+
+  peerState(peer: number): number {
+    return Atomics.load(this.wordsOf(peer), HDR.state);
+  }
+
+  put(peer: number, offset: number, src: Uint8Array): void {
+    this.view(peer).set(src, offset);
+  }
+
+  signal(peer: number, wordIdx: number, value: number): void {
+    const w = this.wordsOf(peer);
+    Atomics.store(w, wordIdx, value);
+    if (Atomics.load(w, HDR.sleepers) > 0) this.parker.wake(w, wordIdx);
+  }
+
+  get(peer: number, offset: number, dst: Uint8Array): void {
+    dst.set(this.view(peer).subarray(offset, offset + dst.byteLength));
+  }
+
+  waitLocal(spec: WaitSpec): number {
+    const w = this.localWords;
+    let v = Atomics.load(w, spec.wordIdx);
+    if (spec.pred(v)) return v;
+    const spinEnd = this.nowUs() + this.opts.spinUs;
+    for (let i = 1; ; i++) {
+      v = Atomics.load(w, spec.wordIdx);
+      if (spec.pred(v)) return v;
+      if ((i & 255) === 0 && this.nowUs() >= spinEnd) break;
+    }
+    return this.parkUntil(spec);
+  }
+
+  private parkUntil(spec: WaitSpec): number {
+    const w = this.localWords;
+    for (;;) {
+      const v = Atomics.load(w, spec.wordIdx);
+      if (spec.pred(v)) return v;
+      this.checkPeer(spec.peer);
+      const leftUs = spec.deadlineUs - this.nowUs();
+      if (leftUs <= 0) throw new XdsError('xccl_timeout', `xccl rank ${this.rank}: timed out waiting for ${spec.what} (rank ${spec.peer})`);
+      this.beat();
+      Atomics.add(w, HDR.sleepers, 1);
+      if (Atomics.load(w, spec.wordIdx) === v) this.parker.park(w, spec.wordIdx, v, Math.max(0.05, Math.min(this.opts.parkSliceMs, leftUs / 1000)));
+      Atomics.sub(w, HDR.sleepers, 1);
+    }
+  }
+
+  checkPeer(peer: number): void {
+    if (peer === this.rank) return;
+    const w = this.wordsOf(peer);
+    const state = Atomics.load(w, HDR.state);
+    const pid = Atomics.load(w, HDR.pid);
+    let why = '';
+    if (state === RANK_STATE.closed) why = 'closed its communicator';
+    else if (state === RANK_STATE.dead) why = 'died (marked dead by its launcher)';
+    else if (state === RANK_STATE.ready && this.parker.isAlive && !this.parker.isAlive(pid)) why = `died (process ${pid} is gone)`;
+    else if (state === RANK_STATE.ready && this.isBeatStale(peer, Atomics.load(w, HDR.heartbeat))) why = `missed heartbeats for ${this.opts.heartbeatTimeoutMs} ms`;
+    if (why) throw new XdsError('xccl_peer_gone', `xccl rank ${this.rank}: peer rank ${peer} ${why}`, { param: `rank ${peer}` });
+  }
+
+  private isBeatStale(peer: number, value: number): boolean {
+    if (this.opts.heartbeatTimeoutMs <= 0) return false;
+    const now = this.nowUs();
+    const last = this.lastBeat.get(peer);
+    if (!last || last.value !== value) {
+      this.lastBeat.set(peer, { value, sinceUs: now });
+      return false;
+    }
+    return now - last.sinceUs > this.opts.heartbeatTimeoutMs * 1000;
+  }
+
+  private beat(): void {
+    Atomics.add(this.localWords, HDR.heartbeat, 1);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.beatTimer);
+    Atomics.store(this.localWords, HDR.state, RANK_STATE.closed);
+  }
+}
+
+/** Parker for ranks that are worker threads sharing SharedArrayBuffers. */
+export const threadParker: Parker = {
+  park: (words, idx, expected, ms) => { Atomics.wait(words, idx, expected, ms); },
+  wake: (words, idx) => { Atomics.notify(words, idx); },
+};
