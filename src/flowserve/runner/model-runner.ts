@@ -1,0 +1,143 @@
+/**
+ * LocalModelRunner: the executor of one rank that runs every unit locally (ARCHITECTURE.md
+ * "Executor per die"; paper §2.1). It only composes units: embedding → decoder blocks (attention
+ * with the paged KV cache, dense FFN or MoE) → final norm → LM head, over all slices of a batch in
+ * one pass (token-wise ops on the concatenated rows, attention per slice with its own block table
+ * and absolute positions). `forwardMtp` runs the DeepSeek-V3 MTP module (MODELS.md §6.2) on its own
+ * KV-cache layer.
+ */
+
+import type { ModelSpec } from '../../config/model-spec.js';
+import { XdsError } from '../../core/errors.js';
+import type { ComputeBackend, RopeTable } from '../../kernels/backend.js';
+import { buildRopeTable } from '../../kernels/rope-table.js';
+import { KvStorage } from '../../kvcache/kv-storage.js';
+import type { ModelWeights } from '../../model/model-weights.js';
+import type { AttentionState } from '../../units/attention/gqa.js';
+import type { MlaMode } from '../../units/attention/mla.js';
+import { decoderBlock } from '../../units/decoder-block.js';
+import { embedTokens } from '../../units/embedding.js';
+import { finalNormRows, lmHeadLogits } from '../../units/lm-head.js';
+import { mtpInput } from '../../units/mtp.js';
+import { buildStepLayout, type StepLayout } from '../../units/step-layout.js';
+import type { ForwardBatch, ForwardResult, ModelRunner, SequenceSlice } from './types.js';
+
+export interface LocalModelRunnerOptions {
+  readonly numBlocks: number;
+  /** Tokens per KV block (default 16). */
+  readonly blockSizeTokens?: number;
+  /** MLA form: 'auto' (default) = naive for multi-token slices, absorbed for single-token decode. */
+  readonly mlaMode?: MlaMode;
+  /** MTP: zero the embedding of rows at position 0 before enorm, as vLLM does (default false). */
+  readonly mtpZeroEmbedAtPos0?: boolean;
+}
+
+/** One MTP slice: the pairs (h_j, t_{j+1}) for j = startPos … startPos + n − 1. */
+export interface MtpSlice extends SequenceSlice {
+  /** [n, D] f32 post-final-norm main hidden states h_j (ForwardResult.hidden rows). tokenIds holds t_{j+1}. */
+  readonly hidden: Float32Array;
+}
+
+export interface MtpForwardBatch {
+  readonly kind: 'forward_mtp';
+  /** blockTable is the sequence's own: the MTP cache is a separate layer addressed by the same blocks. */
+  readonly seqs: readonly MtpSlice[];
+  /** MTP module index (default 0). */
+  readonly module?: number;
+}
+
+export class LocalModelRunner implements ModelRunner {
+  readonly vocabSize: number;
+  readonly hiddenSize: number;
+  readonly blockSizeTokens: number;
+  readonly numBlocks: number;
+  /** The paged KV storage (main layers, then MTP layers). */
+  readonly kv: KvStorage;
+  private readonly rope: RopeTable;
+  private readonly mlaMode: MlaMode;
+
+  constructor(readonly spec: ModelSpec, readonly weights: ModelWeights, readonly backend: ComputeBackend, private readonly opts: LocalModelRunnerOptions) {
+    this.kv = new KvStorage(spec, { numBlocks: opts.numBlocks, blockSizeTokens: opts.blockSizeTokens ?? 16, includeMtp: weights.mtp.length > 0 });
+    this.rope = buildRopeTable(spec.rope);
+    this.vocabSize = spec.vocabSize;
+    this.hiddenSize = spec.hiddenSize;
+    this.blockSizeTokens = this.kv.blockSizeTokens;
+    this.numBlocks = this.kv.numBlocks;
+    this.mlaMode = opts.mlaMode ?? 'auto';
+  }
+
+  forward(batch: ForwardBatch): ForwardResult {
+    const layout = this.layoutOf(batch.seqs);
+    const h = new Float32Array(layout.numRows * this.hiddenSize); // [T, D] residual stream
+    embedTokens(this.weights.embed, concatTokens(batch.seqs), h);
+    this.weights.layers.forEach((w, l) => decoderBlock(this.state(l), this.spec, w, this.spec.layers[l]!.ffn, h, layout, this.mlaMode));
+    return this.finish(h, layout, batch.seqs, this.weights.finalNorm, this.weights.lmHead);
+  }
+
+  /**
+   * MTP module forward (MODELS.md §6.2): x = eh_proj([enorm(embed(t_{j+1})) ‖ hnorm(h_j)]), one decoder
+   * block at RoPE position j writing its own KV layer (numLayers + module), then shared_head.norm and
+   * the head. Returns logits for t_{j+2} and the post-shared_head.norm hidden states (for chaining).
+   */
+  forwardMtp(batch: MtpForwardBatch): ForwardResult {
+    const i = batch.module ?? 0;
+    const w = this.weights.mtp[i];
+    if (w === undefined || this.spec.mtpFfn === null) {
+      throw new XdsError('invalid_argument', `MTP module ${i} is not loaded (model has ${this.weights.mtp.length})`, { param: 'module' });
+    }
+    const layout = this.layoutOf(batch.seqs);
+    const D = this.hiddenSize;
+    const prev = new Float32Array(layout.numRows * D); // [T, D] h_j
+    batch.seqs.forEach((s, k) => prev.set(checkHidden(s, D), layout.seqs[k]!.first * D));
+    const x = mtpInput(this.backend, w, this.spec.rmsNormEps, concatTokens(batch.seqs), prev, layout.positions, this.opts.mtpZeroEmbedAtPos0 ?? false);
+    decoderBlock(this.state(this.spec.numLayers + i), this.spec, w.block, this.spec.mtpFfn, x, layout, this.mlaMode);
+    return this.finish(x, layout, batch.seqs, w.sharedHeadNorm, w.head);
+  }
+
+  private state(kvLayer: number): AttentionState {
+    return { backend: this.backend, rope: this.rope, kv: this.kv, kvLayer, eps: this.spec.rmsNormEps };
+  }
+
+  private layoutOf(seqs: readonly SequenceSlice[]): StepLayout {
+    if (seqs.length === 0) throw new XdsError('invalid_argument', 'a forward batch needs at least one sequence', { param: 'seqs' });
+    seqs.forEach((s, k) => checkSlice(s, k, this.kv.blockSizeTokens));
+    return buildStepLayout(seqs.map((s) => ({ count: s.tokenIds.length, startPos: s.startPos, blockTable: s.blockTable })));
+  }
+
+  /** Final norm on the wanted rows (all, or the last of each slice), then the head. */
+  private finish(h: Float32Array, layout: StepLayout, seqs: readonly SequenceSlice[], norm: Float32Array, head: ModelWeights['lmHead']): ForwardResult {
+    const pick: number[] = [];
+    const rows = seqs.map((s, k) => {
+      const r = layout.seqs[k]!;
+      const first = pick.length;
+      if (s.wantAllLogits) for (let i = 0; i < r.count; i++) pick.push(r.first + i);
+      else pick.push(r.first + r.count - 1);
+      return { first, count: pick.length - first };
+    });
+    const hidden = finalNormRows(this.backend, norm, this.spec.rmsNormEps, h, Int32Array.from(pick), this.hiddenSize);
+    return { logits: lmHeadLogits(this.backend, head, hidden, pick.length), rows, hidden };
+  }
+}
+
+function concatTokens(seqs: readonly SequenceSlice[]): Int32Array {
+  const out = new Int32Array(seqs.reduce((a, s) => a + s.tokenIds.length, 0));
+  let o = 0;
+  for (const s of seqs) { out.set(s.tokenIds, o); o += s.tokenIds.length; }
+  return out;
+}
+
+function checkSlice(s: SequenceSlice, k: number, blockSizeTokens: number): void {
+  if (s.tokenIds.length === 0) throw new XdsError('invalid_argument', `seqs[${k}].tokenIds is empty`, { param: `seqs[${k}].tokenIds` });
+  if (!Number.isInteger(s.startPos) || s.startPos < 0) throw new XdsError('invalid_argument', `seqs[${k}].startPos must be a non-negative integer`, { param: `seqs[${k}].startPos` });
+  const need = Math.ceil((s.startPos + s.tokenIds.length) / blockSizeTokens);
+  if (s.blockTable.length < need) {
+    throw new XdsError('invalid_argument', `seqs[${k}].blockTable has ${s.blockTable.length} blocks, positions up to ${s.startPos + s.tokenIds.length - 1} need ${need}`, { param: `seqs[${k}].blockTable` });
+  }
+}
+
+function checkHidden(s: MtpSlice, D: number): Float32Array {
+  if (s.hidden.length !== s.tokenIds.length * D) {
+    throw new XdsError('invalid_argument', `MTP slice ${s.seqId}: hidden has ${s.hidden.length} values, expected ${s.tokenIds.length}×${D}`, { param: 'hidden' });
+  }
+  return s.hidden;
+}

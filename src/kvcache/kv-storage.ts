@@ -1,0 +1,106 @@
+/**
+ * KV tensor storage of the RTC (ARCHITECTURE.md "RTC"; MODELS.md §1.4, §4.4): one paged region per
+ * layer (main layers, then MTP layers at index numLayers + i), each in its own SharedArrayBuffer so
+ * ranks on one host and KV hand-offs can address it directly. Only storage and addressing live here:
+ * block allocation, reference counts and the prefix cache are block-pool.ts / kv-manager.ts.
+ *   GQA: k [numBlocks, blockSizeTokens, Hkv, dh] f32 and v [numBlocks, blockSizeTokens, Hkv, dh] f32.
+ *   MLA: latent [numBlocks, blockSizeTokens, R + dr] f32 — the RMS-normalized c then the rotated
+ *        k_pe (never full per-head K/V).
+ */
+
+import type { ModelSpec } from '../config/model-spec.js';
+import { XdsError } from '../core/errors.js';
+
+export type LayerKv =
+  | { readonly kind: 'gqa'; /** [numBlocks, bs, Hkv, dh] f32 */ readonly k: Float32Array; /** [numBlocks, bs, Hkv, dv] f32 */ readonly v: Float32Array }
+  | { readonly kind: 'mla'; /** [numBlocks, bs, R + dr] f32 */ readonly latent: Float32Array };
+
+export interface KvStorageOptions {
+  readonly numBlocks: number;
+  /** Tokens per block (default 16). */
+  readonly blockSizeTokens?: number;
+  /** Allocate the MTP layers' caches too (default true). */
+  readonly includeMtp?: boolean;
+}
+
+export class KvStorage {
+  readonly kind: 'gqa' | 'mla';
+  readonly numBlocks: number;
+  readonly blockSizeTokens: number;
+  /** f32 values per cached token per layer: GQA k (and v) width Hkv·dh; MLA R + dr. */
+  readonly entryWidth: number;
+  private readonly layers: LayerKv[] = [];
+
+  constructor(spec: ModelSpec, opts: KvStorageOptions) {
+    this.numBlocks = checkPositive(opts.numBlocks, 'numBlocks');
+    this.blockSizeTokens = checkPositive(opts.blockSizeTokens ?? 16, 'blockSizeTokens');
+    const a = spec.attention;
+    this.kind = a.kind;
+    this.entryWidth = a.kind === 'gqa' ? a.numKvHeads * a.headDim : a.kvLoraRank + a.qkRopeHeadDim;
+    const numLayers = spec.numLayers + ((opts.includeMtp ?? true) ? spec.numMtpLayers : 0);
+    for (let l = 0; l < numLayers; l++) this.layers.push(this.allocLayer());
+  }
+
+  get numLayers(): number {
+    return this.layers.length;
+  }
+
+  /** Bytes of cache per token over all layers. */
+  get bytesPerToken(): number {
+    return this.layers.length * this.entryWidth * 4 * (this.kind === 'gqa' ? 2 : 1);
+  }
+
+  private allocLayer(): LayerKv {
+    const n = this.numBlocks * this.blockSizeTokens * this.entryWidth;
+    const f32 = (): Float32Array => new Float32Array(new SharedArrayBuffer(n * 4));
+    return this.kind === 'gqa' ? { kind: 'gqa', k: f32(), v: f32() } : { kind: 'mla', latent: f32() };
+  }
+
+  /** Layer l's storage (MTP module i is layer numLayers + i). */
+  layer(l: number): LayerKv {
+    const kv = this.layers[l];
+    if (kv === undefined) throw new RangeError(`KV layer ${l} out of range [0, ${this.layers.length})`);
+    return kv;
+  }
+
+  /** Physical slot (block·blockSize + offset) of absolute position `pos` through `blockTable`. */
+  slot(blockTable: Int32Array, pos: number): number {
+    const block = blockTable[Math.floor(pos / this.blockSizeTokens)];
+    if (block === undefined || block < 0 || block >= this.numBlocks) {
+      throw new XdsError('invalid_argument', `position ${pos} has no valid block in the block table (block ${String(block)}, numBlocks ${this.numBlocks})`, { param: 'blockTable' });
+    }
+    return block * this.blockSizeTokens + (pos % this.blockSizeTokens);
+  }
+
+  /** GQA: store one token's k and v ([Hkv·dh] f32 each) at `pos`. */
+  writeKv(l: number, blockTable: Int32Array, pos: number, k: Float32Array, v: Float32Array): void {
+    const kv = this.layer(l);
+    if (kv.kind !== 'gqa') throw new RangeError('writeKv on an MLA cache');
+    const o = this.slot(blockTable, pos) * this.entryWidth;
+    kv.k.set(k.subarray(0, this.entryWidth), o);
+    kv.v.set(v.subarray(0, this.entryWidth), o);
+  }
+
+  /** MLA: store one token's [c ‖ k_pe] ([R + dr] f32) at `pos`. */
+  writeLatent(l: number, blockTable: Int32Array, pos: number, entry: Float32Array): void {
+    const kv = this.layer(l);
+    if (kv.kind !== 'mla') throw new RangeError('writeLatent on a GQA cache');
+    kv.latent.set(entry.subarray(0, this.entryWidth), this.slot(blockTable, pos) * this.entryWidth);
+  }
+
+  /** MLA: read the latents of positions [0, n) into out ([n, R + dr] f32), e.g. for naive prefill. */
+  readLatents(l: number, blockTable: Int32Array, n: number, out: Float32Array): void {
+    const kv = this.layer(l);
+    if (kv.kind !== 'mla') throw new RangeError('readLatents on a GQA cache');
+    const w = this.entryWidth;
+    for (let u = 0; u < n; u++) {
+      const o = this.slot(blockTable, u) * w;
+      out.set(kv.latent.subarray(o, o + w), u * w);
+    }
+  }
+}
+
+function checkPositive(v: number, param: string): number {
+  if (!Number.isInteger(v) || v <= 0) throw new XdsError('invalid_argument', `${param} must be a positive integer (got ${v})`, { param });
+  return v;
+}

@@ -1,0 +1,69 @@
+/**
+ * GQA attention unit (MODELS.md §2.1, §2.2, §1.4; paper §2.1 "attention" for Qwen/Llama/Mixtral):
+ * q/k/v projections (+ optional bias) → Qwen3 per-head RMSNorm on q and k (before RoPE) → RoPE
+ * (halves) → write K/V into the paged cache → paged causal attention per sequence (query head h
+ * reads KV head ⌊h/g⌋) → o_proj. The unit owns its layer's KV cache entries.
+ */
+
+import type { GqaAttentionSpec } from '../../config/model-spec.js';
+import type { ComputeBackend, RopeTable } from '../../kernels/backend.js';
+import type { KvStorage } from '../../kvcache/kv-storage.js';
+import type { GqaAttentionWeights } from '../../model/model-weights.js';
+import type { StepLayout } from '../step-layout.js';
+
+/** What an attention unit needs besides its weights and inputs. */
+export interface AttentionState {
+  readonly backend: ComputeBackend;
+  readonly rope: RopeTable;
+  readonly kv: KvStorage;
+  /** The KV-cache layer this unit writes and reads (MTP module i: numLayers + i). */
+  readonly kvLayer: number;
+  /** rms_norm_eps (Qwen3 q/k norms). */
+  readonly eps: number;
+}
+
+/** out [T, D] = Attention(x [T, D]) for the rows of `layout`; writes K/V at every row's position. */
+export function gqaAttention(st: AttentionState, w: GqaAttentionWeights, spec: GqaAttentionSpec, x: Float32Array, out: Float32Array, layout: StepLayout): void {
+  const { backend: B } = st;
+  const T = layout.numRows;
+  const { numHeads: H, numKvHeads: Hkv, headDim: dh } = spec;
+  const q = new Float32Array(T * H * dh); // [T, H, dh]
+  const k = new Float32Array(T * Hkv * dh); // [T, Hkv, dh]
+  const v = new Float32Array(T * Hkv * dh); // [T, Hkv, dh]
+  B.matmul(x, w.q, q, T);
+  B.matmul(x, w.k, k, T);
+  B.matmul(x, w.v, v, T);
+  if (w.qNorm !== null && w.kNorm !== null) {
+    B.rmsNorm(q, w.qNorm, st.eps, q, T * H, dh);
+    B.rmsNorm(k, w.kNorm, st.eps, k, T * Hkv, dh);
+  }
+  B.rope(q, T, H * dh, H, dh, 0, layout.positions, st.rope);
+  B.rope(k, T, Hkv * dh, Hkv, dh, 0, layout.positions, st.rope);
+  writeKv(st, k, v, layout, Hkv * dh);
+  const attn = new Float32Array(T * H * dh); // [T, H, dh]
+  attendPerSequence(st, spec, q, attn, layout);
+  B.matmul(attn, w.o, out, T);
+}
+
+function writeKv(st: AttentionState, k: Float32Array, v: Float32Array, layout: StepLayout, width: number): void {
+  for (const s of layout.seqs) {
+    for (let i = 0; i < s.count; i++) {
+      const r = s.first + i;
+      st.kv.writeKv(st.kvLayer, s.blockTable, s.startPos + i, k.subarray(r * width, (r + 1) * width), v.subarray(r * width, (r + 1) * width));
+    }
+  }
+}
+
+function attendPerSequence(st: AttentionState, spec: GqaAttentionSpec, q: Float32Array, attn: Float32Array, layout: StepLayout): void {
+  const cache = st.kv.layer(st.kvLayer);
+  if (cache.kind !== 'gqa') throw new RangeError('GQA attention over an MLA cache');
+  const w = spec.numHeads * spec.headDim;
+  for (const s of layout.seqs) {
+    st.backend.pagedAttention({
+      q: q.subarray(s.first * w, (s.first + s.count) * w), out: attn.subarray(s.first * w, (s.first + s.count) * w),
+      kCache: cache.k, vCache: cache.v, blockTable: s.blockTable, positions: layout.positions.subarray(s.first, s.first + s.count),
+      numHeads: spec.numHeads, numKvHeads: spec.numKvHeads, headDim: spec.headDim, headDimV: spec.headDim,
+      blockSizeTokens: st.kv.blockSizeTokens, scale: spec.softmaxScale, slidingWindow: spec.slidingWindow ?? 0,
+    });
+  }
+}

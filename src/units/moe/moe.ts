@@ -1,0 +1,73 @@
+/**
+ * MoE FFN unit (MODELS.md §3, §4.5; paper §2.1 "moe"): route → group tokens by expert → run each
+ * expert once over all its tokens (grouped matmul: gather rows, SiLU-GLU, scatter-add weighted)
+ * → add the shared expert (one MLP of width S·Im, unweighted). The grouping is exposed on its own
+ * so an expert-parallel dispatch can reuse the same layout.
+ */
+
+import type { FfnSpec } from '../../config/model-spec.js';
+import type { ComputeBackend } from '../../kernels/backend.js';
+import type { FfnWeights } from '../../model/model-weights.js';
+import { denseMlp } from '../ffn.js';
+import { routeTokens, type Routing } from './router.js';
+
+export type MoeSpec = Extract<FfnSpec, { kind: 'moe' }>;
+export type MoeWeights = Extract<FfnWeights, { kind: 'moe' }>;
+
+/** Token-to-expert layout: expert e owns entries offsets[e] … offsets[e+1]−1. */
+export interface ExpertGroups {
+  /** [E + 1] */ readonly offsets: Int32Array;
+  /** [numTokens·k] token row of each entry, grouped by expert. */ readonly rows: Int32Array;
+  /** [numTokens·k] combine weight of each entry. */ readonly weights: Float32Array;
+}
+
+/** Counting sort of the (token, expert) pairs by expert. */
+export function groupByExpert(r: Routing, numExperts: number): ExpertGroups {
+  const n = r.numTokens * r.k;
+  const offsets = new Int32Array(numExperts + 1);
+  for (let i = 0; i < n; i++) offsets[r.experts[i]! + 1]!++;
+  for (let e = 0; e < numExperts; e++) offsets[e + 1]! += offsets[e]!;
+  const fill = offsets.slice(0, numExperts);
+  const rows = new Int32Array(n);
+  const weights = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const slot = fill[r.experts[i]!]!++;
+    rows[slot] = Math.floor(i / r.k);
+    weights[slot] = r.weights[i]!;
+  }
+  return { offsets, rows, weights };
+}
+
+/** Run expert `w` over the entries [lo, hi) of `g` and add weight·output into out rows. */
+function runExpert(backend: ComputeBackend, w: MoeWeights['experts'][number], x: Float32Array, out: Float32Array, g: ExpertGroups, lo: number, hi: number, D: number): void {
+  const n = hi - lo;
+  const xs = new Float32Array(n * D); // [n, D] gathered rows
+  for (let j = 0; j < n; j++) xs.set(x.subarray(g.rows[lo + j]! * D, (g.rows[lo + j]! + 1) * D), j * D);
+  const ys = new Float32Array(n * D); // [n, D]
+  denseMlp(backend, w, xs, ys, n);
+  for (let j = 0; j < n; j++) {
+    const o = g.rows[lo + j]! * D;
+    const wt = g.weights[lo + j]!;
+    for (let d = 0; d < D; d++) out[o + d] = out[o + d]! + wt * ys[j * D + d]!;
+  }
+}
+
+/** out [rows, D] = Σ_j w_j·Expert_j(x) + Shared(x); returns the routing (for expert-load counters). */
+export function moeFfn(backend: ComputeBackend, w: MoeWeights, spec: MoeSpec, x: Float32Array, out: Float32Array, rows: number): Routing {
+  const D = w.router.inDim;
+  const E = spec.numExperts;
+  const logits = new Float32Array(rows * E); // [rows, E] router logits, f32
+  backend.matmul(x, w.router, logits, rows);
+  const routing = routeTokens(logits, rows, E, spec.numExpertsPerTok, spec.router, w.correctionBias);
+  const g = groupByExpert(routing, E);
+  out.fill(0, 0, rows * D);
+  for (let e = 0; e < E; e++) {
+    if (g.offsets[e + 1]! > g.offsets[e]!) runExpert(backend, w.experts[e]!, x, out, g, g.offsets[e]!, g.offsets[e + 1]!, D);
+  }
+  if (w.shared !== null) {
+    const s = new Float32Array(rows * D); // [rows, D] shared expert output
+    denseMlp(backend, w.shared, x, s, rows);
+    for (let i = 0; i < rows * D; i++) out[i] = out[i]! + s[i]!;
+  }
+  return routing;
+}
