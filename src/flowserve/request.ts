@@ -84,6 +84,20 @@ export class Request {
     return this.status === 'finished';
   }
 
+  /**
+   * [numPromptTokens + maxTokens] i32, the request's own token buffer (no copy): only positions
+   * [0, numTokens) are meaningful. Hot paths read it instead of allocating views.
+   */
+  get tokenBuffer(): Int32Array {
+    return this.tokens;
+  }
+
+  /** A fresh copy of tokens [start, start + n): [n] i32. */
+  copyTokens(start: number, n: number): Int32Array {
+    assert(start >= 0 && start + n <= this.numTokensHeld, () => `request ${this.id}: tokens [${start}, ${start + n}) out of [0, ${this.numTokensHeld})`);
+    return this.tokens.slice(start, start + n);
+  }
+
   /** [numTokens] i32 view of prompt + generated tokens (valid until the next append). */
   get allTokenIds(): Int32Array {
     return this.tokens.subarray(0, this.numTokensHeld);

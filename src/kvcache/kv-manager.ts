@@ -46,6 +46,7 @@ export interface KvStats {
 interface SeqState {
   readonly blockIds: number[]; // logical block i → physical block
   readonly hashes: BlockHash[]; // hash of each full block registered so far (prefix of blockIds)
+  table: Int32Array | null; // [blockIds.length] snapshot handed to the runner
 }
 
 const EMPTY_PREFIX: CachedPrefix = Object.freeze({ blockIds: [], hashes: [], numTokens: 0 });
@@ -126,6 +127,7 @@ export class KvManager {
    */
   allocateSlots(seqId: string, numTokensAfter: number, admit?: { prefix: CachedPrefix; numQueriedTokens: number }): boolean {
     const seq = this.seqs.get(seqId);
+    if (seq !== undefined && admit === undefined && this.blocksFor(numTokensAfter) <= seq.blockIds.length) return true; // fast path
     assert(seq !== undefined || admit !== undefined, () => `allocateSlots for unknown sequence ${seqId} without admission`);
     assert(seq === undefined || admit === undefined, () => `sequence ${seqId} admitted twice`);
     const prefix = admit?.prefix ?? EMPTY_PREFIX;
@@ -138,7 +140,10 @@ export class KvManager {
     return true;
   }
 
-  /** Registers the sequence's full blocks whose tokens are all computed (after a step). */
+  /**
+   * Registers the sequence's full blocks whose tokens are all computed (after a step). Reads only
+   * tokenIds[0, numComputedTokens), so a request may pass its whole token buffer.
+   */
   cacheComputed(seqId: string, tokenIds: ArrayLike<number>, numComputedTokens: number): void {
     if (!this.isPrefixCacheEnabled) return;
     const seq = this.seqs.get(seqId);
@@ -154,11 +159,19 @@ export class KvManager {
     }
   }
 
-  /** [numLogicalBlocks] i32 physical block ids, a fresh copy for the runner. */
+  /**
+   * [numLogicalBlocks] i32 physical block ids for the runner: an immutable snapshot (do not write
+   * to it), rebuilt only when the sequence gains blocks, so callers may keep it.
+   */
   blockTable(seqId: string): Int32Array {
     const seq = this.seqs.get(seqId);
     assert(seq !== undefined, () => `blockTable for unknown sequence ${seqId}`);
-    return Int32Array.from(seq.blockIds);
+    if (seq.table === null || seq.table.length !== seq.blockIds.length) {
+      const table = new Int32Array(seq.blockIds.length);
+      for (let i = 0; i < table.length; i++) table[i] = seq.blockIds[i]!;
+      seq.table = table;
+    }
+    return seq.table;
   }
 
   /** Releases every block of the sequence (last block first, so its tail is evicted first). */
@@ -207,7 +220,7 @@ export class KvManager {
 
   private admit(seqId: string, prefix: CachedPrefix, numQueriedTokens: number): SeqState {
     for (const b of prefix.blockIds) this.pool.touch(b);
-    const state: SeqState = { blockIds: [...prefix.blockIds], hashes: [...prefix.hashes] };
+    const state: SeqState = { blockIds: [...prefix.blockIds], hashes: [...prefix.hashes], table: null };
     this.seqs.set(seqId, state);
     this.numQueriedTokens += numQueriedTokens;
     this.numHitTokens += prefix.numTokens;

@@ -115,7 +115,7 @@ export class Scheduler {
       const req = seq.request;
       if (req.status !== 'running') return; // aborted while the step ran
       req.numComputedTokens = seq.startPos + seq.tokenIds.length;
-      this.kv.cacheComputed(req.id, req.allTokenIds, req.numComputedTokens);
+      this.kv.cacheComputed(req.id, req.tokenBuffer, req.numComputedTokens);
       const tokenId = sampledTokenIds[i];
       if (!seq.samples || tokenId === null || tokenId === undefined) return;
       req.appendToken(tokenId);
@@ -203,7 +203,7 @@ export class Scheduler {
   private slice(req: Request, startPos: number, n: number): ScheduledSeq {
     return {
       request: req,
-      tokenIds: req.allTokenIds.slice(startPos, startPos + n),
+      tokenIds: req.copyTokens(startPos, n),
       startPos,
       blockTable: this.kv.blockTable(req.id),
       samples: startPos + n === req.numTokens,

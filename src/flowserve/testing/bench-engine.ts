@@ -1,0 +1,99 @@
+/**
+ * Engine benchmark (a figure, not a test; issue 4 "Engine"): scheduler time per step as a
+ * fraction of step time with N requests running (target ≤ 5% at 64). Scheduler time is
+ * schedule + commit (the RTC bookkeeping included); step time is schedule + forward + sample +
+ * commit, all from the engine's own step timings (injected clock, µs). Only steady decode steps
+ * (all N running, one token each) are counted, after the prompts are prefilled.
+ *
+ * Run directly with the fake paged-KV runner (compute modeled by --forward-us):
+ *   node dist/flowserve/testing/bench-engine.js [--requests 64] [--prompt 32] [--steps 50] [--forward-us 0]
+ * or call `benchEngine({ runner })` with a real ModelRunner (e.g. LocalModelRunner on `small`).
+ */
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { DpEngine } from '../engine.js';
+import { greedySampleFn } from '../sample-fn.js';
+import type { ModelRunner } from '../runner/types.js';
+import { FakeRunner } from './fake-runner.js';
+
+export interface EngineBenchOptions {
+  readonly runner: ModelRunner;
+  /** Concurrent requests (default 64). */
+  readonly numRequests?: number;
+  /** Prompt tokens per request (default 32); prompts differ so there are no prefix hits. */
+  readonly promptTokens?: number;
+  /** Decode steps to measure at full concurrency (default 50). */
+  readonly numSteps?: number;
+  /** Default: max(numRequests, 512). */
+  readonly maxNumBatchedTokens?: number;
+}
+
+export interface EngineBenchResult {
+  readonly numRequests: number;
+  readonly numMeasuredSteps: number;
+  /** Per measured step, µs. */
+  readonly schedulerUs: number;
+  readonly forwardUs: number;
+  readonly sampleUs: number;
+  readonly stepUs: number;
+  /** schedulerUs / stepUs. */
+  readonly schedulerFraction: number;
+  readonly kvUsage: number;
+}
+
+export function benchEngine(o: EngineBenchOptions): EngineBenchResult {
+  const n = o.numRequests ?? 64;
+  const promptTokens = o.promptTokens ?? 32;
+  const numSteps = o.numSteps ?? 50;
+  const engine = new DpEngine({
+    runner: o.runner,
+    sample: greedySampleFn,
+    scheduler: { maxNumBatchedTokens: o.maxNumBatchedTokens ?? Math.max(n, 512), maxNumSeqs: n, maxWaiting: n },
+  });
+  const vocab = o.runner.vocabSize;
+  for (let i = 0; i < n; i++) {
+    const prompt = Array.from({ length: promptTokens }, (_, j) => (i * 131 + j * 7 + 1) % vocab);
+    engine.addRequest({ id: `b${i}`, promptTokenIds: prompt, maxTokens: numSteps + 2 }, () => {});
+  }
+  const sum = { sched: 0, fwd: 0, sample: 0, steps: 0, kvUsage: 0 };
+  while (engine.hasWork && sum.steps < numSteps) {
+    const t = engine.step();
+    if (t === null || t.numSeqs !== n || t.numBatchedTokens !== n) continue;
+    sum.sched += t.scheduleUs + t.commitUs;
+    sum.fwd += t.forwardUs;
+    sum.sample += t.sampleUs;
+    sum.steps++;
+    sum.kvUsage = engine.kv.usage;
+  }
+  for (let i = 0; i < n; i++) engine.abort(`b${i}`);
+  const steps = Math.max(1, sum.steps);
+  const stepUs = (sum.sched + sum.fwd + sum.sample) / steps;
+  return {
+    numRequests: n, numMeasuredSteps: sum.steps,
+    schedulerUs: sum.sched / steps, forwardUs: sum.fwd / steps, sampleUs: sum.sample / steps, stepUs,
+    schedulerFraction: stepUs > 0 ? sum.sched / steps / stepUs : 0, kvUsage: sum.kvUsage,
+  };
+}
+
+export function formatBench(r: EngineBenchResult, label: string): string {
+  const f = (x: number): string => x.toFixed(1);
+  return `${label}: ${r.numRequests} running, ${r.numMeasuredSteps} decode steps: scheduler ${f(r.schedulerUs)} µs/step, ` +
+    `forward ${f(r.forwardUs)} µs, sample ${f(r.sampleUs)} µs, step ${f(r.stepUs)} µs → scheduler ${(100 * r.schedulerFraction).toFixed(2)}% of step ` +
+    `(KV usage ${(100 * r.kvUsage).toFixed(0)}%)`;
+}
+
+function main(argv: string[]): void {
+  const { values } = parseArgs({ args: argv, options: {
+    requests: { type: 'string', default: '64' }, prompt: { type: 'string', default: '32' },
+    steps: { type: 'string', default: '50' }, 'forward-us': { type: 'string', default: '0' },
+  } });
+  const numRequests = Number(values.requests);
+  const promptTokens = Number(values.prompt);
+  const numSteps = Number(values.steps);
+  const blockSizeTokens = 16;
+  const numBlocks = Math.ceil((promptTokens + numSteps + 2) / blockSizeTokens) * numRequests + 8;
+  const runner = new FakeRunner({ numBlocks, blockSizeTokens, vocabSize: 1024, forwardCostUs: Number(values['forward-us']) });
+  process.stdout.write(formatBench(benchEngine({ runner, numRequests, promptTokens, numSteps }), `fake runner (forward ${values['forward-us']} µs)`) + '\n');
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv.slice(2));
