@@ -7,7 +7,7 @@
  * back to the main tensors.
  */
 
-import type { FfnSpec, ModelSpec } from '../config/model-spec.js';
+import type { ModelSpec } from '../config/model-spec.js';
 import { XdsError } from '../core/errors.js';
 import { f16ToF32 } from '../core/dtype.js';
 import type { LinearWeight } from '../kernels/backend.js';
@@ -162,7 +162,7 @@ function bindFfn(b: Binder, n: FfnNames): FfnWeights {
   };
 }
 
-function bindLayer(b: Binder, n: LayerTensorNames, _ffn: FfnSpec): LayerWeights {
+function bindLayer(b: Binder, n: LayerTensorNames): LayerWeights {
   return {
     index: n.index, inputNorm: b.vector(n.inputNorm), postAttnNorm: b.vector(n.postAttnNorm),
     attention: bindAttention(b, n.attention), ffn: bindFfn(b, n.ffn),
@@ -172,7 +172,7 @@ function bindLayer(b: Binder, n: LayerTensorNames, _ffn: FfnSpec): LayerWeights 
 function bindMtp(b: Binder, i: number, embed: LinearWeight, lmHead: LinearWeight): MtpWeights {
   const n = mtpTensorNames(b.spec, i);
   return {
-    block: bindLayer(b, n, b.spec.mtpFfn!),
+    block: bindLayer(b, n),
     embed: b.has(n.embed) ? b.linear(n.embed) : embed,
     enorm: b.vector(n.enorm), hnorm: b.vector(n.hnorm), ehProj: b.linear(n.ehProj),
     sharedHeadNorm: b.vector(n.sharedHeadNorm),
@@ -189,7 +189,7 @@ export function bindModelWeights(spec: ModelSpec, source: WeightSource, opts: Bi
   const b = new Binder(spec, source, opts.dtype === 'keep');
   const embed = b.linear(EMBED_TOKENS);
   const lmHead = spec.tieWordEmbeddings ? embed : b.linear(LM_HEAD);
-  const layers = spec.layers.map((l) => bindLayer(b, layerTensorNames(spec, l.index), l.ffn));
+  const layers = spec.layers.map((l) => bindLayer(b, layerTensorNames(spec, l.index)));
   const mtp: MtpWeights[] = [];
   if (opts.includeMtp ?? true) for (let i = 0; i < spec.numMtpLayers; i++) mtp.push(bindMtp(b, i, embed, lmHead));
   return { embed, layers, finalNorm: b.vector(FINAL_NORM), lmHead, mtp };
