@@ -1,7 +1,7 @@
 // `npm run check:llamacpp`: our engine vs llama.cpp (node-llama-cpp@3.21.1, installed on demand
 // into .cache/llamacpp) on each supported architecture's tiny model. See docs/llamacpp-check.md.
 // Runs the compiled code in dist/ (the npm script builds first); flags are passed through:
-//   --engine runner|reference   --only NAME   --steps N   --keep
+//   --engine runner|reference   --backend reference|native|auto   --only NAME   --steps N   --keep
 import { checkLlamaCppMain } from '../dist/llamacpp/check-main.js';
 
 checkLlamaCppMain(process.argv.slice(2)).then(

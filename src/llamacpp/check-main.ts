@@ -2,28 +2,31 @@
  * Entry of `npm run check:llamacpp` (scripts/check-llamacpp.mjs): installs node-llama-cpp@3.21.1
  * on demand, runs every check case (check-cases.ts) and prints per architecture tokens identical
  * yes/no, the max probability difference and PASS/FAIL, then the total time. Exit code 1 on any
- * failure. Flags: --engine runner|reference, --only NAME, --steps N, --keep (keep the temp dir).
+ * failure. Flags: --engine runner|reference, --backend reference|native|auto, --only NAME, --steps N, --keep (keep the temp dir).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { XdsError } from '../core/errors.js';
+import { parseBackendKind, type BackendKind } from '../kernels/select-backend.js';
 import { CHECK_CASES } from './check-cases.js';
 import { formatResult, runCheckCase, type CheckResult } from './check.js';
 import type { EngineName } from './engines.js';
 import { ensureLlamaCpp, NODE_LLAMA_CPP_VERSION } from './install.js';
 
-function options(argv: string[]): { engine: EngineName; only: string | undefined; steps: number | undefined; keep: boolean } {
+interface MainOptions { engine: EngineName; backend: BackendKind; only: string | undefined; steps: number | undefined; keep: boolean }
+
+function options(argv: string[]): MainOptions {
   const { values } = parseArgs({
     args: argv, strict: true,
-    options: { engine: { type: 'string' }, only: { type: 'string' }, steps: { type: 'string' }, keep: { type: 'boolean' } },
+    options: { engine: { type: 'string' }, backend: { type: 'string' }, only: { type: 'string' }, steps: { type: 'string' }, keep: { type: 'boolean' } },
   });
   const engine = values.engine ?? 'runner';
   if (engine !== 'runner' && engine !== 'reference') throw new XdsError('invalid_argument', `--engine must be runner or reference, got '${engine}'`, { param: 'engine' });
   const steps = values.steps === undefined ? undefined : Number(values.steps);
   if (steps !== undefined && !(Number.isInteger(steps) && steps > 0)) throw new XdsError('invalid_argument', `--steps must be a positive integer`, { param: 'steps' });
-  return { engine, only: values.only, steps, keep: values.keep ?? false };
+  return { engine, backend: parseBackendKind(values.backend ?? 'reference'), only: values.only, steps, keep: values.keep ?? false };
 }
 
 export async function checkLlamaCppMain(argv: string[]): Promise<number> {
@@ -35,7 +38,7 @@ export async function checkLlamaCppMain(argv: string[]): Promise<number> {
   const results: CheckResult[] = [];
   try {
     for (const c of CHECK_CASES.filter((x) => o.only === undefined || x.name.startsWith(o.only))) {
-      const r = await runCheckCase(c, { workDir, engine: o.engine, steps: o.steps });
+      const r = await runCheckCase(c, { workDir, engine: o.engine, backend: o.backend, steps: o.steps });
       results.push(r);
       process.stdout.write(formatResult(r) + '\n\n');
     }

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseModelConfig } from '../config/model-config.js';
 import { XdsError } from '../core/errors.js';
+import type { BackendKind } from '../kernels/select-backend.js';
 import { openCheckpointForExport } from '../model/gguf/checkpoint-dir.js';
 import { exportGguf } from '../model/gguf/export.js';
 import { buildWeights } from '../model/generator/build-weights.js';
@@ -21,6 +22,8 @@ import { runLlamaCpp, type LlamaCppStep } from './run.js';
 export interface CheckOptions {
   readonly workDir: string;
   readonly engine: EngineName;
+  /** Kernel backend of the runner engine (default reference). */
+  readonly backend?: BackendKind;
   readonly steps?: number;
   readonly threads?: number;
 }
@@ -88,7 +91,7 @@ export async function runCheckCase(c: CheckCase, o: CheckOptions): Promise<Check
   if (report.arch !== c.ggufArch) throw new XdsError('internal', `${c.name}: exported arch ${report.arch}, expected ${c.ggufArch}`);
   const tExport = since(t);
   t = performance.now();
-  const engine = await makeEngine(o.engine, ckpt.spec, ckpt.weights);
+  const engine = makeEngine(o.engine, ckpt.spec, ckpt.weights, o.backend);
   const ours = engine.greedy(CHECK_PROMPT, steps);
   const tOurs = since(t);
   t = performance.now();

@@ -1,15 +1,19 @@
 /**
  * Our side of the llama.cpp reference check: greedy decoding that returns, per step, the chosen
  * token and the full next-token distribution. Two engines:
- * - `runner`: the serving engine (LocalModelRunner over bindModelWeights + a ComputeBackend, the
+ * - `runner`: the serving engine (LocalModelRunner over bindModelWeights + a ComputeBackend — the
+ *   reference kernels by default, the native addon with `--backend native` —, the
  *   ModelRunner contract of flowserve/runner/types.ts): one prefill, then one decode token per step
  *   through the paged KV cache, exactly as serving runs it;
  * - `reference`: the independent naive float64 forward (model/reference/forward.ts), recomputed
  *   over the whole sequence each step — a cross-check of the export that needs no engine.
  */
 import type { ModelSpec } from '../config/model-spec.js';
-import type { ForwardResult, ModelRunner } from '../flowserve/runner/types.js';
+import { LocalModelRunner } from '../flowserve/runner/model-runner.js';
+import type { ForwardResult } from '../flowserve/runner/types.js';
 import type { ComputeBackend } from '../kernels/backend.js';
+import { selectBackend, type BackendKind } from '../kernels/select-backend.js';
+import { bindModelWeights } from '../model/model-weights.js';
 import { referenceForward } from '../model/reference/forward.js';
 import type { WeightSource } from '../model/tensor.js';
 
@@ -56,21 +60,6 @@ export function referenceEngine(spec: ModelSpec, weights: WeightSource): GreedyE
   };
 }
 
-interface RunnerModules {
-  LocalModelRunner: new (spec: ModelSpec, weights: unknown, backend: ComputeBackend, opts: { numBlocks: number; blockSizeTokens: number }) => ModelRunner;
-  bindModelWeights: (spec: ModelSpec, source: WeightSource) => unknown;
-  referenceBackend: ComputeBackend;
-}
-
-/** Loaded lazily so the check's other engine works while the runner is being written. */
-async function loadRunnerModules(): Promise<RunnerModules> {
-  const runner = '../flowserve/runner/model-runner.js';
-  const weights = '../model/model-weights.js';
-  const kernels = '../kernels/reference.js';
-  const [r, w, k] = (await Promise.all([import(runner), import(weights), import(kernels)])) as [RunnerModules, RunnerModules, RunnerModules];
-  return { LocalModelRunner: r.LocalModelRunner, bindModelWeights: w.bindModelWeights, referenceBackend: k.referenceBackend };
-}
-
 const BLOCK_SIZE_TOKENS = 16;
 
 function lastRow(res: ForwardResult, vocabSize: number): Float32Array {
@@ -79,13 +68,12 @@ function lastRow(res: ForwardResult, vocabSize: number): Float32Array {
   return res.logits.subarray(r * vocabSize, (r + 1) * vocabSize);
 }
 
-export async function runnerEngine(spec: ModelSpec, weights: WeightSource, backend?: ComputeBackend): Promise<GreedyEngine> {
-  const m = await loadRunnerModules();
+export function runnerEngine(spec: ModelSpec, weights: WeightSource, backend: ComputeBackend): GreedyEngine {
   return {
-    name: `runner (LocalModelRunner, ${(backend ?? m.referenceBackend).name} backend)`,
+    name: `runner (LocalModelRunner, ${backend.name} backend)`,
     greedy(promptIds, steps) {
       const numBlocks = Math.ceil((promptIds.length + steps) / BLOCK_SIZE_TOKENS) + 1;
-      const runner = new m.LocalModelRunner(spec, m.bindModelWeights(spec, weights), backend ?? m.referenceBackend, { numBlocks, blockSizeTokens: BLOCK_SIZE_TOKENS });
+      const runner = new LocalModelRunner(spec, bindModelWeights(spec, weights), backend, { numBlocks, blockSizeTokens: BLOCK_SIZE_TOKENS });
       const blockTable = Int32Array.from({ length: numBlocks }, (_, i) => i);
       const forward = (tokenIds: readonly number[], startPos: number): EngineStep => {
         const res = runner.forward({ kind: 'forward', seqs: [{ seqId: 'check', tokenIds: Int32Array.from(tokenIds), startPos, blockTable, wantAllLogits: false }] });
@@ -98,6 +86,7 @@ export async function runnerEngine(spec: ModelSpec, weights: WeightSource, backe
   };
 }
 
-export async function makeEngine(name: EngineName, spec: ModelSpec, weights: WeightSource): Promise<GreedyEngine> {
-  return name === 'runner' ? runnerEngine(spec, weights) : referenceEngine(spec, weights);
+/** `runner` on the chosen kernel backend (default: the plain TypeScript reference kernels). */
+export function makeEngine(name: EngineName, spec: ModelSpec, weights: WeightSource, backend: BackendKind = 'reference'): GreedyEngine {
+  return name === 'runner' ? runnerEngine(spec, weights, selectBackend({ kind: backend, numThreads: 1 })) : referenceEngine(spec, weights);
 }
