@@ -56,8 +56,8 @@ test('top-p keeps the minimal nucleus', () => {
   assert.deepEqual(tp(0.5), [1]);
   assert.deepEqual(tp(0.7), [1, 3]);
   assert.deepEqual(tp(0.8), [1, 3]);
-  assert.deepEqual(tp(0.81), [1, 3, 2]);
-  assert.deepEqual(tp(1), [1, 3, 2, 0]);
+  assert.deepEqual(tp(0.81), [1, 2, 3]);
+  assert.deepEqual(tp(1), [0, 1, 2, 3]);
   // top-p after top-k is measured on the top-k mass (0.8): 0.7 of it = 0.56 needs 2 tokens.
   assert.deepEqual(truncateCandidates(probs, { topK: 2, topP: 0.7, minP: 0 }), [1, 3]);
   assert.deepEqual(truncateCandidates(probs, { topK: 2, topP: 0.6, minP: 0 }), [1]);
@@ -71,12 +71,15 @@ test('top-p on a large vocabulary matches a full sort', () => {
   let cum = 0;
   let n = 0;
   while (cum < 0.9) cum += probs[order[n++]!]!;
-  assert.deepEqual(truncateCandidates(probs, { topK: 0, topP: 0.9, minP: 0 }), order.slice(0, n));
+  assert.deepEqual(truncateCandidates(probs, { topK: 0, topP: 0.9, minP: 0 }), order.slice(0, n).sort((a, b) => a - b));
+  const top7 = order.slice(0, 7).sort((a, b) => a - b);
+  assert.deepEqual(truncateCandidates(probs, { topK: 7, topP: 1, minP: 0 }), top7);
 });
 
 test('min-p keeps tokens with p ≥ minP · pmax', () => {
   const probs = Float64Array.from([0.4, 0.05, 0.3, 0.25]);
   assert.deepEqual(truncateCandidates(probs, { topK: 0, topP: 1, minP: 0.5 }), [0, 2, 3]);
+  assert.deepEqual(truncateCandidates(probs, { topK: 0, topP: 1, minP: 0.125 }), [0, 1, 2, 3]);
   assert.deepEqual(truncateCandidates(probs, { topK: 0, topP: 1, minP: 0.7 }), [0, 2]);
   const toks = new Set(sampleMany({ minP: 0.7, seed: 3 }, Float32Array.from(probs, Math.log), 300));
   assert.deepEqual([...toks].sort(), [0, 2]);

@@ -9,8 +9,8 @@
 import { Rng } from '../model/generator/random.js';
 import { assert } from '../core/assert.js';
 import { applyPenalties, hasPenalties, TokenHistory } from './penalties.js';
-import { logSumExp, topLogprobs, type TokenLogprob } from './logprobs.js';
-import { truncateCandidates } from './truncate.js';
+import { topLogprobs, type TokenLogprob } from './logprobs.js';
+import { isTruncating, truncateCandidates } from './truncate.js';
 import { makeSamplingParams, type SamplingParams } from './params.js';
 
 export interface SampleResult {
@@ -39,20 +39,42 @@ export function processLogits(logits: Float32Array, params: SamplingParams, hist
   return out;
 }
 
-/** Draws from the truncated distribution: one uniform, walked over candidates highest first. */
-function draw(processed: Float32Array, lse: number, params: SamplingParams, rng: Rng): number {
-  const probs = new Float64Array(processed.length); // [vocab] f64
-  for (let i = 0; i < probs.length; i++) probs[i] = Math.exp(processed[i]! - lse);
+/** softmax(row) in f64 and log Σ exp(row), with one exp per entry. */
+export function softmaxWithLse(row: Float32Array): { probs: Float64Array; lse: number } {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
+  const probs = new Float64Array(row.length); // [vocab] f64
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += probs[i] = Math.exp(row[i]! - max);
+  const inv = 1 / sum;
+  for (let i = 0; i < row.length; i++) probs[i] = probs[i]! * inv;
+  return { probs, lse: max + Math.log(sum) };
+}
+
+/** Draws from the truncated distribution with one uniform. */
+function draw(probs: Float64Array, params: SamplingParams, rng: Rng): number {
+  if (!isTruncating(params)) return walk(probs, null, rng.uniform());
   const ids = truncateCandidates(probs, params);
   assert(ids.length > 0, 'sampling: no candidate token left');
+  return walk(probs, ids, rng.uniform());
+}
+
+/** Inverse-CDF walk over `ids` (or the whole row) with u ∈ [0, 1) scaled by their mass. */
+function walk(probs: Float64Array, ids: number[] | null, u: number): number {
+  const n = ids === null ? probs.length : ids.length;
+  const at = (k: number): number => (ids === null ? k : ids[k]!);
   let mass = 0;
-  for (const i of ids) mass += probs[i]!;
-  let u = rng.uniform() * mass;
-  for (const i of ids) {
-    u -= probs[i]!;
-    if (u < 0) return i;
+  for (let k = 0; k < n; k++) mass += probs[at(k)]!;
+  let rest = u * mass;
+  let last = at(0);
+  for (let k = 0; k < n; k++) {
+    const i = at(k);
+    if (probs[i]! <= 0) continue;
+    last = i;
+    rest -= probs[i]!;
+    if (rest < 0) return i;
   }
-  return ids[ids.length - 1]!;
+  return last;
 }
 
 /** The sampler of one request: owns its PRNG and the token history used by the penalties. */
@@ -78,8 +100,8 @@ export class RequestSampler {
   /** Picks the next token without recording it (the caller must `history.recordOutput` it). */
   peek(logits: Float32Array): SampleResult {
     const processed = processLogits(logits, this.params, this.history);
-    const lse = logSumExp(processed);
-    const tokenId = this.params.temperature === 0 ? argmax(processed) : draw(processed, lse, this.params, this.rng);
+    const { probs, lse } = softmaxWithLse(processed);
+    const tokenId = this.params.temperature === 0 ? argmax(processed) : draw(probs, this.params, this.rng);
     const n = this.params.logprobs ?? 0;
     return { tokenId, logprob: processed[tokenId]! - lse, topLogprobs: topLogprobs(processed, lse, n) };
   }

@@ -29,19 +29,21 @@ function required(value: string | undefined, flag: string): string {
   return value;
 }
 
+/** A bar redrawn in place on a terminal; a line per 25 % when stderr is a file or a pipe. */
 function progressPrinter(): (p: GenProgress) => void {
+  const isTty = process.stderr.isTTY === true;
+  const step = isTty ? 1 : 25;
   let lastPct = -1;
   return (p) => {
     const mb = (p.bytesDone / 2 ** 20).toFixed(1);
-    if (p.phase === 'build') {
-      const pct = Math.floor((100 * p.tensorsDone) / p.tensorsTotal);
-      if (pct === lastPct && p.tensorsDone !== p.tensorsTotal) return;
-      lastPct = pct;
-      const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
-      process.stderr.write(`\rgen-model [${bar}] ${String(pct).padStart(3)}%  ${p.tensorsDone}/${p.tensorsTotal} tensors  ${mb} MiB`);
-    } else if (p.phase === 'write') {
-      process.stderr.write(`\ngen-model: writing ${mb} MiB of safetensors\n`);
-    }
+    if (p.phase === 'write') process.stderr.write(`${isTty ? '\n' : ''}gen-model: writing ${mb} MiB of safetensors\n`);
+    if (p.phase !== 'build') return;
+    const pct = Math.floor((100 * p.tensorsDone) / p.tensorsTotal / step) * step;
+    if (pct === lastPct) return;
+    lastPct = pct;
+    const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
+    const line = `gen-model [${bar}] ${String(pct).padStart(3)}%  ${p.tensorsDone}/${p.tensorsTotal} tensors  ${mb} MiB`;
+    process.stderr.write(isTty ? `\r${line}` : `${line}\n`);
   };
 }
 
