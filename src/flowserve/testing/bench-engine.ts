@@ -31,12 +31,12 @@ export interface EngineBenchOptions {
 export interface EngineBenchResult {
   readonly numRequests: number;
   readonly numMeasuredSteps: number;
-  /** Per measured step, µs. */
+  /** Median per measured step, µs. */
   readonly schedulerUs: number;
   readonly forwardUs: number;
   readonly sampleUs: number;
   readonly stepUs: number;
-  /** schedulerUs / stepUs. */
+  /** schedulerUs / stepUs (stepUs = sum of the medians). */
   readonly schedulerFraction: number;
   readonly kvUsage: number;
 }
@@ -45,34 +45,45 @@ export function benchEngine(o: EngineBenchOptions): EngineBenchResult {
   const n = o.numRequests ?? 64;
   const promptTokens = o.promptTokens ?? 32;
   const numSteps = o.numSteps ?? 50;
-  const engine = new DpEngine({
-    runner: o.runner,
-    sample: greedySampleFn,
-    scheduler: { maxNumBatchedTokens: o.maxNumBatchedTokens ?? Math.max(n, 512), maxNumSeqs: n, maxWaiting: n },
-  });
+  const budget = o.maxNumBatchedTokens ?? Math.max(n, 512);
+  const engine = new DpEngine({ runner: o.runner, sample: greedySampleFn, scheduler: { maxNumBatchedTokens: budget, maxNumSeqs: n, maxWaiting: n } });
+  const maxTokens = benchMaxTokens(n, promptTokens, numSteps, budget);
   const vocab = o.runner.vocabSize;
   for (let i = 0; i < n; i++) {
     const prompt = Array.from({ length: promptTokens }, (_, j) => (i * 131 + j * 7 + 1) % vocab);
-    engine.addRequest({ id: `b${i}`, promptTokenIds: prompt, maxTokens: numSteps + 2 }, () => {});
+    engine.addRequest({ id: `b${i}`, promptTokenIds: prompt, maxTokens }, () => {});
   }
-  const sum = { sched: 0, fwd: 0, sample: 0, steps: 0, kvUsage: 0 };
-  while (engine.hasWork && sum.steps < numSteps) {
+  const sched: number[] = []; // [steps] µs per measured step
+  const fwd: number[] = [];
+  const sample: number[] = [];
+  let kvUsage = 0;
+  while (engine.hasWork && sched.length < numSteps) {
     const t = engine.step();
     if (t === null || t.numSeqs !== n || t.numBatchedTokens !== n) continue;
-    sum.sched += t.scheduleUs + t.commitUs;
-    sum.fwd += t.forwardUs;
-    sum.sample += t.sampleUs;
-    sum.steps++;
-    sum.kvUsage = engine.kv.usage;
+    sched.push(t.scheduleUs + t.commitUs);
+    fwd.push(t.forwardUs);
+    sample.push(t.sampleUs);
+    kvUsage = engine.kv.usage;
   }
   for (let i = 0; i < n; i++) engine.abort(`b${i}`);
-  const steps = Math.max(1, sum.steps);
-  const stepUs = (sum.sched + sum.fwd + sum.sample) / steps;
+  const [s, f, m] = [median(sched), median(fwd), median(sample)];
+  const stepUs = s + f + m;
   return {
-    numRequests: n, numMeasuredSteps: sum.steps,
-    schedulerUs: sum.sched / steps, forwardUs: sum.fwd / steps, sampleUs: sum.sample / steps, stepUs,
-    schedulerFraction: stepUs > 0 ? sum.sched / steps / stepUs : 0, kvUsage: sum.kvUsage,
+    numRequests: n, numMeasuredSteps: sched.length, schedulerUs: s, forwardUs: f, sampleUs: m, stepUs,
+    schedulerFraction: stepUs > 0 ? s / stepUs : 0, kvUsage,
   };
+}
+
+/** NOTE: medians, not means: on a shared machine a step now and then includes time descheduled. */
+function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Enough generated tokens that the first request is still running when the last one is prefilled. */
+export function benchMaxTokens(numRequests: number, promptTokens: number, numSteps: number, budget: number): number {
+  return numSteps + Math.ceil((numRequests * promptTokens) / budget) + numRequests + 2;
 }
 
 export function formatBench(r: EngineBenchResult, label: string): string {
@@ -91,7 +102,8 @@ function main(argv: string[]): void {
   const promptTokens = Number(values.prompt);
   const numSteps = Number(values.steps);
   const blockSizeTokens = 16;
-  const numBlocks = Math.ceil((promptTokens + numSteps + 2) / blockSizeTokens) * numRequests + 8;
+  const maxTokens = benchMaxTokens(numRequests, promptTokens, numSteps, Math.max(numRequests, 512));
+  const numBlocks = Math.ceil((promptTokens + maxTokens) / blockSizeTokens) * numRequests + 8;
   const runner = new FakeRunner({ numBlocks, blockSizeTokens, vocabSize: 1024, forwardCostUs: Number(values['forward-us']) });
   process.stdout.write(formatBench(benchEngine({ runner, numRequests, promptTokens, numSteps }), `fake runner (forward ${values['forward-us']} µs)`) + '\n');
 }
