@@ -28,8 +28,8 @@ after(() => scratch.cleanup());
 
 type MlaMode = 'auto' | 'naive' | 'absorbed';
 
-function makeRunner(m: LoadedFixture, mlaMode: MlaMode = 'auto', mtpZeroEmbedAtPos0 = false): LocalModelRunner {
-  const weights = bindModelWeights(m.spec, m.weights, { includeMtp: m.spec.numMtpLayers > 0 });
+function makeRunner(m: LoadedFixture, mlaMode: MlaMode = 'auto', mtpZeroEmbedAtPos0 = false, dtype: 'f32' | 'keep' = 'f32'): LocalModelRunner {
+  const weights = bindModelWeights(m.spec, m.weights, { includeMtp: m.spec.numMtpLayers > 0, dtype });
   return new LocalModelRunner(m.spec, weights, referenceBackend, { numBlocks: 16, blockSizeTokens: BLOCK, mlaMode, mtpZeroEmbedAtPos0 });
 }
 
@@ -78,6 +78,7 @@ for (const f of GENERATED_FIXTURES) {
     assert.ok(printLogitDiff(`${f.label} chunked 4+4+4 vs unchunked`, ch, full.logits) <= LOGIT_TOL);
 
     checkPrefixHit(m, f.label);
+    checkMixedBatch(m, f.label);
     if (f.isMla) checkMlaForms(m, f.label);
     if (m.spec.numMtpLayers > 0) for (const zero of [false, true]) checkMtp(m, f.label, zero);
     checkGreedy(m, f.label);
@@ -94,6 +95,24 @@ function checkPrefixHit(m: LoadedFixture, label: string): void {
   const ref = referenceForward(m.spec, m.weights, b);
   const V = m.spec.vocabSize;
   assert.ok(printLogitDiff(`${label} prefix hit (8 cached) continues at position 8`, hit.logits, rows(ref.logits, 8, 12, V)) <= LOGIT_TOL);
+}
+
+/** One batch mixing a 12-token prefill (A) and a decode step (B, 5 tokens already cached): each equals the reference. */
+function checkMixedBatch(m: LoadedFixture, label: string): void {
+  const r = makeRunner(m);
+  const b = [9, 8, 7, 6, 5, 4];
+  run(r, 'B', b.slice(0, 5), 0, blocks(4, 5));
+  const out = r.forward({ kind: 'forward', seqs: [
+    { seqId: 'A', tokenIds: Int32Array.from(PROMPT), startPos: 0, blockTable: table3, wantAllLogits: true },
+    { seqId: 'B', tokenIds: Int32Array.from(b.slice(5)), startPos: 5, blockTable: blocks(4, 5), wantAllLogits: false },
+  ] });
+  const V = m.spec.vocabSize;
+  assert.deepEqual(out.rows, [{ first: 0, count: 12 }, { first: 12, count: 1 }]);
+  const refA = referenceForward(m.spec, m.weights, PROMPT).logits;
+  const refB = referenceForward(m.spec, m.weights, b).logits;
+  const d = Math.max(maxAbsDiff(rows(out.logits, 0, 12, V), refA), maxAbsDiff(rows(out.logits, 12, 13, V), rows(refB, 5, 6, V)));
+  console.log(`${label} mixed batch (prefill 12 + decode 1): max |logit diff| = ${d.toExponential(3)}`);
+  assert.ok(d <= LOGIT_TOL);
 }
 
 /** MLA naive and absorbed runners agree on prefill and on decode (max abs diff / RMS). */
@@ -152,3 +171,11 @@ function checkMtp(m: LoadedFixture, label: string, zeroEmbedAtPos0: boolean): vo
   const refMtp = referenceMtp(m.spec, m.weights, ref.hidden.subarray(0, 11 * D), PROMPT.slice(1), positions, { zeroEmbeddingAtPos0: zeroEmbedAtPos0 });
   assert.ok(printLogitDiff(`${label} MTP (zero embedding at pos 0: ${zeroEmbedAtPos0})`, engine, refMtp) <= LOGIT_TOL);
 }
+
+test('dsv3-tiny stored in bf16, engine keeping bf16 weights: == reference decoding the same bits', async () => {
+  const m = await generateFixture(GENERATED_FIXTURES.find((x) => x.label === 'dsv3-tiny')!, scratch.dir, 11, 'bf16');
+  assert.equal(m.weights.get('model.layers.0.self_attn.kv_b_proj.weight').dtype, 'bf16');
+  const ref = referenceForward(m.spec, m.weights, PROMPT);
+  const dec = chunked(makeRunner(m, 'auto', false, 'keep'), PROMPT, [5, 1, 1, 1, 1, 1, 1, 1], table3);
+  assert.ok(printLogitDiff('dsv3-tiny bf16 weights, prefill 5 + decode 7', dec, ref.logits) <= LOGIT_TOL);
+});
