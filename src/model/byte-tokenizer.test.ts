@@ -95,6 +95,8 @@ test('arbitrary UTF-8 round-trips and ids equal the naive BPE reference', () => 
     const ids = tok.encode(text);
     assert.equal(tok.decode(ids), text, `round trip of ${JSON.stringify(text)}`);
     assert.deepEqual(ids, naiveEncode(text), `BPE ids of ${JSON.stringify(text)}`);
+    const cut = Math.floor(ids.length / 2);
+    assert.equal(tok.decode(ids.slice(0, cut)), tok.decodeReference(ids.slice(0, cut)), 'fast decode equals the library on a prefix');
   }
   assert.ok(tok.encode(fixed[0]!).length < fixed[0]!.length / 2, 'merges compress English text');
 });

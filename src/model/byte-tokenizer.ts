@@ -10,7 +10,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { XdsError } from '../core/errors.js';
-import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from './tokenizer.js';
+import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, byteToUnicodeTable } from './tokenizer.js';
+
+export { byteToUnicodeTable };
 
 /** Added tokens, in id order after the merges; `special: false` ones survive skipSpecialTokens (as in Qwen3). */
 export const BYTE_ADDED_TOKENS: ReadonlyArray<{ readonly content: string; readonly special: boolean }> = [
@@ -53,17 +55,6 @@ for i in range(10):
 It is not what you think it is. They said that this is the one thing we should have done first.
 We will see whether the answer is right; if it is not, we will try again with another example.
 `;
-
-/** GPT-2's reversible map from bytes to printable characters (e.g. space → 'Ġ', newline → 'Ċ'). */
-export function byteToUnicodeTable(): string[] {
-  const table: string[] = new Array<string>(256);
-  let extra = 0;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-    table[b] = String.fromCodePoint(printable ? b : 256 + extra++);
-  }
-  return table;
-}
 
 /** Words of the corpus (after the GPT-2 split), each as its byte-level symbols, with counts. */
 function corpusWords(text: string, table: readonly string[]): Array<{ symbols: string[]; count: number }> {

@@ -96,6 +96,28 @@ test('qwen3: chat tokens are single ids, no BOS, <think> is an ordinary added to
   assert.equal(qwen.decode(qwen.encode('Cafe\u0301')), 'Caf\u00e9', 'NFC normalizer composes e + combining acute');
 });
 
+test('fast ByteLevel decode equals the library decode on random ids (partial UTF-8, added and special tokens)', () => {
+  let seed = 7;
+  const next = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (const [, tok] of both) {
+    const specials = [...tok.specialTokenIds].slice(0, 20);
+    const added = [tok.vocabSize - 1, tok.vocabSize - 2, tok.vocabSize - 5];
+    for (let trial = 0; trial < 60; trial++) {
+      const ids = Array.from({ length: 1 + Math.floor(next() * 12) }, () => {
+        const r = next();
+        if (r < 0.15) return specials[Math.floor(next() * specials.length)]!;
+        if (r < 0.25) return added[Math.floor(next() * added.length)]!;
+        return Math.floor(next() * tok.vocabSize);
+      });
+      for (const skipSpecialTokens of [false, true]) {
+        assert.equal(tok.decode(ids, { skipSpecialTokens }), tok.decodeReference(ids, { skipSpecialTokens }), `ids ${ids.join(',')} skip=${skipSpecialTokens}`);
+      }
+    }
+    assert.equal(tok.decode([]), '');
+    assert.equal(tok.decode([tok.eosTokenId!], { skipSpecialTokens: true }), '');
+  }
+});
+
 test('decode rejects ids outside the vocabulary with invalid_argument', () => {
   assert.throws(() => qwen.decode([9707, 151669]), (e: unknown) => isXdsError(e, 'invalid_argument') && e.param === 'ids[1]');
   assert.throws(() => deepseek.decode([-1]), (e: unknown) => isXdsError(e, 'invalid_argument'));
