@@ -188,11 +188,14 @@ static napi_value js_fma_probe(napi_env env, napi_callback_info info) {
   return r;
 }
 
-/* configure(avx2Only, spinUs) → { vnni: bool (in use), hasVnni: bool, workers: number } */
+/* configure(avx2Only, spinUs, gemmMinRowsFloat, gemmMinRowsInt8) → { vnni, hasVnni, workers };
+ * negative values (and 0 for the row thresholds) leave a setting as is. Process-wide. */
 static napi_value js_configure(napi_env env, napi_callback_info info) {
   call_args a = get_args(env, info);
   int avx2_only = (int)num(&a, 0), spin = (int)num(&a, 1);
+  int rows_float = a.argc > 2 ? (int)num(&a, 2) : -1, rows_int8 = a.argc > 3 ? (int)num(&a, 3) : -1;
   if (a.failed) return NULL;
+  xds_set_gemm_min_rows(rows_float, rows_int8);
   if (avx2_only >= 0) xds_set_max_isa(avx2_only);
   if (spin >= 0) xds_pool_set_spin_us(spin);
   napi_value r, v1, v2, v3;

@@ -39,6 +39,8 @@ typedef struct {
   const float *bias;     /* [out_dim] or NULL */
 } xds_linear;
 
+/* Rows from which matmul uses the packed GEMM instead of GEMV (values <= 0 keep the setting). */
+void xds_set_gemm_min_rows(int float_rows, int int8_rows);
 /* y[rows, out_dim] = x[rows, in_dim] · Wᵀ (+ bias), on num_threads threads. */
 void xds_matmul(const xds_linear *lw, const float *x, float *y, int rows, int num_threads);
 

@@ -7,9 +7,14 @@
 #include "kernels.h"
 #include <string.h>
 
-/* Rows from which the packed GEMM beats GEMV (f32/bf16; int8 keeps GEMV longer). */
-#define GEMM_MIN_ROWS_FLOAT 4
-#define GEMM_MIN_ROWS_INT8 12
+/* Rows from which the packed GEMM beats GEMV (f32/bf16; int8 keeps GEMV longer); settable. */
+static int gemm_min_rows_float = 4;
+static int gemm_min_rows_int8 = 12;
+
+void xds_set_gemm_min_rows(int float_rows, int int8_rows) {
+  if (float_rows > 0) gemm_min_rows_float = float_rows;
+  if (int8_rows > 0) gemm_min_rows_int8 = int8_rows;
+}
 /* Below this many weight bytes per thread a parallel region costs more than it saves. */
 #define MIN_BYTES_PER_TASK (64 * 1024)
 
@@ -66,7 +71,7 @@ void xds_matmul(const xds_linear *lw, const float *x, float *y, int rows, int nu
     add_bias(lw, y, rows, 0, lw->out_dim);
     return;
   }
-  job.use_gemm = rows >= (lw->format == XDS_INT8 ? GEMM_MIN_ROWS_INT8 : GEMM_MIN_ROWS_FLOAT);
+  job.use_gemm = rows >= (lw->format == XDS_INT8 ? gemm_min_rows_int8 : gemm_min_rows_float);
   if (lw->format == XDS_INT8 && !job.use_gemm) {
     int kp = (lw->in_dim + 31) / 32 * 32;
     int8_t *xq = xds_scratch(1, (size_t)rows * kp);

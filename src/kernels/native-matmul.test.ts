@@ -1,6 +1,7 @@
 /**
  * Native matmul vs the reference backend (MODELS.md §8.3 tolerances): f32 / bf16 / int8 weights,
- * GEMV (decode) and packed GEMM (prefill) paths, odd sizes, tails, single rows, 1 and 2 threads.
+ * GEMV (decode) and packed GEMM (prefill) paths, odd sizes, tails, single rows, 1 and 2 threads,
+ * AVX2 and (where the CPU has it) AVX-512 VNNI.
  * f32/bf16: |y − ref| ≤ 1e-5 · Σ|x·w| per element. int8: activation quantization adds at most
  * Σ_blocks (xScale_b / 2) · Σ_{i∈b} |w_i| (the rounding of x per 32-block), plus the same 1e-5 term.
  */
@@ -11,7 +12,7 @@ import { referenceBackend, weightRow } from './reference.js';
 import { quantizeLinearInt8 } from './quantize.js';
 import { f32ToBf16 } from '../core/dtype.js';
 import { isXdsError } from '../core/errors.js';
-import { requireNative, rng, sharedF32 } from './native-test-util.js';
+import { isaVariants, requireNative, rng, sharedF32 } from './native-test-util.js';
 
 const SHAPES: [rows: number, outDim: number, inDim: number][] = [
   [1, 1, 1], [1, 5, 7], [1, 37, 64], [2, 19, 100], [3, 40, 257], [1, 70, 1030], [4, 33, 96], [7, 50, 300], [13, 65, 513], [16, 48, 32],
@@ -56,9 +57,9 @@ function check(w: LinearWeight, rows: number, seed: number, int8Activations: boo
   const ref = new Float32Array(rows * w.outDim);
   referenceBackend.matmul(x, w, ref, rows);
   const bound = bounds(x, w, rows, int8Activations);
-  for (const threads of [1, 2]) {
+  for (const [threads, avx2Only] of isaVariants().flatMap((isa) => [[1, isa], [2, isa]] as const)) {
     const y = sharedF32(rows * w.outDim, () => NaN);
-    requireNative(threads)?.matmul(x, w, y, rows);
+    requireNative(threads, avx2Only)?.matmul(x, w, y, rows);
     let worst = 0;
     for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i]! - ref[i]!) / bound[i]!);
     assert.ok(worst <= 1, `${w.format} rows=${rows} ${w.outDim}×${w.inDim} threads=${threads}: error ${worst.toFixed(3)}× the bound`);

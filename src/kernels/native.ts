@@ -26,8 +26,8 @@ export interface KernelsAddon {
   readProbe(bytes: Uint8Array, numThreads: number): number;
   /** Runs `iters` rounds of 12 independent 8-wide FMA chains per thread; returns FLOPs done. */
   fmaProbe(iters: number, numThreads: number): number;
-  /** avx2Only / spinUs < 0 leave the setting as is. */
-  configure(avx2Only: number, spinUs: number): { vnni: boolean; hasVnni: boolean; workers: number };
+  /** Process-wide settings; negative values leave a setting as is (0 too for the row thresholds). */
+  configure(avx2Only: number, spinUs: number, gemmMinRowsFloat?: number, gemmMinRowsInt8?: number): { vnni: boolean; hasVnni: boolean; workers: number };
 }
 
 export interface NativeBackendOptions {

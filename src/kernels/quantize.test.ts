@@ -21,7 +21,7 @@ function checkQuantized(src: LinearWeight, q: LinearWeight): void {
     weightRow(src, o, a);
     weightRow(q, o, b);
     for (let g = 0; g < groups; g++) {
-      const scale = q.scales[o * groups + g]!;
+      const scale: number = q.scales[o * groups + g]!;
       let peak = 0;
       for (let i = g * q.groupSize; i < Math.min(q.inDim, (g + 1) * q.groupSize); i++) {
         assert.ok(Math.abs(a[i]! - b[i]!) <= scale / 2 + 1e-7 * Math.abs(a[i]!), `row ${o} col ${i}`);

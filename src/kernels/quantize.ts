@@ -60,3 +60,37 @@ export function formatQuantizationReport(r: QuantizationReport): string {
   const ratio = r.bytesAfter > 0 ? (r.bytesBefore / r.bytesAfter).toFixed(1) : '∞';
   return `int8: ${r.numWeights} linear weights, ${mib(r.bytesBefore)} → ${mib(r.bytesAfter)} (${ratio}× smaller)`;
 }
+
+function isFloatLinear(v: unknown): v is LinearWeight {
+  if (typeof v !== 'object' || v === null) return false;
+  const w = v as Partial<LinearWeight>;
+  return (w.format === 'f32' || w.format === 'bf16') && typeof w.outDim === 'number' && typeof w.inDim === 'number' && ArrayBuffer.isView(w.data);
+}
+
+export interface QuantizeTreeOptions {
+  /** Object keys whose weights stay as they are (default: the MoE router and the embedding table). */
+  readonly skipKeys?: readonly string[];
+}
+
+/**
+ * Quantizes every f32/bf16 LinearWeight reachable from `root` (plain objects and arrays, e.g. a
+ * model's bound weights), returning a new tree and the size report. A weight reached twice (tied
+ * embeddings used as the LM head) is quantized once. Typed arrays and other leaves are shared.
+ */
+export function quantizeLinearTree<T>(root: T, groupSize: number | 'channel', opts: QuantizeTreeOptions = {}): { readonly weights: T; readonly report: QuantizationReport } {
+  const skip = new Set(opts.skipKeys ?? ['router', 'embed']);
+  const done = new Map<LinearWeight, LinearWeight>();
+  const walk = (v: unknown, key: string): unknown => {
+    if (isFloatLinear(v)) {
+      if (skip.has(key)) return v;
+      const q = done.get(v) ?? quantizeLinearInt8(v, groupSize);
+      done.set(v, q);
+      return q;
+    }
+    if (Array.isArray(v)) return v.map((x) => walk(x, key));
+    if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, k)]));
+  };
+  const weights = walk(root, '') as T;
+  return { weights, report: quantizationReport([...done.keys()], [...done.values()]) };
+}
