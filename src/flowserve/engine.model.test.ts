@@ -1,0 +1,74 @@
+/**
+ * DpEngine with the real tiny model (MODELS.md §9.2 llama-tiny, generated to disk and loaded like
+ * a real checkpoint) through LocalModelRunner: requests served concurrently — chunked prefill,
+ * mixed prefill+decode forwards, prefix-cache hits, preemption under a small KV cache — give the
+ * same greedy tokens as each request alone (ARCHITECTURE.md: the first test of any new mode).
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateCheckpoint } from '../model/generator/write-checkpoint.js';
+import { openSafetensorsWeights } from '../model/safetensors.js';
+import { bindModelWeights, type ModelWeights } from '../model/model-weights.js';
+import { referenceBackend } from '../kernels/reference.js';
+import type { ModelSpec } from '../config/model-spec.js';
+import { LocalModelRunner } from './runner/model-runner.js';
+import { DpEngine } from './engine.js';
+import type { EngineEvent } from './engine-types.js';
+import { assertKvIdle } from './testing/builders.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'xds-engine-model-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+let model: { spec: ModelSpec; weights: ModelWeights };
+before(async () => {
+  const dir = join(scratch, 'llama-tiny');
+  const g = await generateCheckpoint({ arch: 'llama', preset: 'tiny', seed: 1, tokenizer: 'byte', outDir: dir });
+  model = { spec: g.spec, weights: bindModelWeights(g.spec, openSafetensorsWeights(dir)) };
+});
+
+const SHARED = [72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100]; // 12 tokens, 3 blocks of 4
+const PROMPTS = [
+  [...SHARED, 33],
+  [1, 17, 42, 250, 3, 99, 128, 7, 64, 200, 5, 31, 9, 9, 80, 81, 82],
+  [...SHARED, 10, 11, 12, 13, 14],
+  [65, 66],
+  [...SHARED.slice(0, 8), 90, 91, 92],
+];
+const MAX_TOKENS = 8;
+
+interface EngineSetup { numBlocks: number; budget: number; maxNumSeqs: number }
+
+/** Serves `prompts` concurrently; returns each one's greedy tokens and the engine for checks. */
+async function serve(prompts: readonly number[][], s: EngineSetup): Promise<{ tokens: number[][]; engine: DpEngine }> {
+  const runner = new LocalModelRunner(model.spec, model.weights, referenceBackend, { numBlocks: s.numBlocks, blockSizeTokens: 4 });
+  const engine = new DpEngine({ runner, scheduler: { maxNumBatchedTokens: s.budget, maxNumSeqs: s.maxNumSeqs, maxWaiting: 16 } });
+  const tokens = prompts.map(() => [] as number[]);
+  prompts.forEach((p, i) => {
+    engine.addRequest({ id: `m${i}`, promptTokenIds: p, maxTokens: MAX_TOKENS, sampling: { temperature: 0 } }, (e: EngineEvent) => {
+      if (e.kind === 'token') tokens[i]!.push(e.tokenId);
+      if (e.kind === 'error') assert.fail(`m${i}: ${e.message}`);
+    });
+  });
+  await engine.run();
+  return { tokens, engine };
+}
+
+test('tiny llama: concurrent requests give the same greedy tokens as each alone', async () => {
+  const alone: number[][] = [];
+  for (const p of PROMPTS) alone.push((await serve([p], { numBlocks: 16, budget: 64, maxNumSeqs: 1 })).tokens[0]!);
+  assert.ok(alone.every((t) => t.length === MAX_TOKENS));
+  assert.ok(new Set(alone.map((t) => t.join(','))).size > 1, 'different prompts should not all give the same tokens');
+
+  const together = await serve(PROMPTS, { numBlocks: 64, budget: 10, maxNumSeqs: 8 });
+  assert.deepEqual(together.tokens, alone);
+  assert.ok(together.engine.stats().kv.numHitTokens > 0, 'the shared prefix was served from the cache');
+  assertKvIdle(together.engine.kv);
+
+  const tight = await serve(PROMPTS, { numBlocks: 12, budget: 16, maxNumSeqs: 8 });
+  assert.deepEqual(tight.tokens, alone);
+  assert.ok(tight.engine.stats().numPreemptions > 0, 'a 12-block cache forces preemption');
+  assertKvIdle(tight.engine.kv);
+});
