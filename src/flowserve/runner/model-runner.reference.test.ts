@@ -12,6 +12,9 @@ import { bindModelWeights } from '../../model/model-weights.js';
 import { argmaxRow, maxAbsDiff, printLogitDiff, rms } from '../../model/reference/compare.js';
 import { referenceForward } from '../../model/reference/forward.js';
 import { referenceMtp } from '../../model/reference/mtp.js';
+import { parseModelConfig } from '../../config/model-config.js';
+import { FIXTURE_CONFIGS } from '../../model/reference/testing/fixtures.js';
+import { randomWeights } from '../../model/reference/testing/random-weights.js';
 import { GENERATED_FIXTURES, generateFixture, scratchDir, type LoadedFixture } from '../../model/reference/testing/generated.js';
 import { LocalModelRunner, type MtpSlice } from './model-runner.js';
 import type { ForwardResult, SequenceSlice } from './types.js';
@@ -179,3 +182,22 @@ test('dsv3-tiny stored in bf16, engine keeping bf16 weights: == reference decodi
   const dec = chunked(makeRunner(m, 'auto', false, 'keep'), PROMPT, [5, 1, 1, 1, 1, 1, 1, 1], table3);
   assert.ok(printLogitDiff('dsv3-tiny bf16 weights, prefill 5 + decode 7', dec, ref.logits) <= LOGIT_TOL);
 });
+
+/** Config paths the generator presets do not take, on in-memory random weights (MODELS.md §9.1 init). */
+const VARIANTS: readonly { label: string; config: Record<string, unknown> }[] = [
+  { label: 'qwen3 + generic YaRN (cos/sin × (0.1·ln f + 1))', config: { ...FIXTURE_CONFIGS['qwen3-tiny'], rope_theta: 10000, rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 64 } } },
+  { label: 'llama + attention_bias + linear scaling', config: { ...FIXTURE_CONFIGS['llama-tiny'], attention_bias: true, rope_scaling: { type: 'linear', factor: 2 } } },
+  { label: 'mixtral + sliding_window 5', config: { ...FIXTURE_CONFIGS['mixtral-tiny'], sliding_window: 5 } },
+  { label: 'deepseek-v3 noaux_tc without normalization (scaled anyway)', config: { ...FIXTURE_CONFIGS['dsv3-tiny'], norm_topk_prob: false, num_nextn_predict_layers: 0 } },
+  { label: 'deepseek-v2 group_limited_greedy normalized (no scaling)', config: { ...FIXTURE_CONFIGS['dsv2-tiny'], norm_topk_prob: true } },
+];
+
+for (const v of VARIANTS) {
+  test(`variant ${v.label}: engine prefill 5 + decode 7 == reference`, () => {
+    const spec = parseModelConfig(v.config);
+    const m: LoadedFixture = { dir: '', config: v.config, spec, weights: randomWeights(spec, 21) };
+    const ref = referenceForward(spec, m.weights, PROMPT);
+    const dec = chunked(makeRunner(m), PROMPT, [5, 1, 1, 1, 1, 1, 1, 1], table3);
+    assert.ok(printLogitDiff(`variant ${v.label}`, dec, ref.logits) <= LOGIT_TOL);
+  });
+}
