@@ -104,13 +104,13 @@ export const command: Command = {
     const dir = required(v.model, 'model');
     const prompt = required(v.prompt, 'prompt');
     const maxTokens = numberFlag(v['max-tokens'], 'max-tokens', 64, 1);
-    const backend = selectBackend({ kind: parseBackendKind(v.backend) });
+    const backendKind = parseBackendKind(v.backend);
     const m = loadModel(dir);
     const params = samplingParams(v, m.generation);
     const ids = promptIds(dir, m, prompt, v.chat ?? false);
     const weights = bindModelWeights(m.spec, openSafetensorsWeights(dir), { dtype: 'keep', includeMtp: false });
     const capacity = Math.min(ids.length + maxTokens, m.spec.maxPositionEmbeddings);
-    const runner = new LocalModelRunner(m.spec, weights, backend, { numBlocks: Math.max(1, Math.ceil(capacity / 16)), blockSizeTokens: 16 });
+    const runner = new LocalModelRunner(m.spec, weights, selectBackend({ kind: backendKind }), { numBlocks: Math.max(1, Math.ceil(capacity / 16)), blockSizeTokens: 16 });
     const r = await generate({
       runner, tokenizer: m.tokenizer, promptIds: ids, params, maxTokens, stopTokenIds: stopTokenIds(m),
       stopStrings: v.stop ?? [], maxPositionEmbeddings: m.spec.maxPositionEmbeddings,
