@@ -10,6 +10,7 @@ import { RANK_STATE, makeRegionLayout, type RegionConfig } from './region.js';
 import type { Transport } from './transport.js';
 import { P2p, type XcclHandle } from './p2p.js';
 import { Collectives } from './collectives.js';
+import { PullExchange } from './ep/pull.js';
 import { ShmTransport } from './shm/shm-transport.js';
 import { openThreadShm } from './shm/thread.js';
 import { openProcessShm } from './shm/process.js';
@@ -47,12 +48,15 @@ export interface CommunicatorOptions {
 export class Communicator {
   readonly p2p: P2p;
   readonly collectives: Collectives;
+  /** The pull engine under dispatch/combine and a2e/e2a (one per rank: it owns the EP area). */
+  readonly pull: PullExchange;
   readonly timeoutUs: number;
 
   constructor(readonly transport: Transport, timeoutMs: number) {
     this.timeoutUs = timeoutMs * 1000;
     this.p2p = new P2p(transport, this.timeoutUs);
     this.collectives = new Collectives(transport, this.timeoutUs);
+    this.pull = new PullExchange(transport, this.timeoutUs);
   }
 
   get rank(): number { return this.transport.rank; }
