@@ -3,7 +3,7 @@
  * (GGUF name, PyTorch-order shape, lazy f32 data), checked reads from a WeightSource, the RoPE
  * halves→pairs row permutation, expert stacking, and the per-tensor ggml type choice + encoding.
  */
-import { bf16ToF32, f16ToF32, f32ToF16 } from '../../core/dtype.js';
+import { f16ToF32, f32ToF16 } from '../../core/dtype.js';
 import { XdsError } from '../../core/errors.js';
 import type { Tensor, WeightSource } from '../tensor.js';
 import type { GgmlType } from './format.js';
@@ -31,8 +31,15 @@ export function planned(name: string, shape: readonly number[], data: () => Floa
 /** Any storage dtype → a fresh f32 copy. */
 export function tensorToF32(t: Tensor): Float32Array {
   if (t.dtype === 'f32') return Float32Array.from(t.data as Float32Array);
-  const conv = t.dtype === 'bf16' ? bf16ToF32 : f16ToF32;
-  return Float32Array.from(t.data as Uint16Array, (b) => conv(b));
+  const bits = t.data as Uint16Array;
+  const out = new Float32Array(bits.length);
+  if (t.dtype === 'bf16') {
+    const u32 = new Uint32Array(out.buffer); // bf16 is the top half of an f32
+    for (let i = 0; i < bits.length; i++) u32[i] = bits[i]! << 16;
+    return out;
+  }
+  for (let i = 0; i < bits.length; i++) out[i] = f16ToF32(bits[i]!);
+  return out;
 }
 
 /** Reads `name` as f32, checking its shape (checkpoint_missing / checkpoint_corrupt name the tensor). */
