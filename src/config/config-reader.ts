@@ -110,6 +110,11 @@ function ropeBlock(cfg: Cfg): { block: Raw; key: string } | null {
   return null;
 }
 
+/** Per-layer-type RoPE blocks ({full_attention: {…}, …}) are not supported: detect them to reject. */
+function hasNested(block: Raw): boolean {
+  return Object.values(block).some((v) => v !== null && typeof v === 'object');
+}
+
 /** rope_theta at the top level, or inside rope_parameters / rope_scaling (newer transformers). */
 export function ropeTheta(cfg: Cfg, dflt: number): number {
   if (cfg.raw['rope_theta'] != null) return cfg.posNumber('rope_theta');
@@ -124,7 +129,7 @@ export function parseRopeScaling(cfg: Cfg, maxPos: number): RopeScaling {
   if (rb === null) return { kind: 'none' };
   const r = new Cfg(rb.block, `${rb.key}.`);
   const typeKey = rb.block['rope_type'] != null ? 'rope_type' : 'type';
-  const type = r.optString(typeKey) ?? (rb.key === 'rope_parameters' ? 'default' : null);
+  const type = r.optString(typeKey) ?? (rb.key === 'rope_parameters' && !hasNested(rb.block) ? 'default' : null);
   switch (type) {
     case 'default': return { kind: 'none' };
     case 'linear': return { kind: 'linear', factor: r.posNumber('factor') };

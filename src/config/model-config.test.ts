@@ -180,6 +180,9 @@ test('rejections name the field', () => {
   expectErr({ ...dsv3, kv_lora_rank: 0 }, 'invalid_config', 'kv_lora_rank');
   expectErr({ ...qwen3moe, mlp_only_layers: [7] }, 'invalid_config', 'mlp_only_layers');
   expectErr({ ...mixtral, num_local_experts: undefined }, 'invalid_config', 'num_local_experts');
+  expectErr({ ...llama, head_dim: 15 }, 'invalid_config', 'head_dim');
+  expectErr({ ...dsv3, qk_rope_head_dim: 7 }, 'invalid_config', 'qk_rope_head_dim');
+  expectErr({ ...llama, rope_scaling: undefined, rope_parameters: { full_attention: { rope_type: 'yarn', factor: 2 } } }, 'invalid_config', 'rope_parameters.type');
   assert.throws(() => parseModelConfig([1]), (e: unknown) => isXdsError(e, 'invalid_config'));
   const ok = parseModelConfig({ ...dsv3, quantization_config: { quant_method: 'fp8', weight_block_size: [128, 128] } });
   assert.equal(ok.arch, 'deepseek_v3');

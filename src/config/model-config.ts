@@ -114,6 +114,10 @@ function tokenFields(cfg: Cfg): Pick<ModelSpec, 'bosTokenId' | 'eosTokenIds' | '
 }
 
 function ropeSpec(cfg: Cfg, dim: number, layout: RopeSpec['layout'], maxPos: number): RopeSpec {
+  if (dim % 2 !== 0) {
+    const param = layout === 'interleaved' ? 'qk_rope_head_dim' : 'head_dim';
+    throw new XdsError('invalid_config', `config.json: the rotary width ${param} (${dim}) must be even`, { param });
+  }
   return { theta: ropeTheta(cfg, 10000), dim, layout, scaling: parseRopeScaling(cfg, maxPos) };
 }
 

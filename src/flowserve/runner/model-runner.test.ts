@@ -8,6 +8,7 @@ import { referenceBackend } from '../../kernels/reference.js';
 import { bindModelWeights } from '../../model/model-weights.js';
 import { randomWeightSource, TINY_CONFIGS } from '../../units/testing/random-model.js';
 import type { MlaMode } from '../../units/attention/mla.js';
+import type { Routing } from '../../units/moe/router.js';
 import { LocalModelRunner } from './model-runner.js';
 import type { SequenceSlice } from './types.js';
 
@@ -15,10 +16,10 @@ const PROMPT = Int32Array.from([3, 17, 42, 5, 88, 1, 64, 23, 9, 71, 30, 50]);
 const OTHER = Int32Array.from([90, 2, 33, 7, 61, 12, 44]);
 const BS = 4;
 
-function makeRunner(arch: string, mlaMode: MlaMode = 'auto'): LocalModelRunner {
+function makeRunner(arch: string, mlaMode: MlaMode = 'auto', onRouting?: (layer: number, r: Routing) => void): LocalModelRunner {
   const spec = parseModelConfig(TINY_CONFIGS[arch]);
   const weights = bindModelWeights(spec, randomWeightSource(spec, 7));
-  return new LocalModelRunner(spec, weights, referenceBackend, { numBlocks: 12, blockSizeTokens: BS, mlaMode });
+  return new LocalModelRunner(spec, weights, referenceBackend, onRouting ? { numBlocks: 12, blockSizeTokens: BS, mlaMode, onRouting } : { numBlocks: 12, blockSizeTokens: BS, mlaMode });
 }
 
 function slice(tokens: Int32Array, startPos: number, blockTable: Int32Array, all = true): SequenceSlice {
@@ -117,4 +118,13 @@ test('bad batches give XdsErrors naming the field', () => {
   bad(slice(Int32Array.from([96]), 0, TABLE_A), 'tokenIds');
   bad(slice(Int32Array.from([1]), 0, Int32Array.from([99])), 'blockTable');
   assert.throws(() => r.forwardMtp({ kind: 'forward_mtp', seqs: [] }), (e: unknown) => isXdsError(e, 'invalid_argument'));
+});
+
+test('onRouting reports each MoE layer (main and MTP) with k experts per token', () => {
+  const seen: [number, number][] = [];
+  const r = makeRunner('deepseek_v3', 'auto', (layer, routing) => seen.push([layer, routing.numTokens]));
+  const main = r.forward({ kind: 'forward', seqs: [slice(PROMPT.subarray(0, 6), 0, TABLE_A)] });
+  assert.deepEqual(seen, [[1, 6], [2, 6]]);
+  r.forwardMtp({ kind: 'forward_mtp', seqs: [{ ...slice(PROMPT.subarray(1, 6), 0, TABLE_A), hidden: main.hidden.subarray(0, 5 * r.hiddenSize) }] });
+  assert.deepEqual(seen[2], [3, 5]);
 });

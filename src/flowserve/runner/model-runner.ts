@@ -18,6 +18,7 @@ import type { MlaMode } from '../../units/attention/mla.js';
 import { decoderBlock } from '../../units/decoder-block.js';
 import { embedTokens } from '../../units/embedding.js';
 import { finalNormRows, lmHeadLogits } from '../../units/lm-head.js';
+import type { Routing } from '../../units/moe/router.js';
 import { mtpInput } from '../../units/mtp.js';
 import { buildStepLayout, type StepLayout } from '../../units/step-layout.js';
 import type { ForwardBatch, ForwardResult, ModelRunner, SequenceSlice } from './types.js';
@@ -30,6 +31,8 @@ export interface LocalModelRunnerOptions {
   readonly mlaMode?: MlaMode;
   /** MTP: zero the embedding of rows at position 0 before enorm, as vLLM does (default false). */
   readonly mtpZeroEmbedAtPos0?: boolean;
+  /** Called after each MoE block with its routing (expert-load counters for EPLB); MTP blocks report layer numLayers + i. */
+  readonly onRouting?: (layer: number, routing: Routing) => void;
 }
 
 /** One MTP slice: the pairs (h_j, t_{j+1}) for j = startPos … startPos + n − 1. */
@@ -70,7 +73,7 @@ export class LocalModelRunner implements ModelRunner {
     const layout = this.layoutOf(batch.seqs);
     const h = new Float32Array(layout.numRows * this.hiddenSize); // [T, D] residual stream
     embedTokens(this.weights.embed, concatTokens(batch.seqs), h);
-    this.weights.layers.forEach((w, l) => decoderBlock(this.state(l), this.spec, w, this.spec.layers[l]!.ffn, h, layout, this.mlaMode));
+    this.weights.layers.forEach((w, l) => this.report(l, decoderBlock(this.state(l), this.spec, w, this.spec.layers[l]!.ffn, h, layout, this.mlaMode)));
     return this.finish(h, layout, batch.seqs, this.weights.finalNorm, this.weights.lmHead);
   }
 
@@ -90,8 +93,13 @@ export class LocalModelRunner implements ModelRunner {
     const prev = new Float32Array(layout.numRows * D); // [T, D] h_j
     batch.seqs.forEach((s, k) => prev.set(checkHidden(s, D), layout.seqs[k]!.first * D));
     const x = mtpInput(this.backend, w, this.spec.rmsNormEps, concatTokens(batch.seqs), prev, layout.positions, this.opts.mtpZeroEmbedAtPos0 ?? false);
-    decoderBlock(this.state(this.spec.numLayers + i), this.spec, w.block, this.spec.mtpFfn, x, layout, this.mlaMode);
+    const kvLayer = this.spec.numLayers + i;
+    this.report(kvLayer, decoderBlock(this.state(kvLayer), this.spec, w.block, this.spec.mtpFfn, x, layout, this.mlaMode));
     return this.finish(x, layout, batch.seqs, w.sharedHeadNorm, w.head);
+  }
+
+  private report(layer: number, routing: Routing | null): void {
+    if (routing !== null && this.opts.onRouting) this.opts.onRouting(layer, routing);
   }
 
   private state(kvLayer: number): AttentionState {
