@@ -7,7 +7,9 @@
  *
  * Run directly with the fake paged-KV runner (compute modeled by --forward-us):
  *   node dist/flowserve/testing/bench-engine.js [--requests 64] [--prompt 32] [--steps 50] [--forward-us 0]
- * or call `benchEngine({ runner })` with a real ModelRunner (e.g. LocalModelRunner on `small`).
+ * or with a real checkpoint (LocalModelRunner; e.g. `xdeepserve gen-model --arch llama --preset small`):
+ *   node dist/flowserve/testing/bench-engine.js --model DIR [--backend auto|native|reference] --prompt 8 --steps 5
+ * or call `benchEngine({ runner })` with any ModelRunner.
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -93,10 +95,24 @@ export function formatBench(r: EngineBenchResult, label: string): string {
     `(KV usage ${(100 * r.kvUsage).toFixed(0)}%)`;
 }
 
-function main(argv: string[]): void {
+/** A LocalModelRunner over a checkpoint directory (imports kept lazy: the fake path needs none). */
+async function modelRunner(dir: string, backend: string, numBlocks: number, blockSizeTokens: number): Promise<ModelRunner> {
+  const { readFileSync } = await import('node:fs');
+  const { parseModelConfig } = await import('../../config/model-config.js');
+  const { openSafetensorsWeights } = await import('../../model/safetensors.js');
+  const { bindModelWeights } = await import('../../model/model-weights.js');
+  const { selectBackend, parseBackendKind } = await import('../../kernels/select-backend.js');
+  const { LocalModelRunner } = await import('../runner/model-runner.js');
+  const spec = parseModelConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')) as Record<string, unknown>);
+  const weights = bindModelWeights(spec, openSafetensorsWeights(dir), { dtype: 'keep', includeMtp: false });
+  return new LocalModelRunner(spec, weights, selectBackend({ kind: parseBackendKind(backend) }), { numBlocks, blockSizeTokens });
+}
+
+async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: {
     requests: { type: 'string', default: '64' }, prompt: { type: 'string', default: '32' },
     steps: { type: 'string', default: '50' }, 'forward-us': { type: 'string', default: '0' },
+    model: { type: 'string' }, backend: { type: 'string', default: 'auto' },
   } });
   const numRequests = Number(values.requests);
   const promptTokens = Number(values.prompt);
@@ -104,8 +120,11 @@ function main(argv: string[]): void {
   const blockSizeTokens = 16;
   const maxTokens = benchMaxTokens(numRequests, promptTokens, numSteps, Math.max(numRequests, 512));
   const numBlocks = Math.ceil((promptTokens + maxTokens) / blockSizeTokens) * numRequests + 8;
-  const runner = new FakeRunner({ numBlocks, blockSizeTokens, vocabSize: 1024, forwardCostUs: Number(values['forward-us']) });
-  process.stdout.write(formatBench(benchEngine({ runner, numRequests, promptTokens, numSteps }), `fake runner (forward ${values['forward-us']} µs)`) + '\n');
+  const runner = values.model === undefined
+    ? new FakeRunner({ numBlocks, blockSizeTokens, vocabSize: 1024, forwardCostUs: Number(values['forward-us']) })
+    : await modelRunner(values.model, values.backend, numBlocks, blockSizeTokens);
+  const label = values.model === undefined ? `fake runner (forward ${values['forward-us']} µs)` : `${values.model} (${values.backend})`;
+  process.stdout.write(formatBench(benchEngine({ runner, numRequests, promptTokens, numSteps }), label) + '\n');
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv.slice(2));
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));
