@@ -7,7 +7,9 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ComputeBackend } from '../../kernels/backend.js';
 import { referenceBackend } from '../../kernels/reference.js';
+import { isNativeAvailable, selectBackend } from '../../kernels/select-backend.js';
 import { bindModelWeights } from '../../model/model-weights.js';
 import { argmaxRow, maxAbsDiff, printLogitDiff, rms } from '../../model/reference/compare.js';
 import { referenceForward } from '../../model/reference/forward.js';
@@ -31,9 +33,12 @@ after(() => scratch.cleanup());
 
 type MlaMode = 'auto' | 'naive' | 'absorbed';
 
-function makeRunner(m: LoadedFixture, mlaMode: MlaMode = 'auto', mtpZeroEmbedAtPos0 = false, dtype: 'f32' | 'keep' = 'f32'): LocalModelRunner {
+/** The native addon's backend when it is built here (f32 weights), else null: then only the reference backend runs. */
+const nativeBackend: ComputeBackend | null = isNativeAvailable() ? selectBackend({ kind: 'native', numThreads: 1 }) : null;
+
+function makeRunner(m: LoadedFixture, mlaMode: MlaMode = 'auto', mtpZeroEmbedAtPos0 = false, dtype: 'f32' | 'keep' = 'f32', backend = referenceBackend): LocalModelRunner {
   const weights = bindModelWeights(m.spec, m.weights, { includeMtp: m.spec.numMtpLayers > 0, dtype });
-  return new LocalModelRunner(m.spec, weights, referenceBackend, { numBlocks: 16, blockSizeTokens: BLOCK, mlaMode, mtpZeroEmbedAtPos0 });
+  return new LocalModelRunner(m.spec, weights, backend, { numBlocks: 16, blockSizeTokens: BLOCK, mlaMode, mtpZeroEmbedAtPos0 });
 }
 
 function blocks(...ids: number[]): Int32Array {
@@ -76,6 +81,11 @@ for (const f of GENERATED_FIXTURES) {
 
     const dec = chunked(makeRunner(m), PROMPT, [5, 1, 1, 1, 1, 1, 1, 1], table3);
     assert.ok(printLogitDiff(`${f.label} prefill 5 + decode 7`, dec, ref.logits) <= LOGIT_TOL);
+
+    if (nativeBackend) {
+      const nat = chunked(makeRunner(m, 'auto', false, 'f32', nativeBackend), PROMPT, [5, 1, 1, 1, 1, 1, 1, 1], table3);
+      assert.ok(printLogitDiff(`${f.label} NATIVE backend prefill 5 + decode 7`, nat, ref.logits) <= LOGIT_TOL);
+    }
 
     const ch = chunked(makeRunner(m), PROMPT, [4, 4, 4], table3);
     assert.ok(printLogitDiff(`${f.label} chunked 4+4+4 vs unchunked`, ch, full.logits) <= LOGIT_TOL);
