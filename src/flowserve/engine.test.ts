@@ -155,3 +155,25 @@ test('start() serves requests that arrive later; drain() finishes them and refus
   assert.ok(s.numSteps > 0 && s.totalForwardUs >= 0 && s.totalScheduleUs >= 0 && s.lastStep !== null);
   assertKvIdle(engine.kv);
 });
+
+test('an AbortSignal aborts its request between steps; abortAll ends everything', async () => {
+  const { engine } = setup();
+  const ac = new AbortController();
+  const a = collector();
+  engine.addRequest({ id: 'sig', promptTokenIds: prompt(5), maxTokens: 100 }, (e) => { a.sink(e); if (e.kind === 'token' && e.index === 2) setImmediate(() => ac.abort()); }, { signal: ac.signal });
+  assert.equal(engine.getRequest('sig')?.status, 'waiting');
+  await engine.run();
+  const fin = a.events.at(-1);
+  assert.equal(fin?.kind === 'finished' ? fin.reason : '', 'abort');
+  assert.ok(a.tokens().length >= 3 && a.tokens().length < 100);
+  assert.equal(engine.getRequest('sig'), undefined);
+  assert.throws(() => engine.addRequest({ id: 'late', promptTokenIds: [1], maxTokens: 1 }, a.sink, { signal: ac.signal }), (e: unknown) => isXdsError(e, 'request_aborted'));
+  const b = collector();
+  const c = collector();
+  engine.addRequest({ id: 'b', promptTokenIds: prompt(5), maxTokens: 9 }, b.sink);
+  engine.addRequest({ id: 'c', promptTokenIds: prompt(5, 9), maxTokens: 9 }, c.sink);
+  engine.step();
+  assert.equal(engine.abortAll(), 2);
+  assert.deepEqual([b, c].map((x) => x.events.at(-1)?.kind), ['finished', 'finished']);
+  assertKvIdle(engine.kv);
+});

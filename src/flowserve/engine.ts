@@ -31,7 +31,7 @@ export class DpEngine {
   private readonly runner: ModelRunner;
   private readonly sample: SampleFn;
   private readonly clock: Clock;
-  private readonly sinks = new Map<string, EventSink>();
+  private readonly sinks = new Map<string, { readonly sink: EventSink; readonly detach: () => void }>();
   private readonly loop: ServeLoop;
   private arrivalSeq = 0;
   private isStepping = false;
@@ -67,17 +67,24 @@ export class DpEngine {
   }
 
   /**
-   * Queues a request whose events go to `sink`. Throws (no event sent) XdsError 'overloaded' when
-   * the waiting queue is full, 'shutting_down' while draining, 'invalid_argument' /
+   * Queues a request whose events go to `sink`; `signal` (e.g. the HTTP request's) aborts it.
+   * Throws (no event sent) XdsError 'overloaded' when the waiting queue is full, 'shutting_down'
+   * while draining, 'request_aborted' when `signal` is already aborted, 'invalid_argument' /
    * 'context_length_exceeded' for a bad request.
    */
-  addRequest(init: RequestInit, sink: EventSink): Request {
+  addRequest(init: RequestInit, sink: EventSink, opts: { readonly signal?: AbortSignal } = {}): Request {
     if (this.isDraining) throw new XdsError('shutting_down', 'the engine is draining; no new requests');
+    if (opts.signal?.aborted === true) throw new XdsError('request_aborted', `request ${init.id} was aborted before it started`);
     const req = new Request(init, this.clock.nowUs(), this.arrivalSeq++);
     this.scheduler.addRequest(req);
-    this.sinks.set(req.id, sink);
+    this.sinks.set(req.id, { sink, detach: this.watchSignal(req.id, opts.signal) });
     this.loop.notify();
     return req;
+  }
+
+  /** The live request with this id (waiting, preempted or running), if any. */
+  getRequest(requestId: string): Request | undefined {
+    return this.scheduler.getRequest(requestId);
   }
 
   /** Ends a request now (client gone): KV blocks freed at once, 'finished' with reason 'abort'. */
@@ -97,6 +104,13 @@ export class DpEngine {
     } finally {
       this.isStepping = false;
     }
+  }
+
+  /** Aborts every live request (hard shutdown); returns how many. */
+  abortAll(): number {
+    let n = 0;
+    for (const id of [...this.sinks.keys()]) if (this.abort(id)) n++;
+    return n;
   }
 
   /** Steps until no work is left, yielding to the event loop between steps. */
@@ -212,19 +226,32 @@ export class DpEngine {
   private emitFinished(req: Request): void {
     const usage = { promptTokens: req.numPromptTokens, completionTokens: req.numOutputTokens, cachedTokens: req.numCachedTokens };
     this.emit(req.id, { kind: 'finished', requestId: req.id, reason: req.finishReason ?? 'abort', usage });
-    this.sinks.delete(req.id);
+    this.forget(req.id);
   }
 
   /** Delivers an event; a sink that throws gets its request aborted (its blocks freed). */
   private emit(requestId: string, event: EngineEvent): void {
-    const sink = this.sinks.get(requestId);
-    if (sink === undefined) return;
+    const entry = this.sinks.get(requestId);
+    if (entry === undefined) return;
     try {
-      sink(event);
+      entry.sink(event);
     } catch {
       if (event.kind !== 'finished') this.abort(requestId);
-      this.sinks.delete(requestId);
+      this.forget(requestId);
     }
+  }
+
+  private forget(requestId: string): void {
+    this.sinks.get(requestId)?.detach();
+    this.sinks.delete(requestId);
+  }
+
+  /** Aborts the request when `signal` fires; returns the function that stops watching. */
+  private watchSignal(requestId: string, signal: AbortSignal | undefined): () => void {
+    if (signal === undefined) return () => {};
+    const onAbort = (): void => { this.abort(requestId); };
+    signal.addEventListener('abort', onAbort, { once: true });
+    return () => signal.removeEventListener('abort', onAbort);
   }
 
   private failRequest(requestId: string, message: string, cause: unknown): void {
