@@ -177,3 +177,19 @@ test('an AbortSignal aborts its request between steps; abortAll ends everything'
   assert.deepEqual([b, c].map((x) => x.events.at(-1)?.kind), ['finished', 'finished']);
   assertKvIdle(engine.kv);
 });
+
+test('a request that can never fit in the KV cache gets an error event, then finished with reason error', async () => {
+  const { engine } = setup({ numBlocks: 4 });
+  const huge = collector();
+  engine.addRequest({ id: 'huge', promptTokenIds: prompt(17), maxTokens: 2 }, huge.sink);
+  const ok = collector();
+  engine.addRequest({ id: 'ok', promptTokenIds: prompt(3), maxTokens: 2 }, ok.sink);
+  await engine.run();
+  assert.deepEqual(huge.events.map((e) => e.kind), ['error', 'finished']);
+  const err = huge.events[0];
+  assert.ok(err?.kind === 'error' && err.code === 'context_length_exceeded' && /never fit/.test(err.message));
+  const fin = huge.events[1];
+  assert.equal(fin?.kind === 'finished' ? fin.reason : '', 'error');
+  assert.equal(ok.tokens().length, 2);
+  assertKvIdle(engine.kv);
+});

@@ -150,7 +150,7 @@ export class DpEngine {
     const t0 = this.clock.nowUs();
     const out = this.scheduler.schedule();
     this.numPreemptions += out.preemptedIds.length;
-    for (const req of out.failed) this.emitError(req, 'internal', req.errorMessage ?? 'request failed');
+    for (const req of out.failed) this.emitError(req, 'context_length_exceeded', req.errorMessage ?? 'request failed');
     if (out.seqs.length === 0) { this.scheduler.commit(out, []); return null; }
     const t1 = this.clock.nowUs();
     const result = this.execute(out);

@@ -35,7 +35,7 @@ export interface KvStats {
   readonly numCachedBlocks: number;
   /** 1 − free / total. */
   readonly usage: number;
-  /** Prompt tokens looked up in the prefix cache on admission. */
+  /** Tokens looked up in the prefix cache on admission (a preempted request's re-admission counts again). */
   readonly numQueriedTokens: number;
   /** Of those, tokens found cached. */
   readonly numHitTokens: number;
