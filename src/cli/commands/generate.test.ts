@@ -78,5 +78,6 @@ test('bad model directories and bad flags give one clean line and exit code 2', 
   cleanError(cli('generate', '--model', corrupt, '--prompt', 'x'), 'config.json');
   cleanError(cli('generate', '--model', modelDir, '--prompt', 'x', '--temperature', 'hot'), '--temperature');
   cleanError(cli('generate', '--prompt', 'x'), '--model');
+  cleanError(cli('generate', '--model', modelDir, '--prompt', 'a b '.repeat(3000)), 'context holds 4096');
   cleanError(cli('gen-model', '--arch', 'gpt2', '--preset', 'tiny', '--seed', '1', '--out', join(root, 'x')), '--arch');
 });
