@@ -158,8 +158,15 @@ function checkGreedy(m: LoadedFixture, label: string): void {
   }
   const ref = referenceForward(m.spec, m.weights, [...prompt, ...engine.slice(0, 15)]).logits;
   const reference = engine.map((_, step) => argmaxRow(ref, prompt.length - 1 + step, V));
-  console.log(`${label} greedy 16: ${engine.join(' ')}`);
+  const margin = Math.min(...engine.map((_, step) => top2Margin(ref.subarray((prompt.length - 1 + step) * V, (prompt.length + step) * V))));
+  console.log(`${label} greedy 16: ${engine.join(' ')} (smallest reference top-2 margin ${margin.toExponential(2)})`);
   assert.deepEqual(engine, reference);
+}
+
+/** Largest minus second-largest value: how far a greedy choice is from a tie. */
+function top2Margin(row: Float64Array): number {
+  const [a, b] = [...row].sort((x, y) => y - x);
+  return a! - b!;
 }
 
 /**
