@@ -168,3 +168,22 @@ test('writer rejects mismatched tensors with invalid_argument naming the tensor'
   expectCode(() => writeSafetensors(path, [t, t]), 'invalid_argument', 'twice');
   assert.equal(existsSync(path), false);
 });
+
+test('opens a single .safetensors path, or any *.safetensors in a folder without model.safetensors; release re-reads', () => {
+  const dir = newDir();
+  const tensors = makeTensors();
+  writeSafetensors(join(dir, 'b.safetensors'), tensors.slice(3));
+  writeSafetensors(join(dir, 'a.safetensors'), tensors.slice(0, 3));
+  const w = openSafetensorsWeights(dir);
+  assert.deepEqual(w.names(), tensors.map((t) => t.name), 'files in name order');
+  assert.equal(w.info('d.scalar').file, join(dir, 'b.safetensors'));
+  const one = openSafetensorsWeights(join(dir, 'a.safetensors'));
+  assert.deepEqual(one.names(), ['a.f32', 'b.bf16', 'c.f16']);
+  const first = one.get('a.f32');
+  one.release('a.f32');
+  const again = one.get('a.f32');
+  assert.notEqual(again.data, first.data);
+  assert.deepEqual([...again.data], [...first.data]);
+  writeSafetensors(join(dir, 'c.safetensors'), [tensors[0]!]);
+  expectCode(() => openSafetensorsWeights(dir), 'checkpoint_corrupt', /'a\.f32' appears in both a\.safetensors and c\.safetensors/);
+});

@@ -60,6 +60,11 @@ export class SafetensorsWeights implements WeightSource {
     return t;
   }
 
+  /** Drops the cached tensor (e.g. after converting it), so its memory can be collected; a later `get` reads it again. */
+  release(name: string): void {
+    this.cache.delete(name);
+  }
+
   /** The raw bytes of any tensor, whatever its dtype (e.g. F8_E4M3 weights, I64 buffers). */
   getRaw(name: string): { entry: SafetensorsEntry; bytes: Uint8Array } {
     const e = this.info(name);
