@@ -58,15 +58,23 @@ export function lmHeadWeight(spec: ModelSpec, ws: WeightSource): Float64Array {
   return readTensor(ws, spec.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight', shape);
 }
 
+export interface ReferenceForwardOptions {
+  /** Called after each main layer with the residual stream h [T, D] (for locating a mismatch; do not keep or modify it). */
+  readonly onLayer?: (layer: number, h: Float64Array) => void;
+}
+
 /** Full forward over tokenIds at positions 0 … T−1: logits [T, V] and post-norm hidden [T, D]. */
-export function referenceForward(spec: ModelSpec, weights: WeightSource, tokenIds: readonly number[]): ReferenceOutput {
+export function referenceForward(spec: ModelSpec, weights: WeightSource, tokenIds: readonly number[], opts: ReferenceForwardOptions = {}): ReferenceOutput {
   const D = spec.hiddenSize;
   const V = spec.vocabSize;
   if (tokenIds.length === 0) throw new XdsError('invalid_argument', 'reference: tokenIds is empty', { param: 'tokenIds' });
   const rope = makeRefRope(spec.rope);
   const positions = tokenIds.map((_, t) => t);
   const h = embed(spec, readTensor(weights, 'model.embed_tokens.weight', [V, D]), tokenIds);
-  spec.layers.forEach((layer, l) => decoderBlock(spec, weights, `model.layers.${l}.`, layer.ffn, h, positions, rope));
+  spec.layers.forEach((layer, l) => {
+    decoderBlock(spec, weights, `model.layers.${l}.`, layer.ffn, h, positions, rope);
+    opts.onLayer?.(l, h);
+  });
   const hidden = rmsNorm(h, readTensor(weights, 'model.norm.weight', [D]), D, spec.rmsNormEps);
   return { logits: linear(hidden, lmHeadWeight(spec, weights), V, D), hidden };
 }

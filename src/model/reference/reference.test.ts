@@ -141,3 +141,19 @@ test('MLA: the naive form equals the absorbed form in float64 (MODELS.md §4.4 i
     assert.ok(rel < 1e-12, `${name}: ${rel}`);
   }
 });
+
+test('onLayer reports each main layer\'s residual stream, and the model is not the identity', () => {
+  const spec = parseModelConfig(FIXTURE_CONFIGS['dsv3-tiny']);
+  const ws = randomWeights(spec, 8);
+  const seen: number[] = [];
+  let prev: Float64Array | null = null;
+  referenceForward(spec, ws, PROMPT, {
+    onLayer: (l, h) => {
+      seen.push(l);
+      assert.equal(h.length, PROMPT.length * spec.hiddenSize);
+      if (prev) assert.ok(maxAbsDiff(prev, h) > 1e-3, `layer ${l} changes the residual stream`);
+      prev = Float64Array.from(h);
+    },
+  });
+  assert.deepEqual(seen, [0, 1, 2], 'the MTP layer (index 3) is not part of the main forward');
+});
