@@ -52,3 +52,14 @@ test('bad block tables and sizes are XdsErrors', () => {
   assert.throws(() => new KvStorage(spec, { numBlocks: 0 }), (x: unknown) => isXdsError(x, 'invalid_argument') && x.param === 'numBlocks');
   assert.throws(() => kv.layer(2), RangeError);
 });
+
+test('adopting existing storage shares memory; mismatched storage is rejected', () => {
+  const spec = parseModelConfig(TINY_CONFIGS['deepseek_v3']);
+  const a = new KvStorage(spec, { numBlocks: 3, blockSizeTokens: 2 });
+  const b = new KvStorage(spec, { numBlocks: 3, blockSizeTokens: 2 }, a.layerStorage);
+  b.writeLatent(2, Int32Array.of(1), 1, new Float32Array(28).fill(7));
+  const l = a.layer(2);
+  assert.ok(l.kind === 'mla' && l.latent[(1 * 2 + 1) * 28] === 7);
+  assert.throws(() => new KvStorage(spec, { numBlocks: 4, blockSizeTokens: 2 }, a.layerStorage), (x: unknown) => isXdsError(x, 'invalid_argument'));
+  assert.throws(() => new KvStorage(spec, { numBlocks: 3, blockSizeTokens: 2, includeMtp: false }, a.layerStorage), (x: unknown) => isXdsError(x, 'invalid_argument'));
+});

@@ -31,14 +31,29 @@ export class KvStorage {
   readonly entryWidth: number;
   private readonly layers: LayerKv[] = [];
 
-  constructor(spec: ModelSpec, opts: KvStorageOptions) {
+  /** Allocates fresh zeroed storage, or adopts `existing` (e.g. another thread's shared buffers) after checking sizes. */
+  constructor(spec: ModelSpec, opts: KvStorageOptions, existing?: readonly LayerKv[]) {
     this.numBlocks = checkPositive(opts.numBlocks, 'numBlocks');
     this.blockSizeTokens = checkPositive(opts.blockSizeTokens ?? 16, 'blockSizeTokens');
     const a = spec.attention;
     this.kind = a.kind;
     this.entryWidth = a.kind === 'gqa' ? a.numKvHeads * a.headDim : a.kvLoraRank + a.qkRopeHeadDim;
     const numLayers = spec.numLayers + ((opts.includeMtp ?? true) ? spec.numMtpLayers : 0);
-    for (let l = 0; l < numLayers; l++) this.layers.push(this.allocLayer());
+    if (existing !== undefined) this.adopt(existing, numLayers);
+    else for (let l = 0; l < numLayers; l++) this.layers.push(this.allocLayer());
+  }
+
+  /** The layers' storage, for sharing with another thread (each array views a SharedArrayBuffer). */
+  get layerStorage(): readonly LayerKv[] {
+    return this.layers;
+  }
+
+  private adopt(existing: readonly LayerKv[], numLayers: number): void {
+    const n = this.numBlocks * this.blockSizeTokens * this.entryWidth;
+    const ok = existing.length === numLayers && existing.every((kv) =>
+      kv.kind === this.kind && (kv.kind === 'gqa' ? kv.k.length === n && kv.v.length === n : kv.latent.length === n));
+    if (!ok) throw new XdsError('invalid_argument', `existing KV storage does not match ${numLayers} ${this.kind} layers of ${n} floats`, { param: 'existing' });
+    this.layers.push(...existing);
   }
 
   get numLayers(): number {

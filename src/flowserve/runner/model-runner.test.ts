@@ -128,3 +128,27 @@ test('onRouting reports each MoE layer (main and MTP) with k experts per token',
   r.forwardMtp({ kind: 'forward_mtp', seqs: [{ ...slice(PROMPT.subarray(1, 6), 0, TABLE_A), hidden: main.hidden.subarray(0, 5 * r.hiddenSize) }] });
   assert.deepEqual(seen[2], [3, 5]);
 });
+
+test('bf16 weights kept as bf16 give the same logits as converted f32 (exact conversion), GQA and MLA', () => {
+  for (const arch of ['qwen3', 'deepseek_v3']) {
+    const spec = parseModelConfig(TINY_CONFIGS[arch]);
+    const src = randomWeightSource(spec, 8, 'bf16');
+    const f32 = new LocalModelRunner(spec, bindModelWeights(spec, src), referenceBackend, { numBlocks: 12, blockSizeTokens: BS });
+    const keep = new LocalModelRunner(spec, bindModelWeights(spec, src, { dtype: 'keep' }), referenceBackend, { numBlocks: 12, blockSizeTokens: BS });
+    assert.equal(keep.weights.lmHead.format, 'bf16');
+    const a = runChunks(f32, PROMPT, [6, 1, 1, 4], TABLE_A);
+    const b = runChunks(keep, PROMPT, [6, 1, 1, 4], TABLE_A);
+    assert.ok(maxAbsDiff(a, b) <= 1e-6, arch);
+  }
+});
+
+test('a runner given another runner\'s KV storage continues its sequence', () => {
+  const spec = parseModelConfig(TINY_CONFIGS['mixtral']);
+  const weights = bindModelWeights(spec, randomWeightSource(spec, 7));
+  const first = new LocalModelRunner(spec, weights, referenceBackend, { numBlocks: 12, blockSizeTokens: BS });
+  runChunks(first, PROMPT.subarray(0, 8), [8], TABLE_A);
+  const second = new LocalModelRunner(spec, weights, referenceBackend, { numBlocks: 12, blockSizeTokens: BS, kv: first.kv });
+  const tail = second.forward({ kind: 'forward', seqs: [slice(PROMPT.subarray(8), 8, TABLE_A)] });
+  const full = runChunks(makeRunner('mixtral'), PROMPT, [12], TABLE_A);
+  assert.ok(maxAbsDiff(tail.logits, full.subarray(8 * spec.vocabSize)) <= 1e-4);
+});

@@ -31,6 +31,8 @@ export interface LocalModelRunnerOptions {
   readonly mlaMode?: MlaMode;
   /** MTP: zero the embedding of rows at position 0 before enorm, as vLLM does (default false). */
   readonly mtpZeroEmbedAtPos0?: boolean;
+  /** Use this KV storage (e.g. shared with another runner) instead of allocating one; must match numBlocks/blockSizeTokens. */
+  readonly kv?: KvStorage;
   /** Called after each MoE block with its routing (expert-load counters for EPLB); MTP blocks report layer numLayers + i. */
   readonly onRouting?: (layer: number, routing: Routing) => void;
 }
@@ -60,7 +62,8 @@ export class LocalModelRunner implements ModelRunner {
   private readonly mlaMode: MlaMode;
 
   constructor(readonly spec: ModelSpec, readonly weights: ModelWeights, readonly backend: ComputeBackend, private readonly opts: LocalModelRunnerOptions) {
-    this.kv = new KvStorage(spec, { numBlocks: opts.numBlocks, blockSizeTokens: opts.blockSizeTokens ?? 16, includeMtp: weights.mtp.length > 0 });
+    const kvOpts = { numBlocks: opts.numBlocks, blockSizeTokens: opts.blockSizeTokens ?? 16, includeMtp: weights.mtp.length > 0 };
+    this.kv = opts.kv === undefined ? new KvStorage(spec, kvOpts) : new KvStorage(spec, kvOpts, opts.kv.layerStorage);
     this.rope = buildRopeTable(spec.rope);
     this.vocabSize = spec.vocabSize;
     this.hiddenSize = spec.hiddenSize;
