@@ -11,6 +11,8 @@
  * most templates (Qwen3, DeepSeek) concatenate `content` as a string; and a null content (an
  * assistant turn that only calls tools) stays null only for templates that test it against `none`
  * (DeepSeek-V3 does), others get '' (Qwen3's `'</think>' in message.content` fails on null).
+ * Encode the rendered prompt with `{addSpecialTokens: false}`, as transformers and vLLM do: the
+ * template already wrote BOS where the model wants it (DeepSeek-V3), so adding it again doubles it.
  */
 import { Template } from '@huggingface/jinja';
 import { existsSync, readFileSync } from 'node:fs';

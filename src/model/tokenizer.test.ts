@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isXdsError } from '../core/errors.js';
 import { copyRealTokenizer, realTokenizerDir } from './real-tokenizers.js';
+import { loadChatTemplate } from './chat-template.js';
 import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
 const deepseek = loadTokenizer(realTokenizerDir('deepseek-v3'));
@@ -116,6 +117,23 @@ test('fast ByteLevel decode equals the library decode on random ids (partial UTF
     assert.equal(tok.decode([]), '');
     assert.equal(tok.decode([tok.eosTokenId!], { skipSpecialTokens: true }), '');
   }
+});
+
+test('rendered real chat prompts encode with one BOS and chat markers as single ids (addSpecialTokens: false)', () => {
+  const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: '你好 👋' }] as const;
+  const dsText = loadChatTemplate(realTokenizerDir('deepseek-v3'))!.render({ messages: [...messages], addGenerationPrompt: true });
+  const ds = deepseek.encode(dsText, { addSpecialTokens: false });
+  assert.equal(ds[0], 0);
+  assert.equal(ds.filter((id) => id === 0).length, 1, 'exactly one BOS');
+  assert.equal(ds.at(-1), deepseek.tokenToId('<｜Assistant｜>'));
+  assert.ok(ds.includes(deepseek.tokenToId('<｜User｜>')!));
+  assert.equal(deepseek.decode(ds), dsText);
+  const qwText = loadChatTemplate(realTokenizerDir('qwen3'))!.render({ messages: [...messages], addGenerationPrompt: true });
+  const qw = qwen.encode(qwText, { addSpecialTokens: false });
+  assert.deepEqual(qw.slice(0, 1), [151644]);
+  assert.equal(qw.filter((id) => id === 151644).length, 3, 'three <|im_start|> (system, user, assistant)');
+  assert.equal(qw.filter((id) => id === 151645).length, 2, 'two <|im_end|>');
+  assert.equal(qwen.decode(qw), qwText);
 });
 
 test('decode rejects ids outside the vocabulary with invalid_argument', () => {
