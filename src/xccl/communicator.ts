@@ -4,7 +4,7 @@
  * peer is up, and exposes p2p send/recv and the control collectives. Dispatch/combine and
  * a2e/e2a are built on it in ep/.
  */
-import { XdsError } from '../core/errors.js';
+import { XdsError, isXdsError } from '../core/errors.js';
 import { realClock, type Clock } from '../core/clock.js';
 import { RANK_STATE, makeRegionLayout, type RegionConfig } from './region.js';
 import type { Transport } from './transport.js';
@@ -68,7 +68,16 @@ export class Communicator {
   irecv(peer: number, eventId: number, dst?: Uint8Array): XcclHandle<Uint8Array> { return this.p2p.irecv(peer, eventId, dst); }
   barrier(): Promise<void> { return this.collectives.barrier(); }
   allGather(data: ArrayBufferView): Promise<Uint8Array[]> { return this.collectives.allGather(data); }
-  close(): Promise<void> { return this.transport.close(); }
+  /** Waits (bounded by the timeout) until peers have pulled this rank's last EP publication, then closes. */
+  async close(): Promise<void> {
+    try {
+      await this.pull.reclaimArea();
+    } catch (e) {
+      if (!isXdsError(e)) throw e; // a peer that is gone or late no longer needs our area
+    } finally {
+      await this.transport.close();
+    }
+  }
 }
 
 export async function createCommunicator(spec: CommunicatorSpec, rank: number, opts: CommunicatorOptions = {}): Promise<Communicator> {

@@ -49,9 +49,13 @@ export class TcpTransport implements Transport {
     socket.on('error', () => {});
   }
 
-  private write(peer: number, ...bufs: Uint8Array[]): void {
+  /** Queues frames to `peer`; toward a gone peer it throws, or drops them when `isReply` (socket handlers). */
+  private write(peer: number, isReply: boolean, ...bufs: Uint8Array[]): void {
     const s = this.sockets[peer];
-    if (!s || this.gone[peer]) { this.checkPeer(peer); return; }
+    if (!s || this.gone[peer]) {
+      if (!isReply) this.checkPeer(peer);
+      return;
+    }
     if (!this.corked.has(s)) {
       s.cork();
       this.corked.add(s);
@@ -62,12 +66,12 @@ export class TcpTransport implements Transport {
 
   put(peer: number, offset: number, src: Uint8Array): void {
     if (peer === this.rank) this.local.set(src, offset);
-    else this.write(peer, frameHeader(FRAME.put, [offset], src.byteLength), src);
+    else this.write(peer, false, frameHeader(FRAME.put, [offset], src.byteLength), src);
   }
 
   signal(peer: number, wordIdx: number, value: number): void {
     if (peer === this.rank) this.applySignal(wordIdx, value);
-    else this.write(peer, frameHeader(FRAME.signal, [wordIdx, value]));
+    else this.write(peer, false, frameHeader(FRAME.signal, [wordIdx, value]));
   }
 
   get(peer: number, offset: number, dst: Uint8Array, deadlineUs: number): void | Promise<void> {
@@ -77,7 +81,7 @@ export class TcpTransport implements Transport {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { this.gets.delete(reqId); reject(this.timeoutError(`a pull of ${dst.byteLength} bytes`, peer)); }, this.msUntil(deadlineUs));
       this.gets.set(reqId, { peer, dst, resolve, reject, timer });
-      this.write(peer, frameHeader(FRAME.getReq, [reqId, offset, dst.byteLength]));
+      this.write(peer, false, frameHeader(FRAME.getReq, [reqId, offset, dst.byteLength]));
     });
   }
 
@@ -130,7 +134,7 @@ export class TcpTransport implements Transport {
   }
 
   private serveGet(peer: number, reqId: number, offset: number, len: number): void {
-    this.write(peer, frameHeader(FRAME.getResp, [reqId], len), this.local.subarray(offset, offset + len));
+    this.write(peer, true, frameHeader(FRAME.getResp, [reqId], len), this.local.subarray(offset, offset + len));
   }
 
   private finishGet(reqId: number, bytes: Buffer): void {
