@@ -76,7 +76,10 @@ export class LocalModelRunner implements ModelRunner {
     const layout = this.layoutOf(batch.seqs);
     const h = new Float32Array(layout.numRows * this.hiddenSize); // [T, D] residual stream
     embedTokens(this.weights.embed, concatTokens(batch.seqs), h);
-    this.weights.layers.forEach((w, l) => this.report(l, decoderBlock(this.state(l), this.spec, w, this.spec.layers[l]!.ffn, h, layout, this.mlaMode)));
+    for (const [l, w] of this.weights.layers.entries()) {
+      const routing = decoderBlock(this.state(l), this.spec, w, this.spec.layers[l]!.ffn, h, layout, this.mlaMode);
+      this.report(l, routing);
+    }
     return this.finish(h, layout, batch.seqs, this.weights.finalNorm, this.weights.lmHead);
   }
 
