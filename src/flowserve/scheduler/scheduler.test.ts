@@ -4,6 +4,7 @@ import { isXdsError } from '../../core/errors.js';
 import { FakeRunner } from '../testing/fake-runner.js';
 import { assertKvIdle, expectedGreedy, greedyStep, makeRequest, makeScheduler, runUntilIdle } from '../testing/builders.js';
 import type { Request } from '../request.js';
+import { policyNames, registerPolicy } from './policies.js';
 
 const prompt = (n: number, base = 1): number[] => Array.from({ length: n }, (_, i) => base + i);
 
@@ -165,10 +166,11 @@ test('stop tokens and the shouldStop hook end a request with reason stop', () =>
   assertKvIdle(kv);
 });
 
-test('random workload: invariants every step, greedy tokens as if alone, accounting back to zero', () => {
+test('every policy (conformance): invariants every step, greedy tokens as if alone, accounting back to zero', () => {
   let seed = 12345;
   const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
-  for (const policy of ['fcfs', 'priority']) {
+  registerPolicy({ name: 'shortest-prompt-first', compare: (a, b) => a.numPromptTokens - b.numPromptTokens || a.arrivalSeq - b.arrivalSeq });
+  for (const policy of policyNames()) { // conformance: every registered policy
     const { scheduler, kv } = makeScheduler({ policy, numBlocks: 12, blockSizeTokens: 4, maxNumBatchedTokens: 12, maxNumSeqs: 4, maxWaiting: 64 });
     const runner = fakeFor(kv);
     const shared = prompt(8, 40);
