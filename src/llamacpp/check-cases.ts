@@ -24,6 +24,8 @@ export const CHECK_MAX_PROB_DIFF = 1e-3;
 /** Bytes of "The quick brown fox" as byte-level token ids (ids 0–255 are the bytes). */
 export const CHECK_PROMPT: readonly number[] = Array.from(Buffer.from('The quick brown fox', 'utf8'));
 
+const LITE_TRAP = 'q_proj without q LoRA: llama.cpp loads deepseek2 without q LoRA only at 26/27 layers (GGUF-EXPORT.md §6.5), so q_lora_rank 24 is kept';
+
 export const CHECK_CASES: readonly CheckCase[] = [
   { name: 'llama-tiny', genArch: 'llama', ggufArch: 'llama', turnedOff: [] },
   { name: 'qwen3-tiny', genArch: 'qwen3', ggufArch: 'qwen3', turnedOff: [] },
@@ -36,6 +38,22 @@ export const CHECK_CASES: readonly CheckCase[] = [
   {
     name: 'dsv3-tiny', genArch: 'deepseek-v3', ggufArch: 'deepseek2',
     turnedOff: ['MTP layer: not exported (llama.cpp\'s DeepSeek conversion drops it); greedy decoding without speculation does not use it'],
+  },
+  {
+    name: 'dsv3-tiny-noq (q LoRA kept)', genArch: 'deepseek-v3', variant: 'noq', ggufArch: 'deepseek2',
+    configPatch: { q_lora_rank: 24 },
+    turnedOff: [LITE_TRAP + '; the rest of the variant stays (no groups, S 2, two dense layers, no rope scaling, eps 1e-5)'],
+  },
+  {
+    name: 'dsv3-tiny-k2yarn (q LoRA kept, β 32/1)', genArch: 'deepseek-v3', variant: 'k2yarn', ggufArch: 'deepseek2',
+    configPatch: {
+      q_lora_rank: 24,
+      rope_scaling: { type: 'yarn', rope_type: 'yarn', factor: 32, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1 },
+    },
+    turnedOff: [
+      LITE_TRAP,
+      'YaRN beta_fast = beta_slow = 1 (Kimi K2 first release) → 32 / 1: this llama.cpp build ignores the yarn_beta_* keys for deepseek2 and always uses 32 / 1 (with β 1/1 the check diverged at step 24, max |Δp| 1.0e-3); θ 5e4 and f 32 stay',
+    ],
   },
   {
     name: 'dsv2-tiny (no group limit)', genArch: 'deepseek-v2', ggufArch: 'deepseek2',

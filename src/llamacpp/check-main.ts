@@ -48,6 +48,6 @@ export async function checkLlamaCppMain(argv: string[]): Promise<number> {
   }
   const failed = results.filter((r) => !r.pass).length;
   const total = (performance.now() - t0) / 1000;
-  process.stdout.write(`${failed === 0 ? 'ALL PASS' : `${failed} FAILED`}: ${results.length} architectures, total ${total.toFixed(1)} s (install included)\n`);
+  process.stdout.write(`${failed === 0 ? 'ALL PASS' : `${failed} FAILED`}: ${results.length} models, total ${total.toFixed(1)} s (install included)\n`);
   return failed === 0 && results.length > 0 ? 0 : 1;
 }

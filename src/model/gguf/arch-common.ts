@@ -38,8 +38,18 @@ export function commonKeys(arch: string, spec: ModelSpec): GgufKv[] {
   ];
 }
 
+/**
+ * NOTE: the llama.cpp in node-llama-cpp 3.21.1 reads yarn_beta_fast/slow only for grok and
+ * mistral3; every other arch runs YaRN with β 32/1. The keys are still written (as the converter
+ * does), and a note says the reference will differ.
+ */
+export function yarnBetaNote(betaFast: number, betaSlow: number): string[] {
+  if (betaFast === 32 && betaSlow === 1) return [];
+  return [`YaRN beta_fast/beta_slow ${betaFast}/${betaSlow}: llama.cpp (node-llama-cpp 3.21.1) ignores these keys here and uses 32/1, so its output will differ`];
+}
+
 /** Generic rope scaling keys for GQA archs (linear, YaRN); llama3 is a tensor (arch-llama.ts). */
-export function gqaRopeScalingKeys(arch: string, spec: ModelSpec): GgufKv[] {
+export function gqaRopeScalingKeys(arch: string, spec: ModelSpec, notes: string[] = []): GgufKv[] {
   const s = spec.rope.scaling;
   switch (s.kind) {
     case 'none':
@@ -51,6 +61,7 @@ export function gqaRopeScalingKeys(arch: string, spec: ModelSpec): GgufKv[] {
       if (s.attentionFactor !== null || s.mscale !== null || s.mscaleAllDim !== null) {
         throw unsupported(`YaRN with mscale/attention_factor is exported for deepseek2 only (arch ${arch})`, 'rope_scaling');
       }
+      notes.push(...yarnBetaNote(s.betaFast, s.betaSlow));
       return [
         kv.str(`${arch}.rope.scaling.type`, 'yarn'), kv.f32(`${arch}.rope.scaling.factor`, s.factor),
         kv.u32(`${arch}.rope.scaling.original_context_length`, s.originalMaxPositions),

@@ -9,7 +9,7 @@
 import type { FfnSpec, MlaAttentionSpec, ModelSpec } from '../../config/model-spec.js';
 import { layerTensorNames } from '../tensor-names.js';
 import type { WeightSource } from '../tensor.js';
-import { commonKeys, expertTensors, globalTensors, mlpTensors, unsupported, type ArchPlan } from './arch-common.js';
+import { commonKeys, expertTensors, globalTensors, mlpTensors, unsupported, yarnBetaNote, type ArchPlan } from './arch-common.js';
 import { kv, type GgufKv } from './format.js';
 import { copied, permuteHalvesToPairs, planned, readF32, type PlannedTensor } from './tensors.js';
 
@@ -87,6 +87,7 @@ function ropeKeys(spec: ModelSpec, notes: string[]): GgufKv[] {
   if ((s.mscale ?? 1) !== (s.mscaleAllDim ?? 1) && s.mscale !== null && s.mscaleAllDim !== null) {
     notes.push('YaRN mscale ≠ mscale_all_dim: llama.cpp assumes a cos/sin magnitude factor of 1 and will differ (GGUF-EXPORT.md §8)');
   }
+  notes.push(...yarnBetaNote(s.betaFast, s.betaSlow));
   return [
     kv.str(`${ARCH}.rope.scaling.type`, 'yarn'), kv.f32(`${ARCH}.rope.scaling.factor`, s.factor),
     kv.u32(`${ARCH}.rope.scaling.original_context_length`, s.originalMaxPositions),

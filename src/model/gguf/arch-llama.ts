@@ -113,17 +113,17 @@ export function planLlamaLike(spec: ModelSpec, source: WeightSource): ArchPlan {
   if (arch === 'qwen3' && spec.rope.scaling.kind === 'llama3') throw unsupported('llama3 rope scaling is exported for arch llama only', 'rope_scaling');
   // llama arch rotates adjacent pairs: halves-layout checkpoints are permuted, interleaved ones are not.
   const permute = arch === 'llama' && spec.rope.layout === 'halves';
+  const notes = permute ? ['q_proj/k_proj rows permuted from halves to adjacent-pair RoPE order (GGUF-EXPORT.md §4.3)'] : [];
   const keys = [
     ...commonKeys(arch, spec), ...ffnKeys(arch, spec),
     kv.u32(`${arch}.attention.head_count_kv`, a.numKvHeads),
     kv.u32(`${arch}.attention.key_length`, a.headDim), kv.u32(`${arch}.attention.value_length`, a.headDim),
-    kv.u32(`${arch}.rope.dimension_count`, spec.rope.dim), ...gqaRopeScalingKeys(arch, spec),
+    kv.u32(`${arch}.rope.dimension_count`, spec.rope.dim), ...gqaRopeScalingKeys(arch, spec, notes),
   ];
   const g = globalTensors(spec, source);
   const tensors = [...g.first];
   if (spec.rope.scaling.kind === 'llama3') tensors.push(planned('rope_freqs.weight', [spec.rope.dim / 2], () => llama3RopeFreqs(spec), true));
   for (let l = 0; l < spec.numLayers; l++) tensors.push(...layerTensors(spec, source, l, permute));
   tensors.push(...g.last);
-  const notes = permute ? ['q_proj/k_proj rows permuted from halves to adjacent-pair RoPE order (GGUF-EXPORT.md §4.3)'] : [];
   return { arch, kv: keys, tensors, notes };
 }

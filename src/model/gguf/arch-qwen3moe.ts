@@ -60,13 +60,14 @@ export function planQwen3Moe(spec: ModelSpec, source: WeightSource): ArchPlan {
   const a = spec.attention;
   if (a.kind !== 'gqa' || a.hasBias) throw unsupported('qwen3moe has no attention biases', 'attention_bias');
   const arch = 'qwen3moe';
+  const notes: string[] = [];
   const keys: GgufKv[] = [
     ...commonKeys(arch, spec),
     // The dense width is unused when every layer is MoE; the converter writes intermediate_size.
     kv.u32(`${arch}.feed_forward_length`, Fe * k),
     kv.u32(`${arch}.attention.head_count_kv`, a.numKvHeads),
     kv.u32(`${arch}.attention.key_length`, a.headDim), kv.u32(`${arch}.attention.value_length`, a.headDim),
-    kv.u32(`${arch}.rope.dimension_count`, a.headDim), ...gqaRopeScalingKeys(arch, spec),
+    kv.u32(`${arch}.rope.dimension_count`, a.headDim), ...gqaRopeScalingKeys(arch, spec, notes),
     kv.u32(`${arch}.expert_count`, E), kv.u32(`${arch}.expert_used_count`, k),
     kv.u32(`${arch}.expert_feed_forward_length`, Fe),
   ];
@@ -74,5 +75,5 @@ export function planQwen3Moe(spec: ModelSpec, source: WeightSource): ArchPlan {
   const tensors = [...g.first];
   for (let l = 0; l < spec.numLayers; l++) tensors.push(...layerTensors(spec, source, l, Fe, E));
   tensors.push(...g.last);
-  return { arch, kv: keys, tensors, notes: [] };
+  return { arch, kv: keys, tensors, notes };
 }

@@ -228,3 +228,13 @@ test('a missing or mis-shaped tensor is an XdsError naming it', () => {
     (e) => isXdsError(e, 'checkpoint_missing') && e.message.includes('model.layers.1.mlp.up_proj.weight'));
   assert.throws(() => planGguf({ spec, weights: source, tokenizer: null, type: 'q4' as 'f32' }), (e) => isXdsError(e, 'invalid_argument') && e.param === 'type');
 });
+
+test('YaRN β other than 32/1 is written but noted (this llama.cpp ignores the keys)', () => {
+  const yarn = { type: 'yarn', factor: 32, original_max_position_embeddings: 4096, beta_fast: 1, beta_slow: 1, mscale: 1, mscale_all_dim: 1 };
+  const spec = tinySpec('deepseek3', { rope_scaling: yarn, rope_theta: 50000 });
+  const plan = planGguf({ spec, weights: randomWeights(spec, 10), tokenizer: null, type: 'f32' });
+  assert.equal(kvValue(plan, 'deepseek2.rope.scaling.yarn_beta_fast'), 1);
+  assert.ok(plan.notes.some((n) => n.includes('beta_fast/beta_slow 1/1')), plan.notes.join('; '));
+  const std = tinySpec('deepseek3');
+  assert.ok(!planGguf({ spec: std, weights: randomWeights(std, 10), tokenizer: null, type: 'f32' }).notes.some((n) => n.includes('beta')));
+});
