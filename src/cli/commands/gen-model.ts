@@ -11,7 +11,7 @@ import { GEN_ARCHS, GEN_VARIANTS } from '../../model/generator/presets.js';
 const USAGE = `usage: xdeepserve gen-model --arch ARCH --preset tiny|small --seed N --out DIR [flags]
 
   --arch ARCH        ${GEN_ARCHS.join(' | ')}
-  --preset P         tiny (MODELS.md §9.2 fixtures, seconds) | small (~100M params, for benchmarks)
+  --preset P         tiny (MODELS.md §9.2 fixtures, seconds) | small (110–130M params: ~450 MiB f32, for benchmarks)
   --seed N           PRNG seed; same flags give byte-identical files
   --out DIR          output directory (created; earlier safetensors in it are replaced)
   --tokenizer T      ${GEN_TOKENIZERS.join(' | ')} (default byte)

@@ -104,6 +104,7 @@ export const command: Command = {
     const dir = required(v.model, 'model');
     const prompt = required(v.prompt, 'prompt');
     const maxTokens = numberFlag(v['max-tokens'], 'max-tokens', 64, 1);
+    if (!Number.isInteger(maxTokens)) throw new XdsError('invalid_argument', `--max-tokens must be an integer, got '${v['max-tokens']}'`, { param: 'max-tokens' });
     const backendKind = parseBackendKind(v.backend);
     const m = loadModel(dir);
     const params = samplingParams(v, m.generation);
