@@ -3,6 +3,7 @@
  * every key of the sequence is at hand) and the GQA block of §2.1/§2.2 (q/k/v projections,
  * Qwen3 per-head q/k RMSNorm before RoPE, RoPE halves, query head h reads KV head ⌊h/g⌋, o_proj).
  */
+import { assert } from '../../core/assert.js';
 import type { GqaAttentionSpec, ModelSpec } from '../../config/model-spec.js';
 import type { WeightSource } from '../tensor.js';
 import { linear, rmsNorm, softmax } from './math.js';
@@ -72,7 +73,7 @@ function projectQkv(spec: ModelSpec, a: GqaAttentionSpec, ws: WeightSource, p: s
 /** GQA self-attention of one layer; x: [T, D] (already input-normed) → [T, D] f64. */
 export function gqaAttention(spec: ModelSpec, ws: WeightSource, prefix: string, x: Float64Array, positions: readonly number[], rope: RefRope): Float64Array {
   const a = spec.attention;
-  if (a.kind !== 'gqa') throw new Error('gqaAttention on an MLA model');
+  assert(a.kind === 'gqa', 'reference: gqaAttention on an MLA model');
   const { numHeads: H, numKvHeads: Hkv, headDim: dh } = a;
   const { q, k, v } = projectQkv(spec, a, ws, prefix, x, positions, rope);
   const g = H / Hkv;

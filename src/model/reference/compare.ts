@@ -2,6 +2,7 @@
  * Comparison helpers for the reference cross-checks (llama2.c style: print the max difference).
  * Work on any numeric arrays (engine f32 rows vs reference f64 rows).
  */
+import { assert } from '../../core/assert.js';
 import type { ModelSpec } from '../../config/model-spec.js';
 import type { WeightSource } from '../tensor.js';
 import { referenceForward } from './forward.js';
@@ -10,7 +11,7 @@ export type Numbers = ArrayLike<number>;
 
 /** max_i |a_i − b_i|; throws when the lengths differ. NaN anywhere gives NaN. */
 export function maxAbsDiff(a: Numbers, b: Numbers): number {
-  if (a.length !== b.length) throw new Error(`maxAbsDiff: lengths ${a.length} and ${b.length} differ`);
+  assert(a.length === b.length, () => `maxAbsDiff: lengths ${a.length} and ${b.length} differ`);
   let m = 0;
   for (let i = 0; i < a.length; i++) {
     const d = Math.abs(a[i]! - b[i]!);

@@ -4,6 +4,7 @@
  * q̃_h = W_UK[h]ᵀ·q_nope_h, scores (q̃_h·c(u) + q_pe_h·k_pe(u))·scale, ctx_h = Σ_u p·c(u),
  * o_h = W_UV[h]·ctx_h, with the (dn+dr)-based scale kept.
  */
+import { assert } from '../../core/assert.js';
 import type { ModelSpec } from '../../config/model-spec.js';
 import type { WeightSource } from '../tensor.js';
 import { linear, softmax } from './math.js';
@@ -14,7 +15,7 @@ import { readTensor } from './tensors.js';
 /** Absorbed-form MLA of one layer; x: [T, D] (already input-normed) → [T, D] f64. */
 export function mlaAttentionAbsorbed(spec: ModelSpec, ws: WeightSource, p: string, x: Float64Array, positions: readonly number[], rope: RefRope): Float64Array {
   const a = spec.attention;
-  if (a.kind !== 'mla') throw new Error('mlaAttentionAbsorbed on a GQA model');
+  assert(a.kind === 'mla', 'reference: mlaAttentionAbsorbed on a GQA model');
   const { numHeads: H, qkNopeHeadDim: dn, qkRopeHeadDim: dr, vHeadDim: dv, kvLoraRank: R } = a;
   const T = positions.length;
   const q = projectMlaQ(spec, ws, p, x, positions, rope); // [T, H, dn+dr], q_pe rotated

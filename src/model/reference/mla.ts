@@ -5,6 +5,7 @@
  * shared by all heads; interleaved RoPE on q_pe and k_pe; kv_b_proj rows grouped per head as
  * [k_nope (dn) ‖ v (dv)]; softmax scale (dn+dr)^−½·m² computed here from the rope scaling (§5).
  */
+import { assert } from '../../core/assert.js';
 import type { MlaAttentionSpec, ModelSpec } from '../../config/model-spec.js';
 import type { WeightSource } from '../tensor.js';
 import { causalAttention } from './attention.js';
@@ -16,7 +17,7 @@ import { readTensor } from './tensors.js';
 export const MLA_NORM_EPS = 1e-6;
 
 function mlaOf(spec: ModelSpec): MlaAttentionSpec {
-  if (spec.attention.kind !== 'mla') throw new Error('mlaAttention on a GQA model');
+  assert(spec.attention.kind === 'mla', 'reference: MLA attention on a GQA model');
   return spec.attention;
 }
 

@@ -6,6 +6,7 @@
  * masking, V3 "always scale" vs V2 "scale unless normalized", shared expert added unweighted).
  * The normalization/scaling rules are decided here from the architecture, not from the engine's spec.
  */
+import { AssertionError } from '../../core/assert.js';
 import type { FfnSpec, ModelSpec, RouterSpec } from '../../config/model-spec.js';
 import type { WeightSource } from '../tensor.js';
 import { linear, row, sigmoid, siluGlu, softmax, type GluWeights } from './math.js';
@@ -85,7 +86,7 @@ function routeToken(spec: ModelSpec, f: MoeFfn, z: Float64Array, bias: Float64Ar
   if (spec.arch === 'mixtral') return routeSoftmaxTopk(true, k, z);
   if (spec.arch === 'qwen3_moe') return routeSoftmaxTopk(f.router.normTopkProb, k, z);
   if (spec.arch === 'deepseek_v2' || spec.arch === 'deepseek_v3') return routeDeepseek(spec.arch, f.router, k, z, bias);
-  throw new Error(`reference: ${spec.arch} has no MoE`);
+  throw new AssertionError(`reference: ${spec.arch} has no MoE`);
 }
 
 /** The routing of each token (exposed for tests and expert-load checks). x: [T, D]. */
