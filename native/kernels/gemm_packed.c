@@ -1,8 +1,8 @@
 /*
  * Prefill GEMM, packed and cache-blocked (CPU-FACTS.md §2c "packed BLIS-style"), AVX2 version:
- * for each K block of KC, each 16-column strip of Wᵀ is packed (and converted: bf16 → f32, int8 →
- * dequantized f32) into a [KC][16] panel that stays in L1; a 6×16 micro-kernel (12 ymm
- * accumulators, broadcasts of x) sweeps all activation rows over it. C accumulates in y.
+ * each 16-column strip of Wᵀ is packed (and converted: bf16 → f32, int8 → dequantized f32) into a
+ * [K][16] panel (L2); per K block of KC a 6×16 micro-kernel (12 ymm accumulators, broadcasts of
+ * x) sweeps all activation rows over the [KC][16] slice (L1). C accumulates in y.
  */
 #include "kernels.h"
 #include <immintrin.h>
@@ -12,32 +12,76 @@
 #define NR 16
 #define KC 256
 
-static inline float load_weight(const xds_linear *lw, size_t row, int col) {
-  size_t idx = row * (size_t)lw->in_dim + (size_t)col;
-  switch (lw->format) {
-    case XDS_F32: return ((const float *)lw->w)[idx];
-    case XDS_BF16: {
-      union { uint32_t u; float f; } c = { .u = (uint32_t)((const uint16_t *)lw->w)[idx] << 16 };
-      return c.f;
+/* Row n's weights [k0, k0 + kc) as f32 into dst (stride NR): bf16 widened, int8 dequantized. */
+static void pack_row(const xds_linear *lw, size_t n, int k0, int kc, float *dst) {
+  const size_t base = n * (size_t)lw->in_dim + (size_t)k0;
+  if (lw->format == XDS_F32) {
+    const float *row = (const float *)lw->w + base;
+    for (int k = 0; k < kc; k++) dst[k * NR] = row[k];
+  } else if (lw->format == XDS_BF16) {
+    const uint16_t *row = (const uint16_t *)lw->w + base;
+    for (int k = 0; k < kc; k++) {
+      union { uint32_t u; float f; } c = { .u = (uint32_t)row[k] << 16 };
+      dst[k * NR] = c.f;
     }
-    default: {
-      int groups = (lw->in_dim + lw->group_size - 1) / lw->group_size;
-      return (float)((const int8_t *)lw->w)[idx] * lw->scales[row * (size_t)groups + (size_t)(col / lw->group_size)];
+  } else {
+    const int8_t *row = (const int8_t *)lw->w + base;
+    const int gs = lw->group_size, groups = (lw->in_dim + gs - 1) / gs;
+    const float *scales = lw->scales + n * (size_t)groups;
+    for (int k = 0; k < kc;) {
+      int g = (k0 + k) / gs, end = (g + 1) * gs - k0;
+      if (end > kc) end = kc;
+      const float s = scales[g];
+      for (; k < end; k++) dst[k * NR] = (float)row[k] * s;
     }
   }
 }
 
+/* 8 consecutive weights of row n from column k as f32 (k + 8 <= in_dim; int8 groups are 32-aligned). */
+static inline __m256 load8_weights(const xds_linear *lw, size_t n, int k) {
+  const size_t idx = n * (size_t)lw->in_dim + (size_t)k;
+  if (lw->format == XDS_F32) return _mm256_loadu_ps((const float *)lw->w + idx);
+  if (lw->format == XDS_BF16) {
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)lw->w + idx)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+  }
+  const int gs = lw->group_size, groups = (lw->in_dim + gs - 1) / gs;
+  __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const int8_t *)lw->w + idx))));
+  return _mm256_mul_ps(v, _mm256_set1_ps(lw->scales[n * (size_t)groups + (size_t)(k / gs)]));
+}
+
+/* Transposes r[0..7] (8 rows × 8 columns) in place so that r[i] holds column i. */
+static inline void transpose8(__m256 r[8]) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
 /* panel[k][j] = W[n0 + j][k0 + k] for j < nvalid, 0 beyond (zero padding of the last strip). */
 static void pack_panel(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel) {
-  if (lw->format == XDS_F32) {
-    for (int j = 0; j < nvalid; j++) {
-      const float *row = (const float *)lw->w + (size_t)(n0 + j) * lw->in_dim + k0;
-      for (int k = 0; k < kc; k++) panel[k * NR + j] = row[k];
+  int j0 = 0, k8 = 0;
+  if (k0 == 0 && (lw->format != XDS_INT8 || lw->group_size % 8 == 0)) {
+    k8 = kc / 8 * 8;
+    for (; j0 + 8 <= nvalid; j0 += 8) {
+      for (int k = 0; k < k8; k += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; i++) r[i] = load8_weights(lw, (size_t)(n0 + j0 + i), k);
+        transpose8(r);
+        for (int i = 0; i < 8; i++) _mm256_storeu_ps(panel + (size_t)(k + i) * NR + j0, r[i]);
+      }
+      for (int i = 0; i < 8 && k8 < kc; i++) pack_row(lw, (size_t)(n0 + j0 + i), k8, kc - k8, panel + (size_t)k8 * NR + j0 + i);
     }
-  } else {
-    for (int j = 0; j < nvalid; j++)
-      for (int k = 0; k < kc; k++) panel[k * NR + j] = load_weight(lw, (size_t)(n0 + j), k0 + k);
   }
+  for (int j = j0; j < nvalid; j++) pack_row(lw, (size_t)(n0 + j), k0, kc, panel + j);
   for (int j = nvalid; j < NR; j++)
     for (int k = 0; k < kc; k++) panel[k * NR + j] = 0.0f;
 }
@@ -86,20 +130,24 @@ static void edge_tile(int kc, const float *a, size_t lda, int mr, const float *p
   for (int i = 0; i < mr; i++) memcpy(c + i * ldc, tile + i * NR, (size_t)nr * sizeof(float));
 }
 
+/*
+ * NOTE: each 16-row strip of W is packed over its whole K at once, so W streams row by row
+ * (prefetch-friendly, read exactly once); the K blocks then sweep the activations strip by strip.
+ */
 void xds_gemm_packed(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1) {
   const int k = lw->in_dim, n = lw->out_dim;
-  float *panel = xds_scratch(0, (size_t)KC * NR * sizeof(float));
-  for (int k0 = 0; k0 < k; k0 += KC) {
-    int kc = k - k0 < KC ? k - k0 : KC;
-    for (int n0 = o0; n0 < o1; n0 += NR) {
-      int nr = o1 - n0 < NR ? o1 - n0 : NR;
-      pack_panel(lw, n0, nr, k0, kc, panel);
+  float *panel = xds_scratch(0, (size_t)k * NR * sizeof(float)); /* [k][16] f32 */
+  for (int n0 = o0; n0 < o1; n0 += NR) {
+    int nr = o1 - n0 < NR ? o1 - n0 : NR;
+    pack_panel(lw, n0, nr, 0, k, panel);
+    for (int k0 = 0; k0 < k; k0 += KC) {
+      int kc = k - k0 < KC ? k - k0 : KC;
       for (int m0 = 0; m0 < rows; m0 += MR) {
         int mr = rows - m0 < MR ? rows - m0 : MR;
         const float *a = x + (size_t)m0 * k + k0;
         float *c = y + (size_t)m0 * n + n0;
-        if (mr == MR && nr == NR) ukernel_6x16(kc, a, (size_t)k, panel, c, (size_t)n, k0 > 0);
-        else edge_tile(kc, a, (size_t)k, mr, panel, c, (size_t)n, nr, k0 > 0);
+        if (mr == MR && nr == NR) ukernel_6x16(kc, a, (size_t)k, panel + (size_t)k0 * NR, c, (size_t)n, k0 > 0);
+        else edge_tile(kc, a, (size_t)k, mr, panel + (size_t)k0 * NR, c, (size_t)n, nr, k0 > 0);
       }
     }
   }
