@@ -26,6 +26,18 @@ void xds_quantize_row_q8(const float *x, int k, int8_t *xq, float *xs) {
   }
 }
 
+void xds_quantize_row_q8_rowscale(const float *x, int k, int8_t *xq, float *xs) {
+  float amax = 0.0f;
+  for (int i = 0; i < k; i++) amax = fmaxf(amax, fabsf(x[i]));
+  float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+  *xs = amax / 127.0f;
+  for (int i = 0; i < k; i++) {
+    float v = nearbyintf(x[i] * id);
+    xq[i] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+  }
+  for (int i = k; i < (k + 31) / 32 * 32; i++) xq[i] = 0;
+}
+
 static inline float hsum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -108,4 +120,59 @@ void xds_gemv_int8(const xds_linear *lw, const int8_t *xq, const float *xs, int 
 __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")))
 void xds_gemv_int8_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1) {
   XDS_GEMV_INT8_BODY(DOT32_VNNI)
+}
+
+/*
+ * Per-output-channel weights with per-token activations (paper §2.8: one scale per weight row,
+ * one per activation row): the integer dot products accumulate in int32 over the whole row and
+ * are scaled once at the end, so a 32-byte block costs 1 load + sign + 1-2 integer ops.
+ * NOTE: int32 cannot overflow: |Σ| ≤ 127·127·in_dim < 2³¹ for in_dim < 133 000.
+ */
+#define XDS_GEMV_INT8_ROW_BODY(DOT_ACC)                                                         \
+  const int k = lw->in_dim, n = lw->out_dim, nb_full = k / 32, tail = k % 32;                   \
+  const int kp = (k + 31) / 32 * 32;                                                            \
+  const int8_t *wbase = (const int8_t *)lw->w;                                                  \
+  for (int o = o0; o < o1; o += 4) {                                                            \
+    const int nw = o1 - o < 4 ? o1 - o : 4;                                                     \
+    const int8_t *w[4];                                                                         \
+    for (int j = 0; j < 4; j++) w[j] = wbase + (size_t)(o + (j < nw ? j : 0)) * k;              \
+    for (int r = 0; r < rows; r++) {                                                            \
+      const int8_t *xr = xq + (size_t)r * kp;                                                   \
+      __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0, acc2 = acc0, acc3 = acc0;             \
+      for (int b = 0; b < nb_full; b++) {                                                       \
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(xr + 32 * b));                  \
+        const __m256i ax = _mm256_sign_epi8(xv, xv);                                            \
+        acc0 = DOT_ACC(acc0, ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w[0] + 32 * b)), xv)); \
+        acc1 = DOT_ACC(acc1, ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w[1] + 32 * b)), xv)); \
+        acc2 = DOT_ACC(acc2, ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w[2] + 32 * b)), xv)); \
+        acc3 = DOT_ACC(acc3, ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w[3] + 32 * b)), xv)); \
+      }                                                                                         \
+      int32_t isum[4] = {hsum8i(acc0), hsum8i(acc1), hsum8i(acc2), hsum8i(acc3)};               \
+      if (tail)                                                                                 \
+        for (int j = 0; j < 4; j++) isum[j] += dot_tail(xr + 32 * nb_full, w[j] + 32 * nb_full, tail); \
+      float *yr = y + (size_t)r * n + o;                                                        \
+      for (int j = 0; j < nw; j++) yr[j] = (float)isum[j] * (xs[r] * lw->scales[o + j]);       \
+    }                                                                                           \
+  }
+
+static inline int32_t hsum8i(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+static inline __m256i dot_acc_avx2(__m256i acc, __m256i ax, __m256i sw) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sw), _mm256_set1_epi16(1)));
+}
+
+void xds_gemv_int8_rowscale(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1) {
+  XDS_GEMV_INT8_ROW_BODY(dot_acc_avx2)
+}
+
+#define DOT_ACC_VNNI(acc, ax, sw) _mm256_dpbusd_epi32((acc), (ax), (sw))
+
+__attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")))
+void xds_gemv_int8_rowscale_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1) {
+  XDS_GEMV_INT8_ROW_BODY(DOT_ACC_VNNI)
 }

@@ -49,6 +49,10 @@ void xds_quantize_row_q8(const float *x, int k, int8_t *xq, float *xs);
 /* int8 GEMV rows [o0, o1) for `rows` pre-quantized activation rows (stride kp = ceil32(in_dim)). */
 void xds_gemv_int8(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1);
 void xds_gemv_int8_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1);
+/* Per-channel weights (group_size >= in_dim): one activation scale per row, int32 accumulation. */
+void xds_quantize_row_q8_rowscale(const float *x, int k, int8_t *xq, float *xs);
+void xds_gemv_int8_rowscale(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1);
+void xds_gemv_int8_rowscale_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1);
 /* Float GEMV (f32/bf16 weights) rows [o0, o1). */
 void xds_gemv_float(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1);
 /* Packed, cache-blocked GEMM over output channels [o0, o1) (o0 a multiple of 16). */

@@ -41,6 +41,8 @@ static void add_bias(const xds_linear *lw, float *y, int rows, int o0, int o1) {
   }
 }
 
+static int is_per_channel(const xds_linear *lw) { return lw->group_size >= lw->in_dim; }
+
 static void matmul_task(void *arg, int task, int num_tasks) {
   const matmul_job *job = arg;
   int o0, o1;
@@ -48,6 +50,10 @@ static void matmul_task(void *arg, int task, int num_tasks) {
   if (o0 >= o1) return;
   if (job->use_gemm) xds_gemm_packed(job->lw, job->x, job->rows, job->y, o0, o1);
   else if (job->lw->format != XDS_INT8) xds_gemv_float(job->lw, job->x, job->rows, job->y, o0, o1);
+  else if (is_per_channel(job->lw)) {
+    if (xds_use_vnni()) xds_gemv_int8_rowscale_vnni(job->lw, job->xq, job->xs, job->rows, job->y, o0, o1);
+    else xds_gemv_int8_rowscale(job->lw, job->xq, job->xs, job->rows, job->y, o0, o1);
+  }
   else if (xds_use_vnni()) xds_gemv_int8_vnni(job->lw, job->xq, job->xs, job->rows, job->y, o0, o1);
   else xds_gemv_int8(job->lw, job->xq, job->xs, job->rows, job->y, o0, o1);
   add_bias(job->lw, job->y, job->rows, o0, o1);
@@ -76,7 +82,11 @@ void xds_matmul(const xds_linear *lw, const float *x, float *y, int rows, int nu
     int kp = (lw->in_dim + 31) / 32 * 32;
     int8_t *xq = xds_scratch(1, (size_t)rows * kp);
     float *xs = xds_scratch(2, (size_t)rows * (kp / 32) * sizeof(float));
-    for (int r = 0; r < rows; r++) xds_quantize_row_q8(x + (size_t)r * lw->in_dim, lw->in_dim, xq + (size_t)r * kp, xs + (size_t)r * (kp / 32));
+    for (int r = 0; r < rows; r++) {
+      const float *xr = x + (size_t)r * lw->in_dim;
+      if (is_per_channel(lw)) xds_quantize_row_q8_rowscale(xr, lw->in_dim, xq + (size_t)r * kp, xs + r);
+      else xds_quantize_row_q8(xr, lw->in_dim, xq + (size_t)r * kp, xs + (size_t)r * (kp / 32));
+    }
     job.xq = xq;
     job.xs = xs;
   }

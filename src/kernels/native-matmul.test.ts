@@ -2,8 +2,9 @@
  * Native matmul vs the reference backend (MODELS.md §8.3 tolerances): f32 / bf16 / int8 weights,
  * GEMV (decode) and packed GEMM (prefill) paths, odd sizes, tails, single rows, 1 and 2 threads,
  * AVX2 and (where the CPU has it) AVX-512 VNNI.
- * f32/bf16: |y − ref| ≤ 1e-5 · Σ|x·w| per element. int8: activation quantization adds at most
- * Σ_blocks (xScale_b / 2) · Σ_{i∈b} |w_i| (the rounding of x per 32-block), plus the same 1e-5 term.
+ * f32/bf16: |y − ref| ≤ 1e-5 · Σ|x·w| per element. int8 decode (GEMV): activation quantization
+ * adds at most Σ_blocks (xScale_b / 2) · Σ_{i∈b} |w_i| (the rounding of x per 32-block, or per row
+ * for per-channel weights), plus the same 1e-5 term; int8 prefill (GEMM) dequantizes: 1e-5 only.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,13 +34,15 @@ function bf16Weight(w: LinearWeight & { format: 'f32' }): LinearWeight {
 function bounds(x: Float32Array, w: LinearWeight, rows: number, int8Activations: boolean): Float64Array {
   const out = new Float64Array(rows * w.outDim);
   const row = new Float32Array(w.inDim);
+  // Activation blocks: 32 wide, or the whole row for per-channel weights (per-token scales).
+  const block = w.format === 'int8' && w.groupSize >= w.inDim ? w.inDim : 32;
   for (let o = 0; o < w.outDim; o++) {
     weightRow(w, o, row);
     for (let r = 0; r < rows; r++) {
       let absSum = Math.abs(w.bias?.[o] ?? 0), qErr = 0;
-      for (let b = 0; b * 32 < w.inDim; b++) {
+      for (let b = 0; b * block < w.inDim; b++) {
         let amax = 0, wAbs = 0;
-        for (let i = b * 32; i < Math.min(w.inDim, b * 32 + 32); i++) {
+        for (let i = b * block; i < Math.min(w.inDim, b * block + block); i++) {
           amax = Math.max(amax, Math.abs(x[r * w.inDim + i]!));
           wAbs += Math.abs(row[i]!);
           absSum += Math.abs(x[r * w.inDim + i]! * row[i]!);

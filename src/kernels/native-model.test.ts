@@ -37,6 +37,7 @@ const INT8_MAX_REL = 0.05;
 const MOE_MAX_MISSES = 1;
 const PROMPT = [3, 17, 42, 5, 88, 1, 64, 23, 9, 71, 30, 50];
 const STEPS = 16;
+const GROUP: number | 'channel' = process.env.XDS_TEST_GROUP === 'channel' ? 'channel' : 32;
 const TABLE = Int32Array.from([7, 2, 11, 4, 9, 0, 13, 5]);
 
 const native = requireNative(2);
@@ -100,7 +101,7 @@ for (const arch of Object.keys(TINY_CONFIGS)) {
     assert.ok(diff <= LOGIT_TOL, `${arch}: ${diff} > ${LOGIT_TOL}`);
     assert.deepEqual(nat.tokens.slice(0, ref.tokens.length), ref.tokens);
 
-    const { weights: q, report } = quantizeLinearTree(weights, 32);
+    const { weights: q, report } = quantizeLinearTree(weights, GROUP);
     assert.ok(report.numWeights > 0 && report.bytesAfter < report.bytesBefore / 3);
     checkInt8(arch, spec, nat, q);
     if (arch !== 'deepseek_v2') assert.deepEqual(decode(runner(spec, q, native!), STEPS).tokens, nat.tokens, `${arch}: free-running int8 greedy tokens`);

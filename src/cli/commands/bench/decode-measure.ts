@@ -19,6 +19,8 @@ import { bindModelWeights, type ModelWeights } from '../../../model/model-weight
 export interface DecodeBenchOptions {
   readonly modelDir: string;
   readonly quantization: 'none' | 'int8';
+  /** int8 scales: one per output channel (per-token activations) or per 32-block. */
+  readonly int8Group: 'channel' | 32;
   readonly numThreads: number;
   readonly promptTokens: number;
   readonly decodeTokens: number;
@@ -60,8 +62,8 @@ export function measureOurs(runner: LocalModelRunner, promptTokens: number, deco
 export function loadOurs(spec: ModelSpec, o: DecodeBenchOptions, source: Parameters<typeof bindModelWeights>[1]): ModelWeights {
   const weights = bindModelWeights(spec, source);
   if (o.quantization === 'none') return weights;
-  const { weights: q, report } = quantizeLinearTree(weights, 32);
-  o.log(`ours: ${formatQuantizationReport(report)}`);
+  const { weights: q, report } = quantizeLinearTree(weights, o.int8Group);
+  o.log(`ours: ${formatQuantizationReport(report)}, scales per ${o.int8Group === 'channel' ? 'output channel' : '32-block'}`);
   return q;
 }
 

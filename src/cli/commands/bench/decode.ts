@@ -13,6 +13,7 @@ import { fmt, runDecodeBench, type DecodeBenchOptions } from './decode-measure.j
 const USAGE = `usage: xdeepserve bench decode --model DIR [--quantization int8] [--json] [flags]
   --model DIR          checkpoint directory (e.g. from 'xdeepserve gen-model --preset small')
   --quantization Q     none (f32 vs llama.cpp f32) | int8 (ours int8 vs llama.cpp q8_0); default none
+  --int8-group G       channel (per-channel weights, per-token activations; default) | 32
   --threads N          threads for us and for llama.cpp (default 1)
   --prompt-tokens N    prefill length (default 128)
   --decode-tokens N    decode steps per round (default 32)
@@ -23,13 +24,15 @@ const USAGE = `usage: xdeepserve bench decode --model DIR [--quantization int8] 
 function parseOptions(argv: string[], log: (l: string) => void): DecodeBenchOptions & { json: boolean } {
   const { values } = parseFlags(argv, {
     model: { type: 'string' }, quantization: { type: 'string' }, json: { type: 'boolean' }, threads: { type: 'string' },
-    'prompt-tokens': { type: 'string' }, 'decode-tokens': { type: 'string' }, rounds: { type: 'string' }, 'llamacpp-dir': { type: 'string' },
+    'prompt-tokens': { type: 'string' }, 'decode-tokens': { type: 'string' }, rounds: { type: 'string' }, 'llamacpp-dir': { type: 'string' }, 'int8-group': { type: 'string' },
   });
   if (!values.model) throw new XdsError('invalid_argument', '--model is required (see xdeepserve bench decode --help)', { param: 'model' });
   const q = values.quantization ?? 'none';
   if (q !== 'none' && q !== 'int8') throw new XdsError('invalid_argument', `--quantization must be none or int8, got '${q}'`, { param: 'quantization' });
+  const g = values['int8-group'] ?? 'channel';
+  if (g !== 'channel' && g !== '32') throw new XdsError('invalid_argument', `--int8-group must be channel or 32, got '${g}'`, { param: 'int8-group' });
   return {
-    modelDir: values.model, quantization: q, json: values.json === true, log,
+    modelDir: values.model, quantization: q, int8Group: g === 'channel' ? 'channel' : 32, json: values.json === true, log,
     numThreads: Math.floor(numberFlag(values.threads, 'threads', 1, 1, 256)),
     promptTokens: Math.floor(numberFlag(values['prompt-tokens'], 'prompt-tokens', 128, 1, 8192)),
     decodeTokens: Math.floor(numberFlag(values['decode-tokens'], 'decode-tokens', 32, 1, 8192)),
@@ -49,7 +52,7 @@ export const command: Command = {
     const r = await runDecodeBench(o, backend);
     const ratio = { prefill: r.ours.prefillTokPerSec / r.llamacpp.prefillTokPerSec, decode: r.ours.decodeTokPerSec / r.llamacpp.decodeTokPerSec };
     const out = {
-      kind: 'bench_decode', model: o.modelDir, quantization: o.quantization, threads: o.numThreads, backend: backend.name,
+      kind: 'bench_decode', model: o.modelDir, quantization: o.quantization, int8Group: o.int8Group, threads: o.numThreads, backend: backend.name,
       promptTokens: o.promptTokens, decodeTokens: o.decodeTokens, rounds: o.rounds,
       ours: r.ours, llamacpp: r.llamacpp, ratio, oursRounds: r.oursRounds, llamacppRounds: r.llamacppRounds,
     };
