@@ -1,0 +1,141 @@
+/**
+ * One choice of one API request run through the DP group's engine (paper §1.3: the JE hands the
+ * request to the DP group; its output comes straight back, step 9). The engine's sink events are
+ * turned into plain ChoiceEvents with text deltas, logprobs, the finish reason, usage and the
+ * latencies the metrics need. Stop strings end the request through the engine's `shouldStop` hook,
+ * so its KV blocks are freed at once with reason 'stop'.
+ */
+import type { DpEngine } from '../flowserve/engine.js';
+import type { EngineEvent, Usage } from '../flowserve/engine-types.js';
+import type { SamplingParams } from '../sampling/params.js';
+import type { ErrorCode } from '../core/errors.js';
+import { EMPTY_DELTA, type ChoiceOutput, type OutputDelta, type ToolCallOut } from './output.js';
+
+export type ApiFinishReason = 'stop' | 'length' | 'tool_calls' | 'abort' | 'error';
+
+export interface TokenLogprobOut {
+  readonly tokenId: number;
+  readonly logprob: number;
+  readonly top: readonly { readonly tokenId: number; readonly logprob: number }[];
+}
+
+export interface ChoiceTiming {
+  /** s from arrival to the first token; null when none came. */
+  readonly ttftS: number | null;
+  readonly e2eS: number;
+  /** [numTokens − 1] s between consecutive tokens. */
+  readonly itlS: readonly number[];
+}
+
+export type ChoiceEvent =
+  | { readonly kind: 'delta'; readonly index: number; readonly content: string; readonly reasoning: string; readonly toolCalls: readonly ToolCallOut[]; readonly logprobs: readonly TokenLogprobOut[] }
+  | {
+      readonly kind: 'done'; readonly index: number; readonly finishReason: ApiFinishReason; readonly usage: Usage;
+      readonly error: { readonly code: ErrorCode; readonly message: string } | null; readonly timing: ChoiceTiming;
+    };
+
+export interface ChoiceSpec {
+  readonly requestId: string;
+  readonly index: number;
+  /** [numPromptTokens] token ids. */
+  readonly promptIds: readonly number[];
+  readonly maxTokens: number;
+  readonly sampling: Partial<SamplingParams>;
+  readonly stopTokenIds: readonly number[];
+  readonly wantLogprobs: boolean;
+  readonly output: ChoiceOutput;
+  readonly signal: AbortSignal;
+}
+
+const nowS = (): number => performance.now() / 1000;
+
+function joinDeltas(a: OutputDelta, b: OutputDelta): OutputDelta {
+  if (a === EMPTY_DELTA) return b;
+  if (b === EMPTY_DELTA) return a;
+  return { content: a.content + b.content, reasoning: a.reasoning + b.reasoning, toolCalls: [...a.toolCalls, ...b.toolCalls], stopMatched: a.stopMatched || b.stopMatched };
+}
+
+/** Mutable state of one running choice. */
+class ChoiceState {
+  pending: OutputDelta = EMPTY_DELTA;
+  numProcessed = 0;
+  stopMatched = false;
+  hasToolCalls = false;
+  error: { code: ErrorCode; message: string } | null = null;
+  readonly t0 = nowS();
+  tFirst: number | null = null;
+  tLast = 0;
+  readonly itl: number[] = [];
+
+  markToken(): void {
+    const t = nowS();
+    if (this.tFirst === null) this.tFirst = t;
+    else this.itl.push(t - this.tLast);
+    this.tLast = t;
+  }
+}
+
+function finishReason(engineReason: string, s: ChoiceState): ApiFinishReason {
+  if (s.error !== null) return 'error';
+  if (s.stopMatched) return s.hasToolCalls ? 'tool_calls' : 'stop';
+  if (engineReason === 'stop' && s.hasToolCalls) return 'tool_calls';
+  return engineReason as ApiFinishReason;
+}
+
+/**
+ * Adds the choice to the engine; events go to `onEvent` synchronously on the engine's thread.
+ * Throws what engine.addRequest throws ('overloaded', 'shutting_down', ...), with no event sent.
+ */
+export function startChoice(engine: DpEngine, spec: ChoiceSpec, onEvent: (ev: ChoiceEvent) => void): void {
+  const s = new ChoiceState();
+  const shouldStop = (ids: Int32Array): boolean => {
+    const d = spec.output.push(ids[ids.length - 1]!);
+    s.numProcessed = ids.length;
+    s.pending = joinDeltas(s.pending, d);
+    if (d.toolCalls.length > 0) s.hasToolCalls = true;
+    if (d.stopMatched) s.stopMatched = true;
+    return d.stopMatched;
+  };
+  const emitDelta = (d: OutputDelta, logprobs: TokenLogprobOut[]): void => {
+    if (d.content === '' && d.reasoning === '' && d.toolCalls.length === 0 && logprobs.length === 0) return;
+    onEvent({ kind: 'delta', index: spec.index, content: d.content, reasoning: d.reasoning, toolCalls: d.toolCalls, logprobs });
+  };
+  const sink = (ev: EngineEvent): void => {
+    if (ev.kind === 'token') {
+      s.markToken();
+      const d = ev.index < s.numProcessed ? s.pending : EMPTY_DELTA;
+      s.pending = EMPTY_DELTA;
+      const lp: TokenLogprobOut[] = spec.wantLogprobs && ev.logprob !== undefined
+        ? [{ tokenId: ev.tokenId, logprob: ev.logprob, top: ev.topLogprobs ?? [] }] : [];
+      emitDelta(d, lp);
+    } else if (ev.kind === 'error') {
+      s.error = { code: ev.code, message: ev.message };
+    } else {
+      const tail = s.stopMatched || s.error !== null ? EMPTY_DELTA : spec.output.finish();
+      if (tail.toolCalls.length > 0) s.hasToolCalls = true;
+      emitDelta(tail, []);
+      const e2eS = nowS() - s.t0;
+      const timing = { ttftS: s.tFirst === null ? null : s.tFirst - s.t0, e2eS, itlS: s.itl };
+      onEvent({ kind: 'done', index: spec.index, finishReason: finishReason(ev.reason, s), usage: ev.usage, error: s.error, timing });
+    }
+  };
+  engine.addRequest(
+    { id: spec.requestId, promptTokenIds: spec.promptIds, maxTokens: spec.maxTokens, sampling: spec.sampling, stopTokenIds: spec.stopTokenIds, shouldStop },
+    sink,
+    { signal: spec.signal },
+  );
+}
+
+/** Starts all choices, or none: when one is refused, those already started are aborted. */
+export function startChoices(engine: DpEngine, specs: readonly ChoiceSpec[], onEvent: (ev: ChoiceEvent) => void): void {
+  const started: string[] = [];
+  try {
+    for (const spec of specs) {
+      startChoice(engine, spec, onEvent);
+      started.push(spec.requestId);
+    }
+  } catch (e) {
+    for (const id of started) engine.abort(id);
+    throw e;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * End to end through a real server on a real port with the official `openai` client (issue 4,
+ * "Shown by tests"): chat, completions, streaming with usage, n=2, stop strings, logprobs,
+ * concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
+ * tokenizer, a few tokens per request.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { startTestServer, tinyCheckpoint, type TestServer } from './testing.js';
+
+describe('gateway with the openai client', () => {
+  let server: TestServer;
+  let client: OpenAI;
+  let remove: () => void;
+
+  before(async () => {
+    const ckpt = await tinyCheckpoint('byte');
+    remove = ckpt.remove;
+    server = await startTestServer({ dir: ckpt.dir, numKvBlocks: 128 });
+    client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  });
+  after(async () => {
+    await server.close();
+    remove();
+  });
+
+  const greedy = { temperature: 0, max_tokens: 8 } as const;
+
+  it('lists the model', async () => {
+    const list = await client.models.list();
+    assert.deepEqual(list.data.map((m) => m.id), [server.modelName]);
+  });
+
+  it('chat: a message, finish reason and usage', async () => {
+    const r = await client.chat.completions.create({ model: server.modelName, messages: [{ role: 'user', content: 'hello' }], ...greedy });
+    assert.equal(r.object, 'chat.completion');
+    assert.equal(r.choices.length, 1);
+    assert.equal(r.choices[0]!.message.role, 'assistant');
+    assert.equal(typeof r.choices[0]!.message.content, 'string');
+    assert.ok(['stop', 'length'].includes(r.choices[0]!.finish_reason));
+    assert.ok(r.usage!.prompt_tokens > 5);
+    assert.ok(r.usage!.completion_tokens >= 1 && r.usage!.completion_tokens <= 8);
+    assert.equal(r.usage!.total_tokens, r.usage!.prompt_tokens + r.usage!.completion_tokens);
+  });
+
+  it('completions: streamed text with usage equals the non-streamed text', async () => {
+    const body = { model: server.modelName, prompt: 'The cat sat on', ...greedy };
+    const whole = await client.completions.create(body);
+    const stream = await client.completions.create({ ...body, stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let finish: string | null = null;
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) { text += c.text; finish = c.finish_reason ?? finish; }
+      if (chunk.usage) usage = chunk.usage;
+    }
+    assert.equal(text, whole.choices[0]!.text);
+    assert.equal(finish, whole.choices[0]!.finish_reason);
+    assert.deepEqual(usage, whole.usage);
+    assert.equal(whole.usage!.prompt_tokens, server.gateway.ctx.model.tokenizer.encode('The cat sat on').length);
+  });
+
+  it('chat streaming: role chunk first, content chunks, usage chunk last', async () => {
+    const stream = await client.chat.completions.create({
+      model: server.modelName, messages: [{ role: 'user', content: 'hi' }], ...greedy, stream: true, stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    assert.equal(chunks[0]!.choices[0]!.delta.role, 'assistant');
+    const last = chunks.at(-1)!;
+    assert.deepEqual(last.choices, []);
+    assert.ok(last.usage!.completion_tokens >= 1);
+    const finishes = chunks.flatMap((c) => c.choices.map((x) => x.finish_reason)).filter((f) => f !== null);
+    assert.equal(finishes.length, 1);
+  });
+
+  it('n=2 gives two choices, usage counts both', async () => {
+    const r = await client.completions.create({ model: server.modelName, prompt: 'abc', n: 2, max_tokens: 4, temperature: 1, seed: 7 });
+    assert.deepEqual(r.choices.map((c) => c.index).sort(), [0, 1]);
+    assert.equal(r.usage!.prompt_tokens, server.gateway.ctx.model.tokenizer.encode('abc').length, 'the prompt counts once');
+    const sum = r.choices.length * 4;
+    assert.ok(r.usage!.completion_tokens <= sum && r.usage!.completion_tokens >= 2);
+  });
+
+  it('stop strings cut the text before the stop and end with reason stop', async () => {
+    const body = { model: server.modelName, prompt: 'Once upon a time', temperature: 0, max_tokens: 12 };
+    const full = (await client.completions.create(body)).choices[0]!.text;
+    assert.ok(full.length >= 4, `need some text, got ${JSON.stringify(full)}`);
+    const stop = full.slice(2, 4);
+    const r = await client.completions.create({ ...body, stop: [stop] });
+    assert.equal(r.choices[0]!.text, full.slice(0, full.indexOf(stop)));
+    assert.equal(r.choices[0]!.finish_reason, 'stop');
+  });
+
+  it('logprobs: one entry per token, top_logprobs sorted, sampled token in the top for greedy', async () => {
+    const r = await client.chat.completions.create({ model: server.modelName, messages: [{ role: 'user', content: 'x' }], ...greedy, logprobs: true, top_logprobs: 3 });
+    const content = r.choices[0]!.logprobs!.content!;
+    assert.equal(content.length, r.usage!.completion_tokens);
+    for (const e of content) {
+      assert.equal(e.top_logprobs.length, 3);
+      assert.ok(e.logprob <= 1e-6);
+      for (let i = 1; i < 3; i++) assert.ok(e.top_logprobs[i - 1]!.logprob >= e.top_logprobs[i]!.logprob);
+      assert.ok(Math.abs(e.top_logprobs[0]!.logprob - e.logprob) < 1e-5, 'greedy picks the top token');
+    }
+    const c = await client.completions.create({ model: server.modelName, prompt: 'x', ...greedy, logprobs: 2 });
+    const lp = c.choices[0]!.logprobs!;
+    assert.equal(lp.tokens!.length, c.usage!.completion_tokens);
+    assert.equal(lp.top_logprobs![0] && Object.keys(lp.top_logprobs![0]).length <= 2, true);
+  });
+
+  it('concurrent requests give the same greedy tokens as one at a time', async () => {
+    const prompts = ['alpha', 'bravo charlie', 'delta', 'echo foxtrot golf', 'hotel'];
+    const one = async (p: string): Promise<string> => (await client.completions.create({ model: server.modelName, prompt: p, temperature: 0, max_tokens: 6 })).choices[0]!.text;
+    const sequential: string[] = [];
+    for (const p of prompts) sequential.push(await one(p));
+    const concurrent = await Promise.all(prompts.map(one));
+    assert.deepEqual(concurrent, sequential);
+  });
+
+  it('GET /metrics reports TTFT, token counters and engine gauges', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const value = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    assert.ok(value('xds_time_to_first_token_seconds_count') > 0);
+    assert.ok(value('xds_generation_tokens_total') > 0);
+    assert.ok(value('xds_prompt_tokens_total') > 0);
+    assert.equal(value('xds_num_requests_running'), 0);
+    assert.ok(text.includes('xds_kv_cache_usage_ratio'));
+    assert.ok(text.includes('xds_prefix_cache_hit_rate'));
+    assert.ok(text.includes('xds_inter_token_latency_seconds_bucket'));
+  });
+});

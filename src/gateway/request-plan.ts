@@ -1,0 +1,114 @@
+/**
+ * From a validated API body to what the engine needs (src/README.md lifecycle step 1): the model
+ * check, the chat template rendered and tokenized, sampling parameters with the checkpoint's
+ * generation_config.json defaults, max_tokens checked against the context window, and one
+ * ChoiceSpec per choice.
+ */
+import { randomBytes } from 'node:crypto';
+import { XdsError } from '../core/errors.js';
+import { makeSamplingParams, type SamplingParams } from '../sampling/params.js';
+import type { ChatMessage, ChatTool } from '../model/chat-template.js';
+import type { ServedModel } from '../serving/served-model.js';
+import type { ChatRequest, CompletionRequest } from './schemas.js';
+import type { ChoiceSpec } from './choice-run.js';
+import { TextChoiceOutput } from './output.js';
+
+/** Generated tokens when a request names no max_tokens (bounded so a random model cannot run away). */
+export const DEFAULT_MAX_TOKENS = 256;
+
+export function newRequestId(prefix: string): string {
+  return `${prefix}-${randomBytes(12).toString('hex')}`;
+}
+
+export function checkModel(model: ServedModel, name: string): void {
+  if (name !== model.name) {
+    throw new XdsError('model_not_found', `The model '${name}' does not exist; this server serves '${model.name}'`, { param: 'model' });
+  }
+}
+
+type Common = Pick<ChatRequest, 'temperature' | 'top_p' | 'top_k' | 'min_p' | 'seed' | 'presence_penalty' | 'frequency_penalty' | 'repetition_penalty'>;
+
+/** Request fields over generation_config.json defaults; validated (errors name the field). */
+export function samplingOf(model: ServedModel, b: Common, logprobs: number | null): SamplingParams {
+  const g = model.generation;
+  const def = g.doSample === false ? 0 : g.temperature;
+  const pick = <T>(v: T | null | undefined, fallback: T | undefined): T | undefined => (v === null || v === undefined ? fallback : v);
+  const p: Record<string, unknown> = {
+    temperature: pick(b.temperature, def), topP: pick(b.top_p, g.topP), topK: pick(b.top_k, g.topK), minP: pick(b.min_p, undefined),
+    seed: pick(b.seed, undefined), presencePenalty: pick(b.presence_penalty, undefined), frequencyPenalty: pick(b.frequency_penalty, undefined),
+    repetitionPenalty: pick(b.repetition_penalty, g.repetitionPenalty), logprobs,
+  };
+  return makeSamplingParams(p as Partial<SamplingParams>);
+}
+
+/** max_tokens, checked so that prompt + output fits the context (OpenAI/vLLM: 400 otherwise). */
+export function maxTokensOf(model: ServedModel, numPromptTokens: number, requested: number | null | undefined, param: string, promptParam: string): number {
+  const room = model.contextLen - numPromptTokens;
+  if (room < 1) {
+    throw new XdsError('context_length_exceeded',
+      `This model's maximum context length is ${model.contextLen} tokens. However, your prompt has ${numPromptTokens} tokens, leaving no room for output.`, { param: promptParam });
+  }
+  if (requested === null || requested === undefined) return Math.min(room, DEFAULT_MAX_TOKENS);
+  if (requested > room) {
+    throw new XdsError('context_length_exceeded',
+      `This model's maximum context length is ${model.contextLen} tokens. However, you requested ${numPromptTokens + requested} tokens (${numPromptTokens} in the prompt, ${requested} for the completion).`, { param });
+  }
+  return requested;
+}
+
+export function stopStrings(stop: string | readonly string[] | null | undefined): string[] {
+  if (stop === null || stop === undefined) return [];
+  return (typeof stop === 'string' ? [stop] : [...stop]).filter((s) => s.length > 0);
+}
+
+/** Renders and tokenizes the conversation (the template writes BOS itself). */
+export function chatPromptIds(model: ServedModel, b: ChatRequest): number[] {
+  const template = model.chatTemplate;
+  if (template === null) throw new XdsError('invalid_argument', `model '${model.name}' has no chat template; use /v1/completions`, { param: 'messages' });
+  const messages = b.messages.map((m) => (m.role === 'developer' ? { ...m, role: 'system' } : m)) as ChatMessage[];
+  const tools = b.tool_choice === 'none' ? undefined : (b.tools ?? undefined) as ChatTool[] | undefined;
+  const text = template.render({ messages, addGenerationPrompt: true, ...(tools === undefined ? {} : { tools }), ...(b.chat_template_kwargs ? { extra: b.chat_template_kwargs } : {}) });
+  return model.tokenizer.encode(text, { addSpecialTokens: false });
+}
+
+/** The prompts of a completions request, as token ids (strings encoded with BOS as the model wants). */
+export function completionPrompts(model: ServedModel, b: CompletionRequest): number[][] {
+  const p = b.prompt;
+  if (typeof p === 'string') return [model.tokenizer.encode(p)];
+  if (p.every((x): x is number => typeof x === 'number')) return [checkIds(model, p as number[], 'prompt')];
+  return (p as (string | number[])[]).map((x, i) => (typeof x === 'string' ? model.tokenizer.encode(x) : checkIds(model, x, `prompt[${i}]`)));
+}
+
+function checkIds(model: ServedModel, ids: number[], param: string): number[] {
+  const vocab = model.spec.vocabSize;
+  const bad = ids.findIndex((t) => t >= vocab);
+  if (bad >= 0) throw new XdsError('invalid_argument', `${param}[${bad}] = ${ids[bad]} is outside the vocabulary [0, ${vocab})`, { param });
+  if (ids.length === 0) throw new XdsError('invalid_argument', `${param} is empty`, { param });
+  return ids;
+}
+
+export interface ChoicePlanInput {
+  readonly requestId: string;
+  readonly promptIds: readonly number[];
+  readonly firstIndex: number;
+  readonly n: number;
+  readonly maxTokens: number;
+  readonly sampling: SamplingParams;
+  readonly stop: readonly string[];
+  readonly extraStopTokenIds: readonly number[];
+  readonly wantLogprobs: boolean;
+  readonly signal: AbortSignal;
+}
+
+/** n choices of one prompt; with a seed, choice i uses seed + i (so n > 1 choices differ). */
+export function choiceSpecs(model: ServedModel, p: ChoicePlanInput): ChoiceSpec[] {
+  return Array.from({ length: p.n }, (_, i) => {
+    const index = p.firstIndex + i;
+    const seed = p.sampling.seed === null ? null : p.sampling.seed + i;
+    return {
+      requestId: `${p.requestId}-${index}`, index, promptIds: p.promptIds, maxTokens: p.maxTokens,
+      sampling: { ...p.sampling, seed }, stopTokenIds: [...model.stopTokenIds, ...p.extraStopTokenIds], wantLogprobs: p.wantLogprobs,
+      output: new TextChoiceOutput(model.tokenizer, p.promptIds, p.stop), signal: p.signal,
+    };
+  });
+}

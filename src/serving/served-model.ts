@@ -1,0 +1,101 @@
+/**
+ * A model ready to serve: a checkpoint directory opened (config → ModelSpec, tokenizer, chat
+ * template, generation config), its weights bound (optionally INT8, paper notes §2.8), one
+ * LocalModelRunner and one DpEngine (one colocated DP group, ARCHITECTURE.md "Deployments":
+ * `colocated`). The gateway (paper §1.2 Job Executor) holds one of these per served model.
+ */
+import { basename } from 'node:path';
+import { XdsError } from '../core/errors.js';
+import type { ModelSpec } from '../config/model-spec.js';
+import { parseModelConfig } from '../config/model-config.js';
+import { openCheckpoint } from '../model/checkpoint.js';
+import type { TextTokenizer } from '../model/tokenizer.js';
+import type { ChatTemplate } from '../model/chat-template.js';
+import type { GenerationConfig } from '../model/generation-config.js';
+import { bindModelWeights } from '../model/model-weights.js';
+import { quantizeLinearTree, formatQuantizationReport } from '../kernels/quantize.js';
+import { selectBackend, type BackendKind } from '../kernels/select-backend.js';
+import { LocalModelRunner } from '../flowserve/runner/model-runner.js';
+import { DpEngine } from '../flowserve/engine.js';
+import type { SampleFn } from '../flowserve/engine-types.js';
+
+export type Quantization = 'none' | 'int8';
+
+export interface ServedModelOptions {
+  readonly dir: string;
+  /** Name in /v1/models and the `model` field; default the directory's base name. */
+  readonly name?: string;
+  readonly quantization?: Quantization;
+  readonly backend?: BackendKind;
+  /** KV blocks of the paged cache (default 1024) of `blockSizeTokens` tokens (default 16). */
+  readonly numKvBlocks?: number;
+  readonly blockSizeTokens?: number;
+  /** Scheduler: running set (default 64), token budget per step (default 512), waiting queue (default 256). */
+  readonly maxNumSeqs?: number;
+  readonly maxNumBatchedTokens?: number;
+  readonly maxWaiting?: number;
+  /** Context length cap; default the model's max_position_embeddings (and the KV capacity). */
+  readonly maxModelLen?: number;
+  /** Engine sampling function (tests: greedy); default the per-request sampler. */
+  readonly sample?: SampleFn;
+  /** One line per loading phase. */
+  readonly onLog?: (line: string) => void;
+}
+
+export interface ServedModel {
+  readonly name: string;
+  readonly dir: string;
+  readonly spec: ModelSpec;
+  readonly tokenizer: TextTokenizer;
+  readonly chatTemplate: ChatTemplate | null;
+  readonly generation: GenerationConfig;
+  readonly engine: DpEngine;
+  /** Prompt + generated tokens one request may hold. */
+  readonly contextLen: number;
+  /** EOS ids (config, generation config, tokenizer): generation ends after any of them. */
+  readonly stopTokenIds: readonly number[];
+  /** Unix seconds when loaded (the `created` of /v1/models). */
+  readonly createdSec: number;
+}
+
+function positive(v: number | undefined, fallback: number, param: string): number {
+  const n = v ?? fallback;
+  if (!Number.isInteger(n) || n < 1) throw new XdsError('invalid_config', `${param} must be an integer ≥ 1, got ${String(n)}`, { param });
+  return n;
+}
+
+/** Opens, binds and wires a checkpoint; the engine is not started (call engine.start()). */
+export function loadServedModel(o: ServedModelOptions): ServedModel {
+  const log = o.onLog ?? (() => {});
+  const ckpt = openCheckpoint(o.dir);
+  const spec = parseModelConfig({ ...ckpt.configJson });
+  const tokenizer = ckpt.tokenizer();
+  let weights = bindModelWeights(spec, ckpt.weights, { dtype: 'keep', includeMtp: false });
+  if ((o.quantization ?? 'none') === 'int8') {
+    const q = quantizeLinearTree(weights, 'channel');
+    weights = q.weights;
+    log(formatQuantizationReport(q.report));
+  }
+  const numBlocks = positive(o.numKvBlocks, 1024, 'numKvBlocks');
+  const blockSizeTokens = positive(o.blockSizeTokens, 16, 'blockSizeTokens');
+  const runner = new LocalModelRunner(spec, weights, selectBackend({ kind: o.backend ?? 'auto' }), { numBlocks, blockSizeTokens });
+  const contextLen = Math.min(spec.maxPositionEmbeddings, numBlocks * blockSizeTokens, o.maxModelLen ?? Infinity);
+  const engine = new DpEngine({
+    runner,
+    ...(o.sample === undefined ? {} : { sample: o.sample }),
+    scheduler: {
+      maxNumSeqs: positive(o.maxNumSeqs, 64, 'maxNumSeqs'),
+      maxNumBatchedTokens: positive(o.maxNumBatchedTokens, 512, 'maxNumBatchedTokens'),
+      maxWaiting: positive(o.maxWaiting, 256, 'maxWaiting'),
+      maxModelLen: contextLen,
+    },
+  });
+  const generation = ckpt.generationConfig;
+  const stop = new Set<number>([...spec.eosTokenIds, ...generation.eosTokenIds]);
+  if (tokenizer.eosTokenId !== undefined) stop.add(tokenizer.eosTokenId);
+  log(`model ${ckpt.dir}: ${spec.architecture}, context ${contextLen} tokens, ${numBlocks} KV blocks × ${blockSizeTokens}`);
+  return Object.freeze({
+    name: o.name ?? basename(ckpt.dir), dir: ckpt.dir, spec, tokenizer, chatTemplate: ckpt.chatTemplate(), generation,
+    engine, contextLen, stopTokenIds: Object.freeze([...stop]), createdSec: Math.floor(Date.now() / 1000),
+  });
+}
