@@ -4,7 +4,8 @@
  * `build: 'never'`), `threads: 1`, `flashAttention: false`. Greedy decoding step by step with
  * `controlledEvaluate`: each step returns llama.cpp's greedy token and the full next-token
  * distribution (softmax of the raw logits; the greedy sampler leaves them untouched).
- * Also measures prefill and decode speed for `bench decode`.
+ * Also measures prefill and decode speed for `bench decode`, and tokenizes text with the GGUF's
+ * vocabulary (tokenizer parity, GGUF-EXPORT.md §9).
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,10 +25,11 @@ interface NlcSequence {
 }
 interface NlcContext { getSequence(): NlcSequence; dispose(): Promise<void> }
 interface NlcModel {
+  tokenize(text: string, specialTokens: boolean): number[];
   createContext(o: { contextSize: number; batchSize: number; threads: number; flashAttention: boolean; sequences: number }): Promise<NlcContext>;
   dispose(): Promise<void>;
 }
-interface NlcLlama { loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>; readonly systemInfo: string }
+interface NlcLlama { loadModel(o: { modelPath: string; gpuLayers: number; vocabOnly?: boolean }): Promise<NlcModel>; readonly systemInfo: string }
 interface NlcModule {
   getLlama(o: { gpu: false; build: 'never'; logLevel: string; maxThreads: number }): Promise<NlcLlama>;
 }
@@ -139,4 +141,15 @@ export async function measureLlamaCppSpeed(o: LlamaCppOptions & { promptTokens: 
       prefillTokensPerSec: o.promptTokens / ((t1 - t0) / 1000), decodeTokensPerSec: o.decodeTokens / ((t2 - t1) / 1000),
     };
   });
+}
+
+/** llama.cpp's tokenization of each text (special tokens parsed, no BOS added), vocabulary only. */
+export async function tokenizeWithLlamaCpp(o: { ggufPath: string; texts: readonly string[]; installDir?: string }): Promise<number[][]> {
+  const llama = await loadLlamaCpp(o.installDir);
+  const model = await llama.loadModel({ modelPath: o.ggufPath, gpuLayers: 0, vocabOnly: true });
+  try {
+    return o.texts.map((t) => Array.from(model.tokenize(t, true)));
+  } finally {
+    await model.dispose();
+  }
 }

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isXdsError } from '../../core/errors.js';
@@ -14,6 +14,8 @@ import { exportGguf, planGguf, type GgufPlan } from './export.js';
 import { ggufValueOf, readGguf, readGgufTensor } from './reader.js';
 import { MemoryWeights, randomWeights, tinySpec, TINY_VOCAB } from './testing/tiny-models.js';
 import { tensorToF32 } from './tensors.js';
+import { preTokenizerName } from './tokenizer-keys.js';
+import { realTokenizerDir } from '../real-tokenizers.js';
 
 const TOKENIZER = {
   tokenizerJson: {
@@ -237,4 +239,13 @@ test('YaRN β other than 32/1 is written but noted (this llama.cpp ignores the k
   assert.ok(plan.notes.some((n) => n.includes('beta_fast/beta_slow 1/1')), plan.notes.join('; '));
   const std = tinySpec('deepseek3');
   assert.ok(!planGguf({ spec: std, weights: randomWeights(std, 10), tokenizer: null, type: 'f32' }).notes.some((n) => n.includes('beta')));
+});
+
+test('pre-tokenizer names: byte-level → gpt-2, real Qwen3 → qwen2, real DeepSeek-V3 → deepseek-v3', () => {
+  const read = (kind: 'qwen3' | 'deepseek-v3'): Record<string, unknown> =>
+    JSON.parse(readFileSync(join(realTokenizerDir(kind), 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(preTokenizerName(TOKENIZER.tokenizerJson), 'gpt-2');
+  assert.equal(preTokenizerName(read('qwen3')), 'qwen2');
+  assert.equal(preTokenizerName(read('deepseek-v3')), 'deepseek-v3');
+  assert.equal(preTokenizerName({ pre_tokenizer: { type: 'Whitespace' } }), 'default');
 });

@@ -56,6 +56,7 @@ function mergeList(tok: Json): string[] {
 /** HF ByteLevel with its built-in regex → `gpt-2`; the known split regexes by their signature. */
 export function preTokenizerName(tok: Json): string {
   const text = JSON.stringify(tok['pre_tokenizer'] ?? null);
+  if (text.includes('[一-龥぀-ゟ゠-ヿ]+')) return 'deepseek-v3';
   if (text.includes('\\\\p{N}{1,3}') && text.includes('(?i:')) return 'llama-bpe';
   if (text.includes('\\\\p{N}') && text.includes("(?i:'s|'t|'re|'ve|'m|'ll|'d)")) return 'qwen2';
   const pre = tok['pre_tokenizer'] as Json | null;
