@@ -5,7 +5,7 @@
  * `</tool_call>`). The format (policy) only names its markers and parses one call's body.
  * Streaming: text before a marker is content; a tail that could start a marker, and trailing
  * whitespace, are held back (whitespace around markers is dropped); a call is emitted once its end
- * marker arrives. A malformed call is never lost: its raw text becomes content.
+ * marker arrives and its body parses. A malformed call is never lost: its raw text becomes content.
  */
 import { randomBytes } from 'node:crypto';
 import { findFirstMarker, partialMarkerLength, trailingWhitespaceStart } from '../text-hold.js';
@@ -95,32 +95,38 @@ export class BlockToolParser implements ToolParser {
     return false;
   }
 
-  /** Inside a call: wait for its end marker, then parse it. Returns true to go on. */
+  /**
+   * Inside a call: the first end marker whose body parses closes it (an end marker may also sit
+   * inside a JSON string). None parses yet: wait; at the end of the stream the text up to the first
+   * end marker is a malformed call (kept as content) and parsing goes on after it.
+   */
   private stepCall(isEnd: boolean, out: StepOut): boolean {
-    const end = this.pending.indexOf(this.format.callEnd);
-    if (end < 0) {
-      if (isEnd) {
-        this.closeCall(this.pending, this.format.acceptsUnclosedCall === true ? '' : undefined, out);
-        this.pending = '';
-      }
-      return false;
+    const { callStart, callEnd } = this.format;
+    for (let end = this.pending.indexOf(callEnd); end >= 0; end = this.pending.indexOf(callEnd, end + 1)) {
+      const parsed = this.format.parseCall(this.pending.slice(0, end));
+      if (parsed !== null) return this.closeCall(parsed, end + callEnd.length, out);
     }
-    this.closeCall(this.pending.slice(0, end), this.format.callEnd, out);
-    this.pending = this.pending.slice(end + this.format.callEnd.length);
-    return true;
+    if (!isEnd) return false;
+    const first = this.pending.indexOf(callEnd);
+    if (first >= 0) {
+      this.emitText(callStart + this.pending.slice(0, first + callEnd.length), out);
+      return this.closeCall(null, first + callEnd.length, out);
+    }
+    const parsed = this.format.acceptsUnclosedCall === true ? this.format.parseCall(this.pending) : null;
+    if (parsed === null) this.emitText(callStart + this.pending, out);
+    this.closeCall(parsed, this.pending.length, out);
+    return false;
   }
 
-  /** A call's body is complete ('' = accepted without its end marker; undefined = cut short, kept as text). */
-  private closeCall(body: string, endMarker: string | undefined, out: StepOut): void {
+  /** Leaves the call: records it (null: malformed, already emitted as text) and drops its text. */
+  private closeCall(parsed: ParsedCall, consumed: number, out: StepOut): true {
+    this.pending = this.pending.slice(consumed);
     this.isInCall = false;
     this.isAfterMarker = true;
-    const parsed = endMarker === undefined ? null : this.format.parseCall(body);
-    if (parsed === null) {
-      this.emitText(this.format.callStart + body + (endMarker ?? ''), out);
-      return;
+    if (parsed !== null) {
+      out.toolCalls.push({ index: this.numCalls++, id: this.newId(), type: 'function', function: { name: parsed.name, arguments: parsed.arguments } });
     }
-    const call: ToolCallDelta = { index: this.numCalls++, id: this.newId(), type: 'function', function: { name: parsed.name, arguments: parsed.arguments } };
-    out.toolCalls.push(call);
+    return true;
   }
 
   private emitText(text: string, out: StepOut): void {
