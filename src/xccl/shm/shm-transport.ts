@@ -100,7 +100,7 @@ export class ShmTransport implements Transport {
     const w = this.localWords;
     let v = Atomics.load(w, spec.wordIdx);
     if (spec.pred(v)) return v;
-    const spinEnd = this.nowUs() + this.opts.spinUs;
+    const spinEnd = Math.min(spec.deadlineUs, this.nowUs() + this.opts.spinUs);
     for (let i = 1; ; i++) {
       v = Atomics.load(w, spec.wordIdx);
       if (spec.pred(v)) return v;

@@ -6,6 +6,7 @@
 import { isXdsError } from '../../core/errors.js';
 import type { Communicator } from '../communicator.js';
 import { EP_SCENARIOS } from './ep-scenarios.js';
+import { BENCH_SCENARIOS } from '../bench/rank-bench.js';
 
 export type Scenario = (comm: Communicator, params: unknown) => Promise<unknown>;
 
@@ -128,4 +129,5 @@ export const SCENARIOS: Record<string, Scenario> = {
   peerDies,
   collectives,
   ...EP_SCENARIOS,
+  ...BENCH_SCENARIOS,
 };

@@ -1,10 +1,119 @@
-/** `xdeepserve bench xccl` (being built; see the issues). */
+/**
+ * `xdeepserve bench xccl [--transport shm|tcp] [--json]` (paper notes §2.4; CPU-FACTS.md §3):
+ * p2p one-way latency p50/p99 from 64 B to 8 MiB and send+ACK bandwidth; dispatch/combine latency
+ * for 2–8 ranks and 1–128 tokens per rank at DeepSeek-V3 shapes (hidden 7168, top-8 of 256);
+ * and, in the same run, a native two-thread memcpy ping-pong and a raw socket ping-pong as
+ * baselines, with ratios. Ranks are real worker threads (shm) or child processes (tcp).
+ */
 import { XdsError } from '../../../core/errors.js';
-import type { Command } from '../../command.js';
+import { numberFlag, parseFlags, type Command } from '../../command.js';
+import { freePorts, launchRanks, type LaunchKind, type RankResult } from '../../../xccl/testing/launch.js';
+import { loadXcclAddon } from '../../../xccl/shm/process.js';
+
+const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N] [--int8]
+  shm = worker-thread ranks on SharedArrayBuffers (spinning waits); tcp = child-process ranks over loopback.
+  Without --transport both run. Figures only; targets: shm 64 B p50 <= 1 us, shm 1 MiB >= 80% of memcpy, tcp <= 1.5x raw socket.`;
+
+const SIZES = [64, 1024, 65536, 1 << 20, 8 << 20];
+const ITERS: Record<string, number> = { 64: 20000, 1024: 10000, 65536: 2000, [1 << 20]: 200, [8 << 20]: 20 };
+
+type Figures = Record<string, number>;
+
+function label(n: number): string {
+  return n >= 1 << 20 ? `${n >> 20}MiB` : n >= 1024 ? `${n >> 10}KiB` : `${n}B`;
+}
+
+function pct(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+}
+
+function values(results: readonly RankResult[]): unknown[] {
+  return results.map((r, i) => {
+    if (!r.ok) throw new XdsError('internal', `bench xccl: rank ${i} failed: ${r.code}: ${r.message}`);
+    return r.value;
+  });
+}
+
+function baselineMemcpy(f: Figures): void {
+  const addon = loadXcclAddon();
+  if (!addon) return;
+  f['baseline.memcpyLatencyUsP50_64B'] = pct(Array.from(addon.memcpyPingPong(64, 20000)), 0.5) / 2000;
+  const ns = Array.from(addon.memcpyPingPong(1 << 20, 200));
+  f['baseline.memcpyGbPerSec_1MiB'] = (1 << 20) / pct(ns, 0.5);
+}
+
+async function baselineSocket(f: Figures): Promise<void> {
+  const [port] = await freePorts(1);
+  const v = values(await launchRanks('tcp', { region: { worldSize: 2, slotBytes: 4096, numSlots: 2, epAreaBytes: 0 }, scenario: 'rawSocketPingPong', params: { port, bytes: 64, iters: 5000 } }));
+  const times = v[0] as number[];
+  f['baseline.socketLatencyUsP50_64B'] = pct(times, 0.5);
+  f['baseline.socketLatencyUsP99_64B'] = pct(times, 0.99);
+}
+
+async function benchP2p(f: Figures, name: string, kind: LaunchKind): Promise<void> {
+  const region = { worldSize: 2, slotBytes: (256 << 10) + 16, numSlots: 8, epAreaBytes: 0 };
+  const options = { spinUs: kind === 'tcp' ? 0 : 5000, timeoutMs: 120_000 };
+  const params = { sizes: SIZES, itersFor: ITERS, bandwidthSizes: [1 << 20, 8 << 20] };
+  const v = values(await launchRanks(kind, { region, scenario: 'benchP2p', params, options }))[0] as { latency: Record<string, number[]>; gbPerSec: Record<string, number> };
+  for (const n of SIZES) {
+    const xs = v.latency[String(n)] ?? [];
+    f[`p2p.${name}.latencyUsP50_${label(n)}`] = pct(xs, 0.5);
+    f[`p2p.${name}.latencyUsP99_${label(n)}`] = pct(xs, 0.99);
+  }
+  for (const [n, gb] of Object.entries(v.gbPerSec)) f[`p2p.${name}.gbPerSec_${label(Number(n))}`] = gb;
+}
+
+interface EpOpts { readonly maxRanks: number; readonly tokens: readonly number[]; readonly iters: number; readonly isInt8: boolean }
+
+async function benchEp(f: Figures, name: string, kind: LaunchKind, o: EpOpts): Promise<void> {
+  const hidden = 7168;
+  const topk = 8;
+  const numExperts = 256;
+  for (const W of [2, 4, 8].filter((w) => w <= o.maxRanks)) {
+    const maxT = Math.max(...o.tokens);
+    const epAreaBytes = W * maxT * (4 * hidden + 8 * topk);
+    const region = { worldSize: W, slotBytes: 4096, numSlots: 2, epAreaBytes };
+    const params = { hidden, topk, numExperts, tokens: o.tokens, iters: o.iters, isInt8: o.isInt8 };
+    const v = values(await launchRanks(kind, { region, scenario: 'benchEp', params, options: { timeoutMs: 120_000 } })) as Record<string, { dispatchUs: number[]; combineUs: number[] }>[];
+    for (const T of o.tokens) {
+      const perIter = (k: 'dispatchUs' | 'combineUs'): number[] => v[0]![String(T)]![k].map((_, i) => Math.max(...v.map((r) => r[String(T)]![k][i]!)));
+      f[`ep.${name}.ranks${W}.tokens${T}.dispatchUsP50`] = pct(perIter('dispatchUs'), 0.5);
+      f[`ep.${name}.ranks${W}.tokens${T}.combineUsP50`] = pct(perIter('combineUs'), 0.5);
+    }
+  }
+}
+
+function ratios(f: Figures): void {
+  const mem = f['baseline.memcpyGbPerSec_1MiB'];
+  const shm = f['p2p.shm.gbPerSec_1MiB'];
+  if (mem !== undefined && shm !== undefined) f['ratio.shmToMemcpy_1MiB'] = shm / mem;
+  const sock = f['baseline.socketLatencyUsP50_64B'];
+  const tcp = f['p2p.tcp.latencyUsP50_64B'];
+  if (sock !== undefined && tcp !== undefined) f['ratio.tcpToSocketLatency_64B'] = tcp / sock;
+}
 
 export const command: Command = {
   name: 'bench xccl',
-  summary: 'bench xccl',
-  usage: 'usage: xdeepserve bench xccl (not available yet)',
-  run: async () => { throw new XdsError('invalid_argument', 'bench xccl is not available yet'); },
+  summary: 'XCCL p2p latency/bandwidth and dispatch/combine latency, with memcpy and socket baselines',
+  usage: USAGE,
+  async run(argv) {
+    const { values: flags } = parseFlags(argv, { transport: { type: 'string' }, json: { type: 'boolean' }, 'max-ranks': { type: 'string' }, tokens: { type: 'string' }, iters: { type: 'string' }, int8: { type: 'boolean' } });
+    const t = flags.transport;
+    if (t !== undefined && t !== 'shm' && t !== 'tcp') throw new XdsError('invalid_argument', `--transport must be shm or tcp, got '${t}'`, { param: 'transport' });
+    const tokens = (flags.tokens ?? '1,16,128').split(',').map((s) => numberFlag(s, 'tokens', 1, 1, 4096));
+    const ep: EpOpts = { maxRanks: numberFlag(flags['max-ranks'], 'max-ranks', 8, 2, 8), tokens, iters: numberFlag(flags.iters, 'iters', 3, 1, 1000), isInt8: flags.int8 ?? false };
+    const f: Figures = {};
+    baselineMemcpy(f);
+    await baselineSocket(f);
+    for (const name of t ? [t] : ['shm', 'tcp']) {
+      const kind: LaunchKind = name === 'shm' ? 'shm-thread' : 'tcp';
+      await benchP2p(f, name, kind);
+      await benchEp(f, name, kind, ep);
+    }
+    ratios(f);
+    if (flags.json) process.stdout.write(JSON.stringify(f, null, 2) + '\n');
+    else for (const [k, v] of Object.entries(f)) process.stdout.write(`${k.padEnd(48)} ${v.toFixed(3)}\n`);
+    return 0;
+  },
 };

@@ -1,0 +1,146 @@
+/**
+ * Rank programs of `xdeepserve bench xccl` (figures, not tests): p2p ping-pong latency and
+ * send+ACK bandwidth, dispatch/combine latency at DeepSeek-V3 shapes, and a raw-socket ping-pong
+ * baseline between the same kind of processes. Each returns raw timings (µs); the CLI summarizes.
+ */
+import { createServer, connect, type Socket } from 'node:net';
+import type { Communicator } from '../communicator.js';
+import { ExpertParallel } from '../ep/expert-parallel.js';
+
+export interface P2pBenchParams { readonly sizes: readonly number[]; readonly itersFor: Readonly<Record<string, number>>; readonly bandwidthSizes: readonly number[] }
+
+function now(): number {
+  return Number(process.hrtime.bigint()) / 1000;
+}
+
+/** Rank 0 ↔ rank 1 ping-pong: one-way µs per iteration = RTT / 2. */
+async function pingPong(comm: Communicator, bytes: number, iters: number, warmup: number): Promise<number[]> {
+  const peer = 1 - comm.rank;
+  const buf = new Uint8Array(bytes).fill(7);
+  const dst = new Uint8Array(bytes);
+  const out: number[] = [];
+  for (let i = 0; i < warmup + iters; i++) {
+    const t0 = now();
+    if (comm.rank === 0) {
+      const h = comm.isend(peer, i, buf);
+      await comm.recv(peer, i, dst);
+      await h.wait();
+    } else {
+      await comm.recv(peer, i, dst);
+      await comm.isend(peer, i, buf).wait();
+    }
+    if (i >= warmup) out.push((now() - t0) / 2);
+  }
+  return out;
+}
+
+/** Rank 0 sends `iters` messages with the synchronous protocol (each waits for its ACK); GB/s. */
+async function sendAckRate(comm: Communicator, bytes: number, iters: number): Promise<number> {
+  const buf = new Uint8Array(bytes).fill(3);
+  const dst = new Uint8Array(bytes);
+  await comm.barrier();
+  const t0 = now();
+  for (let i = 0; i < iters; i++) {
+    if (comm.rank === 0) await comm.send(1, i, buf);
+    else await comm.recv(0, i, dst);
+  }
+  return (bytes * iters) / ((now() - t0) * 1000);
+}
+
+async function benchP2p(comm: Communicator, params: unknown): Promise<unknown> {
+  const p = params as P2pBenchParams;
+  const latency: Record<string, number[]> = {};
+  for (const n of p.sizes) {
+    const iters = p.itersFor[String(n)] ?? 100;
+    latency[String(n)] = await pingPong(comm, n, iters, Math.max(2, Math.floor(iters / 10)));
+  }
+  const gbPerSec: Record<string, number> = {};
+  for (const n of p.bandwidthSizes) gbPerSec[String(n)] = await sendAckRate(comm, n, Math.max(8, Math.floor((64 << 20) / n)));
+  return { latency, gbPerSec };
+}
+
+export interface EpBenchParams { readonly hidden: number; readonly topk: number; readonly numExperts: number; readonly tokens: readonly number[]; readonly iters: number; readonly isInt8: boolean }
+
+function randomRouting(T: number, topk: number, numExperts: number): Int32Array {
+  const idx = new Int32Array(T * topk);
+  for (let t = 0; t < T; t++) {
+    const picked = new Set<number>();
+    while (picked.size < topk) picked.add(Math.floor(Math.random() * numExperts));
+    idx.set([...picked], t * topk);
+  }
+  return idx;
+}
+
+/** Per tokens-per-rank: per-iteration dispatch and combine µs of this rank. */
+async function benchEp(comm: Communicator, params: unknown): Promise<unknown> {
+  const p = params as EpBenchParams;
+  const ep = new ExpertParallel(comm, { hidden: p.hidden, topk: p.topk, numExperts: p.numExperts, isInt8: p.isInt8 });
+  const out: Record<string, { dispatchUs: number[]; combineUs: number[] }> = {};
+  for (const T of p.tokens) {
+    const x = new Float32Array(T * p.hidden).map(() => Math.random() - 0.5);
+    const w = new Float32Array(T * p.topk).fill(1 / p.topk);
+    const idx = randomRouting(T, p.topk, p.numExperts);
+    const rec = { dispatchUs: [] as number[], combineUs: [] as number[] };
+    for (let i = 0; i < p.iters + 1; i++) {
+      await comm.barrier();
+      const t0 = now();
+      const r = await ep.dispatch(x, idx, w);
+      const t1 = now();
+      await ep.combine(r.recvX, r.handle);
+      const t2 = now();
+      if (i > 0) { rec.dispatchUs.push(t1 - t0); rec.combineUs.push(t2 - t1); }
+    }
+    out[String(T)] = rec;
+  }
+  return out;
+}
+
+/** Raw TCP ping-pong of length-prefixed messages between rank 0 and rank 1 (the baseline). */
+async function rawSocketPingPong(comm: Communicator, params: unknown): Promise<unknown> {
+  const { port, bytes, iters } = params as { port: number; bytes: number; iters: number };
+  const payload = Buffer.alloc(4 + bytes, 1);
+  payload.writeUInt32LE(bytes, 0);
+  if (comm.rank === 1) {
+    const server = createServer((s) => { s.setNoDelay(true); echo(s, bytes + 4, (m) => s.write(m)); });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+    await comm.barrier();
+    await comm.barrier();
+    server.close();
+    return null;
+  }
+  await comm.barrier();
+  const s = await new Promise<Socket>((r) => { const c = connect(port, '127.0.0.1', () => r(c)); });
+  s.setNoDelay(true);
+  const times: number[] = [];
+  await new Promise<void>((resolve) => {
+    let t0 = now();
+    echo(s, bytes + 4, () => {
+      times.push((now() - t0) / 2);
+      if (times.length >= iters) return resolve();
+      t0 = now();
+      s.write(payload);
+    });
+    s.write(payload);
+  });
+  s.destroy();
+  await comm.barrier();
+  return times.slice(Math.floor(iters / 10));
+}
+
+/** Calls `onMessage` for every complete `frameBytes` message read from `s`. */
+function echo(s: Socket, frameBytes: number, onMessage: (m: Buffer) => void): void {
+  let pending: Buffer[] = [];
+  let have = 0;
+  s.on('data', (d: Buffer) => {
+    pending.push(d);
+    have += d.length;
+    while (have >= frameBytes) {
+      const all = Buffer.concat(pending);
+      onMessage(all.subarray(0, frameBytes));
+      pending = [all.subarray(frameBytes)];
+      have -= frameBytes;
+    }
+  });
+}
+
+export const BENCH_SCENARIOS: Record<string, (comm: Communicator, params: unknown) => Promise<unknown>> = { benchP2p, benchEp, rawSocketPingPong };
