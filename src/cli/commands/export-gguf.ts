@@ -1,5 +1,5 @@
 /**
- * `xdeepserve export-gguf --model DIR --out FILE [--type f32|f16|q8_0]`: a Hugging Face checkpoint
+ * `xdeepserve export-gguf --model DIR --out FILE [--type f32|f16|bf16|q8_0]`: a Hugging Face checkpoint
  * directory → one GGUF v3 file that stock llama.cpp loads (GGUF-EXPORT.md; archs llama, qwen3,
  * qwen3moe, deepseek2). Prints what was written and what was changed on the way (e.g. MTP dropped).
  */
@@ -9,13 +9,14 @@ import { EXPORT_TYPES, exportGguf } from '../../model/gguf/export.js';
 import type { ExportType } from '../../model/gguf/tensors.js';
 import { parseFlags, type Command } from '../command.js';
 
-const USAGE = `usage: xdeepserve export-gguf --model DIR --out FILE [--type f32|f16|q8_0]
+const USAGE = `usage: xdeepserve export-gguf --model DIR --out FILE [--type f32|f16|bf16|q8_0]
 
 Exports a checkpoint (config.json, *.safetensors, tokenizer.json) to GGUF for llama.cpp.
   --model DIR   checkpoint directory in Hugging Face layout
   --out FILE    GGUF file to write
-  --type T      f32 (default, the reference), f16, or q8_0 (2-D weights whose rows are a
-                multiple of 32; f16 otherwise; norms, biases and routers stay f32)
+  --type T      f32 (default, the reference), f16, bf16 (lossless for a bf16 checkpoint),
+                or q8_0 (2-D weights whose rows are a multiple of 32; f16 otherwise);
+                norms, biases and routers always stay f32
 Architectures: LlamaForCausalLM, MixtralForCausalLM (→ llama), Qwen3ForCausalLM (→ qwen3),
 Qwen3MoeForCausalLM (→ qwen3moe), DeepseekV2/V3ForCausalLM (→ deepseek2).`;
 

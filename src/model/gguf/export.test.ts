@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bf16ToF32, f32ToBf16 } from '../../core/dtype.js';
 import { isXdsError } from '../../core/errors.js';
 import { layerTensorNames } from '../tensor-names.js';
 import { exportGguf, planGguf, type GgufPlan } from './export.js';
@@ -248,4 +249,24 @@ test('pre-tokenizer names: byte-level → gpt-2, real Qwen3 → qwen2, real Deep
   assert.equal(preTokenizerName(read('qwen3')), 'qwen2');
   assert.equal(preTokenizerName(read('deepseek-v3')), 'deepseek-v3');
   assert.equal(preTokenizerName({ pre_tokenizer: { type: 'Whitespace' } }), 'default');
+});
+
+test('bf16 export: 2-D weights as BF16 (round to nearest even), 1-D tensors F32', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gguf-bf16-'));
+  try {
+    const spec = tinySpec('qwen3moe');
+    const source = randomWeights(spec, 12);
+    const path = join(dir, 'm.gguf');
+    exportGguf({ spec, weights: source, tokenizer: TOKENIZER, type: 'bf16' }, path);
+    const file = readGguf(path);
+    assert.equal(ggufValueOf(file, 'general.file_type'), 32);
+    const type = (n: string): string | undefined => file.tensors.find((t) => t.name === n)?.type;
+    assert.equal(type('blk.0.attn_q.weight'), 'bf16');
+    assert.equal(type('blk.0.ffn_up_exps.weight'), 'bf16');
+    assert.equal(type('blk.0.attn_q_norm.weight'), 'f32');
+    const w = hf(source, 'model.layers.0.self_attn.q_proj.weight');
+    assert.deepEqual(readGgufTensor(file, 'blk.0.attn_q.weight'), Float32Array.from(w, (x) => bf16ToF32(f32ToBf16(x))));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

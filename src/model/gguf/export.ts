@@ -15,10 +15,10 @@ import { ggmlTypeFor, toWritable, type ExportType, type PlannedTensor } from './
 import { tokenizerKeys, type TokenizerFiles } from './tokenizer-keys.js';
 import { writeGguf, type GgufFile } from './writer.js';
 
-export const EXPORT_TYPES: readonly ExportType[] = ['f32', 'f16', 'q8_0'];
+export const EXPORT_TYPES: readonly ExportType[] = ['f32', 'f16', 'bf16', 'q8_0'];
 
-/** general.file_type: 0 all F32, 1 mostly F16, 7 mostly Q8_0. */
-const FILE_TYPE: Record<ExportType, number> = { f32: 0, f16: 1, q8_0: 7 };
+/** general.file_type: 0 all F32, 1 mostly F16, 32 mostly BF16, 7 mostly Q8_0. */
+const FILE_TYPE: Record<ExportType, number> = { f32: 0, f16: 1, bf16: 32, q8_0: 7 };
 
 export interface ExportInput {
   readonly spec: ModelSpec;

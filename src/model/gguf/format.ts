@@ -31,14 +31,15 @@ export interface GgufKv {
 }
 
 /** The ggml tensor types this project writes. */
-export type GgmlType = 'f32' | 'f16' | 'q8_0';
+export type GgmlType = 'f32' | 'f16' | 'bf16' | 'q8_0';
 
-export const GGML_TYPE_CODE: Record<GgmlType, number> = { f32: 0, f16: 1, q8_0: 8 };
+export const GGML_TYPE_CODE: Record<GgmlType, number> = { f32: 0, f16: 1, bf16: 30, q8_0: 8 };
 
 /** Elements per block and bytes per block of each ggml type (Q8_0: f16 scale + 32 × int8). */
 export const GGML_BLOCK: Record<GgmlType, { readonly elems: number; readonly bytes: number }> = {
   f32: { elems: 1, bytes: 4 },
   f16: { elems: 1, bytes: 2 },
+  bf16: { elems: 1, bytes: 2 },
   q8_0: { elems: 32, bytes: 34 },
 };
 

@@ -1,10 +1,10 @@
 /**
  * A minimal GGUF v3 reader (GGUF-EXPORT.md §1) used by the tests and by the export report: it
  * parses the header, the typed metadata and the tensor infos, checks what ggml/src/gguf.cpp
- * checks (magic, version, sequential aligned offsets), and decodes F32/F16/Q8_0 data to f32.
+ * checks (magic, version, sequential aligned offsets), and decodes F32/F16/BF16/Q8_0 data to f32.
  */
 import { readFileSync } from 'node:fs';
-import { f16ToF32 } from '../../core/dtype.js';
+import { bf16ToF32, f16ToF32 } from '../../core/dtype.js';
 import { XdsError } from '../../core/errors.js';
 import {
   GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, VALUE_TYPE, alignUp, ggmlTypeFromCode, tensorByteLength,
@@ -156,5 +156,5 @@ export function readGgufTensor(file: GgufContents, name: string): Float32Array {
   if (t.type === 'q8_0') return dequantizeQ8_0(raw);
   if (t.type === 'f32') return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
   const h = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
-  return Float32Array.from(h, (b) => f16ToF32(b));
+  return Float32Array.from(h, (b) => (t.type === 'bf16' ? bf16ToF32(b) : f16ToF32(b)));
 }

@@ -3,15 +3,15 @@
  * (GGUF name, PyTorch-order shape, lazy f32 data), checked reads from a WeightSource, the RoPE
  * halves→pairs row permutation, expert stacking, and the per-tensor ggml type choice + encoding.
  */
-import { f16ToF32, f32ToF16 } from '../../core/dtype.js';
+import { f16ToF32, f32ToBf16, f32ToF16 } from '../../core/dtype.js';
 import { XdsError } from '../../core/errors.js';
 import type { Tensor, WeightSource } from '../tensor.js';
 import type { GgmlType } from './format.js';
 import { quantizeQ8_0 } from './q8_0.js';
 import type { GgufTensorToWrite } from './writer.js';
 
-/** The export's weight type: `f32` (reference), `f16`, or `q8_0` (2-D weights only). */
-export type ExportType = 'f32' | 'f16' | 'q8_0';
+/** The export's weight type: `f32` (reference), `f16`, `bf16` (lossless for bf16 checkpoints), or `q8_0`. */
+export type ExportType = 'f32' | 'f16' | 'bf16' | 'q8_0';
 
 export interface PlannedTensor {
   /** GGUF name, e.g. `blk.0.attn_q.weight`. */
@@ -88,7 +88,7 @@ export function stackExperts(source: WeightSource, hfNames: readonly string[], g
 /** The ggml type a planned tensor is written as (GGUF-EXPORT.md §2 dtypes). */
 export function ggmlTypeFor(t: PlannedTensor, type: ExportType): GgmlType {
   if (t.keepF32 || t.shape.length < 2 || type === 'f32') return 'f32';
-  if (type === 'f16') return 'f16';
+  if (type === 'f16' || type === 'bf16') return type;
   // Q8_0 needs ne[0] (the last PyTorch dim) to be a multiple of 32; the converter falls back to F16.
   return (t.shape[t.shape.length - 1]! % 32 === 0) ? 'q8_0' : 'f16';
 }
@@ -96,7 +96,9 @@ export function ggmlTypeFor(t: PlannedTensor, type: ExportType): GgmlType {
 export function encodeAs(data: Float32Array, type: GgmlType): Uint8Array {
   if (type === 'f32') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (type === 'q8_0') return quantizeQ8_0(data);
-  const h = Uint16Array.from(data, (x) => f32ToF16(x));
+  const h = new Uint16Array(data.length);
+  if (type === 'bf16') for (let i = 0; i < data.length; i++) h[i] = f32ToBf16(data[i]!);
+  else for (let i = 0; i < data.length; i++) h[i] = f32ToF16(data[i]!);
   return new Uint8Array(h.buffer);
 }
 
