@@ -9,7 +9,7 @@
  *   const { url } = await gw.listen({ port: 8000, host: '127.0.0.1' });
  *   process.on('SIGTERM', () => void gw.shutdown());
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ServedModel } from '../serving/served-model.js';
 import { XdsError } from '../core/errors.js';
 import { GatewayMetrics } from './metrics.js';
@@ -41,7 +41,7 @@ export interface Gateway {
 
 export function createGateway(o: GatewayOptions): Gateway {
   const logger = typeof o.logger === 'object' ? o.logger : makeLogger(o.logger ?? 'info');
-  const app: FastifyInstance = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: o.bodyLimitBytes ?? 16 * 2 ** 20, forceCloseConnections: 'idle', disableRequestLogging: true });
+  const app: FastifyInstance = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: o.bodyLimitBytes ?? 16 * 2 ** 20, forceCloseConnections: 'idle', logController: new LogController({ disableRequestLogging: true }) });
   const ctx: GatewayContext = { model: o.model, metrics: new GatewayMetrics(o.model.engine, o.model.name) };
   let isDraining = false;
   app.setErrorHandler((e, request, reply) => {
@@ -68,7 +68,11 @@ export function createGateway(o: GatewayOptions): Gateway {
     },
     async shutdown() {
       isDraining = true;
-      await Promise.all([o.model.engine.drain(), app.close()]);
+      // NOTE: drain first, close after: close() only drops connections idle at that moment, and a
+      // stream that ends later would keep its keep-alive socket (and the process) open.
+      await o.model.engine.drain();
+      await new Promise((resolve) => setImmediate(resolve));
+      await app.close();
     },
   };
 }

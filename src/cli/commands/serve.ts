@@ -1,10 +1,112 @@
-/** `xdeepserve serve` (being built; see the issues). */
-import { XdsError } from '../../core/errors.js';
+/**
+ * `xdeepserve serve`: the OpenAI-compatible gateway (src/gateway/server.ts) over one colocated DP
+ * group (ARCHITECTURE.md "Deployments": `colocated`, the default of `npm start`). Without --model
+ * it serves the embedded default model (src/serving/default-model.ts), generated into the cache
+ * folder on first start with progress on stderr. Prints one parseable line on stdout once bound:
+ * `xdeepserve serve: listening on http://HOST:PORT model=NAME`. SIGTERM / SIGINT drain the requests
+ * in flight, then the process exits 0.
+ */
 import type { Command } from '../command.js';
+import { numberFlag, parseFlags } from '../command.js';
+import { XdsError } from '../../core/errors.js';
+import { readEnv } from '../../config/env.js';
+import { parseBackendKind } from '../../kernels/select-backend.js';
+import { loadServedModel, type Quantization } from '../../serving/served-model.js';
+import { DEFAULT_MODEL_NAME, ensureDefaultModel, formatGenProgress } from '../../serving/default-model.js';
+import { createGateway } from '../../gateway/server.js';
+import type { GenProgress } from '../../model/generator/write-checkpoint.js';
+
+const USAGE = `usage: xdeepserve serve [--model DIR] [--port 8000] [--host 127.0.0.1] [flags]
+
+  --model DIR                 checkpoint directory (default: the embedded tiny DeepSeek-V3 model,
+                              generated on first start into $XDS_CACHE_DIR or ~/.cache/xdeepserve)
+  --served-model-name NAME    the name clients pass as 'model' (default: the folder name)
+  --port N                    TCP port, 0 = any free port (default 8000)
+  --host H                    address to bind (default 127.0.0.1)
+  --quantization Q            none | int8 (per-channel INT8 weights, default none)
+  --backend B                 auto | native | reference (default auto)
+  --kv-blocks N               paged KV cache blocks of 16 tokens (default 1024)
+  --max-num-seqs N            running requests per step (default 64)
+  --max-num-batched-tokens N  token budget of one step (default 512)
+  --max-waiting N             bounded waiting queue; beyond it 429 (default 256)
+  --max-model-len N           context length cap (default: the model's)
+  --log-level L               pino level: trace | debug | info | warn | error | silent (default $XDS_LOG_LEVEL or info)`;
+
+const OPTIONS = {
+  model: { type: 'string' }, 'served-model-name': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
+  quantization: { type: 'string' }, backend: { type: 'string' }, 'kv-blocks': { type: 'string' }, 'max-num-seqs': { type: 'string' },
+  'max-num-batched-tokens': { type: 'string' }, 'max-waiting': { type: 'string' }, 'max-model-len': { type: 'string' }, 'log-level': { type: 'string' },
+} as const;
+
+function intFlag(v: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined) return undefined;
+  const n = numberFlag(v, name, 0, min, max);
+  if (!Number.isInteger(n)) throw new XdsError('invalid_argument', `--${name} must be an integer, got '${v}'`, { param: name });
+  return n;
+}
+
+function quantizationFlag(v: string | undefined): Quantization {
+  if (v === undefined || v === 'none') return 'none';
+  if (v === 'int8') return 'int8';
+  throw new XdsError('invalid_argument', `--quantization must be none or int8, got '${v}'`, { param: 'quantization' });
+}
+
+/** Progress on stderr: rewritten in place on a terminal, every few tensors otherwise. */
+function progressPrinter(): (p: GenProgress) => void {
+  const tty = process.stderr.isTTY === true;
+  let lastTenth = -1;
+  return (p) => {
+    const tenth = Math.floor((10 * p.tensorsDone) / Math.max(1, p.tensorsTotal));
+    if (p.phase === 'build' && !tty && tenth === lastTenth) return;
+    lastTenth = tenth;
+    process.stderr.write(tty && p.phase === 'build' ? `\r${formatGenProgress(p)}` : `${tty ? '\n' : ''}${formatGenProgress(p)}\n`);
+  };
+}
+
+async function modelDir(v: { model?: string }, cacheDir: string): Promise<{ dir: string; name?: string }> {
+  if (v.model !== undefined) return { dir: v.model };
+  process.stderr.write(`xdeepserve serve: no --model, serving the embedded default model (cache: ${cacheDir})\n`);
+  return { dir: await ensureDefaultModel({ cacheDir, onProgress: progressPrinter() }), name: DEFAULT_MODEL_NAME };
+}
+
+/** Resolves when a SIGTERM/SIGINT-triggered drain has finished. */
+function untilSignalled(shutdown: () => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onSignal = (sig: string): void => {
+      process.stderr.write(`xdeepserve serve: ${sig}, draining requests in flight\n`);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      shutdown().then(resolve, reject);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
 
 export const command: Command = {
   name: 'serve',
-  summary: 'serve',
-  usage: 'usage: xdeepserve serve (not available yet)',
-  run: async () => { throw new XdsError('invalid_argument', 'serve is not available yet'); },
+  summary: 'serve an OpenAI-compatible API',
+  usage: USAGE,
+  async run(argv) {
+    const { values: v } = parseFlags(argv, OPTIONS);
+    const env = readEnv();
+    const port = intFlag(v.port, 'port', 0, 65535) ?? 8000;
+    const host = v.host ?? '127.0.0.1';
+    const quantization = quantizationFlag(v.quantization);
+    const backend = parseBackendKind(v.backend);
+    const { dir, name } = await modelDir(v, env.cacheDir);
+    const servedName = v['served-model-name'] ?? name;
+    const model = loadServedModel({
+      dir, quantization, backend, ...(servedName === undefined ? {} : { name: servedName }),
+      numKvBlocks: intFlag(v['kv-blocks'], 'kv-blocks', 1), maxNumSeqs: intFlag(v['max-num-seqs'], 'max-num-seqs', 1),
+      maxNumBatchedTokens: intFlag(v['max-num-batched-tokens'], 'max-num-batched-tokens', 1), maxWaiting: intFlag(v['max-waiting'], 'max-waiting', 1),
+      maxModelLen: intFlag(v['max-model-len'], 'max-model-len', 2), onLog: (line) => process.stderr.write(`xdeepserve serve: ${line}\n`),
+    });
+    const gw = createGateway({ model, logger: v['log-level'] ?? env.logLevel });
+    const { url } = await gw.listen({ port, host });
+    process.stdout.write(`xdeepserve serve: listening on ${url} model=${model.name}\n`);
+    await untilSignalled(() => gw.shutdown());
+    process.stderr.write('xdeepserve serve: drained, bye\n');
+    return 0;
+  },
 };

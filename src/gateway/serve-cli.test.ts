@@ -1,0 +1,68 @@
+/**
+ * `xdeepserve serve` as a real child process (issue 4): it prints the bound port in a parseable
+ * line, and SIGTERM drains a request in flight (the client gets all its tokens and [DONE]) before
+ * the process exits 0. Runs bin/xdeepserve.js, so it needs the compiled dist/ (npm run build).
+ */
+import { after, before, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { tinyCheckpoint } from './testing.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const bin = `${root}bin/xdeepserve.js`;
+const hasDist = existsSync(`${root}dist/cli/main.js`);
+
+let dir: string;
+let remove: () => void;
+before(async () => { ({ dir, remove } = await tinyCheckpoint('byte')); });
+after(() => remove());
+
+/** Reads an SSE response to the end; returns the data payloads. */
+async function readSse(res: Response, onFirst: () => void): Promise<string[]> {
+  const out: string[] = [];
+  let buf = '';
+  const decoder = new TextDecoder();
+  for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(part, { stream: true });
+    let at: number;
+    while ((at = buf.indexOf('\n\n')) >= 0) {
+      out.push(buf.slice(0, at).replace(/^data: /, ''));
+      buf = buf.slice(at + 2);
+      if (out.length === 1) onFirst();
+    }
+  }
+  return out;
+}
+
+it('serve prints its port; SIGTERM drains the request in flight and exits 0', { skip: !hasDist && 'needs npm run build' }, async () => {
+  const child = spawn(process.execPath, [bin, 'serve', '--model', dir, '--port', '0', '--backend', 'reference', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/[^\s]+) model=(\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', () => reject(new Error(`serve exited early: ${stderr}`)));
+  });
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const model = ((await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] }).data[0]!.id;
+  const res = await fetch(`${url}/v1/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, prompt: 'drain me', max_tokens: 40, temperature: 0, stream: true, stop_token_ids: [], stream_options: { include_usage: true } }),
+  });
+  assert.equal(res.status, 200);
+  const events = await readSse(res, () => child.kill('SIGTERM'));
+  assert.equal(events.at(-1), '[DONE]');
+  const usage = JSON.parse(events.at(-2)!) as { usage: { completion_tokens: number } };
+  const finish = events.slice(0, -1).map((e) => JSON.parse(e) as { choices: { finish_reason: string | null }[] }).flatMap((e) => e.choices.map((c) => c.finish_reason)).filter((f) => f !== null);
+  assert.equal(finish.length, 1);
+  assert.ok(finish[0] === 'length' ? usage.usage.completion_tokens === 40 : finish[0] === 'stop', `finish ${finish[0]} after ${usage.usage.completion_tokens} tokens`);
+  assert.equal(await exited, 0, stderr);
+  assert.match(stderr, /draining/);
+});
