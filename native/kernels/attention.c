@@ -1,9 +1,10 @@
 /*
  * Paged causal attention over block tables (MODELS.md §1.4 GQA, §4.4 absorbed MLA; paper §1.2
  * RTC paged KV). Scores for a query are computed into per-thread scratch, softmaxed in f32 (max
- * subtracted), then the value rows are accumulated. GQA works per (token, KV head) so each cached
- * K/V row is read once for the g query heads that share it; MLA works per (token, head range)
- * over chunks of positions so a chunk of latent rows stays in L1/L2 across heads.
+ * subtracted), then the value rows are accumulated. GQA works per (token, KV-head range) with
+ * positions outer, so each cached K/V row is read once, contiguously, for all the query heads
+ * that share it; MLA works per (token, head range) over chunks of positions so a chunk of latent
+ * rows stays in L1/L2 across heads.
  */
 #include "kernels.h"
 #include <string.h>
@@ -30,23 +31,27 @@ static inline size_t cache_row(const int32_t *block_table, int block_size, int p
   return (size_t)block_table[pos / block_size] * (size_t)block_size + (size_t)(pos % block_size);
 }
 
-static void gqa_one(const xds_gqa_args *a, int t, int kvh) {
+/*
+ * KV heads [h0, h1) of token t. NOTE: positions are the outer loop so each cached K/V row (all
+ * KV heads of one position, contiguous) streams once, instead of one 4 KB-strided walk per head.
+ */
+static void gqa_heads(const xds_gqa_args *a, int t, int h0, int h1) {
   const int H = a->num_heads, Hkv = a->num_kv_heads, D = a->head_dim, Dv = a->head_dim_v, g = H / Hkv;
   const int P = a->positions[t];
   const int start = a->sliding_window > 0 && P - a->sliding_window + 1 > 0 ? P - a->sliding_window + 1 : 0;
-  const int L = P - start + 1;
-  float *s = xds_scratch(3, (size_t)g * L * sizeof(float)); /* [g, L] scores → probabilities */
-  const float *q0 = a->q + ((size_t)t * H + (size_t)kvh * g) * D;
+  const int L = P - start + 1, nq = (h1 - h0) * g;
+  float *s = xds_scratch(3, (size_t)nq * L * sizeof(float)); /* [nq, L] scores → probabilities */
+  const float *q0 = a->q + ((size_t)t * H + (size_t)h0 * g) * D;
   for (int u = 0; u < L; u++) {
-    const float *k = a->k_cache + (cache_row(a->block_table, a->block_size, start + u) * Hkv + kvh) * D;
-    for (int j = 0; j < g; j++) s[(size_t)j * L + u] = xds_dot_f32(q0 + (size_t)j * D, k, D) * a->scale;
+    const float *k = a->k_cache + cache_row(a->block_table, a->block_size, start + u) * Hkv * D;
+    for (int i = 0; i < nq; i++) s[(size_t)i * L + u] = xds_dot_f32(q0 + (size_t)i * D, k + (size_t)(h0 + i / g) * D, D) * a->scale;
   }
-  xds_softmax_rows(s, g, L);
-  float *o0 = a->out + ((size_t)t * H + (size_t)kvh * g) * Dv;
-  memset(o0, 0, (size_t)g * Dv * sizeof(float));
+  xds_softmax_rows(s, nq, L);
+  float *o0 = a->out + ((size_t)t * H + (size_t)h0 * g) * Dv;
+  memset(o0, 0, (size_t)nq * Dv * sizeof(float));
   for (int u = 0; u < L; u++) {
-    const float *v = a->v_cache + (cache_row(a->block_table, a->block_size, start + u) * Hkv + kvh) * Dv;
-    for (int j = 0; j < g; j++) xds_axpy_f32(o0 + (size_t)j * Dv, s[(size_t)j * L + u], v, Dv);
+    const float *v = a->v_cache + cache_row(a->block_table, a->block_size, start + u) * Hkv * Dv;
+    for (int i = 0; i < nq; i++) xds_axpy_f32(o0 + (size_t)i * Dv, s[(size_t)i * L + u], v + (size_t)(h0 + i / g) * Dv, Dv);
   }
 }
 
@@ -54,7 +59,12 @@ static void gqa_task(void *arg, int task, int num_tasks) {
   const xds_gqa_args *a = arg;
   int p0, p1;
   xds_split(a->num_tokens * a->num_kv_heads, 1, task, num_tasks, &p0, &p1);
-  for (int p = p0; p < p1; p++) gqa_one(a, p / a->num_kv_heads, p % a->num_kv_heads);
+  while (p0 < p1) {
+    int t = p0 / a->num_kv_heads, h0 = p0 % a->num_kv_heads;
+    int h1 = a->num_kv_heads < h0 + (p1 - p0) ? a->num_kv_heads : h0 + (p1 - p0);
+    gqa_heads(a, t, h0, h1);
+    p0 += h1 - h0;
+  }
 }
 
 static int attention_tasks(double flops, int units, int num_threads) {
