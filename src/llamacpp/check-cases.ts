@@ -28,12 +28,21 @@ const LITE_TRAP = 'q_proj without q LoRA: llama.cpp loads deepseek2 without q Lo
 
 export const CHECK_CASES: readonly CheckCase[] = [
   { name: 'llama-tiny', genArch: 'llama', ggufArch: 'llama', turnedOff: [] },
+  {
+    name: 'llama-tiny-linear (linear RoPE scaling f 2)', genArch: 'llama', ggufArch: 'llama', turnedOff: [],
+    configPatch: { rope_scaling: { rope_type: 'linear', factor: 2 } },
+  },
   { name: 'qwen3-tiny', genArch: 'qwen3', ggufArch: 'qwen3', turnedOff: [] },
   { name: 'mixtral-tiny', genArch: 'mixtral', ggufArch: 'llama', turnedOff: [] },
   {
     name: 'qwen3moe-tiny (all layers MoE)', genArch: 'qwen3-moe', ggufArch: 'qwen3moe',
     configPatch: { decoder_sparse_step: 1, mlp_only_layers: [] },
     turnedOff: ['dense layers inside a Qwen3-MoE model (decoder_sparse_step 2, mlp_only_layers [3] → 1, []): llama.cpp qwen3moe makes every layer MoE'],
+  },
+  {
+    name: 'qwen3moe-tiny-yarn (all MoE, YaRN f 4)', genArch: 'qwen3-moe', ggufArch: 'qwen3moe',
+    configPatch: { decoder_sparse_step: 1, mlp_only_layers: [], rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 1024 } },
+    turnedOff: ['dense layers, as above; generic YaRN (cos/sin × (0.1·ln f + 1)) on'],
   },
   {
     name: 'dsv3-tiny', genArch: 'deepseek-v3', ggufArch: 'deepseek2',
