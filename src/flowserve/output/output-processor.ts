@@ -11,11 +11,13 @@ import { StopStringMatcher } from './stop-strings.js';
 import { REASONING_PARSERS, ReasoningParser, type ReasoningParserOptions } from './reasoning-parser.js';
 import { createToolParser } from './tool-parsers/registry.js';
 import type { ToolParser } from './tool-parsers/types.js';
+import { logprobEntry, type LogprobInfo, type SpellingDecoder, type TokenLogprobEntry } from './logprobs.js';
 import { XdsError } from '../../core/errors.js';
-import type { OutputDelta, OutputFinal, OutputFinishReason, TokenDecoder, ToolCall, ToolCallDelta, ToolCallIdFn } from './types.js';
+import type { OutputDelta, OutputFinal, OutputFinishReason, ToolCall, ToolCallDelta, ToolCallIdFn } from './types.js';
 
 export interface OutputProcessorOptions {
-  readonly tokenizer: TokenDecoder;
+  /** TextTokenizer; `idToToken` (optional) gives exact logprob bytes for partial characters. */
+  readonly tokenizer: SpellingDecoder;
   /** Prompt ids: the last few give the detokenizer its context. */
   readonly promptIds?: readonly number[];
   /** Default true. */
@@ -49,6 +51,7 @@ export class OutputProcessor {
   private readonly reasoning: ReasoningParser | null;
   private readonly tools: ToolParser | null;
   private readonly stopTokenIds: ReadonlySet<number>;
+  private readonly tokenizer: SpellingDecoder;
   private content = '';
   private reasoningContent = '';
   private readonly toolCalls: ToolCall[] = [];
@@ -61,6 +64,7 @@ export class OutputProcessor {
     this.reasoning = makeReasoningParser(opts);
     this.tools = opts.toolParser === undefined ? null : createToolParser(opts.toolParser, { newToolCallId: opts.newToolCallId });
     this.stopTokenIds = new Set(opts.stopTokenIds ?? []);
+    this.tokenizer = opts.tokenizer;
   }
 
   /** The stop string that matched (the engine should end the request: reason 'stop'), or null. */
@@ -68,9 +72,22 @@ export class OutputProcessor {
     return this.stops.matched;
   }
 
-  /** Feeds one generated token. After a stop-string match further tokens add nothing. */
-  onToken(tokenId: number): OutputDelta {
+  /**
+   * Feeds one generated token (with the sampler's logprobs when the request asked for them).
+   * After a stop-string match further tokens add no text.
+   */
+  onToken(tokenId: number, logprobs?: LogprobInfo): OutputDelta {
     if (this.final !== null) throw new XdsError('invalid_argument', 'onToken after finish', { param: 'tokenId' });
+    const delta = this.step(tokenId);
+    return logprobs === undefined ? delta : { ...delta, logprobs: this.logprobEntry(tokenId, logprobs) };
+  }
+
+  /** The OpenAI logprobs record of one token (text, bytes, top alternatives). */
+  logprobEntry(tokenId: number, info: LogprobInfo): TokenLogprobEntry {
+    return logprobEntry(this.tokenizer, tokenId, info);
+  }
+
+  private step(tokenId: number): OutputDelta {
     if (this.stops.matched !== null || this.stopTokenIds.has(tokenId)) return this.record(emptyPieces(), null);
     const step = this.stops.push(this.detok.push(tokenId));
     if (step.matched === null) return this.record(this.route(step.text, false), null);

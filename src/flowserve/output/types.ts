@@ -3,6 +3,7 @@
  * straight to the gateway, the "output shortcut"). The gateway turns them into OpenAI chat
  * `delta`s and final `message`s; nothing here knows HTTP.
  */
+import type { TokenLogprobEntry } from './logprobs.js';
 
 /** What the output process needs from a tokenizer (model/tokenizer.ts TextTokenizer satisfies it). */
 export interface TokenDecoder {
@@ -36,6 +37,8 @@ export interface OutputDelta {
   readonly toolCalls?: readonly ToolCallDelta[];
   /** The stop string that ended generation with this step, or null. */
   readonly stopMatched: string | null;
+  /** This token's logprobs, when they were passed in. */
+  readonly logprobs?: TokenLogprobEntry;
 }
 
 /** The whole message at the end. `content` is the concatenation of all `contentDelta`s (same for reasoning). */
