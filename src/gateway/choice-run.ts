@@ -9,15 +9,13 @@ import type { DpEngine } from '../flowserve/engine.js';
 import type { EngineEvent, Usage } from '../flowserve/engine-types.js';
 import type { SamplingParams } from '../sampling/params.js';
 import type { ErrorCode } from '../core/errors.js';
-import { EMPTY_DELTA, type ChoiceOutput, type OutputDelta, type ToolCallOut } from './output.js';
+import { logprobEntry, type SpellingDecoder, type TokenLogprobEntry } from '../flowserve/output/logprobs.js';
+import type { ToolCallDelta } from '../flowserve/output/types.js';
+import { EMPTY_DELTA, type ChoiceOutput, type OutputDelta } from './output.js';
 
 export type ApiFinishReason = 'stop' | 'length' | 'tool_calls' | 'abort' | 'error';
 
-export interface TokenLogprobOut {
-  readonly tokenId: number;
-  readonly logprob: number;
-  readonly top: readonly { readonly tokenId: number; readonly logprob: number }[];
-}
+export type { TokenLogprobEntry };
 
 export interface ChoiceTiming {
   /** s from arrival to the first token; null when none came. */
@@ -28,7 +26,7 @@ export interface ChoiceTiming {
 }
 
 export type ChoiceEvent =
-  | { readonly kind: 'delta'; readonly index: number; readonly content: string; readonly reasoning: string; readonly toolCalls: readonly ToolCallOut[]; readonly logprobs: readonly TokenLogprobOut[] }
+  | { readonly kind: 'delta'; readonly index: number; readonly content: string; readonly reasoning: string; readonly toolCalls: readonly ToolCallDelta[]; readonly logprobs: readonly TokenLogprobEntry[] }
   | {
       readonly kind: 'done'; readonly index: number; readonly finishReason: ApiFinishReason; readonly usage: Usage;
       readonly error: { readonly code: ErrorCode; readonly message: string } | null; readonly timing: ChoiceTiming;
@@ -44,6 +42,8 @@ export interface ChoiceSpec {
   readonly stopTokenIds: readonly number[];
   readonly wantLogprobs: boolean;
   readonly output: ChoiceOutput;
+  /** Spells logprob tokens (the model's TextTokenizer). */
+  readonly tokenizer: SpellingDecoder;
   readonly signal: AbortSignal;
 }
 
@@ -60,7 +60,6 @@ class ChoiceState {
   pending: OutputDelta = EMPTY_DELTA;
   numProcessed = 0;
   stopMatched = false;
-  hasToolCalls = false;
   error: { code: ErrorCode; message: string } | null = null;
   readonly t0 = nowS();
   tFirst: number | null = null;
@@ -75,13 +74,6 @@ class ChoiceState {
   }
 }
 
-function finishReason(engineReason: string, s: ChoiceState): ApiFinishReason {
-  if (s.error !== null) return 'error';
-  if (s.stopMatched) return s.hasToolCalls ? 'tool_calls' : 'stop';
-  if (engineReason === 'stop' && s.hasToolCalls) return 'tool_calls';
-  return engineReason as ApiFinishReason;
-}
-
 /**
  * Adds the choice to the engine; events go to `onEvent` synchronously on the engine's thread.
  * Throws what engine.addRequest throws ('overloaded', 'shutting_down', ...), with no event sent.
@@ -92,11 +84,10 @@ export function startChoice(engine: DpEngine, spec: ChoiceSpec, onEvent: (ev: Ch
     const d = spec.output.push(ids[ids.length - 1]!);
     s.numProcessed = ids.length;
     s.pending = joinDeltas(s.pending, d);
-    if (d.toolCalls.length > 0) s.hasToolCalls = true;
     if (d.stopMatched) s.stopMatched = true;
     return d.stopMatched;
   };
-  const emitDelta = (d: OutputDelta, logprobs: TokenLogprobOut[]): void => {
+  const emitDelta = (d: OutputDelta, logprobs: TokenLogprobEntry[]): void => {
     if (d.content === '' && d.reasoning === '' && d.toolCalls.length === 0 && logprobs.length === 0) return;
     onEvent({ kind: 'delta', index: spec.index, content: d.content, reasoning: d.reasoning, toolCalls: d.toolCalls, logprobs });
   };
@@ -105,18 +96,17 @@ export function startChoice(engine: DpEngine, spec: ChoiceSpec, onEvent: (ev: Ch
       s.markToken();
       const d = ev.index < s.numProcessed ? s.pending : EMPTY_DELTA;
       s.pending = EMPTY_DELTA;
-      const lp: TokenLogprobOut[] = spec.wantLogprobs && ev.logprob !== undefined
-        ? [{ tokenId: ev.tokenId, logprob: ev.logprob, top: ev.topLogprobs ?? [] }] : [];
+      const lp = spec.wantLogprobs && ev.logprob !== undefined
+        ? [logprobEntry(spec.tokenizer, ev.tokenId, { logprob: ev.logprob, topLogprobs: ev.topLogprobs ?? [] })] : [];
       emitDelta(d, lp);
     } else if (ev.kind === 'error') {
       s.error = { code: ev.code, message: ev.message };
     } else {
-      const tail = s.stopMatched || s.error !== null ? EMPTY_DELTA : spec.output.finish();
-      if (tail.toolCalls.length > 0) s.hasToolCalls = true;
-      emitDelta(tail, []);
+      const end = spec.output.finish(ev.reason);
+      emitDelta(end.delta, []);
       const e2eS = nowS() - s.t0;
       const timing = { ttftS: s.tFirst === null ? null : s.tFirst - s.t0, e2eS, itlS: s.itl };
-      onEvent({ kind: 'done', index: spec.index, finishReason: finishReason(ev.reason, s), usage: ev.usage, error: s.error, timing });
+      onEvent({ kind: 'done', index: spec.index, finishReason: s.error !== null ? 'error' : end.finishReason, usage: ev.usage, error: s.error, timing });
     }
   };
   engine.addRequest(

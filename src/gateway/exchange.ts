@@ -7,9 +7,9 @@
 import type { FastifyReply } from 'fastify';
 import { XdsError } from '../core/errors.js';
 import type { Usage } from '../flowserve/engine-types.js';
-import type { ApiFinishReason, ChoiceEvent, ChoiceSpec, TokenLogprobOut } from './choice-run.js';
+import type { ApiFinishReason, ChoiceEvent, ChoiceSpec, TokenLogprobEntry } from './choice-run.js';
 import { startChoices } from './choice-run.js';
-import type { ToolCallOut } from './output.js';
+import type { ToolCallDelta } from '../flowserve/output/types.js';
 import type { GatewayContext } from './context.js';
 import { SseWriter } from './sse.js';
 
@@ -21,8 +21,8 @@ export interface CollectedChoice {
   readonly index: number;
   content: string;
   reasoning: string;
-  readonly toolCalls: ToolCallOut[];
-  readonly logprobs: TokenLogprobOut[];
+  readonly toolCalls: ToolCallDelta[];
+  readonly logprobs: TokenLogprobEntry[];
   finishReason: ApiFinishReason;
 }
 

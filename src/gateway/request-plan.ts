@@ -11,7 +11,9 @@ import type { ChatMessage, ChatTool } from '../model/chat-template.js';
 import type { ServedModel } from '../serving/served-model.js';
 import type { ChatRequest, CompletionRequest } from './schemas.js';
 import type { ChoiceSpec } from './choice-run.js';
-import { TextChoiceOutput } from './output.js';
+import type { OutputProcessorOptions } from '../flowserve/output/output-processor.js';
+import { ProcessorChoiceOutput } from './output.js';
+import { promptOpensReasoning } from '../flowserve/output/reasoning-parser.js';
 
 /** Generated tokens when a request names no max_tokens (bounded so a random model cannot run away). */
 export const DEFAULT_MAX_TOKENS = 256;
@@ -62,13 +64,19 @@ export function stopStrings(stop: string | readonly string[] | null | undefined)
 }
 
 /** Renders and tokenizes the conversation (the template writes BOS itself). */
-export function chatPromptIds(model: ServedModel, b: ChatRequest): number[] {
+export function chatPrompt(model: ServedModel, b: ChatRequest): { text: string; ids: number[] } {
   const template = model.chatTemplate;
   if (template === null) throw new XdsError('invalid_argument', `model '${model.name}' has no chat template; use /v1/completions`, { param: 'messages' });
   const messages = b.messages.map((m) => (m.role === 'developer' ? { ...m, role: 'system' } : m)) as ChatMessage[];
   const tools = b.tool_choice === 'none' ? undefined : (b.tools ?? undefined) as ChatTool[] | undefined;
   const text = template.render({ messages, addGenerationPrompt: true, ...(tools === undefined ? {} : { tools }), ...(b.chat_template_kwargs ? { extra: b.chat_template_kwargs } : {}) });
-  return model.tokenizer.encode(text, { addSpecialTokens: false });
+  return { text, ids: model.tokenizer.encode(text, { addSpecialTokens: false }) };
+}
+
+/** The tool-call parser for this request: the model's, when the request offers tools. */
+export function toolParserFor(model: ServedModel, b: ChatRequest): string | undefined {
+  if (b.tools === null || b.tools === undefined || b.tools.length === 0 || b.tool_choice === 'none') return undefined;
+  return model.toolParser ?? undefined;
 }
 
 /** The prompts of a completions request, as token ids (strings encoded with BOS as the model wants). */
@@ -95,9 +103,23 @@ export interface ChoicePlanInput {
   readonly maxTokens: number;
   readonly sampling: SamplingParams;
   readonly stop: readonly string[];
+  /** Parse tool calls with this parser (the request has tools), or none. */
+  readonly toolParser?: string;
+  /** The rendered prompt text (chat): tells the reasoning parser whether the output starts inside `<think>`. */
+  readonly promptText?: string;
   readonly extraStopTokenIds: readonly number[];
   readonly wantLogprobs: boolean;
   readonly signal: AbortSignal;
+}
+
+function outputOptions(model: ServedModel, p: ChoicePlanInput): OutputProcessorOptions {
+  const o: { -readonly [K in keyof OutputProcessorOptions]: OutputProcessorOptions[K] } = { tokenizer: model.tokenizer, promptIds: p.promptIds, stop: p.stop };
+  if (p.toolParser !== undefined) o.toolParser = p.toolParser;
+  if (model.reasoningParser !== null) {
+    o.reasoning = model.reasoningParser;
+    if (p.promptText !== undefined) o.startsInReasoning = promptOpensReasoning(p.promptText);
+  }
+  return o;
 }
 
 /** n choices of one prompt; with a seed, choice i uses seed + i (so n > 1 choices differ). */
@@ -108,7 +130,7 @@ export function choiceSpecs(model: ServedModel, p: ChoicePlanInput): ChoiceSpec[
     return {
       requestId: `${p.requestId}-${index}`, index, promptIds: p.promptIds, maxTokens: p.maxTokens,
       sampling: { ...p.sampling, seed }, stopTokenIds: [...model.stopTokenIds, ...p.extraStopTokenIds], wantLogprobs: p.wantLogprobs,
-      output: new TextChoiceOutput(model.tokenizer, p.promptIds, p.stop), signal: p.signal,
+      output: new ProcessorChoiceOutput(outputOptions(model, p)), tokenizer: model.tokenizer, signal: p.signal,
     };
   });
 }

@@ -36,6 +36,10 @@ export interface ServedModelOptions {
   readonly maxWaiting?: number;
   /** Context length cap; default the model's max_position_embeddings (and the KV capacity). */
   readonly maxModelLen?: number;
+  /** Tool-call parser name (flowserve/output registry); default: detected from the tokenizer's special tokens. */
+  readonly toolParser?: string | null;
+  /** Reasoning parser name ('qwen3', 'deepseek_r1'); default none (all text is content). */
+  readonly reasoningParser?: string | null;
   /** Engine sampling function (tests: greedy); default the per-request sampler. */
   readonly sample?: SampleFn;
   /** One line per loading phase. */
@@ -54,6 +58,9 @@ export interface ServedModel {
   readonly contextLen: number;
   /** EOS ids (config, generation config, tokenizer): generation ends after any of them. */
   readonly stopTokenIds: readonly number[];
+  /** Tool-call parser used when a request offers tools; null: tool calls are not parsed. */
+  readonly toolParser: string | null;
+  readonly reasoningParser: string | null;
   /** Unix seconds when loaded (the `created` of /v1/models). */
   readonly createdSec: number;
 }
@@ -96,6 +103,14 @@ export function loadServedModel(o: ServedModelOptions): ServedModel {
   log(`model ${ckpt.dir}: ${spec.architecture}, context ${contextLen} tokens, ${numBlocks} KV blocks × ${blockSizeTokens}`);
   return Object.freeze({
     name: o.name ?? basename(ckpt.dir), dir: ckpt.dir, spec, tokenizer, chatTemplate: ckpt.chatTemplate(), generation,
-    engine, contextLen, stopTokenIds: Object.freeze([...stop]), createdSec: Math.floor(Date.now() / 1000),
+    engine, contextLen, stopTokenIds: Object.freeze([...stop]),
+    toolParser: o.toolParser === undefined ? detectToolParser(tokenizer) : o.toolParser, reasoningParser: o.reasoningParser ?? null, createdSec: Math.floor(Date.now() / 1000),
   });
+}
+
+/** The model's tool-call format, from the special tokens its tokenizer knows (vLLM's parser names). */
+export function detectToolParser(tokenizer: TextTokenizer): string | null {
+  if (tokenizer.tokenToId('<｜tool▁calls▁begin｜>') !== undefined) return 'deepseek_v3';
+  if (tokenizer.tokenToId('<tool_call>') !== undefined) return 'hermes';
+  return null;
 }

@@ -5,37 +5,31 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { XdsError } from '../../core/errors.js';
-import type { TextTokenizer } from '../../model/tokenizer.js';
+import type { TokenLogprobEntry, TokenLogprobText } from '../../flowserve/output/logprobs.js';
 import { chatRequestSchema, type ChatRequest } from '../schemas.js';
 import type { GatewayContext } from '../context.js';
-import { checkModel, chatPromptIds, choiceSpecs, maxTokensOf, newRequestId, samplingOf, stopStrings } from '../request-plan.js';
+import { checkModel, chatPrompt, choiceSpecs, toolParserFor, maxTokensOf, newRequestId, samplingOf, stopStrings } from '../request-plan.js';
 import { runExchange, type CollectedChoice, type DeltaEvent, type DoneEvent, type OpenAiUsage, type ResponseFormat } from '../exchange.js';
-import type { TokenLogprobOut } from '../choice-run.js';
 
-function tokenEntry(tok: TextTokenizer, tokenId: number, logprob: number): { token: string; logprob: number; bytes: number[] } {
-  const token = tok.decode([tokenId]);
-  return { token, logprob, bytes: [...Buffer.from(token, 'utf8')] };
+function tokenEntry(t: TokenLogprobText): { token: string; logprob: number; bytes: number[] } {
+  return { token: t.token, logprob: t.logprob, bytes: [...t.bytes] };
 }
 
-export function chatLogprobs(tok: TextTokenizer, lps: readonly TokenLogprobOut[]): { content: unknown[]; refusal: null } {
-  return {
-    content: lps.map((l) => ({ ...tokenEntry(tok, l.tokenId, l.logprob), top_logprobs: l.top.map((t) => tokenEntry(tok, t.tokenId, t.logprob)) })),
-    refusal: null,
-  };
+export function chatLogprobs(lps: readonly TokenLogprobEntry[]): { content: unknown[]; refusal: null } {
+  return { content: lps.map((l) => ({ ...tokenEntry(l), top_logprobs: l.topLogprobs.map(tokenEntry) })), refusal: null };
 }
 
 function chatFormat(ctx: GatewayContext, id: string, created: number, wantLogprobs: boolean): ResponseFormat {
-  const tok = ctx.model.tokenizer;
   const head = { id, object: 'chat.completion.chunk', created, model: ctx.model.name, system_fingerprint: null };
   const chunk = (choices: unknown[], usage: OpenAiUsage | null = null): unknown => ({ ...head, choices, usage });
   return {
     openingChunks: (indices) => [chunk(indices.map((index) => ({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })))],
-    deltaChunk: (ev: DeltaEvent) => chunk([{ index: ev.index, delta: deltaOf(ev), logprobs: wantLogprobs ? chatLogprobs(tok, ev.logprobs) : null, finish_reason: null }]),
+    deltaChunk: (ev: DeltaEvent) => chunk([{ index: ev.index, delta: deltaOf(ev), logprobs: wantLogprobs ? chatLogprobs(ev.logprobs) : null, finish_reason: null }]),
     finishChunk: (ev: DoneEvent) => chunk([{ index: ev.index, delta: {}, logprobs: null, finish_reason: ev.finishReason }]),
     usageChunk: (usage) => chunk([], usage),
     body: (choices: readonly CollectedChoice[], usage) => ({
       id, object: 'chat.completion', created, model: ctx.model.name, system_fingerprint: null,
-      choices: choices.map((c) => ({ index: c.index, message: messageOf(c), logprobs: wantLogprobs ? chatLogprobs(tok, c.logprobs) : null, finish_reason: c.finishReason })),
+      choices: choices.map((c) => ({ index: c.index, message: messageOf(c), logprobs: wantLogprobs ? chatLogprobs(c.logprobs) : null, finish_reason: c.finishReason })),
       usage,
     }),
   };
@@ -45,14 +39,14 @@ function deltaOf(ev: DeltaEvent): Record<string, unknown> {
   const d: Record<string, unknown> = {};
   if (ev.content !== '') d.content = ev.content;
   if (ev.reasoning !== '') d.reasoning_content = ev.reasoning;
-  if (ev.toolCalls.length > 0) d.tool_calls = ev.toolCalls.map((t, i) => ({ index: i, ...t }));
+  if (ev.toolCalls.length > 0) d.tool_calls = ev.toolCalls.map((t) => ({ index: t.index, id: t.id, type: t.type, function: t.function }));
   return d;
 }
 
 function messageOf(c: CollectedChoice): Record<string, unknown> {
   const m: Record<string, unknown> = { role: 'assistant', content: c.content === '' && c.toolCalls.length > 0 ? null : c.content, refusal: null };
   if (c.reasoning !== '') m.reasoning_content = c.reasoning;
-  if (c.toolCalls.length > 0) m.tool_calls = c.toolCalls;
+  if (c.toolCalls.length > 0) m.tool_calls = c.toolCalls.map((t) => ({ id: t.id, type: t.type, function: t.function }));
   return m;
 }
 
@@ -70,7 +64,8 @@ export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): vo
     const b = chatRequestSchema.parse(request.body);
     checkModel(ctx.model, b.model);
     checkChat(b);
-    const promptIds = chatPromptIds(ctx.model, b);
+    const prompt = chatPrompt(ctx.model, b);
+    const promptIds = prompt.ids;
     const maxTokens = maxTokensOf(ctx.model, promptIds.length, b.max_completion_tokens ?? b.max_tokens, b.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens', 'messages');
     const wantLogprobs = b.logprobs === true;
     const sampling = samplingOf(ctx.model, b, wantLogprobs ? b.top_logprobs ?? 0 : null);
@@ -78,7 +73,7 @@ export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): vo
     const controller = new AbortController();
     const n = b.n ?? 1;
     const specs = choiceSpecs(ctx.model, {
-      requestId: id, promptIds, firstIndex: 0, n, maxTokens, sampling, stop: stopStrings(b.stop),
+      requestId: id, promptIds, promptText: prompt.text, toolParser: toolParserFor(ctx.model, b), firstIndex: 0, n, maxTokens, sampling, stop: stopStrings(b.stop),
       extraStopTokenIds: b.stop_token_ids ?? [], wantLogprobs, signal: controller.signal,
     });
     const format = chatFormat(ctx, id, Math.floor(Date.now() / 1000), wantLogprobs);

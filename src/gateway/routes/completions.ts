@@ -5,33 +5,31 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { XdsError } from '../../core/errors.js';
-import type { TextTokenizer } from '../../model/tokenizer.js';
+import type { TokenLogprobEntry } from '../../flowserve/output/logprobs.js';
 import { completionRequestSchema, type CompletionRequest } from '../schemas.js';
 import type { GatewayContext } from '../context.js';
 import { checkModel, choiceSpecs, completionPrompts, maxTokensOf, newRequestId, samplingOf, stopStrings } from '../request-plan.js';
 import { runExchange, type CollectedChoice, type DeltaEvent, type DoneEvent, type ResponseFormat } from '../exchange.js';
-import type { ChoiceSpec, TokenLogprobOut } from '../choice-run.js';
+import type { ChoiceSpec } from '../choice-run.js';
 
 /** OpenAI's completions default. */
 const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 
-export function legacyLogprobs(tok: TextTokenizer, lps: readonly TokenLogprobOut[], textOffset0 = 0): Record<string, unknown[]> {
-  const tokens = lps.map((l) => tok.decode([l.tokenId]));
+export function legacyLogprobs(lps: readonly TokenLogprobEntry[], textOffset0 = 0): Record<string, unknown[]> {
   const offsets: number[] = [];
   let at = textOffset0;
-  for (const t of tokens) { offsets.push(at); at += t.length; }
+  for (const l of lps) { offsets.push(at); at += l.token.length; }
   return {
-    tokens,
+    tokens: lps.map((l) => l.token),
     token_logprobs: lps.map((l) => l.logprob),
-    top_logprobs: lps.map((l) => Object.fromEntries(l.top.map((t) => [tok.decode([t.tokenId]), t.logprob]))),
+    top_logprobs: lps.map((l) => Object.fromEntries(l.topLogprobs.map((t) => [t.token, t.logprob]))),
     text_offset: offsets,
   };
 }
 
 function completionFormat(ctx: GatewayContext, id: string, created: number, wantLogprobs: boolean): ResponseFormat {
-  const tok = ctx.model.tokenizer;
   const head = { id, object: 'text_completion', created, model: ctx.model.name, system_fingerprint: null };
-  const lp = (x: readonly TokenLogprobOut[]): unknown => (wantLogprobs ? legacyLogprobs(tok, x) : null);
+  const lp = (x: readonly TokenLogprobEntry[]): unknown => (wantLogprobs ? legacyLogprobs(x) : null);
   return {
     openingChunks: () => [],
     deltaChunk: (ev: DeltaEvent) => ({ ...head, choices: [{ index: ev.index, text: ev.content, logprobs: lp(ev.logprobs), finish_reason: null }], usage: null }),
