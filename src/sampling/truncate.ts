@@ -1,10 +1,16 @@
 /**
  * Truncation of a probability row to the candidates that may be sampled: min-p, then top-k, then
  * top-p (vLLM's order; top-p is measured on the mass left after min-p and top-k, as HF and vLLM
- * renormalize). Each step is a threshold on the probability, so candidates come back in ascending
- * id order and tokens tied with the cut are all kept (as vLLM's top-k masking does). Thresholds
- * come from numeric typed-array sorts and selection, never a comparator sort over the vocabulary.
+ * renormalize). Each step only raises a floor on the probability, so the candidates are
+ * {i : probs[i] ≥ floor}, in ascending id order, and tokens tied with the cut are all kept (as
+ * vLLM's top-k masking does). The floor comes from selection (select.ts), not from sorting: a
+ * size-k heap for top-k, a weighted quickselect for top-p, whose result is exactly the value the
+ * sorted cumulative sum of the first sampler (reference.ts) stops at.
  */
+import { kthLargest, kthLargestAbove, massCut } from './select.js';
+import { threadScratch, type SamplingScratch } from './scratch.js';
+
+export { kthLargest } from './select.js';
 
 export interface TruncationParams {
   readonly topK: number;
@@ -16,70 +22,76 @@ export function isTruncating(p: TruncationParams): boolean {
   return p.topK > 0 || p.topP < 1 || p.minP > 0;
 }
 
+/** Above this k, top-k compacts and quickselects instead of keeping a heap. */
+const HEAP_MAX_K = 2048;
+
 /** `probs` is [vocab] f64, already normalized. Returns candidate ids, ascending. */
 export function truncateCandidates(probs: Float64Array, p: TruncationParams): number[] {
   let pMax = 0;
   for (let i = 0; i < probs.length; i++) if (probs[i]! > pMax) pMax = probs[i]!;
-  // Each stage only raises the floor: the kept set is always {i : probs[i] ≥ floor}.
-  let floor = Math.max(p.minP * pMax, Number.MIN_VALUE);
-  if (p.topK > 0) {
-    const kept = valuesAbove(probs, floor);
-    if (kept.length > p.topK) floor = kthLargest(kept, p.topK);
-  }
-  if (p.topP < 1) floor = Math.max(floor, nucleusThreshold(probs, floor, p.topP));
+  const floor = truncationFloor(probs, pMax, p);
   const ids: number[] = [];
   for (let i = 0; i < probs.length; i++) if (probs[i]! >= floor) ids.push(i);
   return ids;
 }
 
-/** The values ≥ floor, in id order. */
-function valuesAbove(probs: Float64Array, floor: number): Float64Array {
-  let n = 0;
-  for (let i = 0; i < probs.length; i++) if (probs[i]! >= floor) n++;
-  const out = new Float64Array(n);
-  n = 0;
-  for (let i = 0; i < probs.length; i++) if (probs[i]! >= floor) out[n++] = probs[i]!;
-  return out;
+/**
+ * The probability floor of the candidates: {i : probs[i] ≥ floor}. `probs` [vocab] f64 is
+ * normalized and pMax is its largest entry.
+ */
+export function truncationFloor(probs: Float64Array, pMax: number, p: TruncationParams, scratch: SamplingScratch = threadScratch): number {
+  let floor = Math.max(p.minP * pMax, Number.MIN_VALUE);
+  if (p.topK > 0) floor = topKFloor(probs, floor, p.topK, scratch);
+  if (p.topP < 1) floor = Math.max(floor, nucleusFloor(probs, floor, p.topP, scratch));
+  return floor;
 }
 
-/** k-th largest value (1-based), by quickselect on a scratch copy (average O(n)). */
-export function kthLargest(values: Float64Array, k: number): number {
-  const a = values; // scratch: reordered in place
-  const target = a.length - k; // index of the k-th largest in ascending order
-  let lo = 0;
-  let hi = a.length - 1;
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >>> 1]!;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! < pivot) i++;
-      while (a[j]! > pivot) j--;
-      if (i <= j) { const t = a[i]!; a[i] = a[j]!; a[j] = t; i++; j--; }
-    }
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else return a[target]!;
-  }
-  return a[target]!;
+function topKFloor(probs: Float64Array, floor: number, k: number, scratch: SamplingScratch): number {
+  if (k <= HEAP_MAX_K) return kthLargestAbove(probs, floor, k, scratch.heap(k));
+  const values = scratch.values(probs.length);
+  const n = compactAbove(probs, floor, values);
+  return n > k ? kthLargest(values.subarray(0, n), k) : floor;
 }
 
 /**
  * The smallest probability in the minimal nucleus of {p ≥ floor}: walking from the most likely
  * down, the value at which the mass first reaches topP of that set's mass.
  */
-function nucleusThreshold(probs: Float64Array, floor: number, topP: number): number {
+function nucleusFloor(probs: Float64Array, floor: number, topP: number, scratch: SamplingScratch): number {
   let total = 0;
   let count = 0;
   for (let i = 0; i < probs.length; i++) if (probs[i]! >= floor) { total += probs[i]!; count++; }
   const target = topP * total * (1 - 1e-12);
   // NOTE: tokens with p < (1 − topP)·total/count hold less than (1 − topP)·total together, so the
-  // nucleus never reaches them: leaving them out keeps the sort small on a 150k vocabulary.
-  const sorted = valuesAbove(probs, Math.max(floor, ((1 - topP) * total) / count)).sort(); // ascending
+  // nucleus never reaches them.
+  const values = scratch.values(probs.length);
+  const n = compactAbove(probs, Math.max(floor, ((1 - topP) * total) / count), values);
+  const cut = massCut(values, n, target);
+  // NOTE: the reference sums the values in descending order; massCut sums them in partition order.
+  // Both are within (n−1)·ε/2·total of the exact sum, so a cut farther than that from the target
+  // on both sides is the reference's answer; otherwise sort, as the reference does.
+  const slack = 2 * n * Number.EPSILON * total;
+  if (cut.massAbove + slack < target && cut.massAtOrAbove - slack >= target) return cut.value;
+  return sortedNucleusFloor(values.subarray(0, n), target, floor);
+}
+
+/** The reference's rule on a full sort: cumulate from the largest until `target` is reached. */
+function sortedNucleusFloor(values: Float64Array, target: number, floor: number): number {
+  const sorted = values.sort(); // ascending
   let cum = 0;
   for (let n = sorted.length - 1; n >= 0; n--) {
     cum += sorted[n]!;
     if (cum >= target) return sorted[n]!;
   }
   return sorted[0] ?? floor;
+}
+
+/** Copies the entries ≥ threshold into out, in id order; returns their number. */
+function compactAbove(probs: Float64Array, threshold: number, out: Float64Array): number {
+  let n = 0;
+  for (let i = 0; i < probs.length; i++) {
+    const x = probs[i]!;
+    if (x >= threshold) out[n++] = x;
+  }
+  return n;
 }

@@ -1,0 +1,136 @@
+/**
+ * Selection without sorting, for the truncation thresholds of truncate.ts (top-k, top-p): the
+ * k-th largest value by quickselect or by a size-k min-heap, and the value at which the mass of
+ * the largest values first reaches a target, by a weighted quickselect. All average O(n).
+ */
+
+/** k-th largest value (1-based) of `a`, by quickselect; reorders `a` in place. */
+export function kthLargest(a: Float64Array, k: number): number {
+  const target = a.length - k; // index of the k-th largest in ascending order
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) { const t = a[i]!; a[i] = a[j]!; a[j] = t; i++; j--; }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return a[target]!;
+  }
+  return a[target]!;
+}
+
+/**
+ * The k-th largest of the entries of `row` that are ≥ floor, or `floor` itself when there are at
+ * most k of them. One pass with a size-k min-heap (`heap`, [≥ k] f64 scratch): after the first
+ * k candidates only entries above the heap's minimum cost more than a compare.
+ */
+export function kthLargestAbove(row: Float64Array, floor: number, k: number, heap: Float64Array): number {
+  let size = 0;
+  let count = 0;
+  for (let i = 0; i < row.length; i++) {
+    const x = row[i]!;
+    if (!(x >= floor)) continue;
+    count++;
+    if (size < k) siftUp(heap, size++, x);
+    else if (x > heap[0]!) siftDown(heap, k, x);
+  }
+  return count > k ? heap[0]! : floor;
+}
+
+function siftUp(heap: Float64Array, at: number, x: number): void {
+  let i = at;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent]! <= x) break;
+    heap[i] = heap[parent]!;
+    i = parent;
+  }
+  heap[i] = x;
+}
+
+/** Replaces the minimum (heap[0]) by x and restores the heap order. */
+function siftDown(heap: Float64Array, size: number, x: number): void {
+  let i = 0;
+  for (;;) {
+    let c = 2 * i + 1;
+    if (c >= size) break;
+    if (c + 1 < size && heap[c + 1]! < heap[c]!) c++;
+    if (heap[c]! >= x) break;
+    heap[i] = heap[c]!;
+    i = c;
+  }
+  heap[i] = x;
+}
+
+export interface MassCut {
+  /** The largest value v with Σ{a ≥ v} ≥ need; −∞ when Σ a < need. */
+  readonly value: number;
+  /** Σ{a > value} and Σ{a ≥ value}, summed in partition order (not sorted order). */
+  readonly massAbove: number;
+  readonly massAtOrAbove: number;
+}
+
+/**
+ * Weighted quickselect over a[0..n) (non-negative, no NaN; reordered in place): three-way
+ * partitions around a median-of-three pivot, descending into the side where the running mass
+ * crosses `need`.
+ */
+export function massCut(a: Float64Array, n: number, need: number): MassCut {
+  let lo = 0;
+  let hi = n; // exclusive
+  let acc = 0; // mass of the values known to be above a[lo..hi)
+  while (lo < hi) {
+    const pivot = medianOfThree(a[lo]!, a[(lo + hi) >>> 1]!, a[hi - 1]!);
+    const part = partitionDescending(a, lo, hi, pivot);
+    if (acc + part.sumAbove >= need) hi = part.endAbove;
+    else if (acc + part.sumAbove + part.sumEqual >= need) {
+      return { value: pivot, massAbove: acc + part.sumAbove, massAtOrAbove: acc + part.sumAbove + part.sumEqual };
+    } else {
+      acc += part.sumAbove + part.sumEqual;
+      lo = part.endEqual;
+    }
+  }
+  return { value: -Infinity, massAbove: acc, massAtOrAbove: acc };
+}
+
+function medianOfThree(x: number, y: number, z: number): number {
+  return Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
+}
+
+interface Partition {
+  /** a[lo..endAbove) > pivot, a[endAbove..endEqual) = pivot, a[endEqual..hi) < pivot. */
+  readonly endAbove: number;
+  readonly endEqual: number;
+  readonly sumAbove: number;
+  readonly sumEqual: number;
+}
+
+function partitionDescending(a: Float64Array, lo: number, hi: number, pivot: number): Partition {
+  let g = lo;
+  let i = lo;
+  let e = hi;
+  let sumAbove = 0;
+  let sumEqual = 0;
+  while (i < e) {
+    const x = a[i]!;
+    if (x > pivot) {
+      a[i] = a[g]!;
+      a[g++] = x;
+      i++;
+      sumAbove += x;
+    } else if (x < pivot) {
+      a[i] = a[--e]!;
+      a[e] = x;
+    } else {
+      i++;
+      sumEqual += x;
+    }
+  }
+  return { endAbove: g, endEqual: e, sumAbove, sumEqual };
+}
