@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define MIN_FLOPS_PER_TASK (256 * 1024)
-#define MLA_CHUNK 32
+#define MLA_CHUNK 8
 
 /* 0 ok; 1 negative position; 2 position beyond the block table; 3 block id out of range. */
 int xds_check_paged(const int32_t *block_table, int table_len, const int32_t *positions, int num_tokens, int block_size, long num_blocks) {

@@ -14,9 +14,10 @@ import { quantizeLinearInt8 } from './quantize.js';
 import { f32ToBf16 } from '../core/dtype.js';
 import { isXdsError } from '../core/errors.js';
 import { isaVariants, requireNative, rng, sharedF32 } from './native-test-util.js';
+import { loadKernelsAddon } from './native.js';
 
 const SHAPES: [rows: number, outDim: number, inDim: number][] = [
-  [1, 1, 1], [1, 5, 7], [1, 37, 64], [2, 19, 100], [3, 40, 257], [1, 70, 1030], [4, 33, 96], [7, 50, 300], [13, 65, 513], [16, 48, 32],
+  [1, 1, 1], [1, 5, 7], [1, 37, 64], [2, 19, 100], [3, 40, 257], [1, 70, 1030], [4, 33, 96], [7, 50, 300], [13, 65, 513], [16, 48, 32], [17, 37, 129], [31, 18, 40],
 ];
 
 function f32Weight(outDim: number, inDim: number, seed: number, bias: boolean): LinearWeight {
@@ -79,11 +80,21 @@ test('bf16 matmul matches the reference', () => {
 
 test('int8 matmul (per channel and per 32-block) stays within the activation-quantization bound', () => {
   SHAPES.forEach(([rows, o, i], k) => {
-    for (const gs of ['channel', 32] as const) {
-      const w = quantizeLinearInt8(f32Weight(o, i, 30 + k, k % 2 === 1), gs);
-      check(w, rows, 300 + k, rows < 12);
-    }
+    for (const gs of ['channel', 32] as const) check(quantizeLinearInt8(f32Weight(o, i, 30 + k, k % 2 === 1), gs), rows, 300 + k, true);
   });
+});
+
+test('int8 through the dequantizing packed GEMM (from 4 rows when configured) is within 1e-5', () => {
+  const addon = loadKernelsAddon({ quiet: true });
+  if (!addon) return;
+  addon.configure(-1, -1, 0, 4);
+  try {
+    SHAPES.forEach(([rows, o, i], k) => {
+      for (const gs of ['channel', 32] as const) check(quantizeLinearInt8(f32Weight(o, i, 40 + k, k % 2 === 0), gs), rows, 400 + k, rows < 4);
+    });
+  } finally {
+    addon.configure(-1, -1, 0, 1 << 30);
+  }
 });
 
 test('a large GEMV splits over 2 threads with bit-identical results', () => {

@@ -11,8 +11,10 @@
  * error is ≤ INT8_MEDIAN_REL (INT8_MEDIAN_REL_MOE with MoE layers), and without MoE layers every step is ≤ INT8_MAX_REL. MoE models may
  * miss on MOE_MAX_MISSES step and exceed INT8_MAX_REL there: a near-tied expert choice flips
  * under any weight perturbation (deepseek_v2's tiny config, routed scaling 16, does at step 12).
- * Free-running greedy decoding gives identical 16 tokens on all tiny models but deepseek_v2,
- * whose f32 run has a 0.065 top-2 margin at step 10 (see docs/kernels.md).
+ * Free-running: with int8Prefill 'dequant' (f32 activations in the prompt GEMM) the 16 greedy
+ * tokens are identical to f32 on every tiny model but deepseek_v2 (expert flip at step 12); with
+ * the default q8 prefill they must be identical up to the first step where the f32 run has a near
+ * tie (top-2 margin < NEAR_TIE), past which a 1 % logit error may pick the other token.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +27,7 @@ import { bindModelWeights, type ModelWeights } from '../model/model-weights.js';
 import { randomWeightSource, TINY_CONFIGS } from '../units/testing/random-model.js';
 import { LocalModelRunner } from '../flowserve/runner/model-runner.js';
 import { maxAbs, maxAbsDiff, requireNative } from './native-test-util.js';
+import { nativeBackend } from './native.js';
 
 /** f32 native vs f32 reference (f64 accumulation): max |Δlogit|. */
 const LOGIT_TOL = 1e-4;
@@ -90,6 +93,16 @@ function checkInt8(arch: string, spec: ModelSpec, f32: { logits: Float32Array[];
   if (!isMoe) assert.ok(worst <= INT8_MAX_REL, `${arch}: worst int8 error ${worst}`);
 }
 
+/** Free-running int8 greedy tokens equal f32's up to the first f32 step with a near tie (all 16 if none). */
+function checkFreeRunning(arch: string, f32: { logits: Float32Array[]; tokens: number[] }, int8: number[], prefill: 'q8' | 'dequant'): void {
+  const firstTie = f32.logits.findIndex((l, s) => s > 0 && nearTied(l).size > 1);
+  const mustMatch = prefill === 'dequant' || firstTie < 0 ? f32.tokens.length : firstTie;
+  let same = 0;
+  while (same < int8.length && int8[same] === f32.tokens[same]) same++;
+  console.log(`# ${arch}: free-running int8 (${prefill} prefill) greedy = f32 for ${same - 1} of ${STEPS} decode steps (first f32 near tie: ${firstTie < 0 ? 'none' : `step ${firstTie}`})`);
+  assert.ok(same >= mustMatch, `${arch}: int8 greedy tokens differ at step ${same}, before the first near tie (${mustMatch})`);
+}
+
 for (const arch of Object.keys(TINY_CONFIGS)) {
   test(`${arch}: native logits match the reference; int8 stays within tolerance of f32`, { skip: !native }, () => {
     const spec = parseModelConfig(TINY_CONFIGS[arch]);
@@ -104,6 +117,13 @@ for (const arch of Object.keys(TINY_CONFIGS)) {
     const { weights: q, report } = quantizeLinearTree(weights, GROUP);
     assert.ok(report.numWeights > 0 && report.bytesAfter < report.bytesBefore / 3);
     checkInt8(arch, spec, nat, q);
-    if (arch !== 'deepseek_v2') assert.deepEqual(decode(runner(spec, q, native!), STEPS).tokens, nat.tokens, `${arch}: free-running int8 greedy tokens`);
+    checkFreeRunning(arch, nat, decode(runner(spec, q, native!), STEPS).tokens, 'q8');
+    if (arch === 'deepseek_v2') return; // its f32 run parts from int8 at an expert-choice flip (step 12)
+    const accurate = nativeBackend({ numThreads: 2, int8Prefill: 'dequant', quiet: true })!;
+    try {
+      checkFreeRunning(arch, nat, decode(runner(spec, q, accurate), STEPS).tokens, 'dequant');
+    } finally {
+      nativeBackend({ numThreads: 2, int8Prefill: 'q8', quiet: true });
+    }
   });
 }

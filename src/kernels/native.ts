@@ -37,7 +37,15 @@ export interface NativeBackendOptions {
   readonly avx2Only?: boolean;
   /** How long idle pool workers spin before parking, µs (process-wide; default 50). */
   readonly spinUs?: number;
+  /**
+   * int8 weights with several rows (prefill): 'q8' (default) quantizes activations as in decode
+   * (fastest); 'dequant' dequantizes weights into the f32 packed GEMM from 2 rows on (f32
+   * activations, more accurate). Process-wide.
+   */
+  readonly int8Prefill?: 'q8' | 'dequant';
 }
+
+const INT8_GEMM_ROWS = { q8: 1 << 30, dequant: 2 } as const;
 
 const FORMAT_CODE = { f32: 0, bf16: 1, int8: 2 } as const;
 
@@ -56,7 +64,7 @@ export function nativeBackend(opts: NativeBackendOptions & { quiet?: boolean } =
   if (!addon) return null;
   const numThreads = opts.numThreads ?? defaultNumThreads();
   checkInt(numThreads, 'numThreads', 1);
-  addon.configure(opts.avx2Only === undefined ? -1 : Number(opts.avx2Only), opts.spinUs ?? -1);
+  addon.configure(opts.avx2Only === undefined ? -1 : Number(opts.avx2Only), opts.spinUs ?? -1, 0, opts.int8Prefill ? INT8_GEMM_ROWS[opts.int8Prefill] : 0);
   return new NativeBackend(addon, numThreads);
 }
 
