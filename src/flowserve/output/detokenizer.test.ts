@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IncrementalDetokenizer } from './detokenizer.js';
-import { loadTokenizer, type TextTokenizer } from '../../model/tokenizer.js';
+import { loadTokenizer, TextTokenizer } from '../../model/tokenizer.js';
 import { realTokenizerDir, REAL_TOKENIZER_KINDS } from '../../model/real-tokenizers.js';
 import { isXdsError } from '../../core/errors.js';
 
@@ -81,4 +81,30 @@ test('long generations keep the window small and stay exact', () => {
   const ids = tok.encode(text, { addSpecialTokens: false });
   assert.ok(ids.length > 200);
   assert.equal(stream(tok, ids).join(''), roundTrip('qwen3', text));
+});
+
+/** A tiny Llama-2-style SentencePiece BPE (Metaspace '▁', byte fallback, Strip decoder) in tokenizer.json form. */
+function sentencePieceTokenizer(): { tok: TextTokenizer; vocab: Record<string, number> } {
+  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
+  ['▁', '▁Hello', '▁world', '!', '▁the', '▁end'].forEach((t, i) => (vocab[t] = 259 + i));
+  const special = (id: number, content: string): Record<string, unknown> => ({ id, content, special: true, single_word: false, lstrip: false, rstrip: false, normalized: false });
+  const json = {
+    version: '1.0', truncation: null, padding: null, pre_tokenizer: null, post_processor: null,
+    added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: [] },
+  };
+  return { tok: new TextTokenizer(json, { bos_token: '<s>', eos_token: '</s>', clean_up_tokenization_spaces: false }), vocab };
+}
+
+test('SentencePiece (Metaspace, byte fallback): word spaces survive token-by-token, bytes join into characters', () => {
+  const { tok, vocab } = sentencePieceTokenizer();
+  const v = (t: string): number => vocab[t]!;
+  const ids = [v('▁Hello'), v('▁world'), v('!'), v('▁'), 3 + 0xe4, 3 + 0xbd, 3 + 0xa0, v('▁the'), v('▁end'), 2];
+  assert.equal(tok.decode([v('▁world')]), 'world', 'a lone token loses its leading space');
+  const deltas = stream(tok, ids, [1]);
+  assert.deepEqual(deltas, ['Hello', ' world', '!', ' ', '', '', '你', ' the', ' end', '', '']);
+  assert.equal(deltas.join(''), tok.decode(ids, { skipSpecialTokens: true }));
 });

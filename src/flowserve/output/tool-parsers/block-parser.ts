@@ -45,6 +45,8 @@ export class BlockToolParser implements ToolParser {
   private readonly newId: ToolCallIdFn;
   private pending = '';
   private isInCall = false;
+  /** Inside a call: end markers before this offset of `pending` were tried (NOTE: keeps long arguments O(n)). */
+  private callScanFrom = 0;
   /** Just after a marker: leading whitespace is dropped. */
   private isAfterMarker = false;
   private numCalls = 0;
@@ -81,6 +83,7 @@ export class BlockToolParser implements ToolParser {
       this.pending = this.pending.slice(hit.index + hit.marker.length);
       this.isAfterMarker = true;
       this.isInCall = hit.marker === this.format.callStart;
+      this.callScanFrom = 0;
       return true;
     }
     if (isEnd) {
@@ -102,10 +105,11 @@ export class BlockToolParser implements ToolParser {
    */
   private stepCall(isEnd: boolean, out: StepOut): boolean {
     const { callStart, callEnd } = this.format;
-    for (let end = this.pending.indexOf(callEnd); end >= 0; end = this.pending.indexOf(callEnd, end + 1)) {
+    for (let end = this.pending.indexOf(callEnd, this.callScanFrom); end >= 0; end = this.pending.indexOf(callEnd, end + 1)) {
       const parsed = this.format.parseCall(this.pending.slice(0, end));
       if (parsed !== null) return this.closeCall(parsed, end + callEnd.length, out);
     }
+    this.callScanFrom = Math.max(0, this.pending.length - callEnd.length + 1);
     if (!isEnd) return false;
     const first = this.pending.indexOf(callEnd);
     if (first >= 0) {
