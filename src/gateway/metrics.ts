@@ -46,6 +46,16 @@ export class GatewayMetrics {
     gauge('xds_num_requests_waiting', 'Requests in the waiting queue', () => engine.numWaiting);
     gauge('xds_kv_cache_usage_ratio', 'Fraction of KV blocks in use (0..1)', () => engine.kv.usage);
     gauge('xds_prefix_cache_hit_rate', 'Prompt tokens found in the prefix cache / tokens looked up (0..1)', () => engine.kv.stats().prefixHitRate);
+    gauge('xds_engine_steps', 'Engine steps that ran a forward', () => engine.stats().numSteps);
+    new Gauge({
+      name: 'xds_engine_step_time_seconds', help: 'Time in engine steps by phase, summed over all steps (s); scheduler time = schedule + commit',
+      labelNames: ['phase'], registers: r,
+      collect() {
+        const s = engine.stats();
+        const phases = { schedule: s.totalScheduleUs, forward: s.totalForwardUs, sample: s.totalSampleUs, commit: s.totalCommitUs };
+        for (const [phase, us] of Object.entries(phases)) this.set({ phase }, us / 1e6);
+      },
+    });
   }
 
   /** Records a finished choice. */

@@ -108,6 +108,8 @@ export interface ChoicePlanInput {
   /** The rendered prompt text (chat): tells the reasoning parser whether the output starts inside `<think>`. */
   readonly promptText?: string;
   readonly extraStopTokenIds: readonly number[];
+  /** Do not end at the model's EOS ids (vLLM `ignore_eos`). */
+  readonly ignoreEos?: boolean;
   readonly wantLogprobs: boolean;
   readonly signal: AbortSignal;
 }
@@ -129,7 +131,7 @@ export function choiceSpecs(model: ServedModel, p: ChoicePlanInput): ChoiceSpec[
     const seed = p.sampling.seed === null ? null : p.sampling.seed + i;
     return {
       requestId: `${p.requestId}-${index}`, index, promptIds: p.promptIds, maxTokens: p.maxTokens,
-      sampling: { ...p.sampling, seed }, stopTokenIds: [...model.stopTokenIds, ...p.extraStopTokenIds], wantLogprobs: p.wantLogprobs,
+      sampling: { ...p.sampling, seed }, stopTokenIds: [...(p.ignoreEos === true ? [] : model.stopTokenIds), ...p.extraStopTokenIds], wantLogprobs: p.wantLogprobs,
       output: new ProcessorChoiceOutput(outputOptions(model, p)), tokenizer: model.tokenizer, signal: p.signal,
     };
   });

@@ -49,6 +49,8 @@ const common = {
   n: z.number().int().min(1).max(16).nullish(),
   stop,
   stop_token_ids: z.array(z.number().int().min(0)).nullish(),
+  /** vLLM extension: do not stop at EOS (benchmarks need exact output lengths). */
+  ignore_eos: z.boolean().nullish(),
   seed: z.number().int().nullish(),
   presence_penalty: z.number().min(-2).max(2).nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),
