@@ -128,9 +128,10 @@ export class P2p {
       const need = this.sendTail[op.peer]! - numSlots;
       await this.wait({ wordIdx: this.ackWord(op.peer, ACK_HEAD), pred: (v) => v > need, peer: op.peer, deadlineUs, what: `a free ring slot toward rank ${op.peer} (event ${op.eventId})` });
     }
-    const v = await this.wait({ wordIdx: this.ackWord(op.peer, ACK_MSGS), pred: (m) => m >= op.msgSeq, peer: op.peer, deadlineUs, what: `the ACK of event ${op.eventId} from rank ${op.peer}` });
+    await this.wait({ wordIdx: this.ackWord(op.peer, ACK_MSGS), pred: (m) => m >= op.msgSeq, peer: op.peer, deadlineUs, what: `the ACK of event ${op.eventId} from rank ${op.peer}` });
+    // The ACK's event id is checked only when no later message to this peer exists (it would overwrite the word).
     const acked = Atomics.load(this.tr.localWords, this.ackWord(op.peer, ACK_EVENT));
-    if (v === op.msgSeq && acked !== op.eventId) {
+    if (this.sendMsgs[op.peer] === op.msgSeq && acked !== op.eventId) {
       throw new XdsError('xccl_event_mismatch', `xccl rank ${this.tr.rank}: rank ${op.peer} acknowledged event ${acked}, expected ${op.eventId}`, { param: 'eventId' });
     }
   }

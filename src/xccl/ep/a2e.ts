@@ -86,16 +86,14 @@ export class AttentionExpert {
   /** Attention rank: the weighted expert sums of its tokens in the original order. // [tokens, hidden] f32 */
   async e2aRecv(handle: AttentionHandle): Promise<Float32Array> {
     this.expectRole('attention', 'e2aRecv');
-    const seq = this.xchg.publish(STAGE1, []);
-    const [p] = await this.xchg.pullAll(STAGE1, seq, [this.partner]);
+    const [p] = await this.xchg.pullAll(STAGE1, [this.partner], this.xchg.reserveRecv(STAGE1, [this.partner]));
     const rows = p!.numRows;
     if (rows !== handle.numTokens) throw new XdsError('xccl_event_mismatch', `xccl e2a: trampoline ${this.partner} returned ${rows} tokens, a2e sent ${handle.numTokens}`, { param: 'handle' });
     return new Float32Array(p!.bytes.buffer, p!.bytes.byteOffset, rows * this.cfg.hidden).slice();
   }
 
   private async receiveForwarded(): Promise<[Float32Array, Int32Array, Float32Array]> {
-    const seq = this.xchg.publish(STAGE1, []);
-    const [p] = await this.xchg.pullAll(STAGE1, seq, [this.partner]);
+    const [p] = await this.xchg.pullAll(STAGE1, [this.partner], this.xchg.reserveRecv(STAGE1, [this.partner]));
     const f = rowFormat(this.cfg);
     const n = p!.numRows;
     const x = new Float32Array(n * f.hidden);

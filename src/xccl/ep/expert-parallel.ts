@@ -34,10 +34,11 @@ export class EpGroupEngine {
     this.xchg.checkFits(dispatchBytes(this.cfg, layout));
     await this.xchg.reclaimArea();
     const sections = writeDispatch(this.xchg.area, this.members, this.cfg, layout, x, topkIdx, topkWeights);
-    const seq = this.xchg.publish(this.channel, sections);
+    this.xchg.publish(this.channel, sections);
+    const seqs = this.xchg.reserveRecv(this.channel, this.members);
     return {
-      poll: () => this.xchg.isReady(this.channel, seq, this.members),
-      wait: async () => readDispatch(await this.xchg.pullAll(this.channel, seq, this.members), this.cfg, layout, this.me, this.members.length),
+      poll: () => this.xchg.isReady(this.channel, this.members, seqs),
+      wait: async () => readDispatch(await this.xchg.pullAll(this.channel, this.members, seqs), this.cfg, layout, this.me, this.members.length),
     };
   }
 
@@ -47,10 +48,11 @@ export class EpGroupEngine {
     this.xchg.checkFits(combineBytes(handle, this.cfg.hidden));
     await this.xchg.reclaimArea();
     const sections = writeCombine(this.xchg.area, this.members, handle, y, this.cfg.hidden);
-    const seq = this.xchg.publish(this.channel, sections);
+    this.xchg.publish(this.channel, sections);
+    const seqs = this.xchg.reserveRecv(this.channel, this.members);
     return {
-      poll: () => this.xchg.isReady(this.channel, seq, this.members),
-      wait: async () => readCombine(await this.xchg.pullAll(this.channel, seq, this.members), handle, this.cfg.hidden),
+      poll: () => this.xchg.isReady(this.channel, this.members, seqs),
+      wait: async () => readCombine(await this.xchg.pullAll(this.channel, this.members, seqs), handle, this.cfg.hidden),
     };
   }
 

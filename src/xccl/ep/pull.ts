@@ -3,11 +3,11 @@
  * each rank writes its rows into its OWN EP area, partitioned by destination; publishes to every
  * destination a metadata field (event id = per-channel sequence, row count, byte offset, row
  * size); waits until the field of every source has arrived; pulls each source's section; and
- * acknowledges the pull in the source's metadata. A rank waits for the acks of its previous
+ * acknowledges the pull in the source's metadata. Event ids count rounds per (channel, peer pair). A rank waits for the acks of its previous
  * publication before it writes its area again, so no section is overwritten while being pulled.
  */
 import { XdsError } from '../../core/errors.js';
-import { FIELD_WORDS, epAckFieldOf, epInFieldOf, wordOf } from '../region.js';
+import { FIELD_WORDS, NUM_EP_CHANNELS, epAckFieldOf, epInFieldOf, wordOf } from '../region.js';
 import type { Transport } from '../transport.js';
 
 /** One destination's section of the own EP area. */
@@ -21,14 +21,17 @@ export interface Section {
 /** Rows pulled from one source. // [numRows, rowBytes] u8 */
 export interface Pulled { readonly source: number; readonly numRows: number; readonly rowBytes: number; readonly bytes: Uint8Array }
 
-interface Publication { readonly channel: number; readonly seq: number; readonly dests: readonly number[] }
+interface Publication { readonly channel: number; readonly seq: number; readonly dest: number }
 
 export class PullExchange {
-  private readonly seqs: number[];
+  // Event ids run per (channel, peer pair), so a rank can pair with different peers on one channel.
+  private readonly sendSeq: number[][]; // [channel][dest]
+  private readonly recvSeq: number[][]; // [channel][source]
   private pending: Publication[] = [];
 
   constructor(private readonly tr: Transport, private readonly timeoutUs: number) {
-    this.seqs = [0, 0, 0];
+    this.sendSeq = Array.from({ length: NUM_EP_CHANNELS }, () => new Array<number>(tr.worldSize).fill(0));
+    this.recvSeq = Array.from({ length: NUM_EP_CHANNELS }, () => new Array<number>(tr.worldSize).fill(0));
   }
 
   /** The own EP area, to write sections into. // [epAreaBytes] u8 */
@@ -40,11 +43,9 @@ export class PullExchange {
   /** Waits until every destination pulled what this rank last published (call before writing the area). */
   async reclaimArea(): Promise<void> {
     const deadlineUs = this.tr.nowUs() + this.timeoutUs;
-    for (const pub of this.pending) {
-      for (const d of pub.dests) {
-        const wordIdx = wordOf(epAckFieldOf(this.tr.layout, pub.channel, d));
-        await this.tr.waitLocal({ wordIdx, pred: (v) => v >= pub.seq, peer: d, deadlineUs, what: `rank ${d} to pull EP channel ${pub.channel} event ${pub.seq}` });
-      }
+    for (const { channel, seq, dest } of this.pending) {
+      const wordIdx = wordOf(epAckFieldOf(this.tr.layout, channel, dest));
+      await this.tr.waitLocal({ wordIdx, pred: (v) => v >= seq, peer: dest, deadlineUs, what: `rank ${dest} to pull EP channel ${channel} event ${seq}` });
     }
     this.pending = [];
   }
@@ -55,30 +56,33 @@ export class PullExchange {
     if (totalBytes > cap) throw new XdsError('xccl_buffer_too_small', `xccl EP: ${totalBytes} bytes to publish exceed the EP area of ${cap} bytes (region epAreaBytes)`, { param: 'epAreaBytes' });
   }
 
-  /** Publishes `sections` (already written into the area); returns the event id of this round. */
-  publish(channel: number, sections: readonly Section[]): number {
-    const seq = ++this.seqs[channel]!;
-    const l = this.tr.layout;
+  /** Publishes `sections` (already written into the area) to their destinations. */
+  publish(channel: number, sections: readonly Section[]): void {
+    const field = epInFieldOf(this.tr.layout, channel, this.tr.rank);
     for (const sec of sections) {
-      const field = epInFieldOf(l, channel, this.tr.rank);
+      const seq = ++this.sendSeq[channel]![sec.dest]!;
       const words = new Int32Array([sec.numRows, sec.offsetBytes, sec.rowBytes]);
       this.tr.put(sec.dest, field * FIELD_WORDS * 4 + 4, new Uint8Array(words.buffer));
       this.tr.signal(sec.dest, wordOf(field), seq);
+      this.pending.push({ channel, seq, dest: sec.dest });
     }
-    this.pending.push({ channel, seq, dests: sections.map((s) => s.dest) });
-    return seq;
   }
 
-  /** True when every source's metadata for event `seq` has arrived (a pull would not wait). */
-  isReady(channel: number, seq: number, sources: readonly number[]): boolean {
-    return sources.every((s) => Atomics.load(this.tr.localWords, wordOf(epInFieldOf(this.tr.layout, channel, s))) >= seq);
+  /** Claims the event ids of the next publication of each source (call once per round). */
+  reserveRecv(channel: number, sources: readonly number[]): number[] {
+    return sources.map((s) => ++this.recvSeq[channel]![s]!);
   }
 
-  /** Waits for every source's metadata of event `seq`, then pulls each source's section. */
-  async pullAll(channel: number, seq: number, sources: readonly number[]): Promise<Pulled[]> {
+  /** True when every source's metadata for its reserved event has arrived (a pull would not wait). */
+  isReady(channel: number, sources: readonly number[], seqs: readonly number[]): boolean {
+    return sources.every((s, i) => Atomics.load(this.tr.localWords, wordOf(epInFieldOf(this.tr.layout, channel, s))) >= seqs[i]!);
+  }
+
+  /** Waits for every source's metadata of its reserved event, then pulls each source's section. */
+  async pullAll(channel: number, sources: readonly number[], seqs: readonly number[]): Promise<Pulled[]> {
     const deadlineUs = this.tr.nowUs() + this.timeoutUs;
     const out: Pulled[] = [];
-    for (const s of sources) out.push(await this.pullFrom(channel, seq, s, deadlineUs));
+    for (let i = 0; i < sources.length; i++) out.push(await this.pullFrom(channel, seqs[i]!, sources[i]!, deadlineUs));
     return out;
   }
 

@@ -1,11 +1,13 @@
 /**
  * The one XCCL conformance suite (STYLE.md §11): every transport runs exactly these tests with
- * real worker threads or real child processes. Expected values are computed here, in one place.
+ * real worker threads or real child processes; expected values are computed here, in one place.
+ * Cases that share a world run as steps of one launch (fewer process starts on 2 cores); the
+ * timeout and killed-peer cases get launches of their own.
  */
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchRanks, type LaunchKind, type RankResult } from './launch.js';
-import { EP_CONFORMANCE } from './ep-conformance.js';
+import { EP_STEPS, EP_WORLD, type ConformanceStep } from './ep-conformance.js';
 
 export function okValues(results: readonly RankResult[]): unknown[] {
   return results.map((r, i) => {
@@ -16,22 +18,46 @@ export function okValues(results: readonly RankResult[]): unknown[] {
 
 interface ErrorReport { code: string; message: string; elapsedMs: number }
 
+const SIZES = [0, 1, 240, 241, 1000, 2100, 7, 480, 64];
+
+const P2P_STEPS: readonly ConformanceStep[] = [
+  {
+    name: 'p2p keeps order and reassembles chunked messages (0 B to 9 slots, ring wraps)',
+    scenario: 'ordering',
+    params: { sizes: SIZES },
+    check: (v) => assert.deepEqual(v[1], SIZES.map((bytes) => ({ bytes, firstBad: -1 }))),
+  },
+  {
+    name: 'p2p between every pair at once (4 ranks, self included, more chunks than slots)',
+    scenario: 'allPairs',
+    params: { numMsgs: 3, bytes: 300 },
+    check: (v) => { for (const r of v) assert.deepEqual(r, { received: 12, bad: 0 }); },
+  },
+  {
+    name: 'barrier and allGather over several rounds',
+    scenario: 'collectives',
+    params: { rounds: 5 },
+    check: (v) => {
+      const expected = Array.from({ length: 5 }, (_, r) => [0, 1, 2, 3].map((s) => s * 100 + r));
+      for (const r of v) assert.deepEqual(r, expected);
+    },
+  },
+];
+
 export function conformanceSuite(kind: LaunchKind): void {
-  const slot = { slotBytes: 256, numSlots: 4 };
+  const region = { slotBytes: 256, numSlots: 4, epAreaBytes: 1 << 16 };
+  const steps = [...P2P_STEPS, ...EP_STEPS];
   describe(`xccl conformance: ${kind}`, { concurrency: 1 }, () => {
-    it('p2p keeps order and reassembles chunked messages (0 B to 9 slots, ring wraps)', async () => {
-      const sizes = [0, 1, 240, 241, 1000, 2100, 7, 480, 64];
-      const v = okValues(await launchRanks(kind, { region: { worldSize: 2, ...slot }, scenario: 'ordering', params: { sizes } }));
-      assert.deepEqual(v[1], sizes.map((bytes) => ({ bytes, firstBad: -1 })));
+    let batch: unknown[][] = [];
+    before(async () => {
+      const params = { steps: steps.map((s) => ({ scenario: s.scenario, params: s.params })) };
+      batch = okValues(await launchRanks(kind, { region: { worldSize: EP_WORLD, ...region }, scenario: 'sequence', params })) as unknown[][];
     });
 
-    it('p2p between every pair at once (4 ranks, self included)', async () => {
-      const v = okValues(await launchRanks(kind, { region: { worldSize: 4, ...slot }, scenario: 'allPairs', params: { numMsgs: 3, bytes: 300 } }));
-      for (const r of v) assert.deepEqual(r, { received: 12, bad: 0 });
-    });
+    steps.forEach((s, i) => it(s.name, () => s.check(batch.map((rank) => rank[i]))));
 
     it('bad input: event mismatch, buffer too small, timeout, each a typed error', async () => {
-      const v = okValues(await launchRanks(kind, { region: { worldSize: 2, ...slot }, scenario: 'badInput', options: { timeoutMs: 300 } }));
+      const v = okValues(await launchRanks(kind, { region: { worldSize: 2, ...region }, scenario: 'badInput', options: { timeoutMs: 300 } }));
       const r = v[1] as { mismatch: ErrorReport; tooSmall: ErrorReport; okBytes: number; okBad: number; timeout: ErrorReport };
       assert.equal(r.mismatch.code, 'xccl_event_mismatch');
       assert.match(r.mismatch.message, /expected event 8, got event 7/);
@@ -44,7 +70,7 @@ export function conformanceSuite(kind: LaunchKind): void {
 
     it('a peer that dies is reported as gone, by rank, within a bounded time', async () => {
       const how = kind === 'shm-thread' ? 'exit' : 'kill';
-      const results = await launchRanks(kind, { region: { worldSize: 2, ...slot }, scenario: 'peerDies', params: { how }, options: { timeoutMs: 20_000 } });
+      const results = await launchRanks(kind, { region: { worldSize: 2, ...region }, scenario: 'peerDies', params: { how }, options: { timeoutMs: 20_000 } });
       assert.ok(results[0]!.ok, JSON.stringify(results[0]));
       const r = (results[0] as { value: unknown }).value as ErrorReport;
       assert.equal(r.code, 'xccl_peer_gone');
@@ -52,13 +78,5 @@ export function conformanceSuite(kind: LaunchKind): void {
       assert.ok(r.elapsedMs < 5000, `noticed after ${r.elapsedMs} ms`);
       assert.equal(results[1]!.ok, false);
     });
-
-    it('barrier and allGather over several rounds', async () => {
-      const v = okValues(await launchRanks(kind, { region: { worldSize: 3, ...slot }, scenario: 'collectives', params: { rounds: 5 } }));
-      const expected = Array.from({ length: 5 }, (_, r) => [0, 1, 2].map((s) => s * 100 + r));
-      for (const r of v) assert.deepEqual(r, expected);
-    });
-
-    for (const [name, fn] of Object.entries(EP_CONFORMANCE)) it(name, () => fn(kind));
   });
 }

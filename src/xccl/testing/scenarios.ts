@@ -122,7 +122,21 @@ async function collectives(comm: Communicator, params: unknown): Promise<unknown
   return seen;
 }
 
+/** Runs several scenarios in one communicator lifetime (one launch, fewer process starts). */
+async function sequence(comm: Communicator, params: unknown): Promise<unknown> {
+  const { steps } = params as { steps: readonly { scenario: string; params: unknown }[] };
+  const out: unknown[] = [];
+  for (const step of steps) {
+    const fn = SCENARIOS[step.scenario];
+    if (!fn) throw new Error(`unknown scenario '${step.scenario}'`);
+    out.push(await fn(comm, step.params));
+    await comm.barrier();
+  }
+  return out;
+}
+
 export const SCENARIOS: Record<string, Scenario> = {
+  sequence,
   ordering,
   allPairs,
   badInput: (comm) => badInput(comm),
