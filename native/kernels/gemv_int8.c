@@ -10,32 +10,51 @@
 #include <immintrin.h>
 #include <math.h>
 
-void xds_quantize_row_q8(const float *x, int k, int8_t *xq, float *xs) {
-  int nb = (k + 31) / 32;
-  for (int b = 0; b < nb; b++) {
-    int i0 = b * 32, i1 = i0 + 32 < k ? i0 + 32 : k;
-    float amax = 0.0f;
-    for (int i = i0; i < i1; i++) amax = fmaxf(amax, fabsf(x[i]));
-    float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
-    xs[b] = d;
-    for (int i = i0; i < i1; i++) {
-      float v = nearbyintf(x[i] * id);
-      xq[i] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
-    }
-    for (int i = i1; i < i0 + 32; i++) xq[i] = 0;
+/* max |x[i]| over n floats. */
+static float abs_max(const float *x, int n) {
+  const __m256 mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 m = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + i), mask));
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_movehdup_ps(h));
+  float amax = _mm_cvtss_f32(h);
+  for (; i < n; i++) amax = fmaxf(amax, fabsf(x[i]));
+  return amax;
+}
+
+/* xq[i] = round(x[i] · id) for i < n (|x·id| <= 127 by construction); rounds half to even. */
+static void quantize_scaled(const float *x, int n, float id, int8_t *xq) {
+  const __m256 vid = _mm256_set1_ps(id);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7); /* undo the per-lane packs */
+  int i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), vid));
+    __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), vid));
+    __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 16), vid));
+    __m256i d = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 24), vid));
+    __m256i q = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+    _mm256_storeu_si256((__m256i *)(xq + i), _mm256_permutevar8x32_epi32(q, order));
   }
+  for (; i < n; i++) xq[i] = (int8_t)nearbyintf(x[i] * id);
+}
+
+/* Quantizes n values with one scale (*xs) and zero-pads xq to `padded`. */
+static void quantize_block(const float *x, int n, int padded, int8_t *xq, float *xs) {
+  float amax = abs_max(x, n);
+  *xs = amax / 127.0f;
+  if (amax > 0.0f) quantize_scaled(x, n, 127.0f / amax, xq);
+  else for (int i = 0; i < n; i++) xq[i] = 0;
+  for (int i = n; i < padded; i++) xq[i] = 0;
+}
+
+void xds_quantize_row_q8(const float *x, int k, int8_t *xq, float *xs) {
+  for (int b = 0; b * 32 < k; b++) quantize_block(x + 32 * b, k - 32 * b < 32 ? k - 32 * b : 32, 32, xq + 32 * b, xs + b);
 }
 
 void xds_quantize_row_q8_rowscale(const float *x, int k, int8_t *xq, float *xs) {
-  float amax = 0.0f;
-  for (int i = 0; i < k; i++) amax = fmaxf(amax, fabsf(x[i]));
-  float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-  *xs = amax / 127.0f;
-  for (int i = 0; i < k; i++) {
-    float v = nearbyintf(x[i] * id);
-    xq[i] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
-  }
-  for (int i = k; i < (k + 31) / 32 * 32; i++) xq[i] = 0;
+  quantize_block(x, k, (k + 31) / 32 * 32, xq, xs);
 }
 
 static inline float hsum8(__m256 v) {
