@@ -27,8 +27,8 @@ const ACK_HEAD = 0; // sender's field for receiver: chunks consumed (credits)
 const ACK_MSGS = 1; // messages fully received
 const ACK_EVENT = 2; // event id of the last message received
 
-interface SendOp { readonly peer: number; readonly eventId: number; readonly bytes: Uint8Array; readonly msgSeq: number; nextChunk: number; readonly numChunks: number }
-interface RecvOp { readonly peer: number; readonly eventId: number; dst: Uint8Array | undefined; nextChunk: number; done: boolean; error?: unknown }
+interface SendOp { readonly peer: number; readonly eventId: number; readonly bytes: Uint8Array; readonly msgSeq: number; nextChunk: number; readonly numChunks: number; deadlineUs: number }
+interface RecvOp { readonly peer: number; readonly eventId: number; dst: Uint8Array | undefined; nextChunk: number; done: boolean; error?: unknown; deadlineUs: number }
 
 export class P2p {
   private readonly payloadBytes: number;
@@ -39,6 +39,8 @@ export class P2p {
   private readonly recvHead: number[];
   private readonly recvMsgs: number[];
   private readonly dv: DataView;
+  private readonly header = new Int32Array(4); // scratch slot header: eventId, chunkId, totalBytes, chunkBytes
+  private readonly headerBytes = new Uint8Array(this.header.buffer);
 
   constructor(private readonly tr: Transport, private readonly timeoutUs: number) {
     const W = tr.worldSize;
@@ -61,7 +63,7 @@ export class P2p {
   isend(peer: number, eventId: number, data: ArrayBufferView): XcclHandle<void> {
     this.checkPeerArg(peer);
     const bytes = asBytes(data);
-    const op: SendOp = { peer, eventId, bytes, msgSeq: ++this.sendMsgs[peer]!, nextChunk: 0, numChunks: Math.max(1, Math.ceil(bytes.byteLength / this.payloadBytes)) };
+    const op: SendOp = { peer, eventId, bytes, msgSeq: ++this.sendMsgs[peer]!, nextChunk: 0, numChunks: Math.max(1, Math.ceil(bytes.byteLength / this.payloadBytes)), deadlineUs: 0 };
     this.sendQueues[peer]!.push(op);
     this.pumpSend(peer);
     return { poll: () => this.pumpSend(peer) === 0 && this.isAcked(op), wait: () => this.completeSend(op) };
@@ -74,7 +76,7 @@ export class P2p {
 
   irecv(peer: number, eventId: number, dst?: Uint8Array): XcclHandle<Uint8Array> {
     this.checkPeerArg(peer);
-    const op: RecvOp = { peer, eventId, dst, nextChunk: 0, done: false };
+    const op: RecvOp = { peer, eventId, dst, nextChunk: 0, done: false, deadlineUs: 0 };
     this.recvQueues[peer]!.push(op);
     return { poll: () => this.pollRecv(op), wait: () => this.completeRecv(op) };
   }
@@ -112,23 +114,34 @@ export class P2p {
     const tail = this.sendTail[peer]!;
     const off = ringSlotOffset(this.tr.layout, this.tr.rank, tail % this.tr.layout.config.numSlots);
     const start = op.nextChunk * this.payloadBytes;
-    const payload = op.bytes.subarray(start, Math.min(op.bytes.byteLength, start + this.payloadBytes));
-    const header = new Int32Array([op.eventId, op.nextChunk, op.bytes.byteLength, payload.byteLength]);
-    this.tr.put(peer, off, new Uint8Array(header.buffer));
+    const payload = op.numChunks === 1 ? op.bytes : op.bytes.subarray(start, Math.min(op.bytes.byteLength, start + this.payloadBytes));
+    const h = this.header;
+    h[0] = op.eventId;
+    h[1] = op.nextChunk;
+    h[2] = op.bytes.byteLength;
+    h[3] = payload.byteLength;
+    this.tr.put(peer, off, this.headerBytes);
     if (payload.byteLength > 0) this.tr.put(peer, off + SLOT_HEADER_BYTES, payload);
     this.sendTail[peer] = tail + 1;
     op.nextChunk++;
     this.tr.signal(peer, wordOf(this.tr.layout.p2pInField + this.tr.rank, IN_TAIL), tail + 1);
   }
 
+  /** The deadline of an op, read from the clock only once it has to wait (clock reads cost). */
+  private deadline(op: { deadlineUs: number }): number {
+    if (op.deadlineUs === 0) op.deadlineUs = this.tr.nowUs() + this.timeoutUs;
+    return op.deadlineUs;
+  }
+
   private async completeSend(op: SendOp): Promise<void> {
-    const deadlineUs = this.tr.nowUs() + this.timeoutUs;
     const numSlots = this.tr.layout.config.numSlots;
     while (this.pumpSend(op.peer) > 0 && this.sendQueues[op.peer]!.includes(op)) {
       const need = this.sendTail[op.peer]! - numSlots;
-      await this.wait({ wordIdx: this.ackWord(op.peer, ACK_HEAD), pred: (v) => v > need, peer: op.peer, deadlineUs, what: `a free ring slot toward rank ${op.peer} (event ${op.eventId})` });
+      await this.wait({ wordIdx: this.ackWord(op.peer, ACK_HEAD), pred: (v) => v > need, peer: op.peer, deadlineUs: this.deadline(op), what: `a free ring slot toward rank ${op.peer} (event ${op.eventId})` });
     }
-    await this.wait({ wordIdx: this.ackWord(op.peer, ACK_MSGS), pred: (m) => m >= op.msgSeq, peer: op.peer, deadlineUs, what: `the ACK of event ${op.eventId} from rank ${op.peer}` });
+    if (!this.isAcked(op)) {
+      await this.wait({ wordIdx: this.ackWord(op.peer, ACK_MSGS), pred: (m) => m >= op.msgSeq, peer: op.peer, deadlineUs: this.deadline(op), what: `the ACK of event ${op.eventId} from rank ${op.peer}` });
+    }
     // The ACK's event id is checked only when no later message to this peer exists (it would overwrite the word).
     const acked = Atomics.load(this.tr.localWords, this.ackWord(op.peer, ACK_EVENT));
     if (this.sendMsgs[op.peer] === op.msgSeq && acked !== op.eventId) {
@@ -166,11 +179,10 @@ export class P2p {
   }
 
   private async completeRecv(op: RecvOp): Promise<Uint8Array> {
-    const deadlineUs = this.tr.nowUs() + this.timeoutUs;
     const tailWord = wordOf(this.tr.layout.p2pInField + op.peer, IN_TAIL);
     while (!this.pollRecv(op)) {
       const head = this.recvHead[op.peer]!;
-      await this.wait({ wordIdx: tailWord, pred: (t) => t > head, peer: op.peer, deadlineUs, what: `event ${op.eventId} from rank ${op.peer}` });
+      await this.wait({ wordIdx: tailWord, pred: (t) => t > head, peer: op.peer, deadlineUs: this.deadline(op), what: `event ${op.eventId} from rank ${op.peer}` });
     }
     return op.dst!;
   }
@@ -196,7 +208,10 @@ export class P2p {
     const { peer } = op;
     const head = this.recvHead[peer]!;
     const off = ringSlotOffset(this.tr.layout, peer, head % this.tr.layout.config.numSlots);
-    const [eventId, chunkId, total, chunkBytes] = [0, 4, 8, 12].map((o) => this.dv.getInt32(off + o, true)) as [number, number, number, number];
+    const eventId = this.dv.getInt32(off, true);
+    const chunkId = this.dv.getInt32(off + 4, true);
+    const total = this.dv.getInt32(off + 8, true);
+    const chunkBytes = this.dv.getInt32(off + 12, true);
     if (op.nextChunk === 0) this.startMessage(op, eventId, total);
     if (chunkId !== op.nextChunk) throw new XdsError('xccl_event_mismatch', `xccl rank ${this.tr.rank}: chunk ${chunkId} of event ${eventId} from rank ${peer} arrived, expected chunk ${op.nextChunk}`, { param: 'chunkId' });
     const dst = op.dst!;

@@ -14,6 +14,8 @@ import type { RegionLayout } from '../region.js';
 import type { Transport, WaitSpec } from '../transport.js';
 import { FRAME, FrameParser, frameHeader, type Frame } from './frames.js';
 
+const SMALL_PUT_BYTES = 4096;
+
 export interface TcpOptions { readonly clock: Clock; readonly timeoutMs: number }
 
 interface Waiter { readonly spec: WaitSpec; readonly resolve: (v: number) => void; readonly reject: (e: unknown) => void; readonly timer: NodeJS.Timeout }
@@ -66,6 +68,9 @@ export class TcpTransport implements Transport {
 
   put(peer: number, offset: number, src: Uint8Array): void {
     if (peer === this.rank) this.local.set(src, offset);
+    // NOTE: small puts are copied (callers reuse scratch headers); large ones are referenced until
+    // written, which the protocols allow (a p2p send completes on the ACK, EP areas on the acks).
+    else if (src.byteLength <= SMALL_PUT_BYTES) this.write(peer, false, Buffer.concat([frameHeader(FRAME.put, [offset], src.byteLength), src]));
     else this.write(peer, false, frameHeader(FRAME.put, [offset], src.byteLength), src);
   }
 
