@@ -40,11 +40,11 @@ export function sumExpShifted(row: Float32Array, max: number): number {
 }
 
 /**
- * Writes out[i] = exp(row[i] − max) for i < row.length and returns their sum in index order.
- * `row` [vocab] f32, `out` [≥ vocab] f64; `max` must be ≥ every entry for the fast path.
+ * out[i] = exp(f32(row[i] · inv) − max) for i < row.length; returns their sum in index order.
+ * `row` [vocab] f32, `out` [≥ vocab] f64; `max` = max f32(row · inv) (inv > 0).
  */
-export function expShiftedInto(row: Float32Array, max: number, out: Float64Array): number {
+export function expScaledInto(row: Float32Array, inv: number, max: number, out: Float64Array): number {
   let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += out[i] = expNeg(row[i]! - max);
+  for (let i = 0; i < row.length; i++) sum += out[i] = expNeg(Math.fround(row[i]! * inv) - max);
   return sum;
 }

@@ -10,6 +10,7 @@ import { kthLargestAbove, massCut } from './select.js';
 import { truncateCandidates } from './truncate.js';
 import { referencePeek, referenceTruncate, softmaxWithLse } from './reference.js';
 import { RequestSampler } from './sampler.js';
+import { topLogprobs } from './logprobs.js';
 import { makeSamplingParams, type SamplingParams } from './params.js';
 import { TokenHistory } from './penalties.js';
 import { Rng } from '../model/generator/random.js';
@@ -49,7 +50,7 @@ test('kthLargestAbove equals a sort, with ties and a floor', () => {
     const k = 1 + (rng.nextU32() % 60);
     const above = Array.from(row).filter((x) => x >= floor);
     const want = above.length > k ? naiveKthLargest(above, k) : floor;
-    assert.equal(kthLargestAbove(row, floor, k, new Float64Array(k)), want, `trial ${trial}`);
+    assert.equal(kthLargestAbove(row, 1, floor, k, new Float64Array(k)), want, `trial ${trial}`);
   }
 });
 
@@ -137,5 +138,18 @@ test('top-p exactly at a cumulative boundary agrees with the reference (the sort
   for (const topP of [0.5, 0.75, 0.875, 0.9375, 0.95]) {
     const p = { topK: 0, topP, minP: 0 };
     assert.deepEqual(truncateCandidates(skew, p), referenceTruncate(skew, p), `skew topP ${topP}`);
+  }
+});
+
+test('topLogprobs equals a full sort (highest first, lower id first on ties)', () => {
+  const rng = new Rng(6, 'top-logprobs');
+  for (let trial = 0; trial < 100; trial++) {
+    const vocab = 1 + (rng.nextU32() % 300);
+    const row = makeLogits(rng, vocab, trial);
+    const n = rng.nextU32() % 21;
+    const want = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]! || a - b).slice(0, n);
+    const got = topLogprobs(row, 0.5, n);
+    assert.deepEqual(got.map((t) => t.tokenId), want, `trial ${trial}`);
+    got.forEach((t) => assert.equal(t.logprob, row[t.tokenId]! - 0.5));
   }
 });

@@ -20,20 +20,30 @@ export function logSumExp(row: Float32Array): number {
 
 /**
  * The n largest entries of `row` as logprobs (row[i] − lse), highest first, lower id first on
- * ties. O(vocab · n) with a small insertion-sorted buffer; n is at most MAX_LOGPROBS.
+ * ties. O(vocab) compares and O(vocab · n) worst-case shifts into a small insertion-sorted list;
+ * n is at most MAX_LOGPROBS.
  */
 export function topLogprobs(row: Float32Array, lse: number, n: number): TokenLogprob[] {
   if (n <= 0) return [];
   const ids: number[] = [];
-  for (let i = 0; i < row.length; i++) {
-    const x = row[i]!;
-    if (ids.length === n && x <= row[ids[n - 1]!]!) continue;
-    let j = ids.length === n ? n - 1 : ids.length;
-    while (j > 0 && row[ids[j - 1]!]! < x) {
-      ids[j] = ids[j - 1]!;
-      j--;
-    }
-    ids[j] = i;
+  const head = Math.min(n, row.length);
+  for (let i = 0; i < head; i++) insertSorted(row, ids, ids.length, i);
+  let threshold = row[ids[head - 1]!]!; // the n-th largest so far
+  for (let i = head; i < row.length; i++) {
+    if (row[i]! <= threshold) continue;
+    insertSorted(row, ids, n - 1, i);
+    threshold = row[ids[n - 1]!]!;
   }
   return ids.map((tokenId) => ({ tokenId, logprob: row[tokenId]! - lse }));
+}
+
+/** Puts id i at or before position `from` of the descending list `ids`, after its equals. */
+function insertSorted(row: Float32Array, ids: number[], from: number, i: number): void {
+  const x = row[i]!;
+  let j = from;
+  while (j > 0 && row[ids[j - 1]!]! < x) {
+    ids[j] = ids[j - 1]!;
+    j--;
+  }
+  ids[j] = i;
 }

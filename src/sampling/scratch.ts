@@ -9,6 +9,7 @@ export class SamplingScratch {
   private probsBuf = new Float64Array(0);
   private valuesBuf = new Float64Array(0);
   private heapBuf = new Float64Array(0);
+  private idsBuf = new Int32Array(0);
 
   /** Processed logits (penalized, temperature-scaled). [n] f32 */
   logits(n: number): Float32Array {
@@ -16,7 +17,7 @@ export class SamplingScratch {
     return this.logitsBuf.subarray(0, n);
   }
 
-  /** exp(logit − max), then probabilities. [n] f64 */
+  /** exp(logit − max): the unnormalized probabilities. [n] f64 */
   probs(n: number): Float64Array {
     if (this.probsBuf.length < n) this.probsBuf = new Float64Array(n);
     return this.probsBuf.subarray(0, n);
@@ -26,6 +27,12 @@ export class SamplingScratch {
   values(n: number): Float64Array {
     if (this.valuesBuf.length < n) this.valuesBuf = new Float64Array(n);
     return this.valuesBuf;
+  }
+
+  /** Candidate token ids. [≤ n] i32 */
+  ids(n: number): Int32Array {
+    if (this.idsBuf.length < n) this.idsBuf = new Int32Array(n);
+    return this.idsBuf;
   }
 
   /** Min-heap storage for top-k. [k] f64 */

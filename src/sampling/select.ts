@@ -26,19 +26,26 @@ export function kthLargest(a: Float64Array, k: number): number {
 }
 
 /**
- * The k-th largest of the entries of `row` that are ≥ floor, or `floor` itself when there are at
- * most k of them. One pass with a size-k min-heap (`heap`, [≥ k] f64 scratch): after the first
- * k candidates only entries above the heap's minimum cost more than a compare.
+ * The k-th largest of the values row[i] · scale that are ≥ floor, or `floor` itself when there are
+ * at most k of them. One pass with a size-k min-heap (`heap`, [≥ k] f64 scratch): after the first
+ * k candidates only values above the heap's minimum cost more than a compare.
  */
-export function kthLargestAbove(row: Float64Array, floor: number, k: number, heap: Float64Array): number {
+export function kthLargestAbove(row: Float64Array, scale: number, floor: number, k: number, heap: Float64Array): number {
   let size = 0;
   let count = 0;
+  let top = -Infinity; // the heap's minimum once it holds k values
   for (let i = 0; i < row.length; i++) {
-    const x = row[i]!;
+    const x = row[i]! * scale;
     if (!(x >= floor)) continue;
     count++;
-    if (size < k) siftUp(heap, size++, x);
-    else if (x > heap[0]!) siftDown(heap, k, x);
+    if (!(x > top)) continue;
+    if (size < k) {
+      siftUp(heap, size++, x);
+      if (size === k) top = heap[0]!;
+    } else {
+      siftDown(heap, k, x);
+      top = heap[0]!;
+    }
   }
   return count > k ? heap[0]! : floor;
 }

@@ -29,27 +29,29 @@ const HEAP_MAX_K = 2048;
 export function truncateCandidates(probs: Float64Array, p: TruncationParams): number[] {
   let pMax = 0;
   for (let i = 0; i < probs.length; i++) if (probs[i]! > pMax) pMax = probs[i]!;
-  const floor = truncationFloor(probs, pMax, p);
+  const floor = truncationFloor(probs, 1, pMax, p);
   const ids: number[] = [];
   for (let i = 0; i < probs.length; i++) if (probs[i]! >= floor) ids.push(i);
   return ids;
 }
 
 /**
- * The probability floor of the candidates: {i : probs[i] ≥ floor}. `probs` [vocab] f64 is
- * normalized and pMax is its largest entry.
+ * The probability floor of the candidates: {i : weights[i] · scale ≥ floor}. The probabilities
+ * weights[i] · scale ([vocab] f64) are normalized (scale = 1 when `weights` already are) and pMax
+ * is the largest. NOTE: the products are formed on the fly, never stored: the same f64 values as
+ * a normalized copy, without a pass to write it.
  */
-export function truncationFloor(probs: Float64Array, pMax: number, p: TruncationParams, scratch: SamplingScratch = threadScratch): number {
+export function truncationFloor(weights: Float64Array, scale: number, pMax: number, p: TruncationParams, scratch: SamplingScratch = threadScratch): number {
   let floor = Math.max(p.minP * pMax, Number.MIN_VALUE);
-  if (p.topK > 0) floor = topKFloor(probs, floor, p.topK, scratch);
-  if (p.topP < 1) floor = Math.max(floor, nucleusFloor(probs, floor, p.topP, scratch));
+  if (p.topK > 0) floor = topKFloor(weights, scale, floor, p.topK, scratch);
+  if (p.topP < 1) floor = Math.max(floor, nucleusFloor(weights, scale, floor, p.topP, scratch));
   return floor;
 }
 
-function topKFloor(probs: Float64Array, floor: number, k: number, scratch: SamplingScratch): number {
-  if (k <= HEAP_MAX_K) return kthLargestAbove(probs, floor, k, scratch.heap(k));
-  const values = scratch.values(probs.length);
-  const n = compactAbove(probs, floor, values);
+function topKFloor(weights: Float64Array, scale: number, floor: number, k: number, scratch: SamplingScratch): number {
+  if (k <= HEAP_MAX_K) return kthLargestAbove(weights, scale, floor, k, scratch.heap(k));
+  const values = scratch.values(weights.length);
+  const n = compactAbove(weights, scale, floor, values);
   return n > k ? kthLargest(values.subarray(0, n), k) : floor;
 }
 
@@ -57,15 +59,21 @@ function topKFloor(probs: Float64Array, floor: number, k: number, scratch: Sampl
  * The smallest probability in the minimal nucleus of {p ≥ floor}: walking from the most likely
  * down, the value at which the mass first reaches topP of that set's mass.
  */
-function nucleusFloor(probs: Float64Array, floor: number, topP: number, scratch: SamplingScratch): number {
+function nucleusFloor(weights: Float64Array, scale: number, floor: number, topP: number, scratch: SamplingScratch): number {
   let total = 0;
   let count = 0;
-  for (let i = 0; i < probs.length; i++) if (probs[i]! >= floor) { total += probs[i]!; count++; }
+  for (let i = 0; i < weights.length; i++) {
+    const x = weights[i]! * scale;
+    if (x >= floor) {
+      total += x;
+      count++;
+    }
+  }
   const target = topP * total * (1 - 1e-12);
   // NOTE: tokens with p < (1 − topP)·total/count hold less than (1 − topP)·total together, so the
   // nucleus never reaches them.
-  const values = scratch.values(probs.length);
-  const n = compactAbove(probs, Math.max(floor, ((1 - topP) * total) / count), values);
+  const values = scratch.values(weights.length);
+  const n = compactAbove(weights, scale, Math.max(floor, ((1 - topP) * total) / count), values);
   const cut = massCut(values, n, target);
   // NOTE: the reference sums the values in descending order; massCut sums them in partition order.
   // Both are within (n−1)·ε/2·total of the exact sum, so a cut farther than that from the target
@@ -86,11 +94,11 @@ function sortedNucleusFloor(values: Float64Array, target: number, floor: number)
   return sorted[0] ?? floor;
 }
 
-/** Copies the entries ≥ threshold into out, in id order; returns their number. */
-function compactAbove(probs: Float64Array, threshold: number, out: Float64Array): number {
+/** Copies the values weights[i] · scale ≥ threshold into out, in id order; returns their number. */
+function compactAbove(weights: Float64Array, scale: number, threshold: number, out: Float64Array): number {
   let n = 0;
-  for (let i = 0; i < probs.length; i++) {
-    const x = probs[i]!;
+  for (let i = 0; i < weights.length; i++) {
+    const x = weights[i]! * scale;
     if (x >= threshold) out[n++] = x;
   }
   return n;
