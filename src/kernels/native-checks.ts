@@ -1,8 +1,8 @@
 /**
  * Argument checks for the native backend (src/kernels/native.ts). The addon trusts its pointers,
  * so every length the C code will touch is checked here first: bad input becomes an XdsError
- * naming the field instead of a segfault. All checks are O(1) per call except the one-time scan
- * of an int8 weight for -128 (cached per weight array).
+ * naming the field instead of a segfault. All checks are O(1) per call; a weight is checked once
+ * (including the scan of int8 data for -128) and remembered.
  */
 import { XdsError } from '../core/errors.js';
 import type { LinearWeight, PagedAttentionArgs, PagedMlaArgs } from './backend.js';
@@ -26,8 +26,19 @@ export function int8Groups(w: { inDim: number; groupSize: number }): number {
 
 const checkedInt8 = new WeakMap<Int8Array, boolean>();
 
-/** Validates a weight (and, once per int8 array, that no value is -128; see gemv_int8.c). */
+const checkedWeights = new WeakSet<LinearWeight>();
+
+/**
+ * Validates a weight once (weights are immutable; the result is cached per weight object), incl.
+ * that an int8 weight holds no -128 (see gemv_int8.c).
+ */
 export function checkLinear(w: LinearWeight, int8Min: (d: Int8Array) => number): void {
+  if (checkedWeights.has(w)) return;
+  checkLinearOnce(w, int8Min);
+  checkedWeights.add(w);
+}
+
+function checkLinearOnce(w: LinearWeight, int8Min: (d: Int8Array) => number): void {
   checkInt(w.outDim, 'weight.outDim');
   checkInt(w.inDim, 'weight.inDim');
   checkLength(w.data, w.outDim * w.inDim, 'weight.data');
