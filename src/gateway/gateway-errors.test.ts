@@ -100,3 +100,21 @@ describe('overload and disconnects', () => {
     assert.match(text, /xds_request_success_total\{[^}]*finished_reason="abort"[^}]*\} 1/);
   });
 });
+
+describe('graceful shutdown', () => {
+  it('in-flight requests complete; new ones get 503 while draining', async () => {
+    const server = await startTestServer({ dir, numKvBlocks: 64 });
+    const body = { model: server.modelName, prompt: 'keep going', max_tokens: 30, temperature: 0, ignore_eos: true };
+    const inFlight = postRaw(`${server.url}/v1/completions`, body);
+    const engine = server.gateway.ctx.model.engine;
+    assert.ok(await waitFor(() => engine.numRunning === 1, 2000));
+    const done = server.gateway.shutdown();
+    const late = await postRaw(`${server.url}/v1/completions`, body); // the socket stays open until the drain ends
+    assert.equal(late.status, 503);
+    assert.equal((late.json.error as { code: string }).code, 'shutting_down');
+    const r = await inFlight;
+    assert.equal(r.status, 200);
+    assert.equal((r.json.usage as { completion_tokens: number }).completion_tokens, 30);
+    await done;
+  });
+});
