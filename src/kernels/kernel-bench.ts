@@ -138,19 +138,33 @@ function elementwiseFigures(backend: ComputeBackend, o: KernelBenchOptions, read
   return [figure(`rmsNorm ${rows}×${o.dim}`, 'GB/s', 2 * rows * o.dim * 4, r, readGBs), figure(`siluMul ${rows}×${o.dim}`, 'GB/s', 3 * rows * o.dim * 4, s, readGBs)];
 }
 
+/**
+ * NOTE: the host's load changes within seconds, so each kernel's ceiling is the mean of the probe
+ * measured right before and right after it; the report's probe figures are the medians of those.
+ */
 export function runKernelBench(backend: ComputeBackend, addon: KernelsAddon, o: KernelBenchOptions): KernelBenchReport {
-  const readGBs = readProbeGBs(addon, o), fma = fmaProbeGFlops(addon, o);
+  const reads: number[] = [], fmas: number[] = [];
+  const probe = (which: 'read' | 'fma'): number => {
+    const v = which === 'read' ? readProbeGBs(addon, o) : fmaProbeGFlops(addon, o);
+    (which === 'read' ? reads : fmas).push(v);
+    return v;
+  };
+  const near = (which: 'read' | 'fma', run: (ceiling: number) => KernelFigure): KernelFigure => {
+    const before = probe(which), f = run(1), after = probe(which), ceiling = (before + after) / 2;
+    return { ...f, ceiling, fraction: f.value / ceiling };
+  };
   const figures = [
-    gemvFigure(backend, `GEMV int8×q8 per-32 ${o.dim}²`, 'int8', 32, o, readGBs),
-    gemvFigure(backend, `GEMV int8×q8 per-channel ${o.dim}²`, 'int8', o.dim, o, readGBs),
-    gemvFigure(backend, `GEMV bf16 ${o.dim}²`, 'bf16', 0, o, readGBs),
-    gemvFigure(backend, `GEMV f32 ${o.dim}²`, 'f32', 0, o, readGBs),
-    gemmFigure(backend, `GEMM f32 64×${o.dim}×${o.dim} (packed)`, 'f32', 64, o, fma),
-    gemmFigure(backend, `GEMM bf16 64×${o.dim}×${o.dim} (packed)`, 'bf16', 64, o, fma),
-    gemmFigure(backend, `GEMM int8 64×${o.dim}×${o.dim} (packed, dequantized)`, 'int8', 64, o, fma),
-    gemmFigure(backend, `GEMM f32 4×${o.dim}×${o.dim} (small batch)`, 'f32', 4, o, fma),
-    ...attentionFigures(backend, o, readGBs),
-    ...elementwiseFigures(backend, o, readGBs),
+    near('read', (c) => gemvFigure(backend, `GEMV int8×q8 per-32 ${o.dim}²`, 'int8', 32, o, c)),
+    near('read', (c) => gemvFigure(backend, `GEMV int8×q8 per-channel ${o.dim}²`, 'int8', o.dim, o, c)),
+    near('read', (c) => gemvFigure(backend, `GEMV bf16 ${o.dim}²`, 'bf16', 0, o, c)),
+    near('read', (c) => gemvFigure(backend, `GEMV f32 ${o.dim}²`, 'f32', 0, o, c)),
+    near('fma', (c) => gemmFigure(backend, `GEMM f32 64×${o.dim}×${o.dim} (packed)`, 'f32', 64, o, c)),
+    near('fma', (c) => gemmFigure(backend, `GEMM bf16 64×${o.dim}×${o.dim} (packed)`, 'bf16', 64, o, c)),
+    near('fma', (c) => gemmFigure(backend, `int8 64×${o.dim}×${o.dim} (q8 GEMV rows, prefill)`, 'int8', 64, o, c)),
+    near('fma', (c) => gemmFigure(backend, `GEMV f32 4×${o.dim}×${o.dim} (small batch)`, 'f32', 4, o, c)),
+    ...attentionFigures(backend, o, probe('read')),
+    ...elementwiseFigures(backend, o, probe('read')),
   ];
-  return { kind: 'kernel_bench', backend: backend.name, numThreads: o.numThreads, readProbeGBs: readGBs, fmaProbeGFlops: fma, figures };
+  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  return { kind: 'kernel_bench', backend: backend.name, numThreads: o.numThreads, readProbeGBs: med(reads), fmaProbeGFlops: med(fmas), figures };
 }
