@@ -78,5 +78,14 @@ export function conformanceSuite(kind: LaunchKind): void {
       assert.ok(r.elapsedMs < 5000, `noticed after ${r.elapsedMs} ms`);
       assert.equal(results[1]!.ok, false);
     });
+
+    it('a hung peer is detected by its stalled heartbeat (shm) or the deadline (tcp), naming it', async () => {
+      const options = { timeoutMs: kind === 'tcp' ? 800 : 20_000, heartbeatTimeoutMs: 400 };
+      const v = okValues(await launchRanks(kind, { region: { worldSize: 2, ...region }, scenario: 'peerHangs', params: { hangMs: 2500 }, options }));
+      const r = v[0] as ErrorReport;
+      assert.equal(r.code, kind === 'tcp' ? 'xccl_timeout' : 'xccl_peer_gone');
+      assert.match(r.message, kind === 'tcp' ? /rank 1/ : /peer rank 1 missed heartbeats/);
+      assert.ok(r.elapsedMs >= 300 && r.elapsedMs < 2400, `noticed after ${r.elapsedMs} ms`);
+    });
   });
 }

@@ -111,6 +111,19 @@ async function peerDies(comm: Communicator, params: unknown): Promise<unknown> {
   return expectError(() => comm.recv(1, 1));
 }
 
+/** Rank 1 hangs (busy, its event loop blocked, no heartbeat) for `hangMs`; rank 0 waits on it. */
+async function peerHangs(comm: Communicator, params: unknown): Promise<unknown> {
+  const { hangMs } = params as { hangMs: number };
+  await comm.barrier();
+  if (comm.rank === 1) {
+    const end = performance.now() + hangMs;
+    while (performance.now() < end) { /* hung: no heartbeat, no progress */ }
+    return 'hung';
+  }
+  if (comm.rank !== 0) return 'idle';
+  return expectError(() => comm.recv(1, 1));
+}
+
 async function collectives(comm: Communicator, params: unknown): Promise<unknown> {
   const { rounds } = params as { rounds: number };
   const seen: number[][] = [];
@@ -141,6 +154,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   allPairs,
   badInput: (comm) => badInput(comm),
   peerDies,
+  peerHangs,
   collectives,
   ...EP_SCENARIOS,
   ...BENCH_SCENARIOS,
