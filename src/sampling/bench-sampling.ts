@@ -61,30 +61,39 @@ function makeHistoryTokens(vocab: number): number[] {
   return Array.from({ length: NUM_HISTORY_TOKENS }, () => rng.nextU32() % vocab);
 }
 
-/** ms of CPU time (user + system) of this process since `since`. */
-function cpuMsSince(since: NodeJS.CpuUsage): number {
-  const d = process.cpuUsage(since);
-  return (d.user + d.system) / 1000;
+interface Timing {
+  /** Mean CPU time (user + system) per call, ms. */
+  readonly cpuMs: number;
+  /** Fastest single call, wall clock, ms. */
+  readonly minMs: number;
 }
 
 /**
- * Mean ms per call of `step(row)` over rows cycled, for about budgetMs of CPU (at least 3 calls).
- * NOTE: CPU time, not wall time, so a shared machine's load does not count (a quiet machine gives
- * the same figure in wall time).
+ * Times `step(row)` over rows cycled for about budgetMs of CPU (at least 3 calls).
+ * NOTE: CPU time, not wall time, so other processes on a shared machine count less; the fastest
+ * call is the closest to a quiet machine.
  */
-function timePerCall(rows: Float32Array[], budgetMs: number, step: (row: Float32Array) => void): number {
+function timePerCall(rows: Float32Array[], budgetMs: number, step: (row: Float32Array) => void): Timing {
   for (const row of rows) step(row); // warm-up
   const start = process.cpuUsage();
   let calls = 0;
-  while (calls < 3 || cpuMsSince(start) < budgetMs) step(rows[calls++ % rows.length]!);
-  return cpuMsSince(start) / calls;
+  let minMs = Infinity;
+  let cpuMs = 0;
+  while (calls < 3 || cpuMs < budgetMs) {
+    const t = performance.now();
+    step(rows[calls++ % rows.length]!);
+    minMs = Math.min(minMs, performance.now() - t);
+    const d = process.cpuUsage(start);
+    cpuMs = (d.user + d.system) / 1000;
+  }
+  return { cpuMs: cpuMs / calls, minMs };
 }
 
-function benchMode(mode: Mode, rows: Float32Array[], history: number[], o: Options): [number, number] {
+function benchMode(mode: Mode, rows: Float32Array[], history: number[], o: Options): [Timing, Timing] {
   const sampler = new RequestSampler({ ...mode.params, seed: 1 }, history);
   for (const t of history.slice(0, 100)) sampler.history.recordOutput(t);
   const after = timePerCall(rows, o.budgetMs, (row) => sampler.peek(row));
-  if (!o.hasReference) return [Number.NaN, after];
+  if (!o.hasReference) return [{ cpuMs: Number.NaN, minMs: Number.NaN }, after];
   const params = makeSamplingParams({ ...mode.params, seed: 1 });
   const refHistory = new TokenHistory(history);
   for (const t of history.slice(0, 100)) refHistory.recordOutput(t);
@@ -95,15 +104,18 @@ function benchMode(mode: Mode, rows: Float32Array[], history: number[], o: Optio
 
 function main(): void {
   const o = parseOptions(process.argv.slice(2));
-  console.log(`sampling ms/token (CPU time), logits ~ N(0, ${o.scale}²), ${NUM_ROWS} rows cycled, single thread`);
-  console.log(['vocab'.padStart(7), 'mode'.padEnd(20), 'before'.padStart(9), 'after'.padStart(9), 'speedup'.padStart(8)].join(' '));
+  console.log(`sampling ms/token, logits ~ N(0, ${o.scale}²), ${NUM_ROWS} rows cycled, single thread`);
+  console.log('cpu: mean CPU ms per call; min: fastest call, wall ms; before: reference.ts, after: RequestSampler');
+  const columns = ['before cpu', 'before min', 'after cpu', 'after min'].map((c) => c.padStart(10));
+  console.log(['vocab'.padStart(7), 'mode'.padEnd(20), ...columns, 'speedup'.padStart(8)].join(' '));
   for (const vocab of o.vocabs) {
     const rows = makeRows(vocab, o.scale);
     const history = makeHistoryTokens(vocab);
     for (const mode of MODES) {
       const [before, after] = benchMode(mode, rows, history, o);
-      const cells = [String(vocab).padStart(7), mode.name.padEnd(20), before.toFixed(3).padStart(9), after.toFixed(3).padStart(9)];
-      console.log([...cells, `${(before / after).toFixed(1)}x`.padStart(8)].join(' '));
+      const figures = [before.cpuMs, before.minMs, after.cpuMs, after.minMs].map((x) => x.toFixed(3).padStart(10));
+      const speedup = `${(before.cpuMs / after.cpuMs).toFixed(1)}x`.padStart(8);
+      console.log([String(vocab).padStart(7), mode.name.padEnd(20), ...figures, speedup].join(' '));
     }
   }
 }

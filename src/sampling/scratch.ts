@@ -8,7 +8,7 @@ export class SamplingScratch {
   private logitsBuf = new Float32Array(0);
   private probsBuf = new Float64Array(0);
   private valuesBuf = new Float64Array(0);
-  private heapBuf = new Float64Array(0);
+  private topKBuf = new Float64Array(0);
   private idsBuf = new Int32Array(0);
 
   /** Processed logits (penalized, temperature-scaled). [n] f32 */
@@ -35,10 +35,10 @@ export class SamplingScratch {
     return this.idsBuf;
   }
 
-  /** Min-heap storage for top-k. [k] f64 */
-  heap(k: number): Float64Array {
-    if (this.heapBuf.length < k) this.heapBuf = new Float64Array(k);
-    return this.heapBuf;
+  /** Kept values of the top-k scan (select.ts kthLargestAbove). [cap] f64 */
+  topK(cap: number): Float64Array {
+    if (this.topKBuf.length < cap) this.topKBuf = new Float64Array(cap);
+    return this.topKBuf.subarray(0, cap);
   }
 }
 

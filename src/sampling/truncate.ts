@@ -4,10 +4,10 @@
  * renormalize). Each step only raises a floor on the probability, so the candidates are
  * {i : probs[i] ≥ floor}, in ascending id order, and tokens tied with the cut are all kept (as
  * vLLM's top-k masking does). The floor comes from selection (select.ts), not from sorting: a
- * size-k heap for top-k, a weighted quickselect for top-p, whose result is exactly the value the
+ * filtered quickselect for top-k, a weighted quickselect for top-p, whose result is exactly the value the
  * sorted cumulative sum of the first sampler (reference.ts) stops at.
  */
-import { kthLargest, kthLargestAbove, massCut } from './select.js';
+import { kthLargestAbove, massCut } from './select.js';
 import { threadScratch, type SamplingScratch } from './scratch.js';
 
 export { kthLargest } from './select.js';
@@ -22,8 +22,10 @@ export function isTruncating(p: TruncationParams): boolean {
   return p.topK > 0 || p.topP < 1 || p.minP > 0;
 }
 
-/** Above this k, top-k compacts and quickselects instead of keeping a heap. */
-const HEAP_MAX_K = 2048;
+/** Size of the top-k scan's buffer: a quickselect every (cap − k) kept values. */
+function topKCapacity(k: number, vocab: number): number {
+  return Math.min(Math.max(1024, 4 * k), vocab + 1);
+}
 
 /** `probs` is [vocab] f64, already normalized. Returns candidate ids, ascending. */
 export function truncateCandidates(probs: Float64Array, p: TruncationParams): number[] {
@@ -49,10 +51,8 @@ export function truncationFloor(weights: Float64Array, scale: number, pMax: numb
 }
 
 function topKFloor(weights: Float64Array, scale: number, floor: number, k: number, scratch: SamplingScratch): number {
-  if (k <= HEAP_MAX_K) return kthLargestAbove(weights, scale, floor, k, scratch.heap(k));
-  const values = scratch.values(weights.length);
-  const n = compactAbove(weights, scale, floor, values);
-  return n > k ? kthLargest(values.subarray(0, n), k) : floor;
+  if (k >= weights.length) return floor;
+  return kthLargestAbove(weights, scale, floor, k, scratch.topK(topKCapacity(k, weights.length)));
 }
 
 /**
