@@ -5,6 +5,8 @@
  * AVX2 `maddubs`+`madd` with the sign trick (|x| as u8, w·sign(x) as s8), or one VNNI `dpbusd`
  * where AVX-512 VNNI is present. Per block: int32 → f32, times x scale × w scale, FMA into f32.
  * NOTE: weights must lie in [-127, 127] (w·sign(x) of -128 overflows); quantize.ts guarantees it.
+ * While the first activation row runs, the next 4 weight rows are prefetched (one line per two
+ * blocks): small expert matrices are too short for the hardware prefetcher to ramp up.
  */
 #include "kernels.h"
 #include <immintrin.h>
@@ -100,6 +102,12 @@ static inline int32_t dot_tail(const int8_t *xq, const int8_t *w, int n) {
         const __m256i xv = _mm256_loadu_si256((const __m256i *)(xr + 32 * b));                  \
         const __m256i ax = _mm256_sign_epi8(xv, xv);                                            \
         const float d = xsr[b];                                                                 \
+        if ((b & 1) == 0 && r == 0) {                                                           \
+          _mm_prefetch((const char *)(w[0] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
+          _mm_prefetch((const char *)(w[1] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
+          _mm_prefetch((const char *)(w[2] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
+          _mm_prefetch((const char *)(w[3] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
+        }                                                                                       \
         __m256i w0 = _mm256_loadu_si256((const __m256i *)(w[0] + 32 * b));                      \
         __m256i w1 = _mm256_loadu_si256((const __m256i *)(w[1] + 32 * b));                      \
         __m256i w2 = _mm256_loadu_si256((const __m256i *)(w[2] + 32 * b));                      \
@@ -161,6 +169,12 @@ void xds_gemv_int8_vnni(const xds_linear *lw, const int8_t *xq, const float *xs,
       for (int b = 0; b < nb_full; b++) {                                                       \
         const __m256i xv = _mm256_loadu_si256((const __m256i *)(xr + 32 * b));                  \
         const __m256i ax = _mm256_sign_epi8(xv, xv);                                            \
+        if ((b & 1) == 0 && r == 0) {                                                           \
+          _mm_prefetch((const char *)(w[0] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
+          _mm_prefetch((const char *)(w[1] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
+          _mm_prefetch((const char *)(w[2] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
+          _mm_prefetch((const char *)(w[3] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
+        }                                                                                       \
         acc0 = DOT_ACC(acc0, ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w[0] + 32 * b)), xv)); \
         acc1 = DOT_ACC(acc1, ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w[1] + 32 * b)), xv)); \
         acc2 = DOT_ACC(acc2, ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w[2] + 32 * b)), xv)); \
