@@ -60,8 +60,12 @@ export function createGateway(o: GatewayOptions): Gateway {
     app, ctx,
     get isDraining() { return isDraining; },
     async listen({ port, host }) {
+      try {
+        await app.listen({ port, host });
+      } catch (e) {
+        throw new XdsError('invalid_config', `cannot listen on ${host}:${port}: ${(e as Error).message}`, { param: 'port', cause: e });
+      }
       o.model.engine.start();
-      await app.listen({ port, host });
       const addr = app.server.address();
       const bound = typeof addr === 'object' && addr !== null ? addr.port : port;
       return { port: bound, host, url: `http://${host}:${bound}` };
