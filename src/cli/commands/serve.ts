@@ -15,6 +15,8 @@ import { loadServedModel, type Quantization } from '../../serving/served-model.j
 import { DEFAULT_MODEL_NAME, ensureDefaultModel, formatGenProgress } from '../../serving/default-model.js';
 import { createGateway } from '../../gateway/server.js';
 import type { GenProgress } from '../../model/generator/write-checkpoint.js';
+import { toolParserNames } from '../../flowserve/output/tool-parsers/registry.js';
+import { REASONING_PARSERS } from '../../flowserve/output/reasoning-parser.js';
 
 const USAGE = `usage: xdeepserve serve [--model DIR] [--port 8000] [--host 127.0.0.1] [flags]
 
@@ -30,12 +32,15 @@ const USAGE = `usage: xdeepserve serve [--model DIR] [--port 8000] [--host 127.0
   --max-num-batched-tokens N  token budget of one step (default 512)
   --max-waiting N             bounded waiting queue; beyond it 429 (default 256)
   --max-model-len N           context length cap (default: the model's)
+  --tool-call-parser P        deepseek_v3 | deepseek_v31 | hermes | none (default: from the tokenizer's special tokens)
+  --reasoning-parser P        qwen3 | deepseek_r1: <think> text goes to reasoning_content (default: none)
   --log-level L               pino level: trace | debug | info | warn | error | silent (default $XDS_LOG_LEVEL or info)`;
 
 const OPTIONS = {
   model: { type: 'string' }, 'served-model-name': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
   quantization: { type: 'string' }, backend: { type: 'string' }, 'kv-blocks': { type: 'string' }, 'max-num-seqs': { type: 'string' },
   'max-num-batched-tokens': { type: 'string' }, 'max-waiting': { type: 'string' }, 'max-model-len': { type: 'string' }, 'log-level': { type: 'string' },
+  'tool-call-parser': { type: 'string' }, 'reasoning-parser': { type: 'string' },
 } as const;
 
 function intFlag(v: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -49,6 +54,25 @@ function quantizationFlag(v: string | undefined): Quantization {
   if (v === undefined || v === 'none') return 'none';
   if (v === 'int8') return 'int8';
   throw new XdsError('invalid_argument', `--quantization must be none or int8, got '${v}'`, { param: 'quantization' });
+}
+
+function parserFlags(v: { 'tool-call-parser'?: string; 'reasoning-parser'?: string }): { toolParser?: string | null; reasoningParser?: string } {
+  const out: { toolParser?: string | null; reasoningParser?: string } = {};
+  const tool = v['tool-call-parser'];
+  if (tool !== undefined) {
+    if (tool !== 'none' && !toolParserNames().includes(tool)) {
+      throw new XdsError('invalid_argument', `--tool-call-parser must be one of ${[...toolParserNames(), 'none'].join(', ')}, got '${tool}'`, { param: 'tool-call-parser' });
+    }
+    out.toolParser = tool === 'none' ? null : tool;
+  }
+  const reasoning = v['reasoning-parser'];
+  if (reasoning !== undefined) {
+    if (!(reasoning in REASONING_PARSERS)) {
+      throw new XdsError('invalid_argument', `--reasoning-parser must be one of ${Object.keys(REASONING_PARSERS).join(', ')}, got '${reasoning}'`, { param: 'reasoning-parser' });
+    }
+    out.reasoningParser = reasoning;
+  }
+  return out;
 }
 
 /** Progress on stderr: rewritten in place on a terminal, every few tensors otherwise. */
@@ -100,7 +124,7 @@ export const command: Command = {
       dir, quantization, backend, ...(servedName === undefined ? {} : { name: servedName }),
       numKvBlocks: intFlag(v['kv-blocks'], 'kv-blocks', 1), maxNumSeqs: intFlag(v['max-num-seqs'], 'max-num-seqs', 1),
       maxNumBatchedTokens: intFlag(v['max-num-batched-tokens'], 'max-num-batched-tokens', 1), maxWaiting: intFlag(v['max-waiting'], 'max-waiting', 1),
-      maxModelLen: intFlag(v['max-model-len'], 'max-model-len', 2), onLog: (line) => process.stderr.write(`xdeepserve serve: ${line}\n`),
+      maxModelLen: intFlag(v['max-model-len'], 'max-model-len', 2), ...parserFlags(v), onLog: (line) => process.stderr.write(`xdeepserve serve: ${line}\n`),
     });
     const gw = createGateway({ model, logger: v['log-level'] ?? env.logLevel });
     const { url } = await gw.listen({ port, host });
