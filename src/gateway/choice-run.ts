@@ -59,7 +59,6 @@ function joinDeltas(a: OutputDelta, b: OutputDelta): OutputDelta {
 class ChoiceState {
   pending: OutputDelta = EMPTY_DELTA;
   numProcessed = 0;
-  stopMatched = false;
   error: { code: ErrorCode; message: string } | null = null;
   readonly t0 = nowS();
   tFirst: number | null = null;
@@ -80,12 +79,17 @@ class ChoiceState {
  */
 export function startChoice(engine: DpEngine, spec: ChoiceSpec, onEvent: (ev: ChoiceEvent) => void): void {
   const s = new ChoiceState();
+  // NOTE: runs inside the engine's commit; a failure here ends this request only, never the step.
   const shouldStop = (ids: Int32Array): boolean => {
-    const d = spec.output.push(ids[ids.length - 1]!);
-    s.numProcessed = ids.length;
-    s.pending = joinDeltas(s.pending, d);
-    if (d.stopMatched) s.stopMatched = true;
-    return d.stopMatched;
+    try {
+      const d = spec.output.push(ids[ids.length - 1]!);
+      s.numProcessed = ids.length;
+      s.pending = joinDeltas(s.pending, d);
+      return d.stopMatched;
+    } catch (e) {
+      s.error = { code: 'internal', message: `output processing failed: ${(e as Error)?.message ?? String(e)}` };
+      return true;
+    }
   };
   const emitDelta = (d: OutputDelta, logprobs: TokenLogprobEntry[]): void => {
     if (d.content === '' && d.reasoning === '' && d.toolCalls.length === 0 && logprobs.length === 0) return;
@@ -102,7 +106,7 @@ export function startChoice(engine: DpEngine, spec: ChoiceSpec, onEvent: (ev: Ch
     } else if (ev.kind === 'error') {
       s.error = { code: ev.code, message: ev.message };
     } else {
-      const end = spec.output.finish(ev.reason);
+      const end = s.error === null ? spec.output.finish(ev.reason) : { delta: EMPTY_DELTA, finishReason: 'abort' as const };
       emitDelta(end.delta, []);
       const e2eS = nowS() - s.t0;
       const timing = { ttftS: s.tFirst === null ? null : s.tFirst - s.t0, e2eS, itlS: s.itl };
