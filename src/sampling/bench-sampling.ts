@@ -102,6 +102,17 @@ function benchMode(mode: Mode, rows: Float32Array[], history: number[], o: Optio
   return [before, after];
 }
 
+/** ns per entry of a plain max loop over a row: the machine's speed on simple loops right now. */
+function calibrationNs(rows: Float32Array[], budgetMs: number): number {
+  let sink = 0;
+  const t = timePerCall(rows, budgetMs, (row) => {
+    let max = -Infinity;
+    for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
+    sink += max;
+  });
+  return sink === Infinity ? Number.NaN : (t.minMs * 1e6) / rows[0]!.length;
+}
+
 function main(): void {
   const o = parseOptions(process.argv.slice(2));
   console.log(`sampling ms/token, logits ~ N(0, ${o.scale}²), ${NUM_ROWS} rows cycled, single thread`);
@@ -111,10 +122,11 @@ function main(): void {
   for (const vocab of o.vocabs) {
     const rows = makeRows(vocab, o.scale);
     const history = makeHistoryTokens(vocab);
+    console.log(`calibration: a plain max loop takes ${calibrationNs(rows, o.budgetMs).toFixed(2)} ns per entry (fastest call)`);
     for (const mode of MODES) {
       const [before, after] = benchMode(mode, rows, history, o);
-      const figures = [before.cpuMs, before.minMs, after.cpuMs, after.minMs].map((x) => x.toFixed(3).padStart(10));
-      const speedup = `${(before.cpuMs / after.cpuMs).toFixed(1)}x`.padStart(8);
+      const figures = [before.cpuMs, before.minMs, after.cpuMs, after.minMs].map((x) => (Number.isNaN(x) ? '-' : x.toFixed(3)).padStart(10));
+      const speedup = (o.hasReference ? `${(before.cpuMs / after.cpuMs).toFixed(1)}x` : '-').padStart(8);
       console.log([String(vocab).padStart(7), mode.name.padEnd(20), ...figures, speedup].join(' '));
     }
   }
