@@ -10,7 +10,7 @@ import { numberFlag, parseFlags, type Command } from '../../command.js';
 import { freePorts, launchRanks, type LaunchKind, type RankResult } from '../../../xccl/testing/launch.js';
 import { loadXcclAddon } from '../../../xccl/shm/process.js';
 
-const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N] [--int8] [--spin-us N]
+const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens)] [--int8] [--spin-us N]
   shm = worker-thread ranks on SharedArrayBuffers (spinning waits); tcp = child-process ranks over loopback.
   Without --transport both run. Figures only; targets: shm 64 B p50 <= 1 us, shm 1 MiB >= 80% of memcpy, tcp <= 1.5x raw socket.`;
 
@@ -113,7 +113,7 @@ export const command: Command = {
     const t = flags.transport;
     if (t !== undefined && t !== 'shm' && t !== 'tcp') throw new XdsError('invalid_argument', `--transport must be shm or tcp, got '${t}'`, { param: 'transport' });
     const tokens = (flags.tokens ?? '1,16,128').split(',').map((s) => numberFlag(s, 'tokens', 1, 1, 4096));
-    const ep: EpOpts = { maxRanks: numberFlag(flags['max-ranks'], 'max-ranks', 8, 2, 8), tokens, iters: numberFlag(flags.iters, 'iters', 3, 1, 1000), isInt8: flags.int8 ?? false };
+    const ep: EpOpts = { maxRanks: numberFlag(flags['max-ranks'], 'max-ranks', 8, 2, 8), tokens, iters: numberFlag(flags.iters, 'iters', 8, 1, 1000), isInt8: flags.int8 ?? false };
     const f: Figures = {};
     baselineMemcpy(f);
     await baselineSocket(f);
