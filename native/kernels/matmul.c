@@ -5,6 +5,7 @@
  * NOTE: this is mechanism; the thresholds below are measured crossovers, not policy.
  */
 #include "kernels.h"
+#include <stdatomic.h>
 #include <string.h>
 
 /*
@@ -21,8 +22,12 @@ void xds_set_gemm_min_rows(int float_rows, int int8_rows) {
 }
 /* Below this many weight bytes per thread a parallel region costs more than it saves. */
 #define MIN_BYTES_PER_TASK (64 * 1024)
+/* Chunks of output channels per thread, claimed dynamically. */
+#define CHUNKS_PER_TASK 8
 
 typedef struct {
+  _Atomic int next_chunk;  /* chunks are claimed dynamically: a descheduled thread delays nobody */
+  int num_chunks;
   const xds_linear *lw;
   const float *x;
   float *y;
@@ -47,11 +52,8 @@ static void add_bias(const xds_linear *lw, float *y, int rows, int o0, int o1) {
 
 static int is_per_channel(const xds_linear *lw) { return lw->group_size >= lw->in_dim; }
 
-static void matmul_task(void *arg, int task, int num_tasks) {
-  const matmul_job *job = arg;
-  int o0, o1;
-  xds_split(job->lw->out_dim, 16, task, num_tasks, &o0, &o1);
-  if (o0 >= o1) return;
+/* Output channels [o0, o1) for all rows. */
+static void matmul_range(const matmul_job *job, int o0, int o1) {
   if (job->use_gemm) xds_gemm_packed(job->lw, job->x, job->rows, job->y, o0, o1);
   else if (job->lw->format != XDS_INT8) xds_gemv_float(job->lw, job->x, job->rows, job->y, o0, o1);
   else if (is_per_channel(job->lw)) {
@@ -61,6 +63,24 @@ static void matmul_task(void *arg, int task, int num_tasks) {
   else if (xds_use_vnni()) xds_gemv_int8_vnni(job->lw, job->xq, job->xs, job->rows, job->y, o0, o1);
   else xds_gemv_int8(job->lw, job->xq, job->xs, job->rows, job->y, o0, o1);
   add_bias(job->lw, job->y, job->rows, o0, o1);
+}
+
+/*
+ * NOTE: output channels are cut into a few chunks per thread that every thread claims in turn,
+ * so on a loaded host a thread that is not scheduled leaves its share to the others. Each output
+ * is still computed by exactly one thread with the same arithmetic: results do not depend on it.
+ */
+static void matmul_task(void *arg, int task, int num_tasks) {
+  matmul_job *job = arg;
+  (void)task;
+  (void)num_tasks;
+  for (;;) {
+    int c = atomic_fetch_add_explicit(&job->next_chunk, 1, memory_order_relaxed);
+    if (c >= job->num_chunks) return;
+    int o0, o1;
+    xds_split(job->lw->out_dim, 16, c, job->num_chunks, &o0, &o1);
+    if (o0 < o1) matmul_range(job, o0, o1);
+  }
 }
 
 static int choose_tasks(const xds_linear *lw, int rows, int num_threads) {
@@ -74,7 +94,7 @@ static int choose_tasks(const xds_linear *lw, int rows, int num_threads) {
 }
 
 void xds_matmul(const xds_linear *lw, const float *x, float *y, int rows, int num_threads) {
-  matmul_job job = { .lw = lw, .x = x, .y = y, .rows = rows };
+  matmul_job job = { .lw = lw, .x = x, .y = y, .rows = rows, .num_chunks = 1 };
   if (rows <= 0 || lw->out_dim <= 0) return;
   if (lw->in_dim == 0) {
     for (int r = 0; r < rows; r++) memset(y + (size_t)r * lw->out_dim, 0, (size_t)lw->out_dim * sizeof(float));
@@ -94,5 +114,8 @@ void xds_matmul(const xds_linear *lw, const float *x, float *y, int rows, int nu
     job.xq = xq;
     job.xs = xs;
   }
-  xds_pool_run(matmul_task, &job, choose_tasks(lw, rows, num_threads));
+  int tasks = choose_tasks(lw, rows, num_threads), units = (lw->out_dim + 15) / 16;
+  job.num_chunks = tasks == 1 ? 1 : (units < tasks * CHUNKS_PER_TASK ? units : tasks * CHUNKS_PER_TASK);
+  atomic_init(&job.next_chunk, 0);
+  xds_pool_run(matmul_task, &job, tasks);
 }

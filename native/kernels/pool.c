@@ -10,6 +10,7 @@
 #include <immintrin.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -129,7 +130,11 @@ void xds_pool_run(xds_task_fn fn, void *arg, int num_tasks) {
   atomic_fetch_add(&generation, 1); /* even: published */
   if (atomic_load(&num_sleepers) > 0) futex_wake_all(&generation);
   fn(arg, 0, num_tasks);
-  while (atomic_load_explicit(&num_pending, memory_order_acquire) > 0) _mm_pause();
+  /* NOTE: a worker that is not scheduled (loaded host) gets this core after a short spin. */
+  for (unsigned i = 1; atomic_load_explicit(&num_pending, memory_order_acquire) > 0; i++) {
+    if (i % 4096 == 0) sched_yield();
+    else _mm_pause();
+  }
   pthread_mutex_unlock(&pool_lock);
 }
 
