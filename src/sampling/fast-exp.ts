@@ -6,6 +6,7 @@
  * in Estrin's form (shorter dependency chains than Horner's). Against Math.exp: within 3 ulps
  * (relative error < 7e-16) and monotone; exactly 0 below −746, so −∞ (a masked logit) gives 0.
  * NOTE: no branch: d is clamped to −760 with Math.max (a branch in this loop cost V8 ~50 %).
+ * sumExpShiftedLoose trades accuracy (1.3e-9) for speed where only a reported logprob depends on it.
  */
 
 /** Table steps per unit of d. */
@@ -17,6 +18,10 @@ const D_MIN = -760;
 const EXP_INT = Float64Array.from({ length: -D_MIN + 1 }, (_, q) => Math.exp(-q));
 /** e^(−m/64), m = 0..63. [64] f64 */
 const EXP_FRAC = Float64Array.from({ length: STEPS }, (_, m) => Math.exp(-m / STEPS));
+/** Finer grid of the loose variant. */
+const FINE_STEPS = 256;
+/** e^(−m/256), m = 0..255. [256] f64 */
+const EXP_FRAC_FINE = Float64Array.from({ length: FINE_STEPS }, (_, m) => Math.exp(-m / FINE_STEPS));
 /** 1.5 · 2^52: adding and subtracting it rounds an f64 of magnitude < 2^51 to the nearest integer. */
 const ROUND_MAGIC = 6755399441055744;
 
@@ -32,13 +37,6 @@ export function expNeg(d: number): number {
   return EXP_INT[j >> 6]! * EXP_FRAC[j & 63]! * p;
 }
 
-/** Σ exp(row[i] − max) in index order. `row` [vocab] f32; `max` ≥ every entry for the fast path. */
-export function sumExpShifted(row: Float32Array, max: number): number {
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += expNeg(row[i]! - max);
-  return sum;
-}
-
 /**
  * out[i] = exp(f32(row[i] · inv) − max) for i < row.length; returns their sum in index order.
  * `row` [vocab] f32, `out` [≥ vocab] f64; `max` = max f32(row · inv) (inv > 0).
@@ -46,5 +44,22 @@ export function sumExpShifted(row: Float32Array, max: number): number {
 export function expScaledInto(row: Float32Array, inv: number, max: number, out: Float64Array): number {
   let sum = 0;
   for (let i = 0; i < row.length; i++) sum += out[i] = expNeg(Math.fround(row[i]! * inv) - max);
+  return sum;
+}
+
+/**
+ * Σ exp(row[i] − max) with each term within 1.3e-9 (relative) of exp: the same tables on a 1/256
+ * grid and a degree-2 polynomial (|r| ≤ 1/512, error ≤ r³/6), about 30 % cheaper than
+ * expNeg. For log Σ exp where nothing but a reported logprob depends on it (greedy).
+ */
+export function sumExpShiftedLoose(row: Float32Array, max: number): number {
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) {
+    const c = Math.max(row[i]! - max, D_MIN);
+    const t = c * FINE_STEPS + ROUND_MAGIC - ROUND_MAGIC; // round(256·c), exact
+    const r = c - t * (1 / FINE_STEPS);
+    const j = -t | 0;
+    sum += EXP_INT[j >> 8]! * EXP_FRAC_FINE[j & (FINE_STEPS - 1)]! * (1 + r + r * r * 0.5);
+  }
   return sum;
 }

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { expNeg } from './fast-exp.js';
+import { expNeg, sumExpShiftedLoose } from './fast-exp.js';
 import { kthLargestAbove, massCut } from './select.js';
 import { truncateCandidates } from './truncate.js';
 import { referencePeek, referenceTruncate, softmaxWithLse } from './reference.js';
@@ -15,7 +15,8 @@ import { makeSamplingParams, type SamplingParams } from './params.js';
 import { TokenHistory } from './penalties.js';
 import { Rng } from '../model/generator/random.js';
 
-const LOGPROB_TOL = 1e-9;
+/** Greedy's log Σ exp is within 1.3e-9 by design (fast-exp.ts sumExpShiftedLoose); others ~1e-14. */
+const LOGPROB_TOL = 2e-9;
 
 test('expNeg is within 3 ulps of Math.exp on [−708, 0], monotone, 0 at −∞', () => {
   const rng = new Rng(1, 'exp');
@@ -40,6 +41,18 @@ test('expNeg is within 3 ulps of Math.exp on [−708, 0], monotone, 0 at −∞'
 function naiveKthLargest(values: number[], k: number): number {
   return [...values].sort((a, b) => b - a)[k - 1]!;
 }
+
+test('sumExpShiftedLoose is within 1.3e-9 of Σ Math.exp, and 0-safe for −∞', () => {
+  const rng = new Rng(7, 'loose');
+  for (let trial = 0; trial < 20; trial++) {
+    const row = makeLogits(rng, 2000, trial);
+    const max = Math.max(...row);
+    const want = row.reduce((s, x) => s + Math.exp(x - max), 0);
+    const got = sumExpShiftedLoose(row, max);
+    assert.ok(Math.abs(got / want - 1) < 1.3e-9, `trial ${trial}: ${got} vs ${want}`);
+  }
+  assert.equal(sumExpShiftedLoose(Float32Array.from([0, -Infinity, -1e30]), 0), 1);
+});
 
 test('kthLargestAbove equals a sort, with ties and a floor', () => {
   const rng = new Rng(2, 'kth');

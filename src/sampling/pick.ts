@@ -9,7 +9,7 @@
 import { assert } from '../core/assert.js';
 import { applyPenalties, hasPenalties, type PenaltyParams, type TokenHistory } from './penalties.js';
 import { isTruncating, truncationFloor, type TruncationParams } from './truncate.js';
-import { expScaledInto, sumExpShifted } from './fast-exp.js';
+import { expScaledInto, sumExpShiftedLoose } from './fast-exp.js';
 import type { SamplingScratch } from './scratch.js';
 
 export interface Pick {
@@ -41,10 +41,11 @@ export function argmax(row: Float32Array): number {
   return best;
 }
 
+/** Argmax; its lse is within 1.3e-9 (sumExpShiftedLoose), as only the logprob depends on it. */
 export function pickGreedy(row: Float32Array): Pick {
   const tokenId = argmax(row);
   const max = row[tokenId]!;
-  return { tokenId, lse: max + Math.log(sumExpShifted(row, max)) };
+  return { tokenId, lse: max + Math.log(sumExpShiftedLoose(row, max)) };
 }
 
 function maxOf(row: Float32Array): number {

@@ -10,8 +10,8 @@
  * penalties touch only the tokens seen, exp is a table and a polynomial (fast-exp.ts), greedy is
  * two passes, truncation is selection (select.ts), the draw an inverse-CDF walk in id order. The
  * results are those of the first sampler (reference.ts): the same tokens for the same seed, the
- * same truncation sets, logprobs within 1e-12; only exp differs, by ≤ 3 ulps from Math.exp, which
- * could change a token only if the uniform fell within ~1e-15 of a boundary of the CDF.
+ * same truncation sets, logprobs within 1e-12 (greedy: 2e-9); only exp differs, by ≤ 3 ulps from
+ * Math.exp, which could change a token only if the uniform fell within ~1e-15 of a CDF boundary.
  */
 import { Rng } from '../model/generator/random.js';
 import { TokenHistory } from './penalties.js';
