@@ -2,7 +2,8 @@
  * XCCL native addon (paper notes §2.4; CPU-FACTS.md §3): maps a /dev/shm file shared by ranks
  * that are separate processes on one host, and gives them futex wait/wake across processes
  * (no FUTEX_PRIVATE_FLAG). Also a C two-thread memcpy ping-pong, the hardware baseline of
- * `xdeepserve bench xccl`. Built to build/xccl.node by scripts/build-native.mjs.
+ * `xdeepserve bench xccl`, and `axpy` for the weighted sums of EP combine. Built to build/xccl.node
+ * by scripts/build-native.mjs.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -146,6 +147,29 @@ static napi_value memcpy_ping_pong(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static float *f32_ptr(napi_env env, napi_value arr, size_t *len) {
+  napi_typedarray_type type; void *data; napi_value ab; size_t off;
+  if (napi_get_typedarray_info(env, arr, &type, len, &data, &ab, &off) != napi_ok || type != napi_float32_array) return NULL;
+  return (float *)data;
+}
+
+/* axpy(dst f32, dstOff, src f32, srcOff, n, w): dst[dstOff+i] += w * src[srcOff+i]; the EP combine sums. */
+static napi_value axpy(napi_env env, napi_callback_info info) {
+  size_t argc = 6; napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  size_t dlen, slen; uint32_t doff, soff, n; double w;
+  float *d = f32_ptr(env, argv[0], &dlen), *s = f32_ptr(env, argv[2], &slen);
+  if (!d || !s || napi_get_value_uint32(env, argv[1], &doff) != napi_ok || napi_get_value_uint32(env, argv[3], &soff) != napi_ok
+      || napi_get_value_uint32(env, argv[4], &n) != napi_ok || napi_get_value_double(env, argv[5], &w) != napi_ok
+      || (size_t)doff + n > dlen || (size_t)soff + n > slen) {
+    napi_throw_range_error(env, NULL, "axpy(dst: Float32Array, dstOff, src: Float32Array, srcOff, n, w) out of range");
+    return NULL;
+  }
+  float wf = (float)w; float *dp = d + doff; const float *sp = s + soff;
+  for (uint32_t i = 0; i < n; i++) dp[i] += wf * sp[i];
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "open", NULL, shm_open_map, NULL, NULL, NULL, napi_default, NULL },
@@ -153,6 +177,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "futexWait", NULL, futex_wait, NULL, NULL, NULL, napi_default, NULL },
     { "futexWake", NULL, futex_wake, NULL, NULL, NULL, napi_default, NULL },
     { "memcpyPingPong", NULL, memcpy_ping_pong, NULL, NULL, NULL, napi_default, NULL },
+    { "axpy", NULL, axpy, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -8,6 +8,15 @@ import { assert } from '../../core/assert.js';
 import type { DispatchHandle } from './dispatch.js';
 import type { Pulled, Section } from './pull.js';
 import { combineRowBytes } from './wire.js';
+import { loadXcclAddon } from '../shm/process.js';
+
+const addon = loadXcclAddon(true);
+
+/** dst[dOff + i] += w * src[sOff + i], i < n: native when the addon is built, else plain TS. */
+function axpy(dst: Float32Array, dOff: number, src: Float32Array, sOff: number, n: number, w: number): void {
+  if (addon) return addon.axpy(dst, dOff, src, sOff, n, w);
+  for (let i = 0; i < n; i++) dst[dOff + i]! += w * src[sOff + i]!;
+}
 
 export function combineBytes(handle: DispatchHandle, hidden: number): number {
   return handle.rowsFrom.reduce((a, b) => a + b, 0) * combineRowBytes(hidden);
@@ -36,9 +45,7 @@ export function writeCombine(area: Uint8Array, members: readonly number[], handl
   const sums = new Float32Array(off / 4); // [sum rowsFrom, hidden] f32
   for (let i = 0; i < handle.entrySource.length; i++) {
     const base = starts[handle.entrySource[i]!]! / 4 + handle.entryRow[i]! * hidden;
-    const w = handle.recvWeights[i]!;
-    const yo = i * hidden;
-    for (let h = 0; h < hidden; h++) sums[base + h]! += w * y[yo + h]!;
+    axpy(sums, base, y, i * hidden, hidden, handle.recvWeights[i]!);
   }
   new Float32Array(area.buffer, area.byteOffset, off / 4).set(sums);
   return sections;
@@ -52,9 +59,7 @@ export function readCombine(pulled: readonly Pulled[], handle: DispatchHandle, h
     assert(p.numRows === tokens.length, () => `combine: ${p.numRows} rows from member ${g}, dispatched ${tokens.length}`);
     const rows = new Float32Array(p.bytes.buffer, p.bytes.byteOffset, p.numRows * hidden);
     for (let j = 0; j < p.numRows; j++) {
-        const to = tokens[j]! * hidden;
-      const ro = j * hidden;
-      for (let h = 0; h < hidden; h++) out[to + h]! += rows[ro + h]!;
+        axpy(out, tokens[j]! * hidden, rows, j * hidden, hidden, 1);
     }
   });
   return out;

@@ -16,6 +16,8 @@ export interface XcclAddon {
   futexWake(words: Int32Array, idx: number, count: number): number;
   /** Per-iteration ns of a two-thread memcpy-in, flag, memcpy-out ping-pong (bench baseline). */
   memcpyPingPong(bytes: number, iters: number): Float64Array;
+  /** dst[dstOff + i] += w * src[srcOff + i] for i < n (f32). */
+  axpy(dst: Float32Array, dstOff: number, src: Float32Array, srcOff: number, n: number, w: number): void;
 }
 
 export function loadXcclAddon(quiet = false): XcclAddon | null {

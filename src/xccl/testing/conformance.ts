@@ -73,10 +73,10 @@ export function conformanceSuite(kind: LaunchKind): void {
       const results = await launchRanks(kind, { region: { worldSize: 2, ...region }, scenario: 'peerDies', params: { how }, options: { timeoutMs: 20_000 } });
       assert.ok(results[0]!.ok, JSON.stringify(results[0]));
       const r = (results[0] as { value: unknown }).value as ErrorReport;
-      assert.equal(r.code, 'xccl_peer_gone');
+      assert.equal(r.code, 'xccl_peer_gone', JSON.stringify(r));
       assert.match(r.message, /peer rank 1/);
-      assert.ok(r.elapsedMs < 5000, `noticed after ${r.elapsedMs} ms`);
-      assert.equal(results[1]!.ok, false);
+      assert.ok(r.elapsedMs < 10_000, `noticed after ${r.elapsedMs} ms (deadline 20 s)`);
+      assert.equal(results[1]!.ok, false, JSON.stringify(results[1]));
     });
 
     it('a hung peer is detected by its stalled heartbeat (shm) or the deadline (tcp), naming it', async () => {
