@@ -152,6 +152,13 @@ test('top-p exactly at a cumulative boundary agrees with the reference (the sort
     const p = { topK: 0, topP, minP: 0 };
     assert.deepEqual(truncateCandidates(skew, p), referenceTruncate(skew, p), `skew topP ${topP}`);
   }
+  // Not normalized (mass 0.3): the one-pass lower bound of the cut does not hold, so it recompacts.
+  const rng = new Rng(8, 'unnormalized');
+  const loose = Float64Array.from({ length: 3000 }, () => rng.uniform() ** 3 * 2e-4);
+  for (const topP of [0.3, 0.9]) {
+    const p = { topK: 0, topP, minP: 0 };
+    assert.deepEqual(truncateCandidates(loose, p), referenceTruncate(loose, p), `loose topP ${topP}`);
+  }
 });
 
 test('topLogprobs equals a full sort (highest first, lower id first on ties)', () => {

@@ -46,7 +46,7 @@ export function truncateCandidates(probs: Float64Array, p: TruncationParams): nu
 export function truncationFloor(weights: Float64Array, scale: number, pMax: number, p: TruncationParams, scratch: SamplingScratch = threadScratch): number {
   let floor = Math.max(p.minP * pMax, Number.MIN_VALUE);
   if (p.topK > 0) floor = topKFloor(weights, scale, floor, p.topK, scratch);
-  if (p.topP < 1) floor = Math.max(floor, nucleusFloor(weights, scale, floor, p.topP, scratch));
+  if (p.topP < 1) floor = Math.max(floor, nucleusFloor(weights, scale, pMax, floor, p.topP, scratch));
   return floor;
 }
 
@@ -59,21 +59,28 @@ function topKFloor(weights: Float64Array, scale: number, floor: number, k: numbe
  * The smallest probability in the minimal nucleus of {p ≥ floor}: walking from the most likely
  * down, the value at which the mass first reaches topP of that set's mass.
  */
-function nucleusFloor(weights: Float64Array, scale: number, floor: number, topP: number, scratch: SamplingScratch): number {
+function nucleusFloor(weights: Float64Array, scale: number, pMax: number, floor: number, topP: number, scratch: SamplingScratch): number {
+  // NOTE: tokens with p < (1 − topP)·total/count hold less than (1 − topP)·total together, so the
+  // nucleus never reaches them. One pass gets the exact total and count (id order, as reference.ts)
+  // and keeps the values above a lower bound of that cut: total ≥ pMax, or ≈ 1 when only zeros
+  // are below the floor, and count ≤ vocab.
+  const totalAtLeast = floor <= Number.MIN_VALUE ? 1 - 1e-6 : pMax;
+  const guess = Math.max(floor, ((1 - topP) * totalAtLeast) / weights.length);
+  const values = scratch.values(weights.length);
   let total = 0;
   let count = 0;
+  let n = 0;
   for (let i = 0; i < weights.length; i++) {
     const x = weights[i]! * scale;
     if (x >= floor) {
       total += x;
       count++;
+      if (x >= guess) values[n++] = x;
     }
   }
+  const lowCut = Math.max(floor, ((1 - topP) * total) / count);
+  n = lowCut >= guess ? keepAbove(values, n, lowCut) : compactAbove(weights, scale, lowCut, values);
   const target = topP * total * (1 - 1e-12);
-  // NOTE: tokens with p < (1 − topP)·total/count hold less than (1 − topP)·total together, so the
-  // nucleus never reaches them.
-  const values = scratch.values(weights.length);
-  const n = compactAbove(weights, scale, Math.max(floor, ((1 - topP) * total) / count), values);
   const cut = massCut(values, n, target);
   // NOTE: the reference sums the values in descending order; massCut sums them in partition order.
   // Both are within (n−1)·ε/2·total of the exact sum, so a cut farther than that from the target
@@ -81,6 +88,13 @@ function nucleusFloor(weights: Float64Array, scale: number, floor: number, topP:
   const slack = 2 * n * Number.EPSILON * total;
   if (cut.massAbove + slack < target && cut.massAtOrAbove - slack >= target) return cut.value;
   return sortedNucleusFloor(values.subarray(0, n), target, floor);
+}
+
+/** Keeps the values[0..n) ≥ threshold at the front, in order; returns their number. */
+function keepAbove(values: Float64Array, n: number, threshold: number): number {
+  let m = 0;
+  for (let i = 0; i < n; i++) if (values[i]! >= threshold) values[m++] = values[i]!;
+  return m;
 }
 
 /** The reference's rule on a full sort: cumulate from the largest until `target` is reached. */
