@@ -10,8 +10,8 @@
 
 /*
  * Rows from which the packed GEMM beats GEMV; settable. Measured (AVX2, 1024², CPU time): f32 GEMV
- * wins below ~16 rows (GEMM pays for packing); the int8 GEMV with q8 activations beats the
- * dequantizing GEMM at every size measured (up to 128 rows), so int8 stays on it by default.
+ * wins below ~16 rows (GEMM pays for packing); the per-channel int8 GEMV with q8 activations beats
+ * the dequantizing GEMM at every size measured (up to 128 rows), so it stays on it by default.
  */
 static int gemm_min_rows_float = 16;
 static int gemm_min_rows_int8 = 1 << 30;
@@ -83,6 +83,15 @@ static void matmul_task(void *arg, int task, int num_tasks) {
   }
 }
 
+/* Per-32-block int8 converts and scales every block; from ~48 rows the dequantizing GEMM wins. */
+#define GEMM_MIN_ROWS_INT8_BLOCKS 48
+
+static int gemm_min_rows(const xds_linear *lw) {
+  if (lw->format != XDS_INT8) return gemm_min_rows_float;
+  if (is_per_channel(lw) || gemm_min_rows_int8 < GEMM_MIN_ROWS_INT8_BLOCKS) return gemm_min_rows_int8;
+  return GEMM_MIN_ROWS_INT8_BLOCKS;
+}
+
 static int choose_tasks(const xds_linear *lw, int rows, int num_threads) {
   size_t work = weight_bytes(lw) * (size_t)(rows < 8 ? 1 : rows / 8);
   int by_work = (int)(work / MIN_BYTES_PER_TASK);
@@ -101,7 +110,7 @@ void xds_matmul(const xds_linear *lw, const float *x, float *y, int rows, int nu
     add_bias(lw, y, rows, 0, lw->out_dim);
     return;
   }
-  job.use_gemm = rows >= (lw->format == XDS_INT8 ? gemm_min_rows_int8 : gemm_min_rows_float);
+  job.use_gemm = rows >= gemm_min_rows(lw);
   if (lw->format == XDS_INT8 && !job.use_gemm) {
     int kp = (lw->in_dim + 31) / 32 * 32;
     int8_t *xq = xds_scratch(1, (size_t)rows * kp);

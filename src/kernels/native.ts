@@ -39,8 +39,9 @@ export interface NativeBackendOptions {
   readonly spinUs?: number;
   /**
    * int8 weights with several rows (prefill): 'q8' (default) quantizes activations as in decode
-   * (fastest); 'dequant' dequantizes weights into the f32 packed GEMM from 2 rows on (f32
-   * activations, more accurate). Process-wide.
+   * (fastest; per-32 weights still switch to the dequantizing GEMM from 48 rows, where it wins);
+   * 'dequant' dequantizes weights into the f32 packed GEMM from 2 rows on (f32 activations, more
+   * accurate). Process-wide.
    */
   readonly int8Prefill?: 'q8' | 'dequant';
 }
