@@ -111,9 +111,10 @@ export class OutputProcessor {
     return this.final;
   }
 
+  /** NOTE: a matched stop string wins over 'abort': an output process in another thread ends the request by aborting it. */
   private finishReason(reason: EngineFinish): OutputFinishReason {
-    if (reason === 'abort' || reason === 'error') return 'abort';
     if (this.stops.matched !== null) return this.toolCalls.length > 0 ? 'tool_calls' : 'stop';
+    if (reason === 'abort' || reason === 'error') return 'abort';
     if (reason === 'stop' && this.toolCalls.length > 0) return 'tool_calls';
     return reason;
   }

@@ -27,6 +27,8 @@ export class RequestOutput {
   /** Deltas computed in shouldStop, waiting for their token event (which carries the logprobs). */
   private readonly waiting = new Map<number, OutputDelta>();
   private numFed = 0;
+  /** Index of the token that completed a stop string; later tokens show nothing (not even logprobs). */
+  private stopIndex: number | null = null;
 
   constructor(readonly requestId: string, private readonly processor: OutputProcessor, private readonly send: OutputSend) {}
 
@@ -49,7 +51,9 @@ export class RequestOutput {
   };
 
   private feed(tokenId: number): void {
-    this.waiting.set(this.numFed++, this.processor.onToken(tokenId));
+    const delta = this.processor.onToken(tokenId);
+    if (delta.stopMatched !== null) this.stopIndex = this.numFed;
+    this.waiting.set(this.numFed++, delta);
   }
 
   private onTokenEvent(event: Extract<EngineEvent, { kind: 'token' }>): void {
@@ -57,7 +61,7 @@ export class RequestOutput {
     assert(this.numFed > event.index, () => `token ${event.index} of ${this.requestId} arrived before token ${this.numFed}`);
     const delta = this.waiting.get(event.index);
     this.waiting.delete(event.index);
-    if (delta === undefined) return;
+    if (delta === undefined || (this.stopIndex !== null && event.index > this.stopIndex)) return;
     const logprobs = event.logprob === undefined ? undefined : this.processor.logprobEntry(event.tokenId, { logprob: event.logprob, topLogprobs: event.topLogprobs });
     const full: OutputDelta = logprobs === undefined ? delta : { ...delta, logprobs };
     if (hasSomething(full)) this.send({ kind: 'delta', requestId: this.requestId, delta: full });
