@@ -78,6 +78,7 @@ export class AttentionExpert {
     const sums = await experts.combine(y, handle.dispatch); // [numForwarded, hidden] f32
     if (this.partner < 0) return;
     const bytes = new Uint8Array(sums.buffer, sums.byteOffset, sums.byteLength);
+    this.xchg.checkFits(bytes.byteLength);
     await this.xchg.reclaimArea();
     this.xchg.area.set(bytes, 0);
     this.xchg.publish(STAGE1, [{ dest: this.partner, offsetBytes: 0, numRows: handle.numForwarded, rowBytes: combineRowBytes(this.cfg.hidden) }]);

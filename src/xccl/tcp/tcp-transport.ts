@@ -180,7 +180,10 @@ export async function connectTcp(endpoints: readonly { host: string; port: numbe
   const adopt = (socket: Socket, peer: number, parser: FrameParser, early: readonly Frame[] = []): void => { socket.setNoDelay(true); tr.attach(peer, socket, parser, early); onJoin(); };
   tr.server = createServer((socket) => awaitHello(socket, (peer, parser, early) => adopt(socket, peer, parser, early)));
   const me = endpoints[rank]!;
-  await new Promise<void>((resolve, reject) => { tr.server!.once('error', reject); tr.server!.listen(me.port, me.host, () => resolve()); });
+  await new Promise<void>((resolve, reject) => {
+    tr.server!.once('error', (e) => reject(new XdsError('invalid_config', `xccl rank ${rank}: cannot listen on ${me.host}:${me.port}: ${e.message}`, { param: `endpoints[${rank}]` })));
+    tr.server!.listen(me.port, me.host, () => resolve());
+  });
   for (let p = 0; p < rank; p++) {
     const socket = await dialWithRetry(endpoints[p]!, deadline, opts.clock, p);
     socket.write(frameHeader(FRAME.hello, [rank]));
