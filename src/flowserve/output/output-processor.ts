@@ -147,7 +147,8 @@ function makeReasoningParser(opts: OutputProcessorOptions): ReasoningParser | nu
   if (opts.reasoning === undefined) return null;
   const preset = typeof opts.reasoning === 'string' ? REASONING_PARSERS[opts.reasoning] : opts.reasoning;
   if (preset === undefined) {
-    throw new XdsError('invalid_argument', `unknown reasoning parser '${String(opts.reasoning)}'; known: ${Object.keys(REASONING_PARSERS).join(', ')}`, { param: 'reasoning_parser' });
+    const known = Object.keys(REASONING_PARSERS).join(', ');
+    throw new XdsError('invalid_argument', `unknown reasoning parser '${String(opts.reasoning)}'; known: ${known}`, { param: 'reasoning_parser' });
   }
   return new ReasoningParser(opts.startsInReasoning === undefined ? preset : { ...preset, startsInReasoning: opts.startsInReasoning });
 }

@@ -62,7 +62,8 @@ export class RequestOutput {
     const delta = this.waiting.get(event.index);
     this.waiting.delete(event.index);
     if (delta === undefined || (this.stopIndex !== null && event.index > this.stopIndex)) return;
-    const logprobs = event.logprob === undefined ? undefined : this.processor.logprobEntry(event.tokenId, { logprob: event.logprob, topLogprobs: event.topLogprobs });
+    const info = event.logprob === undefined ? undefined : { logprob: event.logprob, topLogprobs: event.topLogprobs };
+    const logprobs = info === undefined ? undefined : this.processor.logprobEntry(event.tokenId, info);
     const full: OutputDelta = logprobs === undefined ? delta : { ...delta, logprobs };
     if (hasSomething(full)) this.send({ kind: 'delta', requestId: this.requestId, delta: full });
   }
