@@ -66,7 +66,35 @@ export function nativeBackend(opts: NativeBackendOptions & { quiet?: boolean } =
   const numThreads = opts.numThreads ?? defaultNumThreads();
   checkInt(numThreads, 'numThreads', 1);
   addon.configure(opts.avx2Only === undefined ? -1 : Number(opts.avx2Only), opts.spinUs ?? -1, 0, opts.int8Prefill ? INT8_GEMM_ROWS[opts.int8Prefill] : 0);
+  checkVnniOnce(addon);
   return new NativeBackend(addon, numThreads);
+}
+
+let vnniState: 'unchecked' | 'ok' | 'bad' = 'unchecked';
+
+/**
+ * NOTE: the VNNI int8 kernels could not be run where they were written (AVX2-only machine), so the
+ * first backend on a VNNI CPU compares them once with the AVX2 kernels (integer dot products:
+ * results must be bit-identical) and disables them, with a warning, if they differ.
+ */
+function checkVnniOnce(addon: KernelsAddon): void {
+  if (vnniState === 'bad') addon.configure(1, -1);
+  if (vnniState !== 'unchecked' || !addon.configure(-1, -1).vnni) return;
+  const outDim = 8, inDim = 100;
+  const data = Int8Array.from({ length: outDim * inDim }, (_, i) => ((i * 37) % 255) - 127);
+  const x = Float32Array.from({ length: 3 * inDim }, (_, i) => Math.sin(i * 0.7));
+  const results = [0, 1].map((avx2Only) => {
+    addon.configure(avx2Only, -1);
+    return [32, inDim].map((gs) => {
+      const y = new Float32Array(3 * outDim);
+      addon.matmul(x, FORMAT_CODE.int8, data, new Float32Array(outDim * Math.ceil(inDim / gs)).fill(0.01), gs, outDim, inDim, null, y, 3, 1);
+      return y;
+    });
+  });
+  const same = results[0]!.every((y, k) => y.every((v, i) => v === results[1]![k]![i]));
+  addon.configure(same ? 0 : 1, -1);
+  vnniState = same ? 'ok' : 'bad';
+  if (!same) process.emitWarning('native kernels: the AVX-512 VNNI int8 kernels disagree with the AVX2 ones on this CPU; using AVX2');
 }
 
 class NativeBackend implements ComputeBackend {
