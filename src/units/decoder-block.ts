@@ -6,7 +6,7 @@
 
 import type { FfnSpec, ModelSpec } from '../config/model-spec.js';
 import type { LayerWeights } from '../model/model-weights.js';
-import { gqaAttention, type AttentionState } from './attention/gqa.js';
+import { gqaAttention, scratchOf, type AttentionState } from './attention/gqa.js';
 import { mlaAttention, type MlaMode } from './attention/mla.js';
 import { denseMlp } from './ffn.js';
 import { moeFfn } from './moe/moe.js';
@@ -22,8 +22,9 @@ export function decoderBlock(st: AttentionState, spec: ModelSpec, w: LayerWeight
   const B = st.backend;
   const T = layout.numRows;
   const D = spec.hiddenSize;
-  const x = new Float32Array(T * D); // [T, D] normalized input
-  const y = new Float32Array(T * D); // [T, D] unit output
+  const sc = scratchOf(st);
+  const x = sc.f32('block.x', T * D); // [T, D] normalized input
+  const y = sc.f32('block.y', T * D); // [T, D] unit output
   B.rmsNorm(h, w.inputNorm, spec.rmsNormEps, x, T, D);
   const a = spec.attention;
   if (a.kind === 'gqa' && w.attention.kind === 'gqa') gqaAttention(st, w.attention, a, x, y, layout);
@@ -32,8 +33,8 @@ export function decoderBlock(st: AttentionState, spec: ModelSpec, w: LayerWeight
   addInto(h, y, T * D);
   B.rmsNorm(h, w.postAttnNorm, spec.rmsNormEps, x, T, D);
   let routing: Routing | null = null;
-  if (ffn.kind === 'dense' && w.ffn.kind === 'dense') denseMlp(B, w.ffn.mlp, x, y, T);
-  else if (ffn.kind === 'moe' && w.ffn.kind === 'moe') routing = moeFfn(B, w.ffn, ffn, x, y, T);
+  if (ffn.kind === 'dense' && w.ffn.kind === 'dense') denseMlp(B, w.ffn.mlp, x, y, T, sc);
+  else if (ffn.kind === 'moe' && w.ffn.kind === 'moe') routing = moeFfn(B, w.ffn, ffn, x, y, T, sc);
   else throw new RangeError(`layer ${w.index}: FFN weights do not match the spec`);
   addInto(h, y, T * D);
   return routing;

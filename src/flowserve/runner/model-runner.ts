@@ -20,6 +20,7 @@ import { embedTokens } from '../../units/embedding.js';
 import { finalNormRows, lmHeadLogits } from '../../units/lm-head.js';
 import type { Routing } from '../../units/moe/router.js';
 import { mtpInput } from '../../units/mtp.js';
+import { Scratch } from '../../units/scratch.js';
 import { buildStepLayout, type StepLayout } from '../../units/step-layout.js';
 import type { ForwardBatch, ForwardResult, ModelRunner, SequenceSlice } from './types.js';
 
@@ -60,6 +61,8 @@ export class LocalModelRunner implements ModelRunner {
   readonly kv: KvStorage;
   private readonly rope: RopeTable;
   private readonly mlaMode: MlaMode;
+  /** Temporaries of every unit, reused step after step (grows to the largest step seen). */
+  readonly scratch = new Scratch();
 
   constructor(readonly spec: ModelSpec, readonly weights: ModelWeights, readonly backend: ComputeBackend, private readonly opts: LocalModelRunnerOptions) {
     const kvOpts = { numBlocks: opts.numBlocks, blockSizeTokens: opts.blockSizeTokens ?? 16, includeMtp: weights.mtp.length > 0 };
@@ -74,8 +77,8 @@ export class LocalModelRunner implements ModelRunner {
 
   forward(batch: ForwardBatch): ForwardResult {
     const layout = this.layoutOf(batch.seqs);
-    const h = new Float32Array(layout.numRows * this.hiddenSize); // [T, D] residual stream
-    embedTokens(this.weights.embed, concatTokens(batch.seqs), h);
+    const h = this.scratch.f32('runner.h', layout.numRows * this.hiddenSize); // [T, D] residual stream
+    embedTokens(this.weights.embed, this.concatTokens(batch.seqs), h);
     for (const [l, w] of this.weights.layers.entries()) {
       const routing = decoderBlock(this.state(l), this.spec, w, this.spec.layers[l]!.ffn, h, layout, this.mlaMode);
       this.report(l, routing);
@@ -96,9 +99,9 @@ export class LocalModelRunner implements ModelRunner {
     }
     const layout = this.layoutOf(batch.seqs);
     const D = this.hiddenSize;
-    const prev = new Float32Array(layout.numRows * D); // [T, D] h_j
+    const prev = this.scratch.f32('runner.prev', layout.numRows * D); // [T, D] h_j
     batch.seqs.forEach((s, k) => prev.set(checkHidden(s, D), layout.seqs[k]!.first * D));
-    const x = mtpInput(this.backend, w, this.spec.rmsNormEps, concatTokens(batch.seqs), prev, layout.positions, this.opts.mtpZeroEmbedAtPos0 ?? false);
+    const x = mtpInput(this.backend, w, this.spec.rmsNormEps, this.concatTokens(batch.seqs), prev, layout.positions, this.opts.mtpZeroEmbedAtPos0 ?? false, this.scratch);
     const kvLayer = this.spec.numLayers + i;
     this.report(kvLayer, decoderBlock(this.state(kvLayer), this.spec, w.block, this.spec.mtpFfn, x, layout, this.mlaMode));
     return this.finish(x, layout, batch.seqs, w.sharedHeadNorm, w.head);
@@ -109,7 +112,7 @@ export class LocalModelRunner implements ModelRunner {
   }
 
   private state(kvLayer: number): AttentionState {
-    return { backend: this.backend, rope: this.rope, kv: this.kv, kvLayer, eps: this.spec.rmsNormEps };
+    return { backend: this.backend, rope: this.rope, kv: this.kv, kvLayer, eps: this.spec.rmsNormEps, scratch: this.scratch };
   }
 
   private layoutOf(seqs: readonly SequenceSlice[]): StepLayout {
@@ -118,26 +121,31 @@ export class LocalModelRunner implements ModelRunner {
     return buildStepLayout(seqs.map((s) => ({ count: s.tokenIds.length, startPos: s.startPos, blockTable: s.blockTable })));
   }
 
-  /** Final norm on the wanted rows (all, or the last of each slice), then the head. */
+  /**
+   * Final norm on the wanted rows (all, or the last of each slice), then the head over those rows
+   * only. hidden and logits are the step's outputs, so they are fresh arrays, not scratch.
+   */
   private finish(h: Float32Array, layout: StepLayout, seqs: readonly SequenceSlice[], norm: Float32Array, head: ModelWeights['lmHead']): ForwardResult {
-    const pick: number[] = [];
+    const pick = this.scratch.i32('runner.pick', layout.numRows); // [≤ T] wanted rows
+    let n = 0;
     const rows = seqs.map((s, k) => {
       const r = layout.seqs[k]!;
-      const first = pick.length;
-      if (s.wantAllLogits) for (let i = 0; i < r.count; i++) pick.push(r.first + i);
-      else pick.push(r.first + r.count - 1);
-      return { first, count: pick.length - first };
+      const first = n;
+      if (s.wantAllLogits) for (let i = 0; i < r.count; i++) pick[n++] = r.first + i;
+      else pick[n++] = r.first + r.count - 1;
+      return { first, count: n - first };
     });
-    const hidden = finalNormRows(this.backend, norm, this.spec.rmsNormEps, h, Int32Array.from(pick), this.hiddenSize);
-    return { logits: lmHeadLogits(this.backend, head, hidden, pick.length), rows, hidden };
+    const hidden = finalNormRows(this.backend, norm, this.spec.rmsNormEps, h, pick.subarray(0, n), this.hiddenSize);
+    return { logits: lmHeadLogits(this.backend, head, hidden, n), rows, hidden };
   }
-}
 
-function concatTokens(seqs: readonly SequenceSlice[]): Int32Array {
-  const out = new Int32Array(seqs.reduce((a, s) => a + s.tokenIds.length, 0));
-  let o = 0;
-  for (const s of seqs) { out.set(s.tokenIds, o); o += s.tokenIds.length; }
-  return out;
+  /** [T] the slices' tokens back to back (a scratch view). */
+  private concatTokens(seqs: readonly SequenceSlice[]): Int32Array {
+    const out = this.scratch.i32('runner.tokens', seqs.reduce((a, s) => a + s.tokenIds.length, 0));
+    let o = 0;
+    for (const s of seqs) { out.set(s.tokenIds, o); o += s.tokenIds.length; }
+    return out;
+  }
 }
 
 function checkSlice(s: SequenceSlice, k: number, blockSizeTokens: number): void {

@@ -9,6 +9,7 @@ import type { GqaAttentionSpec } from '../../config/model-spec.js';
 import type { ComputeBackend, RopeTable } from '../../kernels/backend.js';
 import type { KvStorage } from '../../kvcache/kv-storage.js';
 import type { GqaAttentionWeights } from '../../model/model-weights.js';
+import { Scratch } from '../scratch.js';
 import type { StepLayout } from '../step-layout.js';
 
 /** What an attention unit needs besides its weights and inputs. */
@@ -20,6 +21,13 @@ export interface AttentionState {
   readonly kvLayer: number;
   /** rms_norm_eps (Qwen3 q/k norms). */
   readonly eps: number;
+  /** The runner's scratch arena for temporaries; without one, each call allocates its own. */
+  readonly scratch?: Scratch;
+}
+
+/** The state's scratch arena, or a fresh one (allocating, as a one-off call would). */
+export function scratchOf(st: AttentionState): Scratch {
+  return st.scratch ?? new Scratch();
 }
 
 /** out [T, D] = Attention(x [T, D]) for the rows of `layout`; writes K/V at every row's position. */
@@ -27,9 +35,10 @@ export function gqaAttention(st: AttentionState, w: GqaAttentionWeights, spec: G
   const { backend: B } = st;
   const T = layout.numRows;
   const { numHeads: H, numKvHeads: Hkv, headDim: dh } = spec;
-  const q = new Float32Array(T * H * dh); // [T, H, dh]
-  const k = new Float32Array(T * Hkv * dh); // [T, Hkv, dh]
-  const v = new Float32Array(T * Hkv * dh); // [T, Hkv, dh]
+  const sc = scratchOf(st);
+  const q = sc.f32('gqa.q', T * H * dh); // [T, H, dh]
+  const k = sc.f32('gqa.k', T * Hkv * dh); // [T, Hkv, dh]
+  const v = sc.f32('gqa.v', T * Hkv * dh); // [T, Hkv, dh]
   B.matmul(x, w.q, q, T);
   B.matmul(x, w.k, k, T);
   B.matmul(x, w.v, v, T);
@@ -40,7 +49,7 @@ export function gqaAttention(st: AttentionState, w: GqaAttentionWeights, spec: G
   B.rope(q, T, H * dh, H, dh, 0, layout.positions, st.rope);
   B.rope(k, T, Hkv * dh, Hkv, dh, 0, layout.positions, st.rope);
   writeKv(st, k, v, layout, Hkv * dh);
-  const attn = new Float32Array(T * H * dh); // [T, H, dh]
+  const attn = sc.f32('gqa.attn', T * H * dh); // [T, H, dh]
   attendPerSequence(st, spec, q, attn, layout);
   B.matmul(attn, w.o, out, T);
 }

@@ -9,6 +9,7 @@ import type { FfnSpec } from '../../config/model-spec.js';
 import type { ComputeBackend } from '../../kernels/backend.js';
 import type { FfnWeights } from '../../model/model-weights.js';
 import { denseMlp } from '../ffn.js';
+import { Scratch } from '../scratch.js';
 import { routeTokens, type Routing } from './router.js';
 
 export type MoeSpec = Extract<FfnSpec, { kind: 'moe' }>;
@@ -21,15 +22,17 @@ export interface ExpertGroups {
   /** [numTokens·k] combine weight of each entry. */ readonly weights: Float32Array;
 }
 
-/** Counting sort of the (token, expert) pairs by expert. */
-export function groupByExpert(r: Routing, numExperts: number): ExpertGroups {
+/** Counting sort of the (token, expert) pairs by expert (arrays from `scratch`, slots 'moe.group.*'). */
+export function groupByExpert(r: Routing, numExperts: number, scratch: Scratch = new Scratch()): ExpertGroups {
   const n = r.numTokens * r.k;
-  const offsets = new Int32Array(numExperts + 1);
+  const offsets = scratch.i32('moe.group.offsets', numExperts + 1);
+  offsets.fill(0);
   for (let i = 0; i < n; i++) offsets[r.experts[i]! + 1]!++;
   for (let e = 0; e < numExperts; e++) offsets[e + 1]! += offsets[e]!;
-  const fill = offsets.slice(0, numExperts);
-  const rows = new Int32Array(n);
-  const weights = new Float32Array(n);
+  const fill = scratch.i32('moe.group.fill', numExperts);
+  fill.set(offsets.subarray(0, numExperts));
+  const rows = scratch.i32('moe.group.rows', n);
+  const weights = scratch.f32('moe.group.weights', n);
   for (let i = 0; i < n; i++) {
     const slot = fill[r.experts[i]!]!++;
     rows[slot] = Math.floor(i / r.k);
@@ -38,13 +41,13 @@ export function groupByExpert(r: Routing, numExperts: number): ExpertGroups {
   return { offsets, rows, weights };
 }
 
-/** Run expert `w` over the entries [lo, hi) of `g` and add weight·output into out rows. */
-function runExpert(backend: ComputeBackend, w: MoeWeights['experts'][number], x: Float32Array, out: Float32Array, g: ExpertGroups, lo: number, hi: number, D: number): void {
+/** Run expert `w` once over the entries [lo, hi) of `g` (rows gathered contiguously) and add weight·output into out rows. */
+function runExpert(backend: ComputeBackend, w: MoeWeights['experts'][number], x: Float32Array, out: Float32Array, g: ExpertGroups, lo: number, hi: number, D: number, sc: Scratch): void {
   const n = hi - lo;
-  const xs = new Float32Array(n * D); // [n, D] gathered rows
+  const xs = sc.f32('moe.xs', n * D); // [n, D] gathered rows
   for (let j = 0; j < n; j++) xs.set(x.subarray(g.rows[lo + j]! * D, (g.rows[lo + j]! + 1) * D), j * D);
-  const ys = new Float32Array(n * D); // [n, D]
-  denseMlp(backend, w, xs, ys, n);
+  const ys = sc.f32('moe.ys', n * D); // [n, D]
+  denseMlp(backend, w, xs, ys, n, sc);
   for (let j = 0; j < n; j++) {
     const o = g.rows[lo + j]! * D;
     const wt = g.weights[lo + j]!;
@@ -53,20 +56,20 @@ function runExpert(backend: ComputeBackend, w: MoeWeights['experts'][number], x:
 }
 
 /** out [rows, D] = Σ_j w_j·Expert_j(x) + Shared(x); returns the routing (for expert-load counters). */
-export function moeFfn(backend: ComputeBackend, w: MoeWeights, spec: MoeSpec, x: Float32Array, out: Float32Array, rows: number): Routing {
+export function moeFfn(backend: ComputeBackend, w: MoeWeights, spec: MoeSpec, x: Float32Array, out: Float32Array, rows: number, scratch: Scratch = new Scratch()): Routing {
   const D = w.router.inDim;
   const E = spec.numExperts;
-  const logits = new Float32Array(rows * E); // [rows, E] router logits, f32
+  const logits = scratch.f32('moe.logits', rows * E); // [rows, E] router logits, f32
   backend.matmul(x, w.router, logits, rows);
   const routing = routeTokens(logits, rows, E, spec.numExpertsPerTok, spec.router, w.correctionBias);
-  const g = groupByExpert(routing, E);
+  const g = groupByExpert(routing, E, scratch);
   out.fill(0, 0, rows * D);
   for (let e = 0; e < E; e++) {
-    if (g.offsets[e + 1]! > g.offsets[e]!) runExpert(backend, w.experts[e]!, x, out, g, g.offsets[e]!, g.offsets[e + 1]!, D);
+    if (g.offsets[e + 1]! > g.offsets[e]!) runExpert(backend, w.experts[e]!, x, out, g, g.offsets[e]!, g.offsets[e + 1]!, D, scratch);
   }
   if (w.shared !== null) {
-    const s = new Float32Array(rows * D); // [rows, D] shared expert output
-    denseMlp(backend, w.shared, x, s, rows);
+    const s = scratch.f32('moe.shared', rows * D); // [rows, D] shared expert output
+    denseMlp(backend, w.shared, x, s, rows, scratch);
     for (let i = 0; i < rows * D; i++) out[i] = out[i]! + s[i]!;
   }
   return routing;

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RouterSpec } from '../../config/model-spec.js';
-import { routeTokens } from './router.js';
+import { routeToken, routeTokens } from './router.js';
 import { normalSampler } from '../testing/random-model.js';
 
 const base: RouterSpec = { scoring: 'softmax', method: 'topk', numGroups: 1, topkGroups: 1, normTopkProb: false, routedScalingFactor: 1, scalingRule: 'never', hasCorrectionBias: false, normEps: 0 };
@@ -75,5 +75,28 @@ test('random logits: selections respect the kept groups; normalized weights sum 
     const sum = Array.from(r.weights.subarray(t * 4, t * 4 + 4)).reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(sum - 2.5) < 1e-5);
     ex.forEach((e, j) => assert.ok(Math.abs(r.weights[t * 4 + j]! / 2.5 * ex.reduce((a, x) => a + sig(logits[t * E + x]!), 0) - sig(logits[t * E + e]!)) < 1e-5));
+  }
+});
+
+test('batched routing (in-place top-k) == per-token routeToken (sort-based top-k), ties included', () => {
+  const n = normalSampler(5);
+  const E = 16;
+  const k = 4;
+  const T = 40;
+  // Logits on a coarse grid so scores tie often; a tie must go to the lower expert index.
+  const logits = Float32Array.from({ length: T * E }, () => Math.round(2 * n()) / 2);
+  const bias = Float32Array.from({ length: E }, (_, e) => (e % 3) * 0.25);
+  const specs: RouterSpec[] = [
+    { ...base, normTopkProb: true },
+    { ...base, method: 'group_limited_greedy', numGroups: 4, topkGroups: 2, routedScalingFactor: 16, scalingRule: 'always' },
+    { ...base, scoring: 'sigmoid', method: 'noaux_tc', numGroups: 4, topkGroups: 2, normTopkProb: true, routedScalingFactor: 2.5, scalingRule: 'always', hasCorrectionBias: true, normEps: 1e-20 },
+  ];
+  for (const spec of specs) {
+    const r = routeTokens(logits, T, E, k, spec, bias);
+    for (let t = 0; t < T; t++) {
+      const [sel, w] = routeToken(logits, t * E, E, k, spec, bias);
+      assert.deepEqual(Array.from(r.experts.subarray(t * k, (t + 1) * k)), sel, `${spec.method} token ${t}`);
+      assert.deepEqual(Array.from(r.weights.subarray(t * k, (t + 1) * k)), Array.from(Float32Array.from(w)));
+    }
   }
 });

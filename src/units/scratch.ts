@@ -1,0 +1,54 @@
+/**
+ * Per-runner scratch arena for the units (issue 4: no allocation in the hot path; paper §2.1 units
+ * are pure step functions, so their temporaries can live in one arena owned by the executor).
+ * Each call site names its own slot; a slot is one buffer that grows on demand (to at least 1.5×
+ * the previous size) and is reused by every later call, so a steady decode loop allocates no
+ * buffers. A slot's contents are undefined on entry (not zeroed) and only valid until the next
+ * request of the same slot: a unit must not hand a slot view to anything that keeps it.
+ * Nested units use distinct slot names (prefix them with the unit's name).
+ */
+
+export class Scratch {
+  private readonly f32Slots = new Map<string, Float32Array>();
+  private readonly i32Slots = new Map<string, Int32Array>();
+  private numGrowths = 0;
+
+  /** A view of `n` f32 values in slot `name` (contents undefined). */
+  f32(name: string, n: number): Float32Array {
+    let buf = this.f32Slots.get(name);
+    if (buf === undefined || buf.length < n) {
+      buf = new Float32Array(grownSize(buf?.length ?? 0, n));
+      this.f32Slots.set(name, buf);
+      this.numGrowths++;
+    }
+    return buf.length === n ? buf : buf.subarray(0, n);
+  }
+
+  /** A view of `n` int32 values in slot `name` (contents undefined). */
+  i32(name: string, n: number): Int32Array {
+    let buf = this.i32Slots.get(name);
+    if (buf === undefined || buf.length < n) {
+      buf = new Int32Array(grownSize(buf?.length ?? 0, n));
+      this.i32Slots.set(name, buf);
+      this.numGrowths++;
+    }
+    return buf.length === n ? buf : buf.subarray(0, n);
+  }
+
+  /** How many times a slot buffer was (re)allocated: flat across steady steps. */
+  get growths(): number {
+    return this.numGrowths;
+  }
+
+  /** Bytes held by all slots. */
+  get bytes(): number {
+    let b = 0;
+    for (const x of this.f32Slots.values()) b += x.byteLength;
+    for (const x of this.i32Slots.values()) b += x.byteLength;
+    return b;
+  }
+}
+
+function grownSize(have: number, need: number): number {
+  return Math.max(need, Math.ceil(have * 1.5));
+}
