@@ -60,6 +60,11 @@ export class Communicator {
   }
 
   get rank(): number { return this.transport.rank; }
+  /** The registered application area of this rank's region (KV blocks, activations). // [appBytes] u8 */
+  get appArea(): Uint8Array {
+    const l = this.transport.layout;
+    return this.transport.local.subarray(l.appOffset, l.appOffset + l.config.appBytes);
+  }
   get worldSize(): number { return this.transport.worldSize; }
 
   send(peer: number, eventId: number, data: ArrayBufferView): Promise<void> { return this.p2p.send(peer, eventId, data); }
