@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isXdsError } from '../core/errors.js';
+import { mulberry32 as rng } from '../core/testing/random.js';
 import { BYTE_ADDED_TOKENS, byteToUnicodeTable, makeByteLevelTokenizer, writeByteLevelTokenizer } from './byte-tokenizer.js';
 import { loadChatTemplate } from './chat-template.js';
 import { TOKENIZER_FILE, TextTokenizer, loadTokenizer } from './tokenizer.js';
@@ -15,18 +16,6 @@ import { TOKENIZER_FILE, TextTokenizer, loadTokenizer } from './tokenizer.js';
 const files = makeByteLevelTokenizer();
 const tok = new TextTokenizer(files.tokenizerJson, files.tokenizerConfigJson);
 const model = files.tokenizerJson.model as { vocab: Record<string, number>; merges: string[] };
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random valid UTF-16 text: ASCII, controls, Latin-1, Greek, CJK, astral emoji, ZWJ, combining marks. */
 function randomText(next: () => number, length: number): string {

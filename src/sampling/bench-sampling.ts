@@ -6,7 +6,7 @@
  *                                        [--no-reference]
  * --scale is the standard deviation of the logits (3: a peaked row, 1: a flat one).
  */
-import { Rng } from '../model/generator/random.js';
+import { Rng } from '../core/rng.js';
 import { referencePeek } from './reference.js';
 import { RequestSampler } from './sampler.js';
 import { makeSamplingParams, type SamplingParams } from './params.js';

@@ -13,7 +13,7 @@ import { RequestSampler } from './sampler.js';
 import { topLogprobs } from './logprobs.js';
 import { makeSamplingParams, type SamplingParams } from './params.js';
 import { TokenHistory } from './penalties.js';
-import { Rng } from '../model/generator/random.js';
+import { Rng } from '../core/rng.js';
 
 /** Greedy's log Σ exp is within 1.3e-9 by design (fast-exp.ts sumExpShiftedLoose); others ~1e-14. */
 const LOGPROB_TOL = 2e-9;

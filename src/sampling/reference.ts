@@ -7,7 +7,7 @@
  * Semantics (vLLM): penalties → temperature → softmax → min-p → top-k → top-p → one uniform.
  */
 import { assert } from '../core/assert.js';
-import type { Rng } from '../model/generator/random.js';
+import type { Rng } from '../core/rng.js';
 import { applyPenalties, hasPenalties, type TokenHistory } from './penalties.js';
 import type { SamplingParams } from './params.js';
 import { topLogprobs, type TokenLogprob } from './logprobs.js';

@@ -4,7 +4,7 @@ import { RequestSampler, argmax } from './sampler.js';
 import { truncateCandidates } from './truncate.js';
 import { makeSamplingParams } from './params.js';
 import { isXdsError } from '../core/errors.js';
-import { Rng } from '../model/generator/random.js';
+import { Rng } from '../core/rng.js';
 
 function randomLogits(seed: number, v: number, scale = 3): Float32Array {
   const rng = new Rng(seed, 'test-logits');

@@ -13,7 +13,7 @@
  * same truncation sets, logprobs within 1e-12 (greedy: 2e-9); only exp differs, by ≤ 3 ulps from
  * Math.exp, which could change a token only if the uniform fell within ~1e-15 of a CDF boundary.
  */
-import { Rng } from '../model/generator/random.js';
+import { Rng } from '../core/rng.js';
 import { TokenHistory } from './penalties.js';
 import { topLogprobs, type TokenLogprob } from './logprobs.js';
 import { makeSamplingParams, type SamplingParams } from './params.js';
