@@ -3,20 +3,22 @@
  * lifecycle, src/README.md steps 3–4, without a scheduler): prefill the prompt in one forward,
  * then decode one token per forward, each into the request's own block table 0..numBlocks−1.
  * Sampling is sampling/sampler.ts; text is detokenized incrementally and never ends in half a
- * UTF-8 character; stop strings are cut with StopStringMatcher. Prefill and decode tokens/s are
- * measured with the injected Clock.
+ * UTF-8 character, and stop strings are cut, by the output process's own pieces
+ * (output/detokenizer.ts, output/stop-strings.ts), so this loop and the gateway emit the same text.
+ * Prefill and decode tokens/s are measured with the injected Clock.
  */
 import { realClock, type Clock } from '../core/clock.js';
 import { XdsError } from '../core/errors.js';
 import type { ModelRunner } from './runner/types.js';
 import { RequestSampler, type SampleResult } from '../sampling/sampler.js';
 import type { SamplingParams } from '../sampling/params.js';
-import { checkStopToken, StopStringMatcher, type FinishReason } from '../sampling/stop.js';
+import { checkStopToken, type FinishReason } from '../sampling/stop.js';
+import { IncrementalDetokenizer } from './output/detokenizer.js';
+import { StopStringMatcher } from './output/stop-strings.js';
+import type { TokenDecoder } from './output/types.js';
 
 /** What generate needs from a tokenizer (model/tokenizer.ts TextTokenizer satisfies it). */
-export interface Detokenizer {
-  decode(ids: readonly number[], opts?: { skipSpecialTokens?: boolean }): string;
-}
+export type Detokenizer = TokenDecoder;
 
 export interface TokenEvent {
   readonly tokenId: number;
@@ -59,46 +61,6 @@ export interface GenerateResult {
 /** The longest sequence this runner (and model) can hold. */
 export function contextLimit(runner: ModelRunner, maxPositionEmbeddings = Infinity): number {
   return Math.min(maxPositionEmbeddings, runner.numBlocks * runner.blockSizeTokens);
-}
-
-/**
- * Incremental detokenizer (the vLLM/HF streamer method): decode a short window ending at the
- * newest token and emit only what lies past the already-emitted part, holding back while the
- * text ends in U+FFFD (an unfinished multi-byte character).
- */
-export class IncrementalDetokenizer {
-  private readonly ids: number[];
-  private prefixOffset: number;
-  private readOffset: number;
-
-  constructor(private readonly tokenizer: Detokenizer, contextIds: readonly number[]) {
-    this.ids = [...contextIds];
-    this.readOffset = this.ids.length;
-    this.prefixOffset = Math.max(0, this.ids.length - 5);
-  }
-
-  /** Adds one token; returns the newly final text. */
-  push(tokenId: number): string {
-    this.ids.push(tokenId);
-    const prefix = this.decode(this.prefixOffset, this.readOffset);
-    const full = this.decode(this.prefixOffset, this.ids.length);
-    if (full.length <= prefix.length || full.endsWith('\uFFFD')) return '';
-    this.prefixOffset = this.readOffset;
-    this.readOffset = this.ids.length;
-    return full.slice(prefix.length);
-  }
-
-  /** End of stream: whatever is still held back (may contain U+FFFD for invalid bytes). */
-  flush(): string {
-    const prefix = this.decode(this.prefixOffset, this.readOffset);
-    const full = this.decode(this.prefixOffset, this.ids.length);
-    this.prefixOffset = this.readOffset = this.ids.length;
-    return full.length > prefix.length ? full.slice(prefix.length) : '';
-  }
-
-  private decode(from: number, to: number): string {
-    return this.tokenizer.decode(this.ids.slice(from, to), { skipSpecialTokens: true });
-  }
 }
 
 function checkInputs(o: GenerateOptions, limit: number): void {

@@ -3,8 +3,7 @@
  * notes §2.5.1). Text deltas go in; out comes the text safe to emit now, holding back any tail
  * that could still grow into a stop string, so a stop string spanning tokens is still caught and
  * never shown (OpenAI semantics; the first stop string to complete wins; vLLM's `include_stop_str_in_output` keeps it, as an option here).
- * NOTE: sampling/stop.ts has the same matcher for the single-request `generate` loop; this one
- * validates its input (strings from the client) and can keep the stop text.
+ * The one stop-string matcher of the project: the single-request `generate` loop uses it too.
  */
 import { XdsError } from '../../core/errors.js';
 import { partialMarkerLength } from './text-hold.js';
