@@ -81,3 +81,13 @@ test('bad model directories and bad flags give one clean line and exit code 2', 
   cleanError(cli('generate', '--model', modelDir, '--prompt', 'a b '.repeat(3000)), 'context holds 4096');
   cleanError(cli('gen-model', '--arch', 'gpt2', '--preset', 'tiny', '--seed', '1', '--out', join(root, 'x')), '--arch');
 });
+
+test('generate --quantization int8 quantizes once at load, reports the size, and still generates', () => {
+  const r = cli('generate', '--model', modelDir, ...JSON_ARGS, '--quantization', 'int8');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /int8/i);
+  const out = JSON.parse(r.stdout) as Record<string, unknown>;
+  const ids = out['tokenIds'] as number[];
+  assert.ok(ids.length >= 1 && ids.length <= 8);
+  cleanError(cli('generate', '--model', modelDir, '--prompt', 'x', '--quantization', 'int4'), '--quantization');
+});

@@ -14,8 +14,9 @@ import { loadGenerationConfig, readJsonObject, type GenerationConfig } from '../
 import { loadTokenizer, type TextTokenizer } from '../../model/tokenizer.js';
 import { loadChatTemplate } from '../../model/chat-template.js';
 import { openSafetensorsWeights } from '../../model/safetensors.js';
-import { bindModelWeights } from '../../model/model-weights.js';
+import { bindModelWeights, type ModelWeights } from '../../model/model-weights.js';
 import { parseBackendKind, selectBackend } from '../../kernels/select-backend.js';
+import { quantizeLinearTree, formatQuantizationReport } from '../../kernels/quantize.js';
 import { LocalModelRunner } from '../../flowserve/runner/model-runner.js';
 import { generate, type GenerateResult } from '../../flowserve/generate.js';
 import type { SamplingParams } from '../../sampling/params.js';
@@ -32,12 +33,13 @@ const USAGE = `usage: xdeepserve generate --model DIR --prompt TEXT [flags]
   --seed S             seed of the sampler (default: random)
   --stop TEXT          stop string (repeatable)
   --backend B          auto | native | reference (default auto)
+  --quantization Q     none | int8 (per-channel INT8 weights, quantized once at load; default none)
   --json               print one JSON object {text, tokenIds, promptTokenIds, decodeTokensPerSec, prefillTokensPerSec}`;
 
 const OPTIONS = {
   model: { type: 'string' }, prompt: { type: 'string' }, chat: { type: 'boolean' }, 'max-tokens': { type: 'string' },
   temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'top-k': { type: 'string' }, seed: { type: 'string' },
-  stop: { type: 'string', multiple: true }, backend: { type: 'string' }, json: { type: 'boolean' },
+  stop: { type: 'string', multiple: true }, backend: { type: 'string' }, quantization: { type: 'string' }, json: { type: 'boolean' },
 } as const;
 
 type Flags = ReturnType<typeof parseFlags<typeof OPTIONS>>['values'];
@@ -84,6 +86,14 @@ function stopTokenIds(m: LoadedModel): number[] {
   return [...ids];
 }
 
+function quantize(weights: ModelWeights, q: string | undefined): ModelWeights {
+  if (q === undefined || q === 'none') return weights;
+  if (q !== 'int8') throw new XdsError('invalid_argument', `--quantization must be none or int8, got '${q}'`, { param: 'quantization' });
+  const r = quantizeLinearTree(weights, 'channel');
+  process.stderr.write(formatQuantizationReport(r.report) + '\n');
+  return r.weights;
+}
+
 function required(value: string | undefined, flag: string): string {
   if (value === undefined) throw new XdsError('invalid_argument', `--${flag} is required (see xdeepserve generate --help)`, { param: flag });
   return value;
@@ -109,7 +119,7 @@ export const command: Command = {
     const m = loadModel(dir);
     const params = samplingParams(v, m.generation);
     const ids = promptIds(dir, m, prompt, v.chat ?? false);
-    const weights = bindModelWeights(m.spec, openSafetensorsWeights(dir), { dtype: 'keep', includeMtp: false });
+    const weights = quantize(bindModelWeights(m.spec, openSafetensorsWeights(dir), { dtype: 'keep', includeMtp: false }), v.quantization);
     const capacity = Math.min(ids.length + maxTokens, m.spec.maxPositionEmbeddings);
     const runner = new LocalModelRunner(m.spec, weights, selectBackend({ kind: backendKind }), { numBlocks: Math.max(1, Math.ceil(capacity / 16)), blockSizeTokens: 16 });
     const r = await generate({
