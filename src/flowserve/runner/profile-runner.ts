@@ -109,6 +109,8 @@ export interface ProfileResult {
   readonly batch: number;
   /** Median step wall time, µs. */
   readonly stepUs: number;
+  /** Median process CPU time (user + system, all threads, pool spinning included) per step, µs: less sensitive to descheduling. */
+  readonly cpuUs: number;
   /** Per unit: medians over the steps of [kernel µs, glue µs] (so they need not add up to stepUs). */
   readonly units: ReadonlyMap<Unit, readonly [number, number]>;
 }
@@ -123,19 +125,21 @@ export function profileDecode(runner: LocalModelRunner, tb: TimingBackend, o: Pr
     ({ seqId: `p${i}`, tokenIds: Int32Array.from(ids), startPos, blockTable: tables[i]!, wantAllLogits: false });
   const V = runner.vocabSize;
   for (let i = 0; i < o.batch; i++) runner.forward({ kind: 'forward', seqs: [slice(i, Array.from({ length: o.contextTokens }, (_, j) => (i * 131 + j * 7 + 1) % V), 0)] });
-  const steps: { us: number; units: Map<Unit, [number, number]> }[] = [];
+  const steps: { us: number; cpuUs: number; units: Map<Unit, [number, number]> }[] = [];
   for (let s = 0; s < o.numSteps; s++) {
     tb.times.reset();
     const seqs = tables.map((_, i) => slice(i, [(i * 17 + s * 5 + 3) % V], o.contextTokens + s));
     const t0 = nowUs();
+    const c0 = process.cpuUsage();
     tb.begin();
     runner.forward({ kind: 'forward', seqs });
     tb.end();
+    const c = process.cpuUsage(c0);
     const units = new Map<Unit, [number, number]>(UNITS.map((u) => [u, [tb.times.kernelUs.get(u) ?? 0, tb.times.glueUs.get(u) ?? 0]]));
-    steps.push({ us: nowUs() - t0, units });
+    steps.push({ us: nowUs() - t0, cpuUs: c.user + c.system, units });
   }
   const units = new Map<Unit, [number, number]>(UNITS.map((u) => [u, [median(steps.map((s) => s.units.get(u)![0])), median(steps.map((s) => s.units.get(u)![1]))]]));
-  return { batch: o.batch, stepUs: median(steps.map((s) => s.us)), units };
+  return { batch: o.batch, stepUs: median(steps.map((s) => s.us)), cpuUs: median(steps.map((s) => s.cpuUs)), units };
 }
 
 /** NOTE: medians, not means: on a shared machine a step now and then includes time descheduled. */
@@ -146,7 +150,7 @@ function median(xs: readonly number[]): number {
 
 export function formatProfile(r: ProfileResult): string {
   const ms = (us: number): string => (us / 1000).toFixed(2).padStart(8);
-  const lines = [`batch ${r.batch}: step ${ms(r.stepUs)} ms (median), ${(r.stepUs / 1000 / r.batch).toFixed(2)} ms/token, load ${loadavg()[0]!.toFixed(2)}`,
+  const lines = [`batch ${r.batch}: step ${ms(r.stepUs)} ms (median), ${(r.stepUs / 1000 / r.batch).toFixed(2)} ms/token, CPU ${ms(r.cpuUs)} ms, load ${loadavg()[0]!.toFixed(2)}`,
     `  ${'unit'.padEnd(14)} ${'kernel ms'.padStart(9)} ${'glue ms'.padStart(8)} ${'share'.padStart(6)}`];
   for (const [u, [k, g]] of r.units) {
     if (k + g < 1) continue;
