@@ -17,7 +17,6 @@ export const INDEX_FILE = 'model.safetensors.index.json';
 /** fs.writeSync moves at most 2 GiB - 1 per call; stay well under. */
 const MAX_WRITE_BYTES = 1 << 30;
 
-
 const DTYPE_NAMES: Readonly<Record<StorageDType, string>> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
 
 function tensorBytes(t: Tensor): Uint8Array {
