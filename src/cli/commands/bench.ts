@@ -7,11 +7,12 @@ const KINDS: Record<string, () => Promise<Command>> = {
   decode: async () => (await import('./bench/decode.js')).command,
   serve: async () => (await import('./bench/serve.js')).command,
   xccl: async () => (await import('./bench/xccl.js')).command,
+  engine: async () => (await import('./bench/engine.js')).command,
 };
 
 export const command: Command = {
   name: 'bench',
-  summary: 'benchmarks: kernels | decode | serve | xccl',
+  summary: `benchmarks: ${Object.keys(KINDS).join(' | ')}`,
   usage: `usage: xdeepserve bench <${Object.keys(KINDS).join('|')}> [flags]   (xdeepserve bench KIND --help)`,
   async run(argv) {
     const [kind, ...rest] = argv;

@@ -5,18 +5,12 @@
  * commit, all from the engine's own step timings (injected clock, µs). Only steady decode steps
  * (all N running, one token each) are counted, after the prompts are prefilled.
  *
- * Run directly with the fake paged-KV runner (compute modeled by --forward-us):
- *   node dist/flowserve/testing/bench-engine.js [--requests 64] [--prompt 32] [--steps 50] [--forward-us 0]
- * or with a real checkpoint (LocalModelRunner; e.g. `xdeepserve gen-model --arch llama --preset small`):
- *   node dist/flowserve/testing/bench-engine.js --model DIR [--backend auto|native|reference] --prompt 8 --steps 5
- * or call `benchEngine({ runner })` with any ModelRunner.
+ * Run it as `xdeepserve bench engine` (cli/commands/bench/engine.ts: the fake paged-KV runner, or a
+ * real checkpoint with --model DIR), or call `benchEngine({ runner })` with any ModelRunner.
  */
-import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
-import { DpEngine } from '../engine.js';
-import { greedySampleFn } from '../sample-fn.js';
-import type { ModelRunner } from '../runner/types.js';
-import { FakeRunner } from './fake-runner.js';
+import { DpEngine } from './engine.js';
+import { greedySampleFn } from './sample-fn.js';
+import type { ModelRunner } from './runner/types.js';
 
 export interface EngineBenchOptions {
   readonly runner: ModelRunner;
@@ -88,43 +82,15 @@ export function benchMaxTokens(numRequests: number, promptTokens: number, numSte
   return numSteps + Math.ceil((numRequests * promptTokens) / budget) + numRequests + 2;
 }
 
+/** KV blocks that hold every request's whole sequence, so no step preempts (default token budget). */
+export function benchNumKvBlocks(numRequests: number, promptTokens: number, numSteps: number, blockSizeTokens: number): number {
+  const maxTokens = benchMaxTokens(numRequests, promptTokens, numSteps, Math.max(numRequests, 512));
+  return Math.ceil((promptTokens + maxTokens) / blockSizeTokens) * numRequests + 8;
+}
+
 export function formatBench(r: EngineBenchResult, label: string): string {
   const f = (x: number): string => x.toFixed(1);
   return `${label}: ${r.numRequests} running, ${r.numMeasuredSteps} decode steps: scheduler ${f(r.schedulerUs)} µs/step, ` +
     `forward ${f(r.forwardUs)} µs, sample ${f(r.sampleUs)} µs, step ${f(r.stepUs)} µs → scheduler ${(100 * r.schedulerFraction).toFixed(2)}% of step ` +
     `(KV usage ${(100 * r.kvUsage).toFixed(0)}%)`;
 }
-
-/** A LocalModelRunner over a checkpoint directory (imports kept lazy: the fake path needs none). */
-async function modelRunner(dir: string, backend: string, numBlocks: number, blockSizeTokens: number): Promise<ModelRunner> {
-  const { readFileSync } = await import('node:fs');
-  const { parseModelConfig } = await import('../../config/model-config.js');
-  const { openSafetensorsWeights } = await import('../../model/safetensors.js');
-  const { bindModelWeights } = await import('../../model/model-weights.js');
-  const { selectBackend, parseBackendKind } = await import('../../kernels/select-backend.js');
-  const { LocalModelRunner } = await import('../runner/model-runner.js');
-  const spec = parseModelConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')) as Record<string, unknown>);
-  const weights = bindModelWeights(spec, openSafetensorsWeights(dir), { dtype: 'keep', includeMtp: false });
-  return new LocalModelRunner(spec, weights, selectBackend({ kind: parseBackendKind(backend) }), { numBlocks, blockSizeTokens });
-}
-
-async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: {
-    requests: { type: 'string', default: '64' }, prompt: { type: 'string', default: '32' },
-    steps: { type: 'string', default: '50' }, 'forward-us': { type: 'string', default: '0' },
-    model: { type: 'string' }, backend: { type: 'string', default: 'auto' },
-  } });
-  const numRequests = Number(values.requests);
-  const promptTokens = Number(values.prompt);
-  const numSteps = Number(values.steps);
-  const blockSizeTokens = 16;
-  const maxTokens = benchMaxTokens(numRequests, promptTokens, numSteps, Math.max(numRequests, 512));
-  const numBlocks = Math.ceil((promptTokens + maxTokens) / blockSizeTokens) * numRequests + 8;
-  const runner = values.model === undefined
-    ? new FakeRunner({ numBlocks, blockSizeTokens, vocabSize: 1024, forwardCostUs: Number(values['forward-us']) })
-    : await modelRunner(values.model, values.backend, numBlocks, blockSizeTokens);
-  const label = values.model === undefined ? `fake runner (forward ${values['forward-us']} µs)` : `${values.model} (${values.backend})`;
-  process.stdout.write(formatBench(benchEngine({ runner, numRequests, promptTokens, numSteps }), label) + '\n');
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));
