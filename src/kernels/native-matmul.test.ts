@@ -84,6 +84,23 @@ test('int8 matmul (per channel and per 32-block) stays within the activation-qua
   });
 });
 
+test('per-channel int8: the 1-row streaming GEMV equals the multi-row GEMV bit for bit', () => {
+  // Integer accumulation is exact, so the decode path (weight rows one after another) and the
+  // multi-row path (4 weight rows share each activation block) must agree exactly.
+  for (const [o, i] of [[37, 64], [70, 1030], [9, 4096 + 96 + 5]] as const) {
+    const w = quantizeLinearInt8(f32Weight(o, i, 50 + o, false), 'channel');
+    const x = sharedF32(i, rng(500 + i));
+    const x2 = sharedF32(2 * i, () => 0);
+    x2.set(x, 0); x2.set(x, i);
+    for (const threads of [1, 2]) {
+      const y1 = sharedF32(o, () => NaN), y2 = sharedF32(2 * o, () => NaN);
+      requireNative(threads, true)?.matmul(x, w, y1, 1);
+      requireNative(threads, true)?.matmul(x2, w, y2, 2);
+      assert.deepEqual(Array.from(y1), Array.from(y2.subarray(0, o)), `${o}×${i} threads=${threads}`);
+    }
+  }
+});
+
 test('int8 through the dequantizing packed GEMM (from 4 rows when configured) is within 1e-5', () => {
   const addon = loadKernelsAddon({ quiet: true });
   if (!addon) return;
