@@ -2,6 +2,7 @@
  * The naive all-to-all MoE reference, computed in one place for every EP test (STYLE.md §11):
  * seeded inputs per rank, a toy expert function, and out[t] = sum_k w_k * f(x_t, e_k) in float64.
  */
+import { mulberry32 } from '../../core/testing/random.js';
 
 export interface EpCase {
   readonly seed: number;
@@ -16,17 +17,6 @@ export interface EpInputs {
   readonly x: Float32Array; // [tokens, hidden] f32
   readonly topkIdx: Int32Array; // [tokens, topk] i32, -1 = dropped slot
   readonly topkWeights: Float32Array; // [tokens, topk] f32
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Deterministic inputs of source rank `r`. */
