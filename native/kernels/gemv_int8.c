@@ -199,64 +199,13 @@ static inline __m256i dot_acc_avx2(__m256i acc, __m256i ax, __m256i sw) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sw), _mm256_set1_epi16(1)));
 }
 
-/* ax[i] = |xq[i]| for kp bytes (kp a multiple of 32): the u8 operand of every block, made once. */
-static void abs_row(const int8_t *xq, int kp, int8_t *ax) {
-  for (int i = 0; i < kp; i += 32) {
-    __m256i v = _mm256_loadu_si256((const __m256i *)(xq + i));
-    _mm256_storeu_si256((__m256i *)(ax + i), _mm256_sign_epi8(v, v));
-  }
-}
-
-/*
- * One activation row (batch-1 decode): weight rows one after another, so the weights stream
- * strictly sequentially (measured on Zen 3, 4096×1024 from DRAM: ~90 % of the read probe, against
- * ~55 % for 4 interleaved rows, whose four 1 KiB streams per 4 KiB page starve the hardware
- * prefetcher). |x| is precomputed; 4 blocks per iteration into 4 independent int32 accumulators.
- */
-#define STREAM_BLOCK(DOT_ACC, acc, off)                                                          \
-  acc = DOT_ACC(acc, _mm256_loadu_si256((const __m256i *)(ax + (off))),                         \
-                _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(wr + (off))),             \
-                                 _mm256_loadu_si256((const __m256i *)(xq + (off)))))
-#define XDS_GEMV_INT8_ROW_STREAM_BODY(DOT_ACC)                                                  \
-  const int k = lw->in_dim, nb_full = k / 32, tail = k % 32, kp = (k + 31) / 32 * 32;           \
-  int8_t *ax = xds_scratch(3, (size_t)kp); /* [kp] u8 */                                        \
-  abs_row(xq, kp, ax);                                                                          \
-  for (int o = o0; o < o1; o++) {                                                               \
-    const int8_t *wr = (const int8_t *)lw->w + (size_t)o * k;                                   \
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;                             \
-    int b = 0;                                                                                  \
-    for (; b + 4 <= nb_full; b += 4) {                                                          \
-      _mm_prefetch((const char *)(wr + 1024 + 32 * b), _MM_HINT_T0);                            \
-      _mm_prefetch((const char *)(wr + 1088 + 32 * b), _MM_HINT_T0);                            \
-      STREAM_BLOCK(DOT_ACC, a0, 32 * b);                                                        \
-      STREAM_BLOCK(DOT_ACC, a1, 32 * b + 32);                                                   \
-      STREAM_BLOCK(DOT_ACC, a2, 32 * b + 64);                                                   \
-      STREAM_BLOCK(DOT_ACC, a3, 32 * b + 96);                                                   \
-    }                                                                                           \
-    for (; b < nb_full; b++) STREAM_BLOCK(DOT_ACC, a0, 32 * b);                                 \
-    int32_t s = hsum8i(_mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3)));   \
-    if (tail) s += dot_tail(xq + 32 * nb_full, wr + 32 * nb_full, tail);                        \
-    y[o] = (float)s * (xs[0] * lw->scales[o]);                                                  \
-  }
-
-static void gemv_int8_rowscale_stream(const xds_linear *lw, const int8_t *xq, const float *xs, float *y, int o0, int o1) {
-  XDS_GEMV_INT8_ROW_STREAM_BODY(dot_acc_avx2)
-}
-
 void xds_gemv_int8_rowscale(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1) {
-  if (rows == 1) { gemv_int8_rowscale_stream(lw, xq, xs, y, o0, o1); return; }
   XDS_GEMV_INT8_ROW_BODY(dot_acc_avx2)
 }
 
 #define DOT_ACC_VNNI(acc, ax, sw) _mm256_dpbusd_epi32((acc), (ax), (sw))
 
 __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")))
-static void gemv_int8_rowscale_stream_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, float *y, int o0, int o1) {
-  XDS_GEMV_INT8_ROW_STREAM_BODY(DOT_ACC_VNNI)
-}
-
-__attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")))
 void xds_gemv_int8_rowscale_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1) {
-  if (rows == 1) { gemv_int8_rowscale_stream_vnni(lw, xq, xs, y, o0, o1); return; }
   XDS_GEMV_INT8_ROW_BODY(DOT_ACC_VNNI)
 }

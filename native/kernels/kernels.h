@@ -53,6 +53,11 @@ void xds_gemv_int8_vnni(const xds_linear *lw, const int8_t *xq, const float *xs,
 void xds_quantize_row_q8_rowscale(const float *x, int k, int8_t *xq, float *xs);
 void xds_gemv_int8_rowscale(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1);
 void xds_gemv_int8_rowscale_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, int rows, float *y, int o0, int o1);
+/* Batch-1 variants (one activation row): weight rows stream sequentially (gemv_int8_stream.c). */
+void xds_gemv_int8_stream(const xds_linear *lw, const int8_t *xq, const float *xs, float *y, int o0, int o1);
+void xds_gemv_int8_stream_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, float *y, int o0, int o1);
+void xds_gemv_int8_rowscale_stream(const xds_linear *lw, const int8_t *xq, const float *xs, float *y, int o0, int o1);
+void xds_gemv_int8_rowscale_stream_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, float *y, int o0, int o1);
 /* Float GEMV (f32/bf16 weights) rows [o0, o1). */
 void xds_gemv_float(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1);
 /* Packed, cache-blocked GEMM over output channels [o0, o1) (o0 a multiple of 16). */

@@ -84,10 +84,14 @@ test('int8 matmul (per channel and per 32-block) stays within the activation-qua
   });
 });
 
+test('int8 with 64- and 128-wide scale groups (1 and 3 rows) stays within the activation-quantization bound', () => {
+  for (const gs of [64, 128]) for (const rows of [1, 3]) check(quantizeLinearInt8(f32Weight(21, 1030, 60 + gs, true), gs), rows, 600 + gs + rows, true);
+});
+
 test('per-channel int8: the 1-row streaming GEMV equals the multi-row GEMV bit for bit', () => {
   // Integer accumulation is exact, so the decode path (weight rows one after another) and the
   // multi-row path (4 weight rows share each activation block) must agree exactly.
-  for (const [o, i] of [[37, 64], [70, 1030], [9, 4096 + 96 + 5]] as const) {
+  for (const [o, i] of [[37, 64], [70, 1030], [9, 2048 + 96 + 5], [5, 4096 + 32]] as const) {
     const w = quantizeLinearInt8(f32Weight(o, i, 50 + o, false), 'channel');
     const x = sharedF32(i, rng(500 + i));
     const x2 = sharedF32(2 * i, () => 0);
