@@ -31,3 +31,15 @@ test('distinct slots (and f32 vs i32) never alias', () => {
   assert.deepEqual([a[0], b[0], i[0]], [1, 2, 3]);
   assert.equal(s.bytes, 3 * 8 * 4);
 });
+
+test('requests above maxSlotElements get a fresh array that is not retained', () => {
+  const s = new Scratch(100);
+  const small = s.f32('x', 80);
+  const big = s.f32('x', 101);
+  assert.equal(big.length, 101);
+  assert.notEqual(big.buffer, small.buffer);
+  assert.equal(s.bytes, 80 * 4, 'the big one is not kept');
+  assert.notEqual(s.f32('x', 101).buffer, big.buffer);
+  assert.equal(s.f32('x', 90).length, 90);
+  assert.equal(s.bytes, 100 * 4, 'growth 80 → 1.5× capped at 100 elements');
+});

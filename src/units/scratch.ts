@@ -6,18 +6,26 @@
  * buffers. A slot's contents are undefined on entry (not zeroed) and only valid until the next
  * request of the same slot: a unit must not hand a slot view to anything that keeps it.
  * Nested units use distinct slot names (prefix them with the unit's name).
+ * NOTE: a request above `maxSlotElements` (e.g. the naive-MLA K/V expansion of a long prefill) gets
+ * a fresh array that is not kept, so one long prompt does not pin hundreds of MB for the runner's life.
  */
+
+/** Default cap per retained slot: 16 Mi elements (64 MiB). */
+export const DEFAULT_MAX_SLOT_ELEMENTS = 1 << 24;
 
 export class Scratch {
   private readonly f32Slots = new Map<string, Float32Array>();
   private readonly i32Slots = new Map<string, Int32Array>();
   private numGrowths = 0;
 
+  constructor(readonly maxSlotElements: number = DEFAULT_MAX_SLOT_ELEMENTS) {}
+
   /** A view of `n` f32 values in slot `name` (contents undefined). */
   f32(name: string, n: number): Float32Array {
+    if (n > this.maxSlotElements) return new Float32Array(n);
     let buf = this.f32Slots.get(name);
     if (buf === undefined || buf.length < n) {
-      buf = new Float32Array(grownSize(buf?.length ?? 0, n));
+      buf = new Float32Array(grownSize(buf?.length ?? 0, n, this.maxSlotElements));
       this.f32Slots.set(name, buf);
       this.numGrowths++;
     }
@@ -26,9 +34,10 @@ export class Scratch {
 
   /** A view of `n` int32 values in slot `name` (contents undefined). */
   i32(name: string, n: number): Int32Array {
+    if (n > this.maxSlotElements) return new Int32Array(n);
     let buf = this.i32Slots.get(name);
     if (buf === undefined || buf.length < n) {
-      buf = new Int32Array(grownSize(buf?.length ?? 0, n));
+      buf = new Int32Array(grownSize(buf?.length ?? 0, n, this.maxSlotElements));
       this.i32Slots.set(name, buf);
       this.numGrowths++;
     }
@@ -49,6 +58,6 @@ export class Scratch {
   }
 }
 
-function grownSize(have: number, need: number): number {
-  return Math.max(need, Math.ceil(have * 1.5));
+function grownSize(have: number, need: number, max: number): number {
+  return Math.min(Math.max(need, Math.ceil(have * 1.5)), Math.max(need, max));
 }
