@@ -3,7 +3,7 @@
  * hosts, or processes without shared memory. Each rank keeps its region in local memory; a put or
  * a signal travels as a frame that the peer's socket handler applies to its region in order, and
  * a get is a request answered from the peer's region by its event loop (so a pull needs no action
- * by the peer's application). Frames written in one tick are corked into one write. Back-pressure
+ * by the peer's application). Frames queued in one turn of the event loop leave in one write. Back-pressure
  * is end to end: p2p ring credits and EP acks bound what is in flight. A closed socket makes every
  * wait on that peer end in `xccl_peer_gone`.
  */
@@ -15,6 +15,8 @@ import type { Transport, WaitSpec } from '../transport.js';
 import { FRAME, FrameParser, frameHeader, type Frame } from './frames.js';
 
 const SMALL_PUT_BYTES = 4096;
+/** Batches up to this size are copied into one buffer; bigger ones are corked writes. */
+const COALESCE_BYTES = 64 * 1024;
 
 export interface TcpOptions { readonly clock: Clock; readonly timeoutMs: number }
 
@@ -29,7 +31,7 @@ export class TcpTransport implements Transport {
   private readonly gone: string[];
   private readonly waiters = new Map<number, Set<Waiter>>();
   private readonly gets = new Map<number, PendingGet>();
-  private readonly corked = new Set<Socket>();
+  private readonly outbox = new Map<Socket, Uint8Array[]>();
   private nextReqId = 1;
   server: Server | undefined;
 
@@ -58,12 +60,27 @@ export class TcpTransport implements Transport {
       if (!isReply) this.checkPeer(peer);
       return;
     }
-    if (!this.corked.has(s)) {
-      s.cork();
-      this.corked.add(s);
-      process.nextTick(() => { this.corked.delete(s); s.uncork(); });
+    let q = this.outbox.get(s);
+    if (!q) {
+      this.outbox.set(s, (q = []));
+      setImmediate(() => this.flush(s));
     }
-    for (const b of bufs) if (b.byteLength > 0) s.write(b);
+    for (const b of bufs) if (b.byteLength > 0) q.push(b);
+  }
+
+  /**
+   * Sends everything queued in this turn of the event loop in one write: an ACK and the reply it
+   * precedes travel together. Large batches are corked instead of copied.
+   */
+  private flush(s: Socket): void {
+    const q = this.outbox.get(s) ?? [];
+    this.outbox.delete(s);
+    if (s.destroyed || q.length === 0) return;
+    const total = q.reduce((n, b) => n + b.byteLength, 0);
+    if (total <= COALESCE_BYTES) { s.write(q.length === 1 ? q[0]! : Buffer.concat(q, total)); return; }
+    s.cork();
+    for (const b of q) s.write(b);
+    s.uncork();
   }
 
   put(peer: number, offset: number, src: Uint8Array): void {
@@ -163,6 +180,7 @@ export class TcpTransport implements Transport {
 
   async close(): Promise<void> {
     for (let p = 0; p < this.worldSize; p++) if (!this.gone[p]) this.gone[p] = 'closed (local side)';
+    for (const s of [...this.outbox.keys()]) this.flush(s); // frames of this turn still leave
     for (const s of this.sockets) s?.end();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const s of this.sockets) s?.destroy();
