@@ -10,7 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   generate: { summary: 'generate text from a checkpoint directory', load: async () => (await import('./commands/generate.js')).command },
   'export-gguf': { summary: 'export a checkpoint to GGUF for llama.cpp', load: async () => (await import('./commands/export-gguf.js')).command },
   serve: { summary: 'serve an OpenAI-compatible API', load: async () => (await import('./commands/serve.js')).command },
-  bench: { summary: 'benchmarks: kernels | decode | serve | xccl', load: async () => (await import('./commands/bench.js')).command },
+  bench: { summary: 'benchmarks: kernels | decode | serve | xccl | engine', load: async () => (await import('./commands/bench.js')).command },
 };
 
 function topHelp(): string {
