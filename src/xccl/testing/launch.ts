@@ -33,7 +33,11 @@ export interface LaunchArgs {
   readonly scenario: string;
   readonly params?: unknown;
   readonly options?: Omit<CommunicatorOptions, 'clock'>;
+  /** Watchdog: ranks still running after this long are killed (a hung test must not hang the suite). */
+  readonly killAfterMs?: number;
 }
+
+const DEFAULT_KILL_AFTER_MS = 120_000;
 
 /** The entry file beside this one: compiled .js under dist/, or .ts run through tsx. */
 function entry(): { path: string; execArgv: string[] } {
@@ -84,9 +88,11 @@ function runThreads(transport: TransportSpec, regions: SharedArrayBuffer[], nonc
     const w = execArgv.length === 0 ? new Worker(path, { workerData })
       : new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(path).href)}); })`, { eval: true, workerData });
     let result: RankResult | undefined;
+    const watchdog = setTimeout(() => { result ??= { ok: false, code: 'killed', message: `rank ${rank} killed by the launcher watchdog` }; void w.terminate(); }, args.killAfterMs ?? DEFAULT_KILL_AFTER_MS);
     w.on('message', (m: RankResult) => { result = m; });
     w.on('error', (e) => { result ??= { ok: false, code: 'crash', message: e.message }; });
     w.on('exit', (code) => {
+      clearTimeout(watchdog);
       markThreadRankDead(region);
       resolve(result ?? { ok: false, code: 'exit', message: `rank ${rank} exited with code ${code}` });
     });
@@ -99,8 +105,12 @@ function runProcesses(transport: TransportSpec, nonce: number, args: LaunchArgs)
   return Promise.all(Array.from({ length: W }, (_, rank) => new Promise<RankResult>((resolve) => {
     const child: ChildProcess = fork(path, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let result: RankResult | undefined;
+    const watchdog = setTimeout(() => { result ??= { ok: false, code: 'killed', message: `rank ${rank} killed by the launcher watchdog` }; child.kill('SIGKILL'); }, args.killAfterMs ?? DEFAULT_KILL_AFTER_MS);
     child.on('message', (m) => { result = m as RankResult; });
-    child.on('exit', (code, signal) => resolve(result ?? { ok: false, code: 'exit', message: `rank ${rank} exited with ${signal ?? code}` }));
+    child.on('exit', (code, signal) => {
+      clearTimeout(watchdog);
+      resolve(result ?? { ok: false, code: 'exit', message: `rank ${rank} exited with ${signal ?? code}` });
+    });
     child.send(job(transport, nonce, rank, args));
   })));
 }

@@ -55,7 +55,7 @@ async function benchP2p(f: Figures, name: string, kind: LaunchKind, spinUs: numb
   const region = { worldSize: 2, slotBytes: (256 << 10) + 16, numSlots: 8, epAreaBytes: 0 };
   const options = { spinUs: kind === 'tcp' ? 0 : spinUs, timeoutMs: 120_000 };
   const params = { sizes: SIZES, itersFor: ITERS, bandwidthSizes: [1 << 20, 8 << 20] };
-  const v = values(await launchRanks(kind, { region, scenario: 'benchP2p', params, options }))[0] as { latency: Record<string, number[]>; gbPerSec: Record<string, number> };
+  const v = values(await launchRanks(kind, { region, scenario: 'benchP2p', params, options, killAfterMs: 900_000 }))[0] as { latency: Record<string, number[]>; gbPerSec: Record<string, number> };
   for (const n of SIZES) {
     const xs = v.latency[String(n)] ?? [];
     f[`p2p.${name}.latencyUsP50_${label(n)}`] = pct(xs, 0.5);
@@ -83,7 +83,7 @@ async function benchEp(f: Figures, name: string, kind: LaunchKind, o: EpOpts): P
     const epAreaBytes = W * maxT * (4 * hidden + 8 * topk);
     const region = { worldSize: W, slotBytes: 4096, numSlots: 2, epAreaBytes };
     const params = { hidden, topk, numExperts, tokens: o.tokens, iters: o.iters, isInt8: o.isInt8 };
-    const v = values(await launchRanks(kind, { region, scenario: 'benchEp', params, options: { timeoutMs: 120_000 } })) as Record<string, { dispatchUs: number[]; combineUs: number[] }>[];
+    const v = values(await launchRanks(kind, { region, scenario: 'benchEp', params, options: { timeoutMs: 120_000 }, killAfterMs: 900_000 })) as Record<string, { dispatchUs: number[]; combineUs: number[] }>[];
     for (const T of o.tokens) {
       const perIter = (k: 'dispatchUs' | 'combineUs'): number[] => v[0]![String(T)]![k].map((_, i) => Math.max(...v.map((r) => r[String(T)]![k][i]!)));
       f[`ep.${name}.ranks${W}.tokens${T}.dispatchUsP50`] = pct(perIter('dispatchUs'), 0.5);
