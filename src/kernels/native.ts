@@ -85,11 +85,12 @@ function checkVnniOnce(addon: KernelsAddon): void {
   const x = Float32Array.from({ length: 3 * inDim }, (_, i) => Math.sin(i * 0.7));
   const results = [0, 1].map((avx2Only) => {
     addon.configure(avx2Only, -1);
-    return [32, inDim].map((gs) => {
+    // 3 rows: the multi-row GEMVs; 1 row: the batch-1 streaming GEMVs (gemv_int8_stream.c).
+    return [32, inDim].flatMap((gs) => [3, 1].map((rows) => {
       const y = new Float32Array(3 * outDim);
-      addon.matmul(x, FORMAT_CODE.int8, data, new Float32Array(outDim * Math.ceil(inDim / gs)).fill(0.01), gs, outDim, inDim, null, y, 3, 1);
+      addon.matmul(x, FORMAT_CODE.int8, data, new Float32Array(outDim * Math.ceil(inDim / gs)).fill(0.01), gs, outDim, inDim, null, y, rows, 1);
       return y;
-    });
+    }));
   });
   const same = results[0]!.every((y, k) => y.every((v, i) => v === results[1]![k]![i]));
   addon.configure(same ? 0 : 1, -1);
