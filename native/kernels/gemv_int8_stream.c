@@ -43,6 +43,10 @@ static const int8_t *abs_row(const int8_t *xq, int kp) {
 
 /* ds[b] = x scale of block b × w scale of its group, for one weight row (the per-32 kernel). */
 static void block_scales(const float *xs, const float *sc, int nb, int blocks_per_group, float *ds) {
+  if (blocks_per_group == 1) { /* groups of 32: a plain (vectorized) product */
+    for (int b = 0; b < nb; b++) ds[b] = xs[b] * sc[b];
+    return;
+  }
   for (int b = 0, g = 0, left = blocks_per_group; b < nb; b++) {
     ds[b] = xs[b] * sc[g];
     if (--left == 0) { g++; left = blocks_per_group; }
