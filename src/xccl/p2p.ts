@@ -8,7 +8,7 @@
  */
 import { XdsError, isXdsError } from '../core/errors.js';
 import { SLOT_HEADER_BYTES, ringSlotOffset, wordOf } from './region.js';
-import { asBytes, type Transport, type WaitSpec } from './transport.js';
+import { asBytes, isPromise, type MaybePromise, type Transport, type WaitSpec } from './transport.js';
 
 /** A transfer that was issued; completion is polled or awaited (DeepEP/XCCL async mode). */
 export interface XcclHandle<T> {
@@ -27,8 +27,8 @@ const ACK_HEAD = 0; // sender's field for receiver: chunks consumed (credits)
 const ACK_MSGS = 1; // messages fully received
 const ACK_EVENT = 2; // event id of the last message received
 
-interface SendOp { readonly peer: number; readonly eventId: number; readonly bytes: Uint8Array; readonly msgSeq: number; nextChunk: number; readonly numChunks: number; deadlineUs: number }
-interface RecvOp { readonly peer: number; readonly eventId: number; dst: Uint8Array | undefined; nextChunk: number; done: boolean; error?: unknown; deadlineUs: number }
+export interface SendOp { readonly peer: number; readonly eventId: number; readonly bytes: Uint8Array; readonly msgSeq: number; nextChunk: number; readonly numChunks: number; deadlineUs: number }
+export interface RecvOp { readonly peer: number; readonly eventId: number; dst: Uint8Array | undefined; nextChunk: number; done: boolean; error?: unknown; deadlineUs: number }
 
 export class P2p {
   private readonly payloadBytes: number;
@@ -38,7 +38,7 @@ export class P2p {
   private readonly sendMsgs: number[];
   private readonly recvHead: number[];
   private readonly recvMsgs: number[];
-  private readonly dv: DataView;
+  private readonly localI32: Int32Array; // [totalBytes / 4] i32 view of the own region (slot headers)
   private readonly header = new Int32Array(4); // scratch slot header: eventId, chunkId, totalBytes, chunkBytes
   private readonly headerBytes = new Uint8Array(this.header.buffer);
 
@@ -51,34 +51,50 @@ export class P2p {
     this.sendMsgs = new Array<number>(W).fill(0);
     this.recvHead = new Array<number>(W).fill(0);
     this.recvMsgs = new Array<number>(W).fill(0);
-    this.dv = new DataView(tr.local.buffer, tr.local.byteOffset, tr.local.byteLength);
+    this.localI32 = new Int32Array(tr.local.buffer, tr.local.byteOffset, tr.local.byteLength >> 2);
   }
 
   /** Synchronous send: returns after the receiver's ACK. */
-  async send(peer: number, eventId: number, data: ArrayBufferView): Promise<void> {
-    return this.isend(peer, eventId, data).wait();
+  send(peer: number, eventId: number, data: ArrayBufferView): Promise<void> {
+    return settle(() => {
+      const op = this.issueSend(peer, eventId, data);
+      return this.completeSend(op);
+    });
   }
 
   /** Asynchronous send: chunks that fit are written now; the handle completes on the ACK. */
   isend(peer: number, eventId: number, data: ArrayBufferView): XcclHandle<void> {
+    return new SendHandle(this, this.issueSend(peer, eventId, data));
+  }
+
+  /** @internal handle support: makes progress on `op`; true once acknowledged. */
+  pollSend(op: SendOp): boolean {
+    return this.pumpSend(op.peer) === 0 && this.isAcked(op);
+  }
+
+  private issueSend(peer: number, eventId: number, data: ArrayBufferView): SendOp {
     this.checkPeerArg(peer);
     const bytes = asBytes(data);
     const op: SendOp = { peer, eventId, bytes, msgSeq: ++this.sendMsgs[peer]!, nextChunk: 0, numChunks: Math.max(1, Math.ceil(bytes.byteLength / this.payloadBytes)), deadlineUs: 0 };
     this.sendQueues[peer]!.push(op);
     this.pumpSend(peer);
-    return { poll: () => this.pumpSend(peer) === 0 && this.isAcked(op), wait: () => this.completeSend(op) };
+    return op;
   }
 
   /** Receives the next message from `peer`; it must carry `eventId` and fit in `dst` when given. */
-  async recv(peer: number, eventId: number, dst?: Uint8Array): Promise<Uint8Array> {
-    return this.irecv(peer, eventId, dst).wait();
+  recv(peer: number, eventId: number, dst?: Uint8Array): Promise<Uint8Array> {
+    return settle(() => this.completeRecv(this.issueRecv(peer, eventId, dst)));
   }
 
   irecv(peer: number, eventId: number, dst?: Uint8Array): XcclHandle<Uint8Array> {
+    return new RecvHandle(this, this.issueRecv(peer, eventId, dst));
+  }
+
+  private issueRecv(peer: number, eventId: number, dst: Uint8Array | undefined): RecvOp {
     this.checkPeerArg(peer);
     const op: RecvOp = { peer, eventId, dst, nextChunk: 0, done: false, deadlineUs: 0 };
     this.recvQueues[peer]!.push(op);
-    return { poll: () => this.pollRecv(op), wait: () => this.completeRecv(op) };
+    return op;
   }
 
   private checkPeerArg(peer: number): void {
@@ -127,21 +143,27 @@ export class P2p {
     this.tr.signal(peer, wordOf(this.tr.layout.p2pInField + this.tr.rank, IN_TAIL), tail + 1);
   }
 
-  /** The deadline of an op, read from the clock only once it has to wait (clock reads cost). */
-  private deadline(op: { deadlineUs: number }): number {
-    if (op.deadlineUs === 0) op.deadlineUs = this.tr.nowUs() + this.timeoutUs;
-    return op.deadlineUs;
-  }
-
-  private async completeSend(op: SendOp): Promise<void> {
+  /**
+   * Completes a send: synchronous while the transport's waits are (shm spins and parks in place),
+   * so the fast path costs no promise hops; continues asynchronously from the first wait that is
+   * a promise (tcp).
+   */
+  /** @internal */
+  completeSend(op: SendOp): MaybePromise<void> {
     const numSlots = this.tr.layout.config.numSlots;
     while (this.pumpSend(op.peer) > 0 && this.sendQueues[op.peer]!.includes(op)) {
       const need = this.sendTail[op.peer]! - numSlots;
-      await this.wait({ wordIdx: this.ackWord(op.peer, ACK_HEAD), pred: (v) => v > need, peer: op.peer, deadlineUs: this.deadline(op), what: `a free ring slot toward rank ${op.peer} (event ${op.eventId})` });
+      const r = this.wait(new OpWait(this.tr, this.timeoutUs, op, WAIT_SLOT, this.ackWord(op.peer, ACK_HEAD), need + 1));
+      if (isPromise(r)) return r.then(() => this.completeSend(op));
     }
     if (!this.isAcked(op)) {
-      await this.wait({ wordIdx: this.ackWord(op.peer, ACK_MSGS), pred: (m) => m >= op.msgSeq, peer: op.peer, deadlineUs: this.deadline(op), what: `the ACK of event ${op.eventId} from rank ${op.peer}` });
+      const r = this.wait(new OpWait(this.tr, this.timeoutUs, op, WAIT_ACK, this.ackWord(op.peer, ACK_MSGS), op.msgSeq));
+      if (isPromise(r)) return r.then(() => this.checkAck(op));
     }
+    this.checkAck(op);
+  }
+
+  private checkAck(op: SendOp): void {
     // The ACK's event id is checked only when no later message to this peer exists (it would overwrite the word).
     const acked = Atomics.load(this.tr.localWords, this.ackWord(op.peer, ACK_EVENT));
     if (this.sendMsgs[op.peer] === op.msgSeq && acked !== op.eventId) {
@@ -153,16 +175,27 @@ export class P2p {
    * Waits on one word; while sends are still queued for want of ring slots, waits in short slices
    * and pumps them in between, so a rank blocked in a receive still frees its peers (and itself).
    */
-  private async wait(spec: WaitSpec): Promise<number> {
+  private wait(spec: WaitSpec): MaybePromise<number> {
     for (;;) {
       if (!this.pumpAllSends()) return this.tr.waitLocal(spec);
       const sliceUs = Math.min(spec.deadlineUs, this.tr.nowUs() + PUMP_SLICE_US);
       try {
-        return await this.tr.waitLocal({ ...spec, deadlineUs: sliceUs });
+        const r = this.tr.waitLocal({ wordIdx: spec.wordIdx, pred: (v) => spec.pred(v), peer: spec.peer, deadlineUs: sliceUs, what: spec.what });
+        return isPromise(r) ? r.catch((e: unknown) => this.afterSlice(e, spec)) : r;
       } catch (e) {
-        if (!isXdsError(e, 'xccl_timeout') || this.tr.nowUs() >= spec.deadlineUs) throw e;
+        if (!this.isSliceEnd(e, spec)) throw e;
       }
     }
+  }
+
+  /** A slice that ended in `xccl_timeout` before the real deadline just loops (after a pump). */
+  private isSliceEnd(e: unknown, spec: WaitSpec): boolean {
+    return isXdsError(e, 'xccl_timeout') && this.tr.nowUs() < spec.deadlineUs;
+  }
+
+  private afterSlice(e: unknown, spec: WaitSpec): MaybePromise<number> {
+    if (!this.isSliceEnd(e, spec)) throw e;
+    return this.wait(spec);
   }
 
   /** Pumps every peer's send queue; true while some send still waits for a slot. */
@@ -172,17 +205,21 @@ export class P2p {
     return pending;
   }
 
-  private pollRecv(op: RecvOp): boolean {
+  /** @internal */
+  pollRecv(op: RecvOp): boolean {
     this.pumpRecv(op.peer);
     if (op.error !== undefined) throw op.error;
     return op.done;
   }
 
-  private async completeRecv(op: RecvOp): Promise<Uint8Array> {
+  /** Completes a receive; synchronous while the waits are (see completeSend). */
+  /** @internal */
+  completeRecv(op: RecvOp): MaybePromise<Uint8Array> {
     const tailWord = wordOf(this.tr.layout.p2pInField + op.peer, IN_TAIL);
     while (!this.pollRecv(op)) {
       const head = this.recvHead[op.peer]!;
-      await this.wait({ wordIdx: tailWord, pred: (t) => t > head, peer: op.peer, deadlineUs: this.deadline(op), what: `event ${op.eventId} from rank ${op.peer}` });
+      const r = this.wait(new OpWait(this.tr, this.timeoutUs, op, WAIT_DATA, tailWord, head + 1));
+      if (isPromise(r)) return r.then(() => this.completeRecv(op));
     }
     return op.dst!;
   }
@@ -208,14 +245,14 @@ export class P2p {
     const { peer } = op;
     const head = this.recvHead[peer]!;
     const off = ringSlotOffset(this.tr.layout, peer, head % this.tr.layout.config.numSlots);
-    const eventId = this.dv.getInt32(off, true);
-    const chunkId = this.dv.getInt32(off + 4, true);
-    const total = this.dv.getInt32(off + 8, true);
-    const chunkBytes = this.dv.getInt32(off + 12, true);
+    const h = off >> 2; // slot header, written by the sender as native i32 (writeChunk's scratch header)
+    const eventId = this.localI32[h]!;
+    const chunkId = this.localI32[h + 1]!;
+    const total = this.localI32[h + 2]!;
+    const chunkBytes = this.localI32[h + 3]!;
     if (op.nextChunk === 0) this.startMessage(op, eventId, total);
     if (chunkId !== op.nextChunk) throw new XdsError('xccl_event_mismatch', `xccl rank ${this.tr.rank}: chunk ${chunkId} of event ${eventId} from rank ${peer} arrived, expected chunk ${op.nextChunk}`, { param: 'chunkId' });
-    const dst = op.dst!;
-    dst.set(this.tr.local.subarray(off + SLOT_HEADER_BYTES, off + SLOT_HEADER_BYTES + chunkBytes), chunkId * this.payloadBytes);
+    copyOut(op.dst!, chunkId * this.payloadBytes, this.tr.local, off + SLOT_HEADER_BYTES, chunkBytes);
     this.recvHead[peer] = head + 1;
     op.nextChunk++;
     this.tr.signal(peer, this.ackWordAt(ACK_HEAD), head + 1);
@@ -229,7 +266,7 @@ export class P2p {
     if (op.dst === undefined) op.dst = new Uint8Array(total);
     else if (op.dst.byteLength < total) {
       throw new XdsError('xccl_buffer_too_small', `xccl rank ${this.tr.rank}: event ${eventId} from rank ${op.peer} has ${total} bytes, the receive buffer only ${op.dst.byteLength}`, { param: 'dst' });
-    } else op.dst = op.dst.subarray(0, total);
+    } else if (op.dst.byteLength !== total) op.dst = op.dst.subarray(0, total);
   }
 
   private finishMessage(op: RecvOp): void {
@@ -242,5 +279,77 @@ export class P2p {
   /** Word `w` of my ACK field inside a sender's region. */
   private ackWordAt(w: number): number {
     return wordOf(this.tr.layout.p2pAckField + this.tr.rank, w);
+  }
+}
+
+/** Runs `f` and returns its outcome as a promise: a synchronous throw becomes a rejection. */
+function settle<T>(f: () => MaybePromise<T>): Promise<T> {
+  try {
+    const r = f();
+    return isPromise(r) ? r : Promise.resolve(r);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** Below this many bytes a plain loop beats TypedArray.set on a fresh subarray (no view allocated). */
+const SMALL_COPY_BYTES = 256;
+
+/** dst[dstOff, dstOff + n) = src[srcOff, srcOff + n) // u8 */
+function copyOut(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
+  if (n > SMALL_COPY_BYTES) {
+    dst.set(src.subarray(srcOff, srcOff + n), dstOff);
+    return;
+  }
+  for (let i = 0; i < n; i++) dst[dstOff + i] = src[srcOff + i]!;
+}
+
+class SendHandle implements XcclHandle<void> {
+  constructor(private readonly p: P2p, private readonly op: SendOp) {}
+  poll(): boolean { return this.p.pollSend(this.op); }
+  wait(): Promise<void> { return settle(() => this.p.completeSend(this.op)); }
+}
+
+class RecvHandle implements XcclHandle<Uint8Array> {
+  constructor(private readonly p: P2p, private readonly op: RecvOp) {}
+  poll(): boolean { return this.p.pollRecv(this.op); }
+  wait(): Promise<Uint8Array> { return settle(() => this.p.completeRecv(this.op)); }
+}
+
+const WAIT_SLOT = 0;
+const WAIT_ACK = 1;
+const WAIT_DATA = 2;
+
+/**
+ * The wait of one op for `word >= bound`, without per-wait closures or strings: the message is
+ * built only when a timeout reports it, and the deadline is read from the clock (a BigInt hrtime
+ * read) only when the transport first asks for it, i.e. once a wait outlasts its first spins.
+ */
+class OpWait implements WaitSpec {
+  readonly peer: number;
+  constructor(
+    private readonly tr: Transport,
+    private readonly timeoutUs: number,
+    private readonly op: SendOp | RecvOp,
+    private readonly kind: number,
+    readonly wordIdx: number,
+    private readonly bound: number,
+  ) {
+    this.peer = op.peer;
+  }
+
+  pred(v: number): boolean {
+    return v >= this.bound;
+  }
+
+  get deadlineUs(): number {
+    if (this.op.deadlineUs === 0) this.op.deadlineUs = this.tr.nowUs() + this.timeoutUs;
+    return this.op.deadlineUs;
+  }
+
+  get what(): string {
+    const { peer, eventId } = this.op;
+    if (this.kind === WAIT_SLOT) return `a free ring slot toward rank ${peer} (event ${eventId})`;
+    return this.kind === WAIT_ACK ? `the ACK of event ${eventId} from rank ${peer}` : `event ${eventId} from rank ${peer}`;
   }
 }

@@ -13,38 +13,49 @@ function now(): number {
   return Number(process.hrtime.bigint()) / 1000;
 }
 
-/** Rank 0 ↔ rank 1 ping-pong: one-way µs per iteration = RTT / 2. */
-async function pingPong(comm: Communicator, bytes: number, iters: number, warmup: number): Promise<number[]> {
+/** One ping-pong round trip of rank 0 ↔ rank 1 with event id `i`. */
+async function roundTrip(comm: Communicator, i: number, buf: Uint8Array, dst: Uint8Array): Promise<void> {
   const peer = 1 - comm.rank;
+  if (comm.rank === 0) {
+    const h = comm.isend(peer, i, buf);
+    await comm.recv(peer, i, dst);
+    await h.wait();
+  } else {
+    await comm.recv(peer, i, dst);
+    await comm.isend(peer, i, buf).wait();
+  }
+}
+
+/**
+ * Rank 0 ↔ rank 1 ping-pong: one sample = the mean one-way µs (RTT / 2) over `batch` round trips,
+ * so that the clock reads (hrtime allocates a BigInt) do not dominate sub-µs figures.
+ */
+async function pingPong(comm: Communicator, bytes: number, iters: number, warmup: number): Promise<number[]> {
+  const batch = bytes <= 4096 ? 20 : 1;
   const buf = new Uint8Array(bytes).fill(7);
   const dst = new Uint8Array(bytes);
   const out: number[] = [];
-  for (let i = 0; i < warmup + iters; i++) {
+  for (let i = 0; i < warmup + iters; i += batch) {
     const t0 = now();
-    if (comm.rank === 0) {
-      const h = comm.isend(peer, i, buf);
-      await comm.recv(peer, i, dst);
-      await h.wait();
-    } else {
-      await comm.recv(peer, i, dst);
-      await comm.isend(peer, i, buf).wait();
-    }
-    if (i >= warmup) out.push((now() - t0) / 2);
+    for (let j = i; j < i + batch; j++) await roundTrip(comm, j, buf, dst);
+    if (i >= warmup) out.push((now() - t0) / (2 * batch));
   }
   return out;
 }
 
-/** Rank 0 sends `iters` messages with the synchronous protocol (each waits for its ACK); GB/s. */
-async function sendAckRate(comm: Communicator, bytes: number, iters: number): Promise<number> {
+/** Rank 0 sends `iters` messages with the synchronous protocol (each waits for its ACK): per-message µs on rank 0. */
+async function sendAckTimes(comm: Communicator, bytes: number, iters: number): Promise<number[]> {
   const buf = new Uint8Array(bytes).fill(3);
   const dst = new Uint8Array(bytes);
   await comm.barrier();
-  const t0 = now();
+  const out: number[] = [];
   for (let i = 0; i < iters; i++) {
+    const t0 = now();
     if (comm.rank === 0) await comm.send(1, i, buf);
     else await comm.recv(0, i, dst);
+    out.push(now() - t0);
   }
-  return (bytes * iters) / ((now() - t0) * 1000);
+  return out;
 }
 
 async function benchP2p(comm: Communicator, params: unknown): Promise<unknown> {
@@ -54,9 +65,9 @@ async function benchP2p(comm: Communicator, params: unknown): Promise<unknown> {
     const iters = p.itersFor[String(n)] ?? 100;
     latency[String(n)] = await pingPong(comm, n, iters, Math.max(2, Math.floor(iters / 10)));
   }
-  const gbPerSec: Record<string, number> = {};
-  for (const n of p.bandwidthSizes) gbPerSec[String(n)] = await sendAckRate(comm, n, Math.max(8, Math.floor((64 << 20) / n)));
-  return { latency, gbPerSec };
+  const sendUs: Record<string, number[]> = {};
+  for (const n of p.bandwidthSizes) sendUs[String(n)] = await sendAckTimes(comm, n, Math.max(8, Math.floor((64 << 20) / n)));
+  return { latency, sendUs };
 }
 
 export interface EpBenchParams { readonly hidden: number; readonly topk: number; readonly numExperts: number; readonly tokens: readonly number[]; readonly iters: number; readonly isInt8: boolean }

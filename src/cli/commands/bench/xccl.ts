@@ -10,9 +10,9 @@ import { numberFlag, parseFlags, type Command } from '../../command.js';
 import { freePorts, launchRanks, type LaunchKind, type RankResult } from '../../../xccl/testing/launch.js';
 import { loadXcclAddon } from '../../../xccl/shm/process.js';
 
-const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens)] [--int8] [--spin-us N]
+const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens)] [--int8] [--spin-us N] [--only baseline,p2p,park,ep]
   shm = worker-thread ranks on SharedArrayBuffers (spinning waits); tcp = child-process ranks over loopback.
-  Without --transport both run. Figures only; targets: shm 64 B p50 <= 1 us, shm 1 MiB >= 80% of memcpy, tcp <= 1.5x raw socket.`;
+  Without --transport both run; --only runs just the listed parts (default all). Figures only; targets: shm 64 B p50 <= 1 us, shm 1 MiB >= 80% of memcpy, tcp <= 1.5x raw socket.`;
 
 const SIZES = [64, 1024, 65536, 1 << 20, 8 << 20];
 const ITERS: Record<string, number> = { 64: 20000, 1024: 10000, 65536: 2000, [1 << 20]: 200, [8 << 20]: 20 };
@@ -55,13 +55,17 @@ async function benchP2p(f: Figures, name: string, kind: LaunchKind, spinUs: numb
   const region = { worldSize: 2, slotBytes: (256 << 10) + 16, numSlots: 8, epAreaBytes: 0 };
   const options = { spinUs: kind === 'tcp' ? 0 : spinUs, timeoutMs: 120_000 };
   const params = { sizes: SIZES, itersFor: ITERS, bandwidthSizes: [1 << 20, 8 << 20] };
-  const v = values(await launchRanks(kind, { region, scenario: 'benchP2p', params, options, killAfterMs: 900_000 }))[0] as { latency: Record<string, number[]>; gbPerSec: Record<string, number> };
+  const v = values(await launchRanks(kind, { region, scenario: 'benchP2p', params, options, killAfterMs: 900_000 }))[0] as { latency: Record<string, number[]>; sendUs: Record<string, number[]> };
   for (const n of SIZES) {
     const xs = v.latency[String(n)] ?? [];
     f[`p2p.${name}.latencyUsP50_${label(n)}`] = pct(xs, 0.5);
     f[`p2p.${name}.latencyUsP99_${label(n)}`] = pct(xs, 0.99);
   }
-  for (const [n, gb] of Object.entries(v.gbPerSec)) f[`p2p.${name}.gbPerSec_${label(Number(n))}`] = gb;
+  // GB/s from the p50 send+ACK time, as the memcpy baseline (p50 of copy in + copy out + ack); the mean shows the stalls.
+  for (const [n, us] of Object.entries(v.sendUs)) {
+    f[`p2p.${name}.gbPerSec_${label(Number(n))}`] = Number(n) / (pct(us, 0.5) * 1000);
+    f[`p2p.${name}.gbPerSecMean_${label(Number(n))}`] = (Number(n) * us.length) / (us.reduce((a, b) => a + b, 0) * 1000);
+  }
 }
 
 /** 64 B ping-pong with waiters that park at once (futex/Atomics.wait wake-up cost). */
@@ -101,12 +105,20 @@ function ratios(f: Figures): void {
   if (sock !== undefined && tcp !== undefined) f['ratio.tcpToSocketLatency_64B'] = tcp / sock;
 }
 
+const PARTS = ['baseline', 'p2p', 'park', 'ep'];
+
+function parseParts(only: string | undefined): Set<string> {
+  const parts = (only ?? PARTS.join(',')).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  for (const p of parts) if (!PARTS.includes(p)) throw new XdsError('invalid_argument', `--only takes a comma list of ${PARTS.join(', ')}; got '${p}'`, { param: 'only' });
+  return new Set(parts);
+}
+
 export const command: Command = {
   name: 'bench xccl',
   summary: 'XCCL p2p latency/bandwidth and dispatch/combine latency, with memcpy and socket baselines',
   usage: USAGE,
   async run(argv) {
-    const { values: flags } = parseFlags(argv, { transport: { type: 'string' }, json: { type: 'boolean' }, 'max-ranks': { type: 'string' }, tokens: { type: 'string' }, iters: { type: 'string' }, int8: { type: 'boolean' }, 'spin-us': { type: 'string' } });
+    const { values: flags } = parseFlags(argv, { transport: { type: 'string' }, json: { type: 'boolean' }, 'max-ranks': { type: 'string' }, tokens: { type: 'string' }, iters: { type: 'string' }, int8: { type: 'boolean' }, 'spin-us': { type: 'string' }, only: { type: 'string' } });
     // NOTE: p2p over shm is measured with long spins (the "when spinning" target); EP ranks use the
     // default short spin, since 8 spinning ranks on 2 cores would starve each other.
     const spinUs = numberFlag(flags['spin-us'], 'spin-us', 20_000, 0, 1_000_000);
@@ -114,14 +126,17 @@ export const command: Command = {
     if (t !== undefined && t !== 'shm' && t !== 'tcp') throw new XdsError('invalid_argument', `--transport must be shm or tcp, got '${t}'`, { param: 'transport' });
     const tokens = (flags.tokens ?? '1,16,128').split(',').map((s) => numberFlag(s, 'tokens', 1, 1, 4096));
     const ep: EpOpts = { maxRanks: numberFlag(flags['max-ranks'], 'max-ranks', 8, 2, 8), tokens, iters: numberFlag(flags.iters, 'iters', 8, 1, 1000), isInt8: flags.int8 ?? false };
+    const parts = parseParts(flags.only);
     const f: Figures = {};
-    baselineMemcpy(f);
-    await baselineSocket(f);
+    if (parts.has('baseline')) {
+      baselineMemcpy(f);
+      await baselineSocket(f);
+    }
     for (const name of t ? [t] : ['shm', 'tcp']) {
       const kind: LaunchKind = name === 'shm' ? 'shm-thread' : 'tcp';
-      await benchP2p(f, name, kind, spinUs);
-      if (name === 'shm') await benchPark(f);
-      await benchEp(f, name, kind, ep);
+      if (parts.has('p2p')) await benchP2p(f, name, kind, spinUs);
+      if (name === 'shm' && parts.has('park')) await benchPark(f);
+      if (parts.has('ep')) await benchEp(f, name, kind, ep);
     }
     ratios(f);
     if (flags.json) process.stdout.write(JSON.stringify(f, null, 2) + '\n');
