@@ -7,7 +7,13 @@ import { createServer, connect, type Socket } from 'node:net';
 import type { Communicator } from '../communicator.js';
 import { ExpertParallel } from '../ep/expert-parallel.js';
 
-export interface P2pBenchParams { readonly sizes: readonly number[]; readonly itersFor: Readonly<Record<string, number>>; readonly bandwidthSizes: readonly number[] }
+export interface P2pBenchParams {
+  readonly sizes: readonly number[];
+  readonly itersFor: Readonly<Record<string, number>>;
+  readonly bandwidthSizes: readonly number[];
+  /** Round trips per latency sample for messages up to 4 KiB (1 = per-iteration samples, as the socket baseline). */
+  readonly latencyBatch?: number;
+}
 
 function now(): number {
   return Number(process.hrtime.bigint()) / 1000;
@@ -30,8 +36,8 @@ async function roundTrip(comm: Communicator, i: number, buf: Uint8Array, dst: Ui
  * Rank 0 ↔ rank 1 ping-pong: one sample = the mean one-way µs (RTT / 2) over `batch` round trips,
  * so that the clock reads (hrtime allocates a BigInt) do not dominate sub-µs figures.
  */
-async function pingPong(comm: Communicator, bytes: number, iters: number, warmup: number): Promise<number[]> {
-  const batch = bytes <= 4096 ? 20 : 1;
+async function pingPong(comm: Communicator, bytes: number, iters: number, warmup: number, smallBatch: number): Promise<number[]> {
+  const batch = bytes <= 4096 ? smallBatch : 1;
   const buf = new Uint8Array(bytes).fill(7);
   const dst = new Uint8Array(bytes);
   const out: number[] = [];
@@ -63,7 +69,7 @@ async function benchP2p(comm: Communicator, params: unknown): Promise<unknown> {
   const latency: Record<string, number[]> = {};
   for (const n of p.sizes) {
     const iters = p.itersFor[String(n)] ?? 100;
-    latency[String(n)] = await pingPong(comm, n, iters, Math.max(2, Math.floor(iters / 10)));
+    latency[String(n)] = await pingPong(comm, n, iters, Math.max(2, Math.floor(iters / 10)), p.latencyBatch ?? 1);
   }
   const sendUs: Record<string, number[]> = {};
   for (const n of p.bandwidthSizes) sendUs[String(n)] = await sendAckTimes(comm, n, Math.max(8, Math.floor((64 << 20) / n)));

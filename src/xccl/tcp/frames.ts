@@ -38,6 +38,38 @@ export class FrameParser {
     return out;
   }
 
+  /**
+   * Calls `onFrame(type, buf, bodyStart, bodyEnd)` for every complete frame, in place (no Frame
+   * objects, no per-frame views). Partial frames wait, unconcatenated, until they are complete.
+   */
+  drain(data: Buffer, onFrame: (type: number, buf: Buffer, start: number, end: number) => void): void {
+    let buf = data;
+    if (this.have > 0) {
+      this.chunks.push(data);
+      this.have += data.length;
+      if (this.have < this.pendingFrameBytes()) return;
+      buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.have);
+      this.chunks = [];
+      this.have = 0;
+    }
+    let p = 0;
+    while (buf.length - p >= 5) {
+      const end = p + 5 + buf.readUInt32LE(p);
+      if (end > buf.length) break;
+      onFrame(buf[p + 4]!, buf, p + 5, end);
+      p = end;
+    }
+    if (p < buf.length) {
+      this.chunks = [buf.subarray(p)];
+      this.have = buf.length - p;
+    }
+  }
+
+  /** Bytes of the first pending frame (5 while its header is incomplete). */
+  private pendingFrameBytes(): number {
+    return this.have < 5 ? 5 : 5 + this.peek(5).readUInt32LE(0);
+  }
+
   private peek(n: number): Buffer {
     const first = this.chunks[0]!;
     if (first.length >= n) return first;

@@ -13,8 +13,8 @@ import type { Clock } from '../../core/clock.js';
 import type { RegionLayout } from '../region.js';
 import type { Transport, WaitSpec } from '../transport.js';
 import { FRAME, FrameParser, frameHeader, type Frame } from './frames.js';
+import { Outbox } from './outbox.js';
 
-const SMALL_PUT_BYTES = 4096;
 /** Batches up to this size are copied into one buffer; bigger ones are corked writes. */
 const COALESCE_BYTES = 64 * 1024;
 
@@ -31,7 +31,8 @@ export class TcpTransport implements Transport {
   private readonly gone: string[];
   private readonly waiters = new Map<number, Set<Waiter>>();
   private readonly gets = new Map<number, PendingGet>();
-  private readonly outbox = new Map<Socket, Uint8Array[]>();
+  private readonly outbox = new Map<Socket, Outbox>();
+  private readonly flushing = new Set<Socket>();
   private nextReqId = 1;
   server: Server | undefined;
 
@@ -47,25 +48,27 @@ export class TcpTransport implements Transport {
   /** Adopts the socket of `peer` once its hello has been exchanged. */
   attach(peer: number, socket: Socket, parser: FrameParser, early: readonly Frame[] = []): void {
     this.sockets[peer] = socket;
-    socket.on('data', (d: Buffer) => { for (const f of parser.push(d)) this.onFrame(peer, f); });
-    for (const f of early) this.onFrame(peer, f);
+    const onFrame = (type: number, buf: Buffer, start: number, end: number): void => this.onFrame(peer, type, buf, start, end);
+    socket.on('data', (d: Buffer) => parser.drain(d, onFrame));
+    for (const f of early) this.onFrame(peer, f.type, f.body, 0, f.body.length);
     socket.on('close', () => this.markGone(peer, 'closed its connection'));
     socket.on('error', () => {});
   }
 
-  /** Queues frames to `peer`; toward a gone peer it throws, or drops them when `isReply` (socket handlers). */
-  private write(peer: number, isReply: boolean, ...bufs: Uint8Array[]): void {
+  /** The outbox toward `peer`, with a flush scheduled; undefined toward a gone peer (throws unless `isReply`). */
+  private box(peer: number, isReply: boolean): Outbox | undefined {
     const s = this.sockets[peer];
     if (!s || this.gone[peer]) {
       if (!isReply) this.checkPeer(peer);
-      return;
+      return undefined;
     }
-    let q = this.outbox.get(s);
-    if (!q) {
-      this.outbox.set(s, (q = []));
+    let box = this.outbox.get(s);
+    if (!box) this.outbox.set(s, (box = new Outbox()));
+    if (!this.flushing.has(s)) {
+      this.flushing.add(s);
       setImmediate(() => this.flush(s));
     }
-    for (const b of bufs) if (b.byteLength > 0) q.push(b);
+    return box;
   }
 
   /**
@@ -73,11 +76,12 @@ export class TcpTransport implements Transport {
    * precedes travel together. Large batches are corked instead of copied.
    */
   private flush(s: Socket): void {
-    const q = this.outbox.get(s) ?? [];
-    this.outbox.delete(s);
+    this.flushing.delete(s);
+    const q = this.outbox.get(s)?.take() ?? [];
     if (s.destroyed || q.length === 0) return;
+    if (q.length === 1) { s.write(q[0]!); return; }
     const total = q.reduce((n, b) => n + b.byteLength, 0);
-    if (total <= COALESCE_BYTES) { s.write(q.length === 1 ? q[0]! : Buffer.concat(q, total)); return; }
+    if (total <= COALESCE_BYTES) { s.write(Buffer.concat(q, total)); return; }
     s.cork();
     for (const b of q) s.write(b);
     s.uncork();
@@ -87,13 +91,12 @@ export class TcpTransport implements Transport {
     if (peer === this.rank) this.local.set(src, offset);
     // NOTE: small puts are copied (callers reuse scratch headers); large ones are referenced until
     // written, which the protocols allow (a p2p send completes on the ACK, EP areas on the acks).
-    else if (src.byteLength <= SMALL_PUT_BYTES) this.write(peer, false, Buffer.concat([frameHeader(FRAME.put, [offset], src.byteLength), src]));
-    else this.write(peer, false, frameHeader(FRAME.put, [offset], src.byteLength), src);
+    else this.box(peer, false)?.frame(FRAME.put, [offset], src);
   }
 
   signal(peer: number, wordIdx: number, value: number): void {
     if (peer === this.rank) this.applySignal(wordIdx, value);
-    else this.write(peer, false, frameHeader(FRAME.signal, [wordIdx, value]));
+    else this.box(peer, false)?.frame(FRAME.signal, [wordIdx, value]);
   }
 
   get(peer: number, offset: number, dst: Uint8Array, deadlineUs: number): void | Promise<void> {
@@ -103,7 +106,7 @@ export class TcpTransport implements Transport {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { this.gets.delete(reqId); reject(this.timeoutError(`a pull of ${dst.byteLength} bytes`, peer)); }, this.msUntil(deadlineUs));
       this.gets.set(reqId, { peer, dst, resolve, reject, timer });
-      this.write(peer, false, frameHeader(FRAME.getReq, [reqId, offset, dst.byteLength]));
+      this.box(peer, false)?.frame(FRAME.getReq, [reqId, offset, dst.byteLength]);
     });
   }
 
@@ -132,14 +135,14 @@ export class TcpTransport implements Transport {
     return new XdsError('xccl_timeout', `xccl rank ${this.rank}: timed out waiting for ${what} (rank ${peer})`);
   }
 
-  private onFrame(peer: number, f: Frame): void {
-    const b = f.body;
-    switch (f.type) {
-      case FRAME.put: this.local.set(b.subarray(4), b.readUInt32LE(0)); break;
-      case FRAME.signal: this.applySignal(b.readUInt32LE(0), b.readInt32LE(4)); break;
-      case FRAME.getReq: this.serveGet(peer, b.readInt32LE(0), b.readUInt32LE(4), b.readUInt32LE(8)); break;
-      case FRAME.getResp: this.finishGet(b.readInt32LE(0), b.subarray(4)); break;
-      default: this.markGone(peer, `sent an unknown frame type ${f.type}`);
+  /** Applies one frame whose body is `buf[start, end)`. */
+  private onFrame(peer: number, type: number, buf: Buffer, start: number, end: number): void {
+    switch (type) {
+      case FRAME.put: this.local.set(buf.subarray(start + 4, end), buf.readUInt32LE(start)); break;
+      case FRAME.signal: this.applySignal(buf.readUInt32LE(start), buf.readInt32LE(start + 4)); break;
+      case FRAME.getReq: this.serveGet(peer, buf.readInt32LE(start), buf.readUInt32LE(start + 4), buf.readUInt32LE(start + 8)); break;
+      case FRAME.getResp: this.finishGet(buf.readInt32LE(start), buf.subarray(start + 4, end)); break;
+      default: this.markGone(peer, `sent an unknown frame type ${type}`);
     }
   }
 
@@ -156,7 +159,7 @@ export class TcpTransport implements Transport {
   }
 
   private serveGet(peer: number, reqId: number, offset: number, len: number): void {
-    this.write(peer, true, frameHeader(FRAME.getResp, [reqId], len), this.local.subarray(offset, offset + len));
+    this.box(peer, true)?.frame(FRAME.getResp, [reqId], this.local.subarray(offset, offset + len));
   }
 
   private finishGet(reqId: number, bytes: Buffer): void {
