@@ -20,7 +20,11 @@ const COALESCE_BYTES = 64 * 1024;
 
 export interface TcpOptions { readonly clock: Clock; readonly timeoutMs: number }
 
-interface Waiter { readonly spec: WaitSpec; readonly resolve: (v: number) => void; readonly reject: (e: unknown) => void; readonly timer: NodeJS.Timeout }
+/** A parked wait; `dueMs` is its deadline on performance.now(), checked by the sweeper (no timer per wait). */
+interface Waiter { readonly spec: WaitSpec; readonly resolve: (v: number) => void; readonly reject: (e: unknown) => void; readonly dueMs: number }
+
+/** Period of the deadline sweep while waits are parked (ms): the bound on how late a timeout fires. */
+const SWEEP_MS = 5;
 interface PendingGet { readonly peer: number; readonly dst: Uint8Array; readonly resolve: () => void; readonly reject: (e: unknown) => void; readonly timer: NodeJS.Timeout }
 
 export class TcpTransport implements Transport {
@@ -30,6 +34,7 @@ export class TcpTransport implements Transport {
   readonly sockets: (Socket | undefined)[];
   private readonly gone: string[];
   private readonly waiters = new Map<number, Set<Waiter>>();
+  private sweeper: NodeJS.Timeout | undefined;
   private readonly gets = new Map<number, PendingGet>();
   private readonly outbox = new Map<Socket, Outbox>();
   private readonly flushing = new Set<Socket>();
@@ -117,9 +122,27 @@ export class TcpTransport implements Transport {
     return new Promise<number>((resolve, reject) => {
       let set = this.waiters.get(spec.wordIdx);
       if (!set) this.waiters.set(spec.wordIdx, (set = new Set()));
-      const w: Waiter = { spec, resolve, reject, timer: setTimeout(() => { set.delete(w); reject(this.timeoutError(spec.what, spec.peer)); }, this.msUntil(spec.deadlineUs)) };
-      set.add(w);
+      set.add({ spec, resolve, reject, dueMs: performance.now() + this.msUntil(spec.deadlineUs) });
+      this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS);
     });
+  }
+
+  /** Fails the waits past their deadline; stops itself when no wait is left. */
+  private sweep(): void {
+    const now = performance.now();
+    let left = 0;
+    for (const set of this.waiters.values()) {
+      for (const w of set) {
+        if (now < w.dueMs) left++;
+        else { set.delete(w); w.reject(this.timeoutError(w.spec.what, w.spec.peer)); }
+      }
+    }
+    if (left === 0) this.stopSweeper();
+  }
+
+  private stopSweeper(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   checkPeer(peer: number): void {
@@ -153,7 +176,6 @@ export class TcpTransport implements Transport {
     for (const w of set) {
       if (!w.spec.pred(value)) continue;
       set.delete(w);
-      clearTimeout(w.timer);
       w.resolve(value);
     }
   }
@@ -176,7 +198,7 @@ export class TcpTransport implements Transport {
     this.gone[peer] = why;
     const err = new XdsError('xccl_peer_gone', `xccl rank ${this.rank}: peer rank ${peer} ${why}`, { param: `rank ${peer}` });
     for (const set of this.waiters.values()) {
-      for (const w of set) if (w.spec.peer === peer) { set.delete(w); clearTimeout(w.timer); w.reject(err); }
+      for (const w of set) if (w.spec.peer === peer) { set.delete(w); w.reject(err); }
     }
     for (const [id, g] of this.gets) if (g.peer === peer) { this.gets.delete(id); clearTimeout(g.timer); g.reject(err); }
   }
@@ -184,6 +206,7 @@ export class TcpTransport implements Transport {
   async close(): Promise<void> {
     for (let p = 0; p < this.worldSize; p++) if (!this.gone[p]) this.gone[p] = 'closed (local side)';
     for (const s of [...this.outbox.keys()]) this.flush(s); // frames of this turn still leave
+    this.sweeper?.unref(); // waits still parked time out, but do not keep the process alive
     for (const s of this.sockets) s?.end();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const s of this.sockets) s?.destroy();
