@@ -19,16 +19,18 @@ function now(): number {
   return Number(process.hrtime.bigint()) / 1000;
 }
 
-/** One ping-pong round trip of rank 0 ↔ rank 1 with event id `i`. */
-async function roundTrip(comm: Communicator, i: number, buf: Uint8Array, dst: Uint8Array): Promise<void> {
+/** `n` ping-pong round trips of rank 0 ↔ rank 1 with event ids from `first` (one async frame for all). */
+async function roundTrips(comm: Communicator, first: number, n: number, buf: Uint8Array, dst: Uint8Array): Promise<void> {
   const peer = 1 - comm.rank;
-  if (comm.rank === 0) {
-    const h = comm.isend(peer, i, buf);
-    await comm.recv(peer, i, dst);
-    await h.wait();
-  } else {
-    await comm.recv(peer, i, dst);
-    await comm.isend(peer, i, buf).wait();
+  for (let i = first; i < first + n; i++) {
+    if (comm.rank === 0) {
+      const h = comm.isend(peer, i, buf);
+      await comm.recv(peer, i, dst);
+      await h.wait();
+    } else {
+      await comm.recv(peer, i, dst);
+      await comm.send(peer, i, buf);
+    }
   }
 }
 
@@ -43,7 +45,7 @@ async function pingPong(comm: Communicator, bytes: number, iters: number, warmup
   const out: number[] = [];
   for (let i = 0; i < warmup + iters; i += batch) {
     const t0 = now();
-    for (let j = i; j < i + batch; j++) await roundTrip(comm, j, buf, dst);
+    await roundTrips(comm, i, batch, buf, dst);
     if (i >= warmup) out.push((now() - t0) / (2 * batch));
   }
   return out;
