@@ -103,12 +103,11 @@ export class ShmTransport implements Transport {
     const w = this.localWords;
     let v = Atomics.load(w, spec.wordIdx);
     if (spec.pred(v)) return v;
-    if (this.opts.spinUs > 0) {
-      // First spins read no clock (a clock read costs more than a one-way signal between cores).
-      for (let i = 0; i < FREE_SPINS; i++) {
-        v = Atomics.load(w, spec.wordIdx);
-        if (spec.pred(v)) return v;
-      }
+    if (this.opts.spinUs <= 0) return this.parkUntil(spec);
+    // First spins read no clock (a clock read costs more than a one-way signal between cores).
+    for (let i = 0; i < FREE_SPINS; i++) {
+      v = Atomics.load(w, spec.wordIdx);
+      if (spec.pred(v)) return v;
     }
     const spinEnd = Math.min(spec.deadlineUs, this.nowUs() + this.opts.spinUs);
     for (let i = 1; ; i++) {
