@@ -52,7 +52,7 @@ async function baselineSocket(f: Figures): Promise<void> {
 }
 
 async function benchP2p(f: Figures, name: string, kind: LaunchKind, spinUs: number): Promise<void> {
-  const region = { worldSize: 2, slotBytes: (256 << 10) + 16, numSlots: 8, epAreaBytes: 0 };
+  const region = { worldSize: 2, slotBytes: (64 << 10) + 16, numSlots: 32, epAreaBytes: 0 };
   const options = { spinUs: kind === 'tcp' ? 0 : spinUs, timeoutMs: 120_000 };
   // shm samples average 20 round trips (sub-µs figures; a clock read costs ~0.1 µs); tcp samples one, as the socket baseline.
   const params = { sizes: SIZES, itersFor: ITERS, bandwidthSizes: [1 << 20, 8 << 20], latencyBatch: kind === 'tcp' ? 1 : 20 };
