@@ -18,6 +18,8 @@ export interface XcclAddon {
   memcpyPingPong(bytes: number, iters: number): Float64Array;
   /** dst[dstOff + i] += w * src[srcOff + i] for i < n (f32). */
   axpy(dst: Float32Array, dstOff: number, src: Float32Array, srcOff: number, n: number, w: number): void;
+  /** memmove of n bytes between Uint8Arrays (shared or not); range-checked. Used through copy.ts. */
+  copy(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void;
 }
 
 export function loadXcclAddon(quiet = false): XcclAddon | null {

@@ -10,6 +10,7 @@ import { XdsError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import { HDR, RANK_STATE, type RegionLayout } from '../region.js';
 import type { Transport, TransportKind, WaitSpec } from '../transport.js';
+import { copyBytes } from '../copy.js';
 
 /** How a parked waiter sleeps and is woken; differs between threads and processes. */
 export interface Parker {
@@ -86,7 +87,7 @@ export class ShmTransport implements Transport {
   }
 
   put(peer: number, offset: number, src: Uint8Array): void {
-    this.view(peer).set(src, offset);
+    copyBytes(this.view(peer), offset, src, 0, src.byteLength);
   }
 
   signal(peer: number, wordIdx: number, value: number): void {
@@ -96,7 +97,7 @@ export class ShmTransport implements Transport {
   }
 
   get(peer: number, offset: number, dst: Uint8Array): void {
-    dst.set(this.view(peer).subarray(offset, offset + dst.byteLength));
+    copyBytes(dst, 0, this.view(peer), offset, dst.byteLength);
   }
 
   waitLocal(spec: WaitSpec): number {
