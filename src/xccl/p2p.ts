@@ -10,6 +10,7 @@ import { XdsError, isXdsError } from '../core/errors.js';
 import { SLOT_HEADER_BYTES, ringSlotOffset, wordOf } from './region.js';
 import { copyBytes } from './copy.js';
 import { asBytes, isPromise, type MaybePromise, type Transport, type WaitSpec } from './transport.js';
+import { OpWait, RecvHandle, SendHandle, WAIT_ACK, WAIT_DATA, WAIT_SLOT, settle } from './p2p-ops.js';
 
 /** A transfer that was issued; completion is polled or awaited (DeepEP/XCCL async mode). */
 export interface XcclHandle<T> {
@@ -283,62 +284,3 @@ export class P2p {
   }
 }
 
-/** Runs `f` and returns its outcome as a promise: a synchronous throw becomes a rejection. */
-function settle<T>(f: () => MaybePromise<T>): Promise<T> {
-  try {
-    const r = f();
-    return isPromise(r) ? r : Promise.resolve(r);
-  } catch (e) {
-    return Promise.reject(e);
-  }
-}
-
-class SendHandle implements XcclHandle<void> {
-  constructor(private readonly p: P2p, private readonly op: SendOp) {}
-  poll(): boolean { return this.p.pollSend(this.op); }
-  wait(): Promise<void> { return settle(() => this.p.completeSend(this.op)); }
-}
-
-class RecvHandle implements XcclHandle<Uint8Array> {
-  constructor(private readonly p: P2p, private readonly op: RecvOp) {}
-  poll(): boolean { return this.p.pollRecv(this.op); }
-  wait(): Promise<Uint8Array> { return settle(() => this.p.completeRecv(this.op)); }
-}
-
-const WAIT_SLOT = 0;
-const WAIT_ACK = 1;
-const WAIT_DATA = 2;
-
-/**
- * The wait of one op for `word >= bound`, without per-wait closures or strings: the message is
- * built only when a timeout reports it, and the deadline is read from the clock (a BigInt hrtime
- * read) only when the transport first asks for it, i.e. once a wait outlasts its first spins.
- */
-class OpWait implements WaitSpec {
-  readonly peer: number;
-  constructor(
-    private readonly tr: Transport,
-    private readonly timeoutUs: number,
-    private readonly op: SendOp | RecvOp,
-    private readonly kind: number,
-    readonly wordIdx: number,
-    private readonly bound: number,
-  ) {
-    this.peer = op.peer;
-  }
-
-  pred(v: number): boolean {
-    return v >= this.bound;
-  }
-
-  get deadlineUs(): number {
-    if (this.op.deadlineUs === 0) this.op.deadlineUs = this.tr.nowUs() + this.timeoutUs;
-    return this.op.deadlineUs;
-  }
-
-  get what(): string {
-    const { peer, eventId } = this.op;
-    if (this.kind === WAIT_SLOT) return `a free ring slot toward rank ${peer} (event ${eventId})`;
-    return this.kind === WAIT_ACK ? `the ACK of event ${eventId} from rank ${peer}` : `event ${eventId} from rank ${peer}`;
-  }
-}
