@@ -27,6 +27,8 @@ export interface ServedModelOptions {
   readonly name?: string;
   readonly quantization?: Quantization;
   readonly backend?: BackendKind;
+  /** Compute threads of the native backend (default: the cores available). */
+  readonly numThreads?: number;
   /** KV blocks of the paged cache (default 1024) of `blockSizeTokens` tokens (default 16). */
   readonly numKvBlocks?: number;
   readonly blockSizeTokens?: number;
@@ -85,7 +87,7 @@ export function loadServedModel(o: ServedModelOptions): ServedModel {
   }
   const numBlocks = positive(o.numKvBlocks, 1024, 'numKvBlocks');
   const blockSizeTokens = positive(o.blockSizeTokens, 16, 'blockSizeTokens');
-  const runner = new LocalModelRunner(spec, weights, selectBackend({ kind: o.backend ?? 'auto' }), { numBlocks, blockSizeTokens });
+  const runner = new LocalModelRunner(spec, weights, selectBackend({ kind: o.backend ?? 'auto', ...(o.numThreads === undefined ? {} : { numThreads: o.numThreads }) }), { numBlocks, blockSizeTokens });
   const contextLen = Math.min(spec.maxPositionEmbeddings, numBlocks * blockSizeTokens, o.maxModelLen ?? Infinity);
   const engine = new DpEngine({
     runner,

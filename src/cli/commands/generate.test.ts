@@ -91,3 +91,11 @@ test('generate --quantization int8 quantizes once at load, reports the size, and
   assert.ok(ids.length >= 1 && ids.length <= 8);
   cleanError(cli('generate', '--model', modelDir, '--prompt', 'x', '--quantization', 'int4'), '--quantization');
 });
+
+test('generate --threads takes a positive integer and names the flag otherwise', () => {
+  const r = cli('generate', '--model', modelDir, ...JSON_ARGS, '--threads', '1');
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok((JSON.parse(r.stdout) as { tokenIds: number[] }).tokenIds.length >= 1);
+  cleanError(cli('generate', '--model', modelDir, '--prompt', 'x', '--threads', '0'), '--threads');
+  cleanError(cli('generate', '--model', modelDir, '--prompt', 'x', '--threads', '1.5'), '--threads');
+});

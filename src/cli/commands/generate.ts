@@ -33,13 +33,14 @@ const USAGE = `usage: xdeepserve generate --model DIR --prompt TEXT [flags]
   --seed S             seed of the sampler (default: random)
   --stop TEXT          stop string (repeatable)
   --backend B          auto | native | reference (default auto)
+  --threads N          compute threads of the native backend (default: the cores available)
   --quantization Q     none | int8 (per-channel INT8 weights, quantized once at load; default none)
   --json               print one JSON object {text, tokenIds, promptTokenIds, decodeTokensPerSec, prefillTokensPerSec}`;
 
 const OPTIONS = {
   model: { type: 'string' }, prompt: { type: 'string' }, chat: { type: 'boolean' }, 'max-tokens': { type: 'string' },
   temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'top-k': { type: 'string' }, seed: { type: 'string' },
-  stop: { type: 'string', multiple: true }, backend: { type: 'string' }, quantization: { type: 'string' }, json: { type: 'boolean' },
+  stop: { type: 'string', multiple: true }, backend: { type: 'string' }, threads: { type: 'string' }, quantization: { type: 'string' }, json: { type: 'boolean' },
 } as const;
 
 type Flags = ReturnType<typeof parseFlags<typeof OPTIONS>>['values'];
@@ -94,6 +95,12 @@ function quantize(weights: ModelWeights, q: string | undefined): ModelWeights {
   return r.weights;
 }
 
+function threadsFlag(value: string): number {
+  const n = numberFlag(value, 'threads', 1, 1, 1024);
+  if (!Number.isInteger(n)) throw new XdsError('invalid_argument', `--threads must be an integer, got '${value}'`, { param: 'threads' });
+  return n;
+}
+
 function required(value: string | undefined, flag: string): string {
   if (value === undefined) throw new XdsError('invalid_argument', `--${flag} is required (see xdeepserve generate --help)`, { param: flag });
   return value;
@@ -121,7 +128,7 @@ export const command: Command = {
     const ids = promptIds(dir, m, prompt, v.chat ?? false);
     const weights = quantize(bindModelWeights(m.spec, openSafetensorsWeights(dir), { dtype: 'keep', includeMtp: false }), v.quantization);
     const capacity = Math.min(ids.length + maxTokens, m.spec.maxPositionEmbeddings);
-    const runner = new LocalModelRunner(m.spec, weights, selectBackend({ kind: backendKind }), { numBlocks: Math.max(1, Math.ceil(capacity / 16)), blockSizeTokens: 16 });
+    const runner = new LocalModelRunner(m.spec, weights, selectBackend({ kind: backendKind, ...(v.threads === undefined ? {} : { numThreads: threadsFlag(v.threads) }) }), { numBlocks: Math.max(1, Math.ceil(capacity / 16)), blockSizeTokens: 16 });
     const r = await generate({
       runner, tokenizer: m.tokenizer, promptIds: ids, params, maxTokens, stopTokenIds: stopTokenIds(m),
       stopStrings: v.stop ?? [], maxPositionEmbeddings: m.spec.maxPositionEmbeddings,

@@ -27,6 +27,7 @@ const USAGE = `usage: xdeepserve serve [--model DIR] [--port 8000] [--host 127.0
   --host H                    address to bind (default 127.0.0.1)
   --quantization Q            none | int8 (per-channel INT8 weights, default none)
   --backend B                 auto | native | reference (default auto)
+  --threads N                 compute threads of the native backend (default: the cores available)
   --kv-blocks N               paged KV cache blocks of 16 tokens (default 1024)
   --max-num-seqs N            running requests per step (default 64)
   --max-num-batched-tokens N  token budget of one step (default 512)
@@ -38,7 +39,7 @@ const USAGE = `usage: xdeepserve serve [--model DIR] [--port 8000] [--host 127.0
 
 const OPTIONS = {
   model: { type: 'string' }, 'served-model-name': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
-  quantization: { type: 'string' }, backend: { type: 'string' }, 'kv-blocks': { type: 'string' }, 'max-num-seqs': { type: 'string' },
+  quantization: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, 'kv-blocks': { type: 'string' }, 'max-num-seqs': { type: 'string' },
   'max-num-batched-tokens': { type: 'string' }, 'max-waiting': { type: 'string' }, 'max-model-len': { type: 'string' }, 'log-level': { type: 'string' },
   'tool-call-parser': { type: 'string' }, 'reasoning-parser': { type: 'string' },
 } as const;
@@ -121,7 +122,7 @@ export const command: Command = {
     const { dir, name } = await modelDir(v, env.cacheDir);
     const servedName = v['served-model-name'] ?? name;
     const model = loadServedModel({
-      dir, quantization, backend, ...(servedName === undefined ? {} : { name: servedName }),
+      dir, quantization, backend, ...(v.threads === undefined ? {} : { numThreads: intFlag(v.threads, 'threads', 1) }), ...(servedName === undefined ? {} : { name: servedName }),
       numKvBlocks: intFlag(v['kv-blocks'], 'kv-blocks', 1), maxNumSeqs: intFlag(v['max-num-seqs'], 'max-num-seqs', 1),
       maxNumBatchedTokens: intFlag(v['max-num-batched-tokens'], 'max-num-batched-tokens', 1), maxWaiting: intFlag(v['max-waiting'], 'max-waiting', 1),
       maxModelLen: intFlag(v['max-model-len'], 'max-model-len', 2), ...parserFlags(v), onLog: (line) => process.stderr.write(`xdeepserve serve: ${line}\n`),
