@@ -92,20 +92,79 @@ static float dot1_bf16(const uint16_t *w, const float *x, int k) {
   return s;
 }
 
+/* Loads 8 weights starting at element idx as f32 (bf16 is widened once per load). */
+static inline __attribute__((always_inline)) __m256 load_w8(const void *w, size_t idx, int bf16) {
+  return bf16 ? load_bf16x8((const uint16_t *)w + idx) : _mm256_loadu_ps((const float *)w + idx);
+}
+
+static inline float load_w1(const void *w, size_t idx, int bf16) {
+  return bf16 ? bf16_to_f32(((const uint16_t *)w)[idx]) : ((const float *)w)[idx];
+}
+
+/* The 4 horizontal sums of a0..a3, as one 128-bit vector [Σa0, Σa1, Σa2, Σa3]. */
+static inline __m128 hsum4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+  __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+}
+
+/*
+ * y[r, o..o+3] for R activation rows (R = 2 or 3) and the 4 weight rows at w (row stride k): each
+ * weight vector is loaded (and widened from bf16) once and FMA'd into R accumulators, so one load
+ * feeds R FMAs. Registers: 4·R accumulators + R x vectors + 1 weight vector ≤ 16 ymm.
+ */
+static inline __attribute__((always_inline)) void dot4xR(const void *w, int bf16, int k, const float *x,
+                                                        float *y, int n, const int R) {
+  __m256 acc[4][3];
+  for (int j = 0; j < 4; j++) for (int r = 0; r < R; r++) acc[j][r] = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= k; i += 8) {
+    __m256 xv[3];
+    for (int r = 0; r < R; r++) xv[r] = _mm256_loadu_ps(x + (size_t)r * k + i);
+    for (int j = 0; j < 4; j++) {
+      __m256 wv = load_w8(w, (size_t)j * k + i, bf16);
+      for (int r = 0; r < R; r++) acc[j][r] = _mm256_fmadd_ps(wv, xv[r], acc[j][r]);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    float out[4];
+    _mm_storeu_ps(out, hsum4x8(acc[0][r], acc[1][r], acc[2][r], acc[3][r]));
+    for (int t = i; t < k; t++) {
+      float xi = x[(size_t)r * k + t];
+      for (int j = 0; j < 4; j++) out[j] += load_w1(w, (size_t)j * k + t, bf16) * xi;
+    }
+    float *yr = y + (size_t)r * n;
+    yr[0] = out[0]; yr[1] = out[1]; yr[2] = out[2]; yr[3] = out[3];
+  }
+}
+
+static void dot4x3_f32(const void *w, int k, const float *x, float *y, int n) { dot4xR(w, 0, k, x, y, n, 3); }
+static void dot4x3_bf16(const void *w, int k, const float *x, float *y, int n) { dot4xR(w, 1, k, x, y, n, 3); }
+static void dot4x2_f32(const void *w, int k, const float *x, float *y, int n) { dot4xR(w, 0, k, x, y, n, 2); }
+static void dot4x2_bf16(const void *w, int k, const float *x, float *y, int n) { dot4xR(w, 1, k, x, y, n, 2); }
+
+/* One 4-weight-row block for every activation row: groups of 3 rows, then 2, then 1 (dot4). */
+static void gemv_block4(const xds_linear *lw, const float *x, int rows, float *y, int o) {
+  const int k = lw->in_dim, n = lw->out_dim, bf16 = lw->format != XDS_F32;
+  const void *w = bf16 ? (const void *)((const uint16_t *)lw->w + (size_t)o * k)
+                       : (const void *)((const float *)lw->w + (size_t)o * k);
+  int r = 0;
+  for (; r + 3 <= rows; r += 3) (bf16 ? dot4x3_bf16 : dot4x3_f32)(w, k, x + (size_t)r * k, y + (size_t)r * n + o, n);
+  if (r + 2 <= rows) { (bf16 ? dot4x2_bf16 : dot4x2_f32)(w, k, x + (size_t)r * k, y + (size_t)r * n + o, n); r += 2; }
+  if (r < rows) {
+    float out[4];
+    const float *xr = x + (size_t)r * k;
+    if (bf16) dot4_bf16((const uint16_t *)w, k, xr, out);
+    else dot4_f32((const float *)w, k, xr, out);
+    float *yr = y + (size_t)r * n + o;
+    yr[0] = out[0]; yr[1] = out[1]; yr[2] = out[2]; yr[3] = out[3];
+  }
+}
+
 /* y[r, o] for o in [o0, o1), all rows r; bias is added by the caller. */
 void xds_gemv_float(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1) {
   const int k = lw->in_dim, n = lw->out_dim;
   int o = o0;
-  for (; o + 4 <= o1; o += 4) {
-    for (int r = 0; r < rows; r++) {
-      float out[4];
-      const float *xr = x + (size_t)r * k;
-      if (lw->format == XDS_F32) dot4_f32((const float *)lw->w + (size_t)o * k, k, xr, out);
-      else dot4_bf16((const uint16_t *)lw->w + (size_t)o * k, k, xr, out);
-      float *yr = y + (size_t)r * n + o;
-      yr[0] = out[0]; yr[1] = out[1]; yr[2] = out[2]; yr[3] = out[3];
-    }
-  }
+  for (; o + 4 <= o1; o += 4) gemv_block4(lw, x, rows, y, o);
   for (; o < o1; o++) {
     for (int r = 0; r < rows; r++) {
       const float *xr = x + (size_t)r * k;

@@ -84,6 +84,15 @@ test('int8 matmul (per channel and per 32-block) stays within the activation-qua
   });
 });
 
+test('float GEMV multi-row groups (3, 2, then 1 activation rows per weight load) match the reference for 1..15 rows', () => {
+  // 11 outputs = two 4-row blocks + 3 single rows; inDim 77 = 9 vectors of 8 + a 5-element tail.
+  for (let rows = 1; rows <= 15; rows++) {
+    const w = f32Weight(11, 77, 70 + rows, rows % 2 === 0) as LinearWeight & { format: 'f32' };
+    check(w, rows, 700 + rows, false);
+    check(bf16Weight(w), rows, 800 + rows, false);
+  }
+});
+
 test('int8 with 64- and 128-wide scale groups (1 and 3 rows) stays within the activation-quantization bound', () => {
   for (const gs of [64, 128]) for (const rows of [1, 3]) check(quantizeLinearInt8(f32Weight(21, 1030, 60 + gs, true), gs), rows, 600 + gs + rows, true);
 });
