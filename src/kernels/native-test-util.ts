@@ -4,17 +4,12 @@
  */
 import type { ComputeBackend } from './backend.js';
 import { loadKernelsAddon, nativeBackend } from './native.js';
+import { mulberry32 } from '../core/testing/random.js';
 
 /** Deterministic uniform values in [-1, 1) (mulberry32). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const next = mulberry32(seed);
+  return () => next() * 2 - 1;
 }
 
 /** A Float32Array view at a non-zero offset into a SharedArrayBuffer, filled from rand. */

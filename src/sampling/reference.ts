@@ -11,6 +11,7 @@ import type { Rng } from '../core/rng.js';
 import { applyPenalties, hasPenalties, type TokenHistory } from './penalties.js';
 import type { SamplingParams } from './params.js';
 import { topLogprobs, type TokenLogprob } from './logprobs.js';
+import { kthLargest } from './select.js';
 
 /** Processed logits: a penalized (and temperature-scaled) copy of `logits`. [vocab] f32 */
 export function processLogits(logits: Float32Array, params: SamplingParams, history: TokenHistory): Float32Array {
@@ -49,7 +50,7 @@ export function referenceTruncate(probs: Float64Array, p: Pick<SamplingParams, '
   let floor = Math.max(p.minP * pMax, Number.MIN_VALUE);
   if (p.topK > 0) {
     const kept = valuesAbove(probs, floor);
-    if (kept.length > p.topK) floor = quickselectKthLargest(kept, p.topK);
+    if (kept.length > p.topK) floor = kthLargest(kept, p.topK);
   }
   if (p.topP < 1) floor = Math.max(floor, nucleusThreshold(probs, floor, p.topP));
   const ids: number[] = [];
@@ -64,27 +65,6 @@ function valuesAbove(probs: Float64Array, floor: number): Float64Array {
   n = 0;
   for (let i = 0; i < probs.length; i++) if (probs[i]! >= floor) out[n++] = probs[i]!;
   return out;
-}
-
-/** k-th largest value (1-based), by quickselect, reordering `a` in place. */
-function quickselectKthLargest(a: Float64Array, k: number): number {
-  const target = a.length - k;
-  let lo = 0;
-  let hi = a.length - 1;
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >>> 1]!;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! < pivot) i++;
-      while (a[j]! > pivot) j--;
-      if (i <= j) { const t = a[i]!; a[i] = a[j]!; a[j] = t; i++; j--; }
-    }
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else return a[target]!;
-  }
-  return a[target]!;
 }
 
 function nucleusThreshold(probs: Float64Array, floor: number, topP: number): number {
