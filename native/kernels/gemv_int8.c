@@ -10,6 +10,7 @@
  */
 #include "kernels.h"
 #include <immintrin.h>
+#include "simd.h"
 #include <math.h>
 
 /* max |x[i]| over n floats. */
@@ -57,20 +58,6 @@ void xds_quantize_row_q8(const float *x, int k, int8_t *xq, float *xs) {
 
 void xds_quantize_row_q8_rowscale(const float *x, int k, int8_t *xq, float *xs) {
   quantize_block(x, k, (k + 31) / 32 * 32, xq, xs);
-}
-
-static inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-/* Integer dot of a partial last block (n < 32 elements). */
-static inline int32_t dot_tail(const int8_t *xq, const int8_t *w, int n) {
-  int32_t s = 0;
-  for (int i = 0; i < n; i++) s += (int32_t)xq[i] * (int32_t)w[i];
-  return s;
 }
 
 /*
@@ -187,13 +174,6 @@ void xds_gemv_int8_vnni(const xds_linear *lw, const int8_t *xq, const float *xs,
       for (int j = 0; j < nw; j++) yr[j] = (float)isum[j] * (xs[r] * lw->scales[o + j]);       \
     }                                                                                           \
   }
-
-static inline int32_t hsum8i(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-  return _mm_cvtsi128_si32(s);
-}
 
 static inline __m256i dot_acc_avx2(__m256i acc, __m256i ax, __m256i sw) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sw), _mm256_set1_epi16(1)));

@@ -1,0 +1,31 @@
+/*
+ * Small AVX2 helpers shared by the GEMV kernels (one definition each): horizontal sums and the
+ * scalar integer dot of a partial last block.
+ */
+#ifndef XDS_SIMD_H
+#define XDS_SIMD_H
+#include <immintrin.h>
+#include <stdint.h>
+
+static inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+static inline int32_t hsum8i(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+/* Integer dot of a partial last block (n < 32 elements). */
+static inline int32_t dot_tail(const int8_t *xq, const int8_t *w, int n) {
+  int32_t s = 0;
+  for (int i = 0; i < n; i++) s += (int32_t)xq[i] * (int32_t)w[i];
+  return s;
+}
+
+#endif
