@@ -31,3 +31,10 @@ export function numberFlag(value: string | undefined, name: string, fallback: nu
   }
   return n;
 }
+
+/** Reads an integer flag, naming it when it is not an integer in range. */
+export function integerFlag(value: string | undefined, name: string, fallback: number, min = -Infinity, max = Infinity): number {
+  const n = numberFlag(value, name, fallback, min, max);
+  if (!Number.isInteger(n)) throw new XdsError('invalid_argument', `--${name} must be an integer, got '${value}'`, { param: name });
+  return n;
+}

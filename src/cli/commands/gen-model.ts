@@ -3,7 +3,7 @@
  * (MODELS.md §9) through model/generator/write-checkpoint.ts; progress goes to stderr.
  */
 import type { Command } from '../command.js';
-import { numberFlag, parseFlags } from '../command.js';
+import { integerFlag, numberFlag, parseFlags } from '../command.js';
 import { XdsError } from '../../core/errors.js';
 import { generateCheckpoint, GEN_TOKENIZERS, type GenProgress } from '../../model/generator/write-checkpoint.js';
 import { GEN_ARCHS, GEN_VARIANTS } from '../../model/generator/presets.js';
@@ -53,8 +53,7 @@ export const command: Command = {
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags(argv, OPTIONS);
-    const seed = numberFlag(required(values.seed, 'seed'), 'seed', 0, 0, Number.MAX_SAFE_INTEGER);
-    if (!Number.isInteger(seed)) throw new XdsError('invalid_argument', `--seed must be an integer, got '${values.seed}'`, { param: 'seed' });
+    const seed = integerFlag(required(values.seed, 'seed'), 'seed', 0, 0, Number.MAX_SAFE_INTEGER);
     const shardMb = numberFlag(values['max-shard-mb'], 'max-shard-mb', 200, 1);
     const t0 = Date.now();
     const r = await generateCheckpoint({

@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from '../command.js';
-import { numberFlag, parseFlags } from '../command.js';
+import { integerFlag, numberFlag, parseFlags } from '../command.js';
 import { XdsError } from '../../core/errors.js';
 import { parseModelConfig } from '../../config/model-config.js';
 import type { ModelSpec } from '../../config/model-spec.js';
@@ -72,8 +72,7 @@ function samplingParams(v: Flags, g: GenerationConfig): Partial<SamplingParams> 
   const temperature = g.doSample === false ? 0 : g.temperature ?? 1;
   const seed = v.seed === undefined ? null : numberFlag(v.seed, 'seed', 0, 0, Number.MAX_SAFE_INTEGER);
   if (seed !== null && !Number.isInteger(seed)) throw new XdsError('invalid_argument', `--seed must be an integer, got '${v.seed}'`, { param: 'seed' });
-  const topK = numberFlag(v['top-k'], 'top-k', g.topK ?? 0, 0);
-  if (!Number.isInteger(topK)) throw new XdsError('invalid_argument', `--top-k must be an integer, got '${v['top-k']}'`, { param: 'top-k' });
+  const topK = integerFlag(v['top-k'], 'top-k', g.topK ?? 0, 0);
   return {
     temperature: numberFlag(v.temperature, 'temperature', temperature, 0),
     topP: numberFlag(v['top-p'], 'top-p', g.topP ?? 1, Number.MIN_VALUE, 1),
@@ -95,12 +94,6 @@ function quantize(weights: ModelWeights, q: string | undefined): ModelWeights {
   return r.weights;
 }
 
-function threadsFlag(value: string): number {
-  const n = numberFlag(value, 'threads', 1, 1, 1024);
-  if (!Number.isInteger(n)) throw new XdsError('invalid_argument', `--threads must be an integer, got '${value}'`, { param: 'threads' });
-  return n;
-}
-
 function required(value: string | undefined, flag: string): string {
   if (value === undefined) throw new XdsError('invalid_argument', `--${flag} is required (see xdeepserve generate --help)`, { param: flag });
   return value;
@@ -120,15 +113,14 @@ export const command: Command = {
     const { values: v } = parseFlags(argv, OPTIONS);
     const dir = required(v.model, 'model');
     const prompt = required(v.prompt, 'prompt');
-    const maxTokens = numberFlag(v['max-tokens'], 'max-tokens', 64, 1);
-    if (!Number.isInteger(maxTokens)) throw new XdsError('invalid_argument', `--max-tokens must be an integer, got '${v['max-tokens']}'`, { param: 'max-tokens' });
+    const maxTokens = integerFlag(v['max-tokens'], 'max-tokens', 64, 1);
     const backendKind = parseBackendKind(v.backend);
     const m = loadModel(dir);
     const params = samplingParams(v, m.generation);
     const ids = promptIds(dir, m, prompt, v.chat ?? false);
     const weights = quantize(bindModelWeights(m.spec, openSafetensorsWeights(dir), { dtype: 'keep', includeMtp: false }), v.quantization);
     const capacity = Math.min(ids.length + maxTokens, m.spec.maxPositionEmbeddings);
-    const runner = new LocalModelRunner(m.spec, weights, selectBackend({ kind: backendKind, ...(v.threads === undefined ? {} : { numThreads: threadsFlag(v.threads) }) }), { numBlocks: Math.max(1, Math.ceil(capacity / 16)), blockSizeTokens: 16 });
+    const runner = new LocalModelRunner(m.spec, weights, selectBackend({ kind: backendKind, ...(v.threads === undefined ? {} : { numThreads: integerFlag(v.threads, 'threads', 1, 1, 1024) }) }), { numBlocks: Math.max(1, Math.ceil(capacity / 16)), blockSizeTokens: 16 });
     const r = await generate({
       runner, tokenizer: m.tokenizer, promptIds: ids, params, maxTokens, stopTokenIds: stopTokenIds(m),
       stopStrings: v.stop ?? [], maxPositionEmbeddings: m.spec.maxPositionEmbeddings,

@@ -7,7 +7,7 @@
  * in flight, then the process exits 0.
  */
 import type { Command } from '../command.js';
-import { numberFlag, parseFlags } from '../command.js';
+import { integerFlag, parseFlags } from '../command.js';
 import { XdsError } from '../../core/errors.js';
 import { readEnv } from '../../config/env.js';
 import { parseBackendKind } from '../../kernels/select-backend.js';
@@ -46,9 +46,7 @@ const OPTIONS = {
 
 function intFlag(v: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined) return undefined;
-  const n = numberFlag(v, name, 0, min, max);
-  if (!Number.isInteger(n)) throw new XdsError('invalid_argument', `--${name} must be an integer, got '${v}'`, { param: name });
-  return n;
+  return integerFlag(v, name, 0, min, max);
 }
 
 function quantizationFlag(v: string | undefined): Quantization {

@@ -6,7 +6,7 @@
  * checkpoint (e.g. from `xdeepserve gen-model --arch llama --preset small`).
  */
 import { XdsError } from '../../../core/errors.js';
-import { numberFlag, parseFlags, type Command } from '../../command.js';
+import { integerFlag, numberFlag, parseFlags, type Command } from '../../command.js';
 import { benchEngine, benchNumKvBlocks, formatBench } from '../../../flowserve/bench-engine.js';
 import type { ModelRunner } from '../../../flowserve/runner/types.js';
 import { FakeRunner } from '../../../flowserve/testing/fake-runner.js';
@@ -33,12 +33,6 @@ export interface EngineBenchFlags {
   readonly json: boolean;
 }
 
-function intFlag(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  const n = numberFlag(value, name, fallback, min, max);
-  if (!Number.isInteger(n)) throw new XdsError('invalid_argument', `--${name} must be an integer, got '${value}'`, { param: name });
-  return n;
-}
-
 export function parseEngineBenchFlags(argv: string[]): EngineBenchFlags {
   const { values } = parseFlags(argv, {
     model: { type: 'string' }, backend: { type: 'string' }, requests: { type: 'string' }, prompt: { type: 'string' },
@@ -50,9 +44,9 @@ export function parseEngineBenchFlags(argv: string[]): EngineBenchFlags {
   return {
     modelDir: values.model ?? null,
     backend: parseBackendKind(values.backend ?? 'auto'),
-    numRequests: intFlag(values.requests, 'requests', 64, 1, 4096),
-    promptTokens: intFlag(values.prompt, 'prompt', 32, 1, 8192),
-    numSteps: intFlag(values.steps, 'steps', 50, 1, 100_000),
+    numRequests: integerFlag(values.requests, 'requests', 64, 1, 4096),
+    promptTokens: integerFlag(values.prompt, 'prompt', 32, 1, 8192),
+    numSteps: integerFlag(values.steps, 'steps', 50, 1, 100_000),
     forwardUs: numberFlag(values['forward-us'], 'forward-us', 0, 0, 1e6),
     json: values.json === true,
   };

@@ -5,7 +5,7 @@
  * server's scheduler share of step time when it exports it. `--json` prints one JSON object.
  */
 import type { Command } from '../../command.js';
-import { numberFlag, parseFlags } from '../../command.js';
+import { integerFlag, numberFlag, parseFlags } from '../../command.js';
 import { XdsError } from '../../../core/errors.js';
 import { runServeBench, type LatencyStats, type ServeBenchResult } from '../../../bench/serve-client.js';
 
@@ -28,12 +28,6 @@ const OPTIONS = {
   'num-prompts': { type: 'string' }, 'input-len': { type: 'string' }, 'output-len': { type: 'string' },
   'slo-ttft-ms': { type: 'string' }, 'slo-tpot-ms': { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' },
 } as const;
-
-function intFlag(v: string | undefined, name: string, fallback: number, min: number): number {
-  const n = numberFlag(v, name, fallback, min);
-  if (!Number.isInteger(n)) throw new XdsError('invalid_argument', `--${name} must be an integer, got '${v}'`, { param: name });
-  return n;
-}
 
 function optional(v: string | undefined, name: string, min: number): number | undefined {
   return v === undefined ? undefined : numberFlag(v, name, 0, min);
@@ -74,14 +68,14 @@ export const command: Command = {
     const { values: v } = parseFlags(argv, OPTIONS);
     if (v.url === undefined) throw new XdsError('invalid_argument', '--url is required (see xdeepserve bench serve --help)', { param: 'url' });
     if (v.concurrency !== undefined && v.rate !== undefined) throw new XdsError('invalid_argument', 'give --concurrency or --rate, not both', { param: 'rate' });
-    const concurrency = v.concurrency === undefined ? undefined : intFlag(v.concurrency, 'concurrency', 1, 1);
+    const concurrency = v.concurrency === undefined ? undefined : integerFlag(v.concurrency, 'concurrency', 1, 1);
     const sloTtftMs = optional(v['slo-ttft-ms'], 'slo-ttft-ms', 0);
     const sloTpotMs = optional(v['slo-tpot-ms'], 'slo-tpot-ms', 0);
     const r = await runServeBench({
       url: v.url.replace(/\/+$/, ''), ...(v.model === undefined ? {} : { model: v.model }),
       ...(concurrency === undefined ? {} : { concurrency }), ...(v.rate === undefined ? {} : { ratePerSec: numberFlag(v.rate, 'rate', 1, Number.MIN_VALUE) }),
-      numPrompts: intFlag(v['num-prompts'], 'num-prompts', 64, 1), inputLen: intFlag(v['input-len'], 'input-len', 32, 1),
-      outputLen: intFlag(v['output-len'], 'output-len', 32, 1), seed: intFlag(v.seed, 'seed', 0, 0),
+      numPrompts: integerFlag(v['num-prompts'], 'num-prompts', 64, 1), inputLen: integerFlag(v['input-len'], 'input-len', 32, 1),
+      outputLen: integerFlag(v['output-len'], 'output-len', 32, 1), seed: integerFlag(v.seed, 'seed', 0, 0),
       ...(sloTtftMs === undefined ? {} : { sloTtftMs }), ...(sloTpotMs === undefined ? {} : { sloTpotMs }),
       onProgress: progressBar,
     });
