@@ -28,5 +28,5 @@ export function copyBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcO
       return;
     }
   }
-  dst.set(src.subarray(srcOff, srcOff + n), dstOff);
+  dst.set(srcOff === 0 && n === src.byteLength ? src : src.subarray(srcOff, srcOff + n), dstOff); // whole-array puts need no view
 }

@@ -20,6 +20,9 @@ export interface XcclHandle<T> {
   wait(): Promise<T>;
 }
 
+/** Payloads up to this size are staged behind the header in private memory and written with one put. */
+const SMALL_PAYLOAD_BYTES = 256;
+
 /** While sends are queued, waits are cut into slices this long (µs) to pump them. */
 const PUMP_SLICE_US = 1000;
 
@@ -41,8 +44,11 @@ export class P2p {
   private readonly recvHead: number[];
   private readonly recvMsgs: number[];
   private readonly localI32: Int32Array; // [totalBytes / 4] i32 view of the own region (slot headers)
-  private readonly header = new Int32Array(4); // scratch slot header: eventId, chunkId, totalBytes, chunkBytes
-  private readonly headerBytes = new Uint8Array(this.header.buffer);
+  // Scratch slot: header (eventId, chunkId, totalBytes, chunkBytes) + a small payload, so a small chunk is one put.
+  private readonly scratch = new Uint8Array(SLOT_HEADER_BYTES + SMALL_PAYLOAD_BYTES); // [16 + 256] u8
+  private readonly header = new Int32Array(this.scratch.buffer, 0, 4); // [4] i32
+  private readonly headerBytes = this.scratch.subarray(0, SLOT_HEADER_BYTES);
+  private staged = this.headerBytes; // the scratch view of the last small put (reused while sizes repeat)
 
   constructor(private readonly tr: Transport, private readonly timeoutUs: number) {
     const W = tr.worldSize;
@@ -138,11 +144,23 @@ export class P2p {
     h[1] = op.nextChunk;
     h[2] = op.bytes.byteLength;
     h[3] = payload.byteLength;
-    this.tr.put(peer, off, this.headerBytes);
-    if (payload.byteLength > 0) this.tr.put(peer, off + SLOT_HEADER_BYTES, payload);
+    this.putSlot(peer, off, payload);
     this.sendTail[peer] = tail + 1;
     op.nextChunk++;
     this.tr.signal(peer, wordOf(this.tr.layout.p2pInField + this.tr.rank, IN_TAIL), tail + 1);
+  }
+
+  /** Header + payload into the slot at `off`: one put for small payloads, two otherwise. */
+  private putSlot(peer: number, off: number, payload: Uint8Array): void {
+    const n = payload.byteLength;
+    if (n <= SMALL_PAYLOAD_BYTES) {
+      if (n > 0) this.scratch.set(payload, SLOT_HEADER_BYTES);
+      if (this.staged.byteLength !== SLOT_HEADER_BYTES + n) this.staged = this.scratch.subarray(0, SLOT_HEADER_BYTES + n);
+      this.tr.put(peer, off, this.staged);
+      return;
+    }
+    this.tr.put(peer, off, this.headerBytes);
+    this.tr.put(peer, off + SLOT_HEADER_BYTES, payload);
   }
 
   /**
