@@ -16,3 +16,10 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+
+/** Seeded N(0,1) values: mulberry32 uniforms in (0, 1) through Box–Muller. */
+export function normalSampler(seed: number): () => number {
+  const next = mulberry32(seed);
+  const uniform = (): number => next() + 0.5 / 4294967296;
+  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}

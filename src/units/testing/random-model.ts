@@ -11,18 +11,9 @@ import { f32ToBf16 } from '../../core/dtype.js';
 import type { Tensor, WeightSource } from '../../model/tensor.js';
 import { modelTensorList, type TensorInfo } from '../../model/tensor-names.js';
 
-/** Seeded N(0,1) sampler (mulberry32 + Box–Muller). */
-export function normalSampler(seed: number): () => number {
-  let s = seed >>> 0;
-  const uniform = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-}
+import { normalSampler } from '../../core/testing/random.js';
+
+export { normalSampler };
 
 function initValue(info: TensorInfo, n: () => number): number {
   switch (info.role) {

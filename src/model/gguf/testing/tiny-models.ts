@@ -3,6 +3,7 @@
  * different): a config.json object per architecture, parsed by parseModelConfig, and a seeded
  * random WeightSource holding every tensor of modelTensorList (MTP layers included).
  */
+import { normalSampler } from '../../../core/testing/random.js';
 import { parseModelConfig } from '../../../config/model-config.js';
 import type { ModelSpec } from '../../../config/model-spec.js';
 import { XdsError } from '../../../core/errors.js';
@@ -51,18 +52,6 @@ export function tinySpec(name: string, patch: Record<string, unknown> = {}): Mod
   return parseModelConfig({ ...base, ...patch });
 }
 
-/** mulberry32 + Box–Muller: deterministic N(0,1) values. */
-function normals(seed: number): () => number {
-  let s = seed >>> 0;
-  const uniform = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform());
-}
 
 export class MemoryWeights implements WeightSource {
   constructor(readonly tensors: Map<string, Tensor>) {}
@@ -77,7 +66,7 @@ export class MemoryWeights implements WeightSource {
 
 /** Every tensor of the spec (MTP included), N(0, 1/fan_in) weights, norms 1 + 0.2·N. */
 export function randomWeights(spec: ModelSpec, seed: number): MemoryWeights {
-  const rand = normals(seed);
+  const rand = normalSampler(seed);
   const map = new Map<string, Tensor>();
   for (const info of modelTensorList(spec, { includeMtp: true })) {
     const n = info.shape.reduce((a, b) => a * b, 1);
