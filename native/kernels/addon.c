@@ -7,6 +7,7 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include "kernels.h"
 
 int xds_check_paged(const int32_t *block_table, int table_len, const int32_t *positions, int num_tokens, int block_size, long num_blocks);
@@ -155,6 +156,83 @@ static napi_value js_paged_mla(napi_env env, napi_callback_info info) {
   return int_result(env, status);
 }
 
+/* The native side of a prepared expert set: pointers into the experts' weight arrays, which the
+ * TypeScript side keeps alive as long as the handle (src/kernels/native.ts prepareExperts). */
+#define MOE_MAGIC 0x584d6f45u
+typedef struct { uint32_t magic; xds_moe_experts ex; xds_linear lw[]; } moe_handle;
+
+static void moe_handle_free(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  free(data);
+}
+
+/* Typed-array element i of JS array `arr` (NULL for null when optional), as view() does. */
+static void *element_view(call_args *a, napi_value arr, uint32_t i, bool optional) {
+  if (a->failed) return NULL;
+  napi_value v;
+  if (napi_get_element(a->env, arr, i, &v) != napi_ok) { a->failed = true; return NULL; }
+  call_args one = { .env = a->env, .argc = 1, .failed = false };
+  one.argv[0] = v;
+  void *p = view(&one, 0, NULL, optional);
+  a->failed = one.failed;
+  return p;
+}
+
+/* moePrepare(meta: Int32Array [3E·4] (format, groupSize, outDim, inDim per weight; gate, up,
+ *            down of each expert), data[3E], scales[3E] (or nulls), bias[3E] (or nulls)) → handle */
+static napi_value js_moe_prepare(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  size_t meta_len = 0;
+  const int32_t *meta = view(&a, 0, &meta_len, false);
+  if (a.failed || a.argc < 4) return NULL;
+  uint32_t nw = (uint32_t)(meta_len / 4);
+  moe_handle *h = malloc(sizeof *h + nw * sizeof(xds_linear));
+  if (!h) { napi_throw_error(env, NULL, "kernels: out of memory"); return NULL; }
+  h->magic = MOE_MAGIC;
+  h->ex.num_experts = (int)(nw / 3);
+  h->ex.lw = h->lw;
+  for (uint32_t i = 0; i < nw && !a.failed; i++) {
+    xds_linear *lw = &h->lw[i];
+    lw->format = meta[4 * i]; lw->group_size = meta[4 * i + 1];
+    lw->out_dim = meta[4 * i + 2]; lw->in_dim = meta[4 * i + 3];
+    lw->w = element_view(&a, a.argv[1], i, false);
+    lw->scales = element_view(&a, a.argv[2], i, true);
+    lw->bias = element_view(&a, a.argv[3], i, true);
+  }
+  napi_value r;
+  if (a.failed || napi_create_external(env, h, moe_handle_free, NULL, &r) != napi_ok) { free(h); return NULL; }
+  return r;
+}
+
+static const moe_handle *moe_handle_arg(call_args *a, size_t i) {
+  napi_valuetype t = napi_undefined;
+  void *p = NULL;
+  if (i < a->argc) napi_typeof(a->env, a->argv[i], &t);
+  if (t == napi_external) napi_get_value_external(a->env, a->argv[i], &p);
+  if (!p || ((const moe_handle *)p)->magic != MOE_MAGIC) {
+    if (!a->failed) napi_throw_type_error(a->env, NULL, "kernels: expected an expert handle from moePrepare");
+    a->failed = true;
+    return NULL;
+  }
+  return p;
+}
+
+/* moeExperts(handle, x, out, numTokens, dim, offsets, rows, weights, numThreads) */
+static napi_value js_moe_experts(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  const moe_handle *h = moe_handle_arg(&a, 0);
+  xds_moe_args m;
+  m.x = view(&a, 1, NULL, false); m.out = view(&a, 2, NULL, false);
+  m.num_tokens = (int)num(&a, 3); m.dim = (int)num(&a, 4);
+  m.offsets = view(&a, 5, NULL, false); m.rows = view(&a, 6, NULL, false);
+  m.weights = view(&a, 7, NULL, false);
+  int threads = (int)num(&a, 8);
+  if (a.failed) return NULL;
+  m.ex = &h->ex;
+  xds_moe_experts_run(&m, threads);
+  return NULL;
+}
+
 /* int8Min(data) → the smallest value (weights must not contain -128). */
 static napi_value js_int8_min(napi_env env, napi_callback_info info) {
   call_args a = get_args(env, info);
@@ -188,14 +266,17 @@ static napi_value js_fma_probe(napi_env env, napi_callback_info info) {
   return r;
 }
 
-/* configure(avx2Only, spinUs, gemmMinRowsFloat, gemmMinRowsInt8) → { vnni, hasVnni, workers };
- * negative values (and 0 for the row thresholds) leave a setting as is. Process-wide. */
+/* configure(avx2Only, spinUs, gemmMinRowsFloat, gemmMinRowsInt8, moeMaxBufferBytes) → { vnni,
+ * hasVnni, workers }; negative values (and 0 for the row thresholds and the MoE buffer) leave a
+ * setting as is. Process-wide. */
 static napi_value js_configure(napi_env env, napi_callback_info info) {
   call_args a = get_args(env, info);
   int avx2_only = (int)num(&a, 0), spin = (int)num(&a, 1);
   int rows_float = a.argc > 2 ? (int)num(&a, 2) : -1, rows_int8 = a.argc > 3 ? (int)num(&a, 3) : -1;
+  double moe_bytes = a.argc > 4 ? num(&a, 4) : -1;
   if (a.failed) return NULL;
   xds_set_gemm_min_rows(rows_float, rows_int8);
+  xds_moe_set_max_buffer_bytes(moe_bytes);
   if (avx2_only >= 0) xds_set_max_isa(avx2_only);
   if (spin >= 0) xds_pool_set_spin_us(spin);
   napi_value r, v1, v2, v3;
@@ -223,6 +304,8 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "rope", js_rope);
   export_fn(env, exports, "pagedAttention", js_paged_attention);
   export_fn(env, exports, "pagedMla", js_paged_mla);
+  export_fn(env, exports, "moePrepare", js_moe_prepare);
+  export_fn(env, exports, "moeExperts", js_moe_experts);
   export_fn(env, exports, "int8Min", js_int8_min);
   export_fn(env, exports, "readProbe", js_read_probe);
   export_fn(env, exports, "fmaProbe", js_fma_probe);

@@ -25,7 +25,9 @@ int xds_use_vnni(void);
 /* Splits [0, n) into num_tasks contiguous ranges whose starts are multiples of align. */
 void xds_split(int n, int align, int task, int num_tasks, int *begin, int *end);
 
-/* Per-thread scratch memory that grows on demand (64-byte aligned); slot 0..3 are independent. */
+/* Per-thread scratch memory that grows on demand (64-byte aligned); slots 0..7 are independent.
+ * Used: 0 GEMM panel / stream scales, 1-2 int8 activations, 3 attention scores / rope / stream |x|,
+ * 4-7 moe.c (4-5 per expert, 6-7 the caller's entry buffer and layout). */
 void *xds_scratch(int slot, size_t bytes);
 
 enum xds_format { XDS_F32 = 0, XDS_BF16 = 1, XDS_INT8 = 2 };
@@ -85,6 +87,22 @@ typedef struct {
 } xds_mla_args;
 void xds_paged_attention(const xds_gqa_args *a, int num_threads);
 void xds_paged_mla(const xds_mla_args *a, int num_threads);
+
+/* The experts of one MoE layer: lw[3e] gate [I, D], lw[3e+1] up [I, D], lw[3e+2] down [D, I]. */
+typedef struct { int num_experts; const xds_linear *lw; } xds_moe_experts;
+/* One MoE layer's routed experts over tokens grouped by expert (ComputeBackend.moeExperts). */
+typedef struct {
+  const xds_moe_experts *ex;
+  const float *x;          /* [num_tokens, dim] */
+  float *out;              /* [num_tokens, dim], overwritten */
+  int num_tokens, dim;
+  const int32_t *offsets;  /* [E + 1] entries of expert e: offsets[e] .. offsets[e+1]-1 */
+  const int32_t *rows;     /* [N] token row of each entry */
+  const float *weights;    /* [N] combine weight of each entry */
+} xds_moe_args;
+void xds_moe_experts_run(const xds_moe_args *a, int num_threads);
+/* Largest [N, dim] per-entry buffer of the expert-parallel path, bytes (values <= 0 keep it). */
+void xds_moe_set_max_buffer_bytes(double bytes);
 
 /* Vector helpers shared by the kernels (AVX2). */
 float xds_dot_f32(const float *a, const float *b, int n);

@@ -147,8 +147,9 @@ void xds_split(int n, int align, int task, int num_tasks, int *begin, int *end) 
   *end = e * align < n ? e * align : n;
 }
 
-static __thread void *scratch_ptr[4];
-static __thread size_t scratch_len[4];
+#define XDS_SCRATCH_SLOTS 8
+static __thread void *scratch_ptr[XDS_SCRATCH_SLOTS];
+static __thread size_t scratch_len[XDS_SCRATCH_SLOTS];
 
 void *xds_scratch(int slot, size_t bytes) {
   if (scratch_len[slot] >= bytes) return scratch_ptr[slot];

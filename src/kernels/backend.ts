@@ -80,6 +80,31 @@ export interface PagedMlaArgs {
   readonly scale: number;
 }
 
+/** One SiLU-GLU expert (MODELS.md §1.2): gate/up [I, D], down [D, I]; MoE experts and the dense MLP. */
+export interface ExpertWeights { readonly gate: LinearWeight; readonly up: LinearWeight; readonly down: LinearWeight }
+
+/**
+ * All routed experts of one MoE layer (MODELS.md §3, §4.5; paper §2.1 "moe"), tokens already grouped
+ * by expert (units/moe/moe.ts groupByExpert): entries offsets[e] … offsets[e+1]−1 belong to expert e.
+ * out[t] = Σ over t's entries j, in increasing j (= expert order): weights[j] · Expert_e(x[t]),
+ * summed into a zeroed row in f32; tokens with no entry get 0. The shared expert is not included.
+ */
+export interface MoeExpertsArgs {
+  /** [numTokens, D] f32 token rows. */
+  readonly x: Float32Array;
+  /** [numTokens, D] f32, overwritten; must not alias x. */
+  readonly out: Float32Array;
+  readonly numTokens: number;
+  /** [E + 1] non-decreasing, offsets[0] = 0. */
+  readonly offsets: Int32Array;
+  /** [offsets[E]] token row (0 … numTokens−1) of each entry. */
+  readonly rows: Int32Array;
+  /** [offsets[E]] f32 combine weight of each entry. */
+  readonly weights: Float32Array;
+  /** [E] the experts, all the same shapes (gate.inDim = down.outDim = D). */
+  readonly experts: readonly ExpertWeights[];
+}
+
 export interface ComputeBackend {
   readonly name: string;
   /** y[rows, outDim] = x[rows, inDim] · Wᵀ (+ bias). */
@@ -97,4 +122,10 @@ export interface ComputeBackend {
   softmax(x: Float32Array, rows: number, n: number): void;
   pagedAttention(args: PagedAttentionArgs): void;
   pagedMlaAttention(args: PagedMlaArgs): void;
+  /**
+   * Optional: all routed experts of a MoE layer in one call (see MoeExpertsArgs). A backend without
+   * it is driven expert by expert through matmul/siluMul (kernels/moe-experts.ts moeExpertsLoop),
+   * which defines the result.
+   */
+  moeExperts?(args: MoeExpertsArgs): void;
 }

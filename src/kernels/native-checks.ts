@@ -5,7 +5,7 @@
  * (including the scan of int8 data for -128) and remembered.
  */
 import { XdsError } from '../core/errors.js';
-import type { LinearWeight, PagedAttentionArgs, PagedMlaArgs } from './backend.js';
+import type { ExpertWeights, LinearWeight, MoeExpertsArgs, PagedAttentionArgs, PagedMlaArgs } from './backend.js';
 
 function fail(param: string, message: string): never {
   throw new XdsError('invalid_argument', `${param}: ${message}`, { param });
@@ -98,4 +98,49 @@ export function checkPagedStatus(status: number): void {
   if (status === 1) fail('positions', 'every position must be ≥ 0');
   if (status === 2) fail('blockTable', 'does not cover the largest position');
   if (status === 3) fail('blockTable', 'names a block outside the cache');
+}
+
+/** Expert shapes: every gate/up [I, D], down [D, I] with one D and I; returns { D, I }. */
+export function checkExpertShapes(experts: readonly ExpertWeights[], int8Min: (d: Int8Array) => number): { D: number; I: number } {
+  const first = experts[0];
+  if (first === undefined) fail('experts', 'needs at least one expert');
+  const D = first.gate.inDim, I = first.gate.outDim;
+  experts.forEach((ex, e) => {
+    for (const [name, w, outDim, inDim] of [['gate', ex.gate, I, D], ['up', ex.up, I, D], ['down', ex.down, D, I]] as const) {
+      try { checkLinear(w, int8Min); } catch (err) { throw renamed(err, `experts[${e}].${name}`); }
+      if (w.outDim !== outDim || w.inDim !== inDim) fail(`experts[${e}].${name}`, `must be [${outDim}, ${inDim}] like experts[0], got [${w.outDim}, ${w.inDim}]`);
+    }
+  });
+  return { D, I };
+}
+
+/** Prefixes the param of a weight error ('weight.data' → 'experts[3].up.data'). */
+function renamed(err: unknown, prefix: string): unknown {
+  if (!(err instanceof XdsError) || err.param === undefined) return err;
+  const param = err.param.replace(/^weight/, prefix);
+  return new XdsError('invalid_argument', err.message.replace(/^weight/, prefix), { param });
+}
+
+/** Everything moe.c reads besides the weights: buffer lengths, offsets, entry rows; D from the experts. */
+export function checkMoeExperts(a: MoeExpertsArgs, D: number): void {
+  checkInt(a.numTokens, 'numTokens');
+  checkLength(a.x, a.numTokens * D, 'x');
+  checkLength(a.out, a.numTokens * D, 'out');
+  if (overlaps(a.x, a.out, a.numTokens * D)) fail('out', 'must not alias x');
+  const E = a.experts.length;
+  checkLength(a.offsets, E + 1, 'offsets');
+  if (a.offsets[0] !== 0) fail('offsets', `offsets[0] must be 0, got ${a.offsets[0]}`);
+  for (let e = 0; e < E; e++) if (a.offsets[e + 1]! < a.offsets[e]!) fail('offsets', `must be non-decreasing (offsets[${e + 1}] < offsets[${e}])`);
+  const n = a.offsets[E]!;
+  checkLength(a.rows, n, 'rows');
+  checkLength(a.weights, n, 'weights');
+  for (let j = 0; j < n; j++) {
+    const r = a.rows[j]!;
+    if (r < 0 || r >= a.numTokens) fail('rows', `rows[${j}] = ${r} is outside [0, ${a.numTokens})`);
+  }
+}
+
+function overlaps(a: Float32Array, b: Float32Array, n: number): boolean {
+  if (a.buffer !== b.buffer || n === 0) return false;
+  return a.byteOffset < b.byteOffset + n * 4 && b.byteOffset < a.byteOffset + n * 4;
 }

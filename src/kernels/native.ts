@@ -6,8 +6,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { loadNativeAddon } from '../core/native.js';
-import type { ComputeBackend, LinearWeight, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
-import { checkInt, checkLength, checkLinear, checkMatmul, checkPagedAttention, checkPagedMla, checkPagedStatus, checkRope } from './native-checks.js';
+import type { ComputeBackend, ExpertWeights, LinearWeight, MoeExpertsArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
+import { checkExpertShapes, checkInt, checkLength, checkLinear, checkMatmul, checkMoeExperts, checkPagedAttention, checkPagedMla, checkPagedStatus, checkRope } from './native-checks.js';
 
 type F32 = Float32Array;
 type Nullable<T> = T | null;
@@ -21,13 +21,37 @@ export interface KernelsAddon {
   rope(x: F32, rows: number, rowStride: number, numHeads: number, headStride: number, offset: number, positions: Int32Array, invFreq: F32, attentionFactor: number, interleaved: number, dim: number): void;
   pagedAttention(q: F32, out: F32, kCache: F32, vCache: F32, blockTable: Int32Array, positions: Int32Array, numTokens: number, numHeads: number, numKvHeads: number, headDim: number, headDimV: number, blockSizeTokens: number, scale: number, slidingWindow: number, numThreads: number): number;
   pagedMla(q: F32, out: F32, latentCache: F32, blockTable: Int32Array, positions: Int32Array, numTokens: number, numHeads: number, kvLoraRank: number, ropeDim: number, blockSizeTokens: number, scale: number, numThreads: number): number;
+  /** Pointers to every expert weight of a layer (meta: [3E·4] format, groupSize, outDim, inDim of gate, up, down per expert). */
+  moePrepare(meta: Int32Array, data: readonly (F32 | Uint16Array | Int8Array)[], scales: readonly Nullable<F32>[], bias: readonly Nullable<F32>[]): MoeHandle;
+  moeExperts(handle: MoeHandle, x: F32, out: F32, numTokens: number, dim: number, offsets: Int32Array, rows: Int32Array, weights: F32, numThreads: number): void;
   int8Min(data: Int8Array): number;
   /** Reads every byte of `bytes` once; returns the bytes read. */
   readProbe(bytes: Uint8Array, numThreads: number): number;
   /** Runs `iters` rounds of 12 independent 8-wide FMA chains per thread; returns FLOPs done. */
   fmaProbe(iters: number, numThreads: number): number;
   /** Process-wide settings; negative values leave a setting as is (0 too for the row thresholds). */
-  configure(avx2Only: number, spinUs: number, gemmMinRowsFloat?: number, gemmMinRowsInt8?: number): { vnni: boolean; hasVnni: boolean; workers: number };
+  configure(avx2Only: number, spinUs: number, gemmMinRowsFloat?: number, gemmMinRowsInt8?: number, moeMaxBufferBytes?: number): { vnni: boolean; hasVnni: boolean; workers: number };
+}
+
+/** An opaque addon handle (an N-API external) over one layer's expert weights. */
+export interface MoeHandle { readonly __moeHandle: unique symbol }
+
+/** A prepared expert set; `experts` keeps the weight arrays the handle points into alive. */
+interface PreparedExperts { readonly handle: MoeHandle; readonly D: number; readonly experts: readonly ExpertWeights[] }
+
+/** Per expert array (one per MoE layer, immutable): validated once, pointers taken once. */
+const preparedExperts = new WeakMap<readonly ExpertWeights[], PreparedExperts>();
+
+function prepareExperts(addon: KernelsAddon, experts: readonly ExpertWeights[]): PreparedExperts {
+  const known = preparedExperts.get(experts);
+  if (known) return known;
+  const { D } = checkExpertShapes(experts, (d) => addon.int8Min(d));
+  const ws = experts.flatMap((e) => [e.gate, e.up, e.down]);
+  const meta = Int32Array.from(ws.flatMap((w) => [FORMAT_CODE[w.format], w.format === 'int8' ? w.groupSize : 0, w.outDim, w.inDim]));
+  const handle = addon.moePrepare(meta, ws.map((w) => w.data), ws.map((w) => (w.format === 'int8' ? w.scales : null)), ws.map((w) => w.bias ?? null));
+  const p: PreparedExperts = { handle, D, experts };
+  preparedExperts.set(experts, p);
+  return p;
 }
 
 export interface NativeBackendOptions {
@@ -150,5 +174,11 @@ class NativeBackend implements ComputeBackend {
   pagedMlaAttention(a: PagedMlaArgs): void {
     const numTokens = checkPagedMla(a);
     checkPagedStatus(this.addon.pagedMla(a.q, a.out, a.latentCache, a.blockTable, a.positions, numTokens, a.numHeads, a.kvLoraRank, a.ropeDim, a.blockSizeTokens, a.scale, this.numThreads));
+  }
+
+  moeExperts(a: MoeExpertsArgs): void {
+    const p = prepareExperts(this.addon, a.experts);
+    checkMoeExperts(a, p.D);
+    this.addon.moeExperts(p.handle, a.x, a.out, a.numTokens, p.D, a.offsets, a.rows, a.weights, this.numThreads);
   }
 }

@@ -3,10 +3,12 @@
  * the oracle the native backend is tested against and the fallback when the addon is missing.
  * f32 activations; every dot product and reduction is accumulated in f64 (JS numbers).
  * Implements MODELS.md §1.1 (RMSNorm), §1.2 (SiLU-GLU), §1.3 (RoPE, both layouts), §1.4 (paged
- * causal attention, GQA ⌊h/g⌋ mapping, sliding window) and §4.4 (absorbed MLA attention).
+ * causal attention, GQA ⌊h/g⌋ mapping, sliding window), §4.4 (absorbed MLA attention) and §3 (the
+ * routed experts of a MoE layer: the per-expert loop of moe-experts.ts over these kernels).
  */
 
-import type { ComputeBackend, LinearWeight, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
+import type { ComputeBackend, LinearWeight, MoeExpertsArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
+import { moeExpertsLoop } from './moe-experts.js';
 
 const cvtF32 = new Float32Array(1);
 const cvtU32 = new Uint32Array(cvtF32.buffer);
@@ -170,4 +172,5 @@ export const referenceBackend: ComputeBackend = {
   softmax,
   pagedAttention,
   pagedMlaAttention,
+  moeExperts: (a: MoeExpertsArgs): void => moeExpertsLoop(referenceBackend, a),
 };

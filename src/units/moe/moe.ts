@@ -1,12 +1,14 @@
 /**
- * MoE FFN unit (MODELS.md §3, §4.5; paper §2.1 "moe"): route → group tokens by expert → run each
- * expert once over all its tokens (grouped matmul: gather rows, SiLU-GLU, scatter-add weighted)
- * → add the shared expert (one MLP of width S·Im, unweighted). The grouping is exposed on its own
- * so an expert-parallel dispatch can reuse the same layout.
+ * MoE FFN unit (MODELS.md §3, §4.5; paper §2.1 "moe"): route → group tokens by expert → run all
+ * routed experts of the layer in one backend call (ComputeBackend.moeExperts: each expert once over
+ * all its tokens, weighted sum per token; backends without it run the per-expert loop of
+ * kernels/moe-experts.ts) → add the shared expert (one MLP of width S·Im, unweighted). The grouping
+ * is exposed on its own so an expert-parallel dispatch can reuse the same layout.
  */
 
 import type { FfnSpec } from '../../config/model-spec.js';
-import type { ComputeBackend } from '../../kernels/backend.js';
+import type { ComputeBackend, MoeExpertsArgs } from '../../kernels/backend.js';
+import { moeExpertsLoop } from '../../kernels/moe-experts.js';
 import type { FfnWeights } from '../../model/model-weights.js';
 import { denseMlp } from '../ffn.js';
 import { Scratch } from '../scratch.js';
@@ -41,20 +43,6 @@ export function groupByExpert(r: Routing, numExperts: number, scratch: Scratch =
   return { offsets, rows, weights };
 }
 
-/** Run expert `w` once over the entries [lo, hi) of `g` (rows gathered contiguously) and add weight·output into out rows. */
-function runExpert(backend: ComputeBackend, w: MoeWeights['experts'][number], x: Float32Array, out: Float32Array, g: ExpertGroups, lo: number, hi: number, D: number, sc: Scratch): void {
-  const n = hi - lo;
-  const xs = sc.f32('moe.xs', n * D); // [n, D] gathered rows
-  for (let j = 0; j < n; j++) xs.set(x.subarray(g.rows[lo + j]! * D, (g.rows[lo + j]! + 1) * D), j * D);
-  const ys = sc.f32('moe.ys', n * D); // [n, D]
-  denseMlp(backend, w, xs, ys, n, sc);
-  for (let j = 0; j < n; j++) {
-    const o = g.rows[lo + j]! * D;
-    const wt = g.weights[lo + j]!;
-    for (let d = 0; d < D; d++) out[o + d] = out[o + d]! + wt * ys[j * D + d]!;
-  }
-}
-
 /** out [rows, D] = Σ_j w_j·Expert_j(x) + Shared(x); returns the routing (for expert-load counters). */
 export function moeFfn(backend: ComputeBackend, w: MoeWeights, spec: MoeSpec, x: Float32Array, out: Float32Array, rows: number, scratch: Scratch = new Scratch()): Routing {
   const D = w.router.inDim;
@@ -63,10 +51,9 @@ export function moeFfn(backend: ComputeBackend, w: MoeWeights, spec: MoeSpec, x:
   backend.matmul(x, w.router, logits, rows);
   const routing = routeTokens(logits, rows, E, spec.numExpertsPerTok, spec.router, w.correctionBias);
   const g = groupByExpert(routing, E, scratch);
-  out.fill(0, 0, rows * D);
-  for (let e = 0; e < E; e++) {
-    if (g.offsets[e + 1]! > g.offsets[e]!) runExpert(backend, w.experts[e]!, x, out, g, g.offsets[e]!, g.offsets[e + 1]!, D, scratch);
-  }
+  const args: MoeExpertsArgs = { x, out, numTokens: rows, offsets: g.offsets, rows: g.rows, weights: g.weights, experts: w.experts };
+  if (backend.moeExperts) backend.moeExperts(args);
+  else moeExpertsLoop(backend, args, scratch);
   if (w.shared !== null) {
     const s = scratch.f32('moe.shared', rows * D); // [rows, D] shared expert output
     denseMlp(backend, w.shared, x, s, rows, scratch);
