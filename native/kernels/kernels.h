@@ -13,6 +13,9 @@
 typedef void (*xds_task_fn)(void *arg, int task, int num_tasks);
 /* Runs num_tasks tasks over the pool (spin-then-park workers); num_tasks <= 1 never touches it. */
 void xds_pool_run(xds_task_fn fn, void *arg, int num_tasks);
+/* For tasks that take their work from a shared counter until none is left (every task can do all
+ * of it): the caller waits only for workers that started before its own task returned. */
+void xds_pool_run_claimed(xds_task_fn fn, void *arg, int num_tasks);
 /* How long idle workers spin before parking on a futex, in microseconds. */
 void xds_pool_set_spin_us(int us);
 int xds_pool_num_workers(void);

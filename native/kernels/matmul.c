@@ -140,5 +140,5 @@ void xds_matmul(const xds_linear *lw, const float *x, float *y, int rows, int nu
   int tasks = choose_tasks(lw, rows, num_threads), units = (lw->out_dim + 15) / 16;
   job.num_chunks = tasks == 1 ? 1 : (units < tasks * CHUNKS_PER_TASK ? units : tasks * CHUNKS_PER_TASK);
   atomic_init(&job.next_chunk, 0);
-  xds_pool_run(matmul_task, &job, tasks);
+  xds_pool_run_claimed(matmul_task, &job, tasks);
 }

@@ -37,7 +37,9 @@ typedef struct {
   float *ybuf;                 /* [N, D] f32 output of every entry */
   const int32_t *tok_start;    /* [T + 1] entries of token t: tok_entries[tok_start[t] ..] */
   const int32_t *tok_entries;  /* [N] entry indices, increasing within each token */
-  _Atomic int next;
+  _Atomic int next;            /* next index into order[] to claim */
+  _Atomic int next_chunk;      /* next token chunk of the combine to claim */
+  int num_chunks;
 } moe_job;
 
 /* y [n, D] = down(silu(gate(xs)) ⊙ up(xs)) over the n rows of expert e, `threads` per matmul. */
@@ -65,12 +67,10 @@ static void experts_task(void *arg, int task, int num_tasks) {
   }
 }
 
-static void combine_task(void *arg, int task, int num_tasks) {
-  const moe_job *job = arg;
+/* out rows [t0, t1) = Σ weight · ybuf over each token's entries, in entry order. */
+static void combine_tokens(const moe_job *job, int t0, int t1) {
   const xds_moe_args *a = job->a;
   const int D = a->dim;
-  int t0, t1;
-  xds_split(a->num_tokens, 1, task, num_tasks, &t0, &t1);
   for (int t = t0; t < t1; t++) {
     float *row = a->out + (size_t)t * D;
     memset(row, 0, (size_t)D * sizeof(float));
@@ -78,6 +78,18 @@ static void combine_task(void *arg, int task, int num_tasks) {
       int j = job->tok_entries[p];
       xds_axpy_f32(row, a->weights[j], job->ybuf + (size_t)j * D, D);
     }
+  }
+}
+
+static void combine_task(void *arg, int task, int num_tasks) {
+  moe_job *job = arg;
+  (void)task;
+  (void)num_tasks;
+  for (;;) {
+    int c = atomic_fetch_add_explicit(&job->next_chunk, 1, memory_order_relaxed), t0, t1;
+    if (c >= job->num_chunks) return;
+    xds_split(job->a->num_tokens, 1, c, job->num_chunks, &t0, &t1);
+    combine_tokens(job, t0, t1);
   }
 }
 
@@ -131,12 +143,15 @@ static void run_parallel_experts(const xds_moe_args *a, moe_job *job, int32_t *i
   job->tok_start = tok_start;
   job->tok_entries = tok_entries;
   atomic_init(&job->next, 0);
-  xds_pool_run(experts_task, job, num_threads < job->num_active ? num_threads : job->num_active);
+  xds_pool_run_claimed(experts_task, job, num_threads < job->num_active ? num_threads : job->num_active);
   long per = (long)COMBINE_MIN_FLOATS_PER_TASK, work = (long)n * a->dim;
   int tasks = (int)(work / per);
   if (tasks > num_threads) tasks = num_threads;
   if (tasks > T) tasks = T;
-  xds_pool_run(combine_task, job, tasks < 1 ? 1 : tasks);
+  if (tasks < 1) tasks = 1;
+  job->num_chunks = T < 4 * tasks ? T : 4 * tasks;
+  atomic_init(&job->next_chunk, 0);
+  xds_pool_run_claimed(combine_task, job, tasks);
 }
 
 void xds_moe_experts_run(const xds_moe_args *a, int num_threads) {

@@ -3,7 +3,9 @@
  * per kernel call, spin-then-park synchronization. Idle workers spin for a short time (spin_us,
  * default 50 µs) waiting for the next call, then park on a futex so they do not fight Node's own
  * thread for the 2 cores. A call with one task never touches the pool. When another JS thread
- * (another rank in the same process) holds the pool, the caller runs all tasks itself.
+ * (another rank in the same process) holds the pool, the caller runs all tasks itself. Regions
+ * whose tasks claim work from a counter (matmul, MoE experts) wait only for the workers that
+ * joined before the caller ran out of work (xds_pool_run_claimed).
  */
 #define _GNU_SOURCE
 #include "kernels.h"
@@ -28,6 +30,11 @@ static _Atomic int spin_us = 50;
 static xds_task_fn job_fn;
 static void *job_arg;
 static int job_num_tasks;
+static int job_claimed;                   /* 1: tasks claim work from a shared counter (xds_pool_run_claimed) */
+/* Claimed regions only: (even generation of the region) << 32 | JOIN_CLOSED | workers that joined. */
+static _Atomic uint64_t join_word = 0;
+static _Atomic int num_finished = 0;      /* claimed regions: joined workers that have returned */
+#define JOIN_CLOSED (1ull << 31)
 
 void xds_pool_set_spin_us(int us) { atomic_store(&spin_us, us < 0 ? 0 : us); }
 int xds_pool_num_workers(void) { return num_workers; }
@@ -64,6 +71,25 @@ static uint32_t wait_for_job(uint32_t seen) {
 
 typedef struct { int id; uint32_t start_generation; } worker_init;
 
+/* Claimed region of generation g: joins it unless the caller has closed it (or it is over). */
+static int join_region(uint32_t g) {
+  uint64_t w = atomic_load_explicit(&join_word, memory_order_acquire);
+  for (;;) {
+    if ((uint32_t)(w >> 32) != g || (w & JOIN_CLOSED)) return 0;
+    if (atomic_compare_exchange_weak_explicit(&join_word, &w, w + 1, memory_order_acq_rel, memory_order_acquire)) return 1;
+  }
+}
+
+static void run_worker_task(uint32_t g, xds_task_fn fn, void *arg, int id, int n, int claimed) {
+  if (!claimed) {
+    fn(arg, id, n);
+    atomic_fetch_sub_explicit(&num_pending, 1, memory_order_acq_rel);
+  } else if (join_region(g)) {
+    fn(arg, id, n);
+    atomic_fetch_add_explicit(&num_finished, 1, memory_order_acq_rel);
+  }
+}
+
 /* NOTE: `generation` is also a seqlock over the job fields: odd while the caller writes them,
  * even (2·region) once they are complete, so a worker that does not take part in a region never
  * acts on a half-written job of the next one. */
@@ -75,19 +101,16 @@ static void *worker_main(void *p) {
     uint32_t g = wait_for_job(seen), g2;
     xds_task_fn fn;
     void *arg;
-    int n;
+    int n, claimed;
     for (;;) {
       g = atomic_load_explicit(&generation, memory_order_acquire);
       if (g & 1u) { _mm_pause(); continue; }
-      fn = job_fn; arg = job_arg; n = job_num_tasks;
+      fn = job_fn; arg = job_arg; n = job_num_tasks; claimed = job_claimed;
       g2 = atomic_load_explicit(&generation, memory_order_acquire);
       if (g2 == g) break;
     }
     seen = g;
-    if (init.id < n) {
-      fn(arg, init.id, n);
-      atomic_fetch_sub_explicit(&num_pending, 1, memory_order_acq_rel);
-    }
+    if (init.id < n) run_worker_task(g, fn, arg, init.id, n, claimed);
   }
   return NULL;
 }
@@ -116,25 +139,64 @@ static void run_serial(xds_task_fn fn, void *arg, int num_tasks) {
   for (int t = 0; t < num_tasks; t++) fn(arg, t, num_tasks);
 }
 
-void xds_pool_run(xds_task_fn fn, void *arg, int num_tasks) {
-  if (num_tasks <= 1) { fn(arg, 0, 1); return; }
-  if (pthread_mutex_trylock(&pool_lock) != 0) { run_serial(fn, arg, num_tasks); return; }
-  int workers = grow_pool(num_tasks - 1);
-  if (workers < num_tasks - 1) num_tasks = workers + 1;
-  if (num_tasks <= 1) { pthread_mutex_unlock(&pool_lock); fn(arg, 0, 1); return; }
-  atomic_fetch_add(&generation, 1); /* odd: writing */
-  job_fn = fn;
-  job_arg = arg;
-  job_num_tasks = num_tasks;
-  atomic_store(&num_pending, num_tasks - 1);
-  atomic_fetch_add(&generation, 1); /* even: published */
-  if (atomic_load(&num_sleepers) > 0) futex_wake_all(&generation);
-  fn(arg, 0, num_tasks);
+/* Spins until *counter == target (acquire); yields the core now and then. */
+static void wait_count(_Atomic int *counter, int target) {
   /* NOTE: a worker that is not scheduled (loaded host) gets this core after a short spin. */
-  for (unsigned i = 1; atomic_load_explicit(&num_pending, memory_order_acquire) > 0; i++) {
+  for (unsigned i = 1; atomic_load_explicit(counter, memory_order_acquire) != target; i++) {
     if (i % 4096 == 0) sched_yield();
     else _mm_pause();
   }
+}
+
+/* Publishes the job (generation odd while writing, even when complete) and wakes parked workers. */
+static void publish(xds_task_fn fn, void *arg, int num_tasks, int claimed) {
+  uint32_t g = atomic_fetch_add(&generation, 1) + 2; /* odd now: writing; g is the region's even value */
+  job_fn = fn;
+  job_arg = arg;
+  job_num_tasks = num_tasks;
+  job_claimed = claimed;
+  atomic_store(&num_pending, num_tasks - 1);
+  atomic_store(&num_finished, 0);
+  atomic_store(&join_word, (uint64_t)g << 32);
+  atomic_fetch_add(&generation, 1); /* even: published */
+  if (atomic_load(&num_sleepers) > 0) futex_wake_all(&generation);
+}
+
+/* Takes the pool for num_tasks tasks; returns the task count it got (<= 1: run alone, not held). */
+static int acquire(int num_tasks) {
+  if (num_tasks <= 1) return 1;
+  if (pthread_mutex_trylock(&pool_lock) != 0) return -1;
+  int workers = grow_pool(num_tasks - 1);
+  if (workers < num_tasks - 1) num_tasks = workers + 1;
+  if (num_tasks <= 1) pthread_mutex_unlock(&pool_lock);
+  return num_tasks;
+}
+
+void xds_pool_run(xds_task_fn fn, void *arg, int num_tasks) {
+  int n = acquire(num_tasks);
+  if (n < 0) { run_serial(fn, arg, num_tasks); return; }
+  if (n <= 1) { fn(arg, 0, 1); return; }
+  publish(fn, arg, n, 0);
+  fn(arg, 0, n);
+  wait_count(&num_pending, 0);
+  pthread_mutex_unlock(&pool_lock);
+}
+
+/*
+ * NOTE: for tasks that claim work from a shared counter, a task that starts late finds nothing
+ * left. So once the caller's own task returns (no work left to claim), it closes the region and
+ * waits only for the workers that joined before that (they are running and hold claimed work);
+ * a worker the OS has not scheduled yet (loaded host, or still waking from its futex) no longer
+ * delays the call: it sees the region closed and goes back to waiting.
+ */
+void xds_pool_run_claimed(xds_task_fn fn, void *arg, int num_tasks) {
+  int n = acquire(num_tasks);
+  if (n < 0) { run_serial(fn, arg, num_tasks); return; }
+  if (n <= 1) { fn(arg, 0, 1); return; }
+  publish(fn, arg, n, 1);
+  fn(arg, 0, n);
+  uint64_t w = atomic_fetch_or_explicit(&join_word, JOIN_CLOSED, memory_order_acq_rel);
+  wait_count(&num_finished, (int)(w & (JOIN_CLOSED - 1)));
   pthread_mutex_unlock(&pool_lock);
 }
 
