@@ -101,7 +101,7 @@ export interface MoeExpertsArgs {
   readonly rows: Int32Array;
   /** [offsets[E]] f32 combine weight of each entry. */
   readonly weights: Float32Array;
-  /** [E] the experts, all the same shapes (gate.inDim = down.outDim = D). */
+  /** [E] the experts: gate/up [I_e, D], down [D, I_e], one D (widths I_e may differ). */
   readonly experts: readonly ExpertWeights[];
 }
 

@@ -100,18 +100,19 @@ export function checkPagedStatus(status: number): void {
   if (status === 3) fail('blockTable', 'names a block outside the cache');
 }
 
-/** Expert shapes: every gate/up [I, D], down [D, I] with one D and I; returns { D, I }. */
-export function checkExpertShapes(experts: readonly ExpertWeights[], int8Min: (d: Int8Array) => number): { D: number; I: number } {
+/** Expert shapes: gate/up [I_e, D], down [D, I_e], one D for all (widths may differ, e.g. a shared expert); returns D. */
+export function checkExpertShapes(experts: readonly ExpertWeights[], int8Min: (d: Int8Array) => number): number {
   const first = experts[0];
   if (first === undefined) fail('experts', 'needs at least one expert');
-  const D = first.gate.inDim, I = first.gate.outDim;
+  const D = first.gate.inDim;
   experts.forEach((ex, e) => {
+    const I = ex.gate.outDim;
     for (const [name, w, outDim, inDim] of [['gate', ex.gate, I, D], ['up', ex.up, I, D], ['down', ex.down, D, I]] as const) {
       try { checkLinear(w, int8Min); } catch (err) { throw renamed(err, `experts[${e}].${name}`); }
-      if (w.outDim !== outDim || w.inDim !== inDim) fail(`experts[${e}].${name}`, `must be [${outDim}, ${inDim}] like experts[0], got [${w.outDim}, ${w.inDim}]`);
+      if (w.outDim !== outDim || w.inDim !== inDim) fail(`experts[${e}].${name}`, `must be [${outDim}, ${inDim}], got [${w.outDim}, ${w.inDim}]`);
     }
   });
-  return { D, I };
+  return D;
 }
 
 /** Prefixes the param of a weight error ('weight.data' → 'experts[3].up.data'). */

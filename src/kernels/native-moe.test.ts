@@ -29,9 +29,11 @@ function run(b: ComputeBackend | ((a: MoeExpertsArgs) => void), a: Omit<MoeExper
   return out;
 }
 
-function checkCase([E, D, I, k, T, idle]: (typeof CASES)[number], format: ExpertFormat, seed: number): void {
+function checkCase([E, D, I, k, T, idle]: (typeof CASES)[number], format: ExpertFormat, seed: number, sharedWidth = 0): void {
   const experts = randomExperts(E, D, I, format, seed);
-  const args = { x: sharedF32(T * D, rng(seed + 1)), numTokens: T, ...randomGroups(T, E, k, new Set(idle), seed + 2), experts };
+  const groups = randomGroups(T, E, k, new Set(idle), seed + 2);
+  const args = { x: sharedF32(T * D, rng(seed + 1)), numTokens: T, ...(sharedWidth > 0 ? withShared(groups, T) : groups), experts };
+  if (sharedWidth > 0) experts.push(...randomExperts(1, D, sharedWidth, format, seed + 3));
   const n1 = requireNative(1), n2 = requireNative(2);
   if (!n1 || !n2) return;
   const ref = format === 'int8' ? run((a) => moeExpertsLoop(n1, a), args, D) : run(referenceBackend, args, D);
@@ -58,6 +60,21 @@ for (const format of ['f32', 'bf16', 'int8'] as const) {
 
 test('a prefill-sized batch (many rows per expert: packed GEMM inside an expert) matches the reference', { skip: !requireNative(1) }, () => {
   checkCase([3, 32, 16, 2, 40, []], 'bf16', 77);
+});
+
+/** One more expert (index E) used by every token with weight 1, as units/moe/moe.ts passes the shared expert. */
+function withShared(g: Pick<MoeExpertsArgs, 'offsets' | 'rows' | 'weights'>, T: number): Pick<MoeExpertsArgs, 'offsets' | 'rows' | 'weights'> {
+  const n = g.rows.length;
+  return {
+    offsets: Int32Array.from([...g.offsets, n + T]),
+    rows: Int32Array.from([...g.rows, ...Array.from({ length: T }, (_, t) => t)]),
+    weights: Float32Array.from([...g.weights, ...Array<number>(T).fill(1)]),
+  };
+}
+
+test('a wider shared expert as expert E (weight 1 for every token) matches the reference', { skip: !requireNative(1) }, () => {
+  checkCase([8, 64, 24, 6, 20, [2]], 'bf16', 91, 48);
+  checkCase([4, 33, 12, 2, 3, []], 'f32', 92, 24);
 });
 
 test('bad moeExperts input is an XdsError naming the field', { skip: !requireNative(1) }, () => {

@@ -45,7 +45,7 @@ const preparedExperts = new WeakMap<readonly ExpertWeights[], PreparedExperts>()
 function prepareExperts(addon: KernelsAddon, experts: readonly ExpertWeights[]): PreparedExperts {
   const known = preparedExperts.get(experts);
   if (known) return known;
-  const { D } = checkExpertShapes(experts, (d) => addon.int8Min(d));
+  const D = checkExpertShapes(experts, (d) => addon.int8Min(d));
   const ws = experts.flatMap((e) => [e.gate, e.up, e.down]);
   const meta = Int32Array.from(ws.flatMap((w) => [FORMAT_CODE[w.format], w.format === 'int8' ? w.groupSize : 0, w.outDim, w.inDim]));
   const handle = addon.moePrepare(meta, ws.map((w) => w.data), ws.map((w) => (w.format === 'int8' ? w.scales : null)), ws.map((w) => w.bias ?? null));

@@ -2,15 +2,15 @@
  * MoE FFN unit (MODELS.md §3, §4.5; paper §2.1 "moe"): route → group tokens by expert → run all
  * routed experts of the layer in one backend call (ComputeBackend.moeExperts: each expert once over
  * all its tokens, weighted sum per token; backends without it run the per-expert loop of
- * kernels/moe-experts.ts) → add the shared expert (one MLP of width S·Im, unweighted). The grouping
- * is exposed on its own so an expert-parallel dispatch can reuse the same layout.
+ * kernels/moe-experts.ts); the shared expert (one MLP of width S·Im, unweighted) rides in the same
+ * call as expert E with weight 1 for every token. The grouping is exposed on its own so an
+ * expert-parallel dispatch can reuse the same layout.
  */
 
 import type { FfnSpec } from '../../config/model-spec.js';
 import type { ComputeBackend, MoeExpertsArgs } from '../../kernels/backend.js';
 import { moeExpertsLoop } from '../../kernels/moe-experts.js';
-import type { FfnWeights } from '../../model/model-weights.js';
-import { denseMlp } from '../ffn.js';
+import type { FfnWeights, MlpWeights } from '../../model/model-weights.js';
 import { Scratch } from '../scratch.js';
 import { routeTokens, type Routing } from './router.js';
 
@@ -43,21 +43,43 @@ export function groupByExpert(r: Routing, numExperts: number, scratch: Scratch =
   return { offsets, rows, weights };
 }
 
+/** The routed experts followed by the shared one (one array per layer, so backends can cache per array). */
+const withShared = new WeakMap<MoeWeights, readonly MlpWeights[]>();
+
+function expertsWithShared(w: MoeWeights, shared: MlpWeights): readonly MlpWeights[] {
+  let all = withShared.get(w);
+  if (all === undefined) withShared.set(w, (all = [...w.experts, shared]));
+  return all;
+}
+
+/**
+ * The shared expert as one more expert (index E) that every token uses with weight 1: it is added
+ * after the token's routed experts, as out + Shared(x) was, and runs in the same backend call.
+ */
+function appendSharedEntries(g: ExpertGroups, numExperts: number, numTokens: number, sc: Scratch): ExpertGroups {
+  const n = g.offsets[numExperts]!;
+  const offsets = sc.i32('moe.all.offsets', numExperts + 2);
+  offsets.set(g.offsets.subarray(0, numExperts + 1));
+  offsets[numExperts + 1] = n + numTokens;
+  const rows = sc.i32('moe.all.rows', n + numTokens);
+  const weights = sc.f32('moe.all.weights', n + numTokens);
+  rows.set(g.rows.subarray(0, n));
+  weights.set(g.weights.subarray(0, n));
+  for (let t = 0; t < numTokens; t++) { rows[n + t] = t; weights[n + t] = 1; }
+  return { offsets, rows, weights };
+}
+
 /** out [rows, D] = Σ_j w_j·Expert_j(x) + Shared(x); returns the routing (for expert-load counters). */
 export function moeFfn(backend: ComputeBackend, w: MoeWeights, spec: MoeSpec, x: Float32Array, out: Float32Array, rows: number, scratch: Scratch = new Scratch()): Routing {
-  const D = w.router.inDim;
   const E = spec.numExperts;
   const logits = scratch.f32('moe.logits', rows * E); // [rows, E] router logits, f32
   backend.matmul(x, w.router, logits, rows);
   const routing = routeTokens(logits, rows, E, spec.numExpertsPerTok, spec.router, w.correctionBias);
-  const g = groupByExpert(routing, E, scratch);
-  const args: MoeExpertsArgs = { x, out, numTokens: rows, offsets: g.offsets, rows: g.rows, weights: g.weights, experts: w.experts };
+  const routed = groupByExpert(routing, E, scratch);
+  const g = w.shared === null ? routed : appendSharedEntries(routed, E, rows, scratch);
+  const experts = w.shared === null ? w.experts : expertsWithShared(w, w.shared);
+  const args: MoeExpertsArgs = { x, out, numTokens: rows, offsets: g.offsets, rows: g.rows, weights: g.weights, experts };
   if (backend.moeExperts) backend.moeExperts(args);
   else moeExpertsLoop(backend, args, scratch);
-  if (w.shared !== null) {
-    const s = scratch.f32('moe.shared', rows * D); // [rows, D] shared expert output
-    denseMlp(backend, w.shared, x, s, rows, scratch);
-    for (let i = 0; i < rows * D; i++) out[i] = out[i]! + s[i]!;
-  }
   return routing;
 }
