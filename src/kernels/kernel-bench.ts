@@ -6,7 +6,8 @@
  * matrices (≥ 128 MiB) that every call streams its weights from DRAM, as in real decode.
  */
 import { performance } from 'node:perf_hooks';
-import type { ComputeBackend, LinearWeight } from './backend.js';
+import type { ComputeBackend, ExpertWeights, LinearWeight, MoeExpertsArgs } from './backend.js';
+import { moeExpertsLoop } from './moe-experts.js';
 import type { KernelsAddon } from './native.js';
 
 export interface KernelBenchOptions {
@@ -130,6 +131,49 @@ function attentionFigures(backend: ComputeBackend, o: KernelBenchOptions, readGB
   return [figure(`attention GQA decode 32/8×128, ctx ${ctx}`, 'GB/s', 2 * ctx * Hkv * D * 4, g, readGBs), figure(`attention MLA decode 16 heads, ctx ${ctx}`, 'GB/s', ctx * W * 4, m, readGBs)];
 }
 
+/** `numLayers` expert sets of E experts (gate/up [I, D], down [D, I], bf16) over one shared buffer. */
+function makeExpertLayers(E: number, D: number, I: number, numLayers: number): ExpertWeights[][] {
+  const per = I * D, raw = sharedBytes(numLayers * E * 3 * per * 2, 11);
+  for (let i = 1; i < raw.length; i += 2) raw[i] = 0x3c; // bf16 exponent byte: |w| ≈ 0.01
+  const w = (l: number, e: number, j: number, outDim: number, inDim: number): LinearWeight =>
+    ({ format: 'bf16', outDim, inDim, data: new Uint16Array(raw.buffer, ((l * E + e) * 3 + j) * per * 2, per) });
+  return Array.from({ length: numLayers }, (_, l) => Array.from({ length: E }, (_, e) => ({ gate: w(l, e, 0, I, D), up: w(l, e, 1, I, D), down: w(l, e, 2, D, I) })));
+}
+
+/** Top-k of E experts per token (distinct, pseudo-random), grouped by expert; also the number of active experts. */
+function expertGroups(T: number, E: number, k: number): { offsets: Int32Array; rows: Int32Array; weights: Float32Array; numActive: number } {
+  const picks: [number, number][] = [];
+  let s = 12345;
+  for (let t = 0; t < T; t++) {
+    const chosen = new Set<number>();
+    while (chosen.size < k) { s = (s * 1103515245 + 12345) >>> 0; chosen.add((s >>> 8) % E); }
+    for (const e of chosen) picks.push([e, t]);
+  }
+  picks.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const offsets = new Int32Array(E + 1);
+  for (const [e] of picks) offsets[e + 1]!++;
+  for (let e = 0; e < E; e++) offsets[e + 1]! += offsets[e]!;
+  const numActive = new Set(picks.map(([e]) => e)).size;
+  return { offsets, rows: Int32Array.from(picks, ([, t]) => t), weights: new Float32Array(picks.length).fill(1 / k), numActive };
+}
+
+/**
+ * The routed experts of a MoE layer as at decode (the `small` DeepSeek-V3 preset at dim 4096:
+ * 64 experts [64×1024] bf16, top-6), layers rotated over ≥ coldBytes: one moeExperts call, and
+ * (32 tokens) the per-expert matmul loop it replaces. GB/s of the active experts' weights.
+ */
+function moeFigures(backend: ComputeBackend, o: KernelBenchOptions, readGBs: number): KernelFigure[] {
+  const E = 64, k = 6, D = Math.min(1024, o.dim), I = Math.max(1, D >> 4);
+  const layers = makeExpertLayers(E, D, I, Math.max(2, Math.ceil(o.coldBytes / (E * 3 * I * D * 2))));
+  const one = (T: number, name: string, run: (a: MoeExpertsArgs) => void): KernelFigure => {
+    const g = expertGroups(T, E, k), x = new Float32Array(T * D).fill(0.5), out = new Float32Array(T * D);
+    const sec = medianSeconds((i) => run({ x, out, numTokens: T, ...g, experts: layers[i % layers.length]! }), o.seconds);
+    return figure(`MoE ${E}×[${I}×${D}] bf16 top-${k}, ${T} tok, ${name}`, 'GB/s', g.numActive * 3 * I * D * 2, sec, readGBs);
+  };
+  const fused = (a: MoeExpertsArgs): void => (backend.moeExperts ? backend.moeExperts(a) : moeExpertsLoop(backend, a));
+  return [one(1, 'one call', fused), one(32, 'one call', fused), one(32, 'matmul per expert', (a) => moeExpertsLoop(backend, a))];
+}
+
 function elementwiseFigures(backend: ComputeBackend, o: KernelBenchOptions, readGBs: number): KernelFigure[] {
   const rows = 64, x = new Float32Array(rows * o.dim).fill(0.3), w = new Float32Array(o.dim).fill(1), y = new Float32Array(rows * o.dim);
   const r = medianSeconds(() => backend.rmsNorm(x, w, 1e-6, y, rows, o.dim), o.seconds);
@@ -163,6 +207,7 @@ export function runKernelBench(backend: ComputeBackend, addon: KernelsAddon, o: 
     near('fma', (c) => gemmFigure(backend, `int8 64×${o.dim}×${o.dim} (q8 GEMV rows, prefill)`, 'int8', 64, o, c)),
     near('fma', (c) => gemmFigure(backend, `GEMV f32 4×${o.dim}×${o.dim} (small batch)`, 'f32', 4, o, c)),
     ...attentionFigures(backend, o, probe('read')),
+    ...moeFigures(backend, o, probe('read')),
     ...elementwiseFigures(backend, o, probe('read')),
   ];
   const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
