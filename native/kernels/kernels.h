@@ -19,6 +19,8 @@ void xds_pool_run_claimed(xds_task_fn fn, void *arg, int num_tasks);
 /* How long idle workers spin before parking on a futex, in microseconds. */
 void xds_pool_set_spin_us(int us);
 int xds_pool_num_workers(void);
+/* 1 when every worker is parked on its futex (or none exists yet): a region would pay a wake-up. */
+int xds_pool_all_parked(void);
 
 /* CPU features (run-time), and a switch that forbids the wider-ISA variants (for tests/benches). */
 int xds_cpu_has_avx512vnni(void);

@@ -106,8 +106,16 @@ static int gemm_min_rows(const xds_linear *lw) {
   return GEMM_MIN_ROWS_INT8_BLOCKS;
 }
 
+/*
+ * NOTE: waking parked workers costs 15-70 µs here (futex; on a loaded host the woken worker can
+ * preempt the caller), more than a GEMV over less than ~1 MiB takes alone; spinning workers
+ * (a region ended < spin_us ago) are cheap to use.
+ */
+#define WAKE_MIN_BYTES (1024 * 1024)
+
 static int choose_tasks(const xds_linear *lw, int rows, int num_threads) {
   size_t work = weight_bytes(lw) * (size_t)(rows < 8 ? 1 : rows / 8);
+  if (work < WAKE_MIN_BYTES && xds_pool_all_parked()) return 1;
   int by_work = (int)(work / MIN_BYTES_PER_TASK);
   int by_rows = (lw->out_dim + 15) / 16;
   int n = num_threads;

@@ -38,6 +38,7 @@ static _Atomic int num_finished = 0;      /* claimed regions: joined workers tha
 
 void xds_pool_set_spin_us(int us) { atomic_store(&spin_us, us < 0 ? 0 : us); }
 int xds_pool_num_workers(void) { return num_workers; }
+int xds_pool_all_parked(void) { return atomic_load_explicit(&num_sleepers, memory_order_relaxed) >= num_workers; }
 
 static uint64_t now_ns(void) {
   struct timespec ts;
