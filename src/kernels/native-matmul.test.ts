@@ -128,12 +128,14 @@ test('int8 through the dequantizing packed GEMM (from 4 rows when configured) is
 });
 
 test('a large GEMV splits over 2 threads with bit-identical results', () => {
-  const w = quantizeLinearInt8(f32Weight(512, 1024, 7, false), 32);
-  const x = sharedF32(1024, rng(8));
-  const y1 = new Float32Array(512), y2 = new Float32Array(512);
+  // 1280 KiB of int8 weights: above matmul.c's WAKE_MIN_BYTES, so parked workers are woken.
+  const w = quantizeLinearInt8(f32Weight(1024, 1280, 7, false), 32);
+  const x = sharedF32(1280, rng(8));
+  const y1 = new Float32Array(1024), y2 = new Float32Array(1024);
   requireNative(1)?.matmul(x, w, y1, 1);
   requireNative(2)?.matmul(x, w, y2, 1);
   assert.deepEqual(y2, y1);
+  assert.ok((loadKernelsAddon({ quiet: true })?.configure(-1, -1).workers ?? 1) >= 1, 'the pool has a worker');
 });
 
 test('bad matmul input is an XdsError naming the field', () => {

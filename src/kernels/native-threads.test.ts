@@ -40,7 +40,8 @@ test('two worker threads share the pool and get the single-threaded results', { 
   const useTsx = import.meta.url.endsWith('.ts'); // source under tsx, or dist/
   const ext = useTsx ? '.ts' : '.js';
   const urls = { useTsx, nativeUrl: new URL(`./native${ext}`, import.meta.url).href, quantizeUrl: new URL(`./quantize${ext}`, import.meta.url).href };
-  const jobs = [{ format: 'int8', seed: 1 }, { format: 'f32', seed: 2 }].map((j) => ({ ...urls, ...j, outDim: 512, inDim: 1024 }));
+  // 1280 KiB and more of weights: above matmul.c's WAKE_MIN_BYTES, so the pool is used.
+  const jobs = [{ format: 'int8', seed: 1 }, { format: 'f32', seed: 2 }].map((j) => ({ ...urls, ...j, outDim: 1024, inDim: 1280 }));
   const concurrent = await Promise.all(jobs.map((j) => runWorker({ ...j, calls: 150 })));
   const alone = [];
   for (const j of jobs) alone.push(await runWorker({ ...j, calls: 1 }));
