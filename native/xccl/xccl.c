@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -191,6 +192,13 @@ static napi_value copy_bytes(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* yieldCpu(): sched_yield, so that a spinning waiter lets other runnable threads (its peer) have the core. */
+static napi_value yield_cpu(napi_env env, napi_callback_info info) {
+  (void)env; (void)info;
+  sched_yield();
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "open", NULL, shm_open_map, NULL, NULL, NULL, napi_default, NULL },
@@ -200,6 +208,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "memcpyPingPong", NULL, memcpy_ping_pong, NULL, NULL, NULL, napi_default, NULL },
     { "axpy", NULL, axpy, NULL, NULL, NULL, napi_default, NULL },
     { "copy", NULL, copy_bytes, NULL, NULL, NULL, napi_default, NULL },
+    { "yieldCpu", NULL, yield_cpu, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

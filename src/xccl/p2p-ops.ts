@@ -1,31 +1,65 @@
 /**
- * Small pieces of the p2p fast path (paper notes §2.4.1, the 8-step protocol in p2p.ts): the
- * handles returned by `isend`/`irecv`, the allocation-light wait spec of one op, and `settle`,
- * which turns a synchronous-or-promised outcome into the promise the API returns.
+ * Small pieces of the p2p protocol (paper notes §2.4.1, the 8-step protocol in p2p.ts): the slot
+ * and field word layout, the ops that `isend`/`irecv` return as handles, the allocation-free wait
+ * spec of one op, and the context that the receive side (p2p-recv.ts) shares with P2p.
  */
-import { isPromise, type MaybePromise, type Transport, type WaitSpec } from './transport.js';
-import type { P2p, RecvOp, SendOp, XcclHandle } from './p2p.js';
+import type { MaybePromise, Transport, WaitSpec } from './transport.js';
+import type { P2p, XcclHandle } from './p2p.js';
+import type { RecvRing } from './p2p-recv.js';
+import type { DirectSlots } from './shm/slots.js';
 
-/** Runs `f` and returns its outcome as a promise: a synchronous throw becomes a rejection. */
-export function settle<T>(f: () => MaybePromise<T>): Promise<T> {
-  try {
-    const r = f();
-    return isPromise(r) ? r : Promise.resolve(r);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+// Slot header words (SLOT_HEADER_BYTES): seq = ring position after this chunk (the flag on shm), then the message fields.
+export const H_SEQ = 0;
+export const H_EVENT = 1;
+export const H_CHUNK = 2;
+export const H_TOTAL = 3;
+// Words of the p2p metadata fields.
+export const IN_TAIL = 0; // receiver's field for a sender: chunks written (signalled only where slot words cannot be, i.e. tcp)
+export const ACK_HEAD = 0; // sender's field for a receiver: chunks consumed (credits; a message is ACKed once head passes it)
+export const ACK_EVENT = 1; // event id of the last message received, written before its final head
+
+/** Payloads up to this size are written as one put (or in place as words on shm). */
+export const SMALL_PAYLOAD_BYTES = 256;
+
+/** What the receive side needs from P2p. */
+export interface RingContext {
+  readonly tr: Transport;
+  /** shm: slots are polled, written and read in place. */
+  readonly direct: DirectSlots | undefined;
+  readonly payloadBytes: number;
+  readonly numSlots: number;
+  /** True while some send waits for ring slots (waits then pump it in slices). */
+  hasQueuedSends(): boolean;
+  spec(peer: number, eventId: number, kind: number, wordIdx: number, bound: number): OpWait;
+  wait(spec: WaitSpec): MaybePromise<number>;
 }
 
-export class SendHandle implements XcclHandle<void> {
-  constructor(private readonly p: P2p, private readonly op: SendOp) {}
-  poll(): boolean { return this.p.pollSend(this.op); }
-  wait(): Promise<void> { return settle(() => this.p.completeSend(this.op)); }
+/** One resolved promise shared by every send that completes synchronously (no allocation per send). */
+export const DONE: Promise<void> = Promise.resolve();
+
+/** A send in flight; it is its own handle. `endTail` = the ring position after its last chunk (ACKed when head reaches it). */
+export class SendOp implements XcclHandle<void> {
+  nextChunk = 0;
+  constructor(
+    private readonly p: P2p,
+    readonly peer: number,
+    readonly eventId: number,
+    readonly bytes: Uint8Array,
+    readonly numChunks: number,
+    readonly endTail: number,
+  ) {}
+  poll(): boolean { return this.p.pollSend(this); }
+  wait(): Promise<void> { return this.p.waitSend(this); }
 }
 
-export class RecvHandle implements XcclHandle<Uint8Array> {
-  constructor(private readonly p: P2p, private readonly op: RecvOp) {}
-  poll(): boolean { return this.p.pollRecv(this.op); }
-  wait(): Promise<Uint8Array> { return settle(() => this.p.completeRecv(this.op)); }
+/** A receive in flight; it is its own handle. */
+export class RecvOp implements XcclHandle<Uint8Array> {
+  nextChunk = 0;
+  done = false;
+  error: unknown = undefined;
+  constructor(private readonly p: RecvRing, readonly peer: number, readonly eventId: number, public dst: Uint8Array | undefined) {}
+  poll(): boolean { return this.p.pollRecv(this); }
+  wait(): Promise<Uint8Array> { return this.p.waitRecv(this); }
 }
 
 export const WAIT_SLOT = 0;
@@ -33,21 +67,29 @@ export const WAIT_ACK = 1;
 export const WAIT_DATA = 2;
 
 /**
- * The wait of one op for `word >= bound`, without per-wait closures or strings: the message is
- * built only when a timeout reports it, and the deadline is read from the clock (a BigInt hrtime
- * read) only when the transport first asks for it, i.e. once a wait outlasts its first spins.
+ * The wait for `word >= bound`, without closures or strings: the message is built only when a
+ * timeout reports it, and the deadline is read from the clock (a BigInt hrtime read) only when the
+ * transport first asks for it, i.e. once a wait outlasts its free spins. Transports whose waits are
+ * synchronous (shm) get one reused instance (`reset`); asynchronous ones (tcp) a fresh one per wait.
  */
 export class OpWait implements WaitSpec {
-  readonly peer: number;
-  constructor(
-    private readonly tr: Transport,
-    private readonly timeoutUs: number,
-    private readonly op: SendOp | RecvOp,
-    private readonly kind: number,
-    readonly wordIdx: number,
-    private readonly bound: number,
-  ) {
-    this.peer = op.peer;
+  peer = 0;
+  wordIdx = 0;
+  private eventId = 0;
+  private kind = 0;
+  private bound = 0;
+  private deadline = 0;
+
+  constructor(private readonly clock: { nowUs(): number }, private readonly timeoutUs: number) {}
+
+  reset(peer: number, eventId: number, kind: number, wordIdx: number, bound: number): this {
+    this.peer = peer;
+    this.eventId = eventId;
+    this.kind = kind;
+    this.wordIdx = wordIdx;
+    this.bound = bound;
+    this.deadline = 0;
+    return this;
   }
 
   pred(v: number): boolean {
@@ -55,12 +97,12 @@ export class OpWait implements WaitSpec {
   }
 
   get deadlineUs(): number {
-    if (this.op.deadlineUs === 0) this.op.deadlineUs = this.tr.nowUs() + this.timeoutUs;
-    return this.op.deadlineUs;
+    if (this.deadline === 0) this.deadline = this.clock.nowUs() + this.timeoutUs;
+    return this.deadline;
   }
 
   get what(): string {
-    const { peer, eventId } = this.op;
+    const { peer, eventId } = this;
     if (this.kind === WAIT_SLOT) return `a free ring slot toward rank ${peer} (event ${eventId})`;
     return this.kind === WAIT_ACK ? `the ACK of event ${eventId} from rank ${peer}` : `event ${eventId} from rank ${peer}`;
   }

@@ -1,16 +1,22 @@
 /**
  * Point-to-point send/recv with event ids (paper notes §2.4.1, the 8-step protocol). The sender
- * writes chunks into its ring in the receiver's region (one slot each: eventId, chunkId, sizes,
- * payload) and bumps the ring's tail word there; the receiver copies slots out in order, returns
- * a credit per slot (head word in the sender's region) and, after the last chunk, an ACK (message
- * count + event id). `send` waits for the ACK (synchronous mode); `isend`/`irecv` return handles
- * to poll or await (asynchronous mode). Messages larger than a slot are chunked and reassembled.
+ * writes chunks into its ring in the receiver's region: one slot each, header
+ * [seq, eventId, chunkId, totalBytes] + payload, where seq = the ring position after the chunk.
+ * On shm the seq word is stored last (the signal) and the receiver polls the slot itself, so the
+ * flag and a small payload share one 128-byte pair of cache lines. Over transports that signal
+ * only metadata words (tcp), seq travels in the header and a tail word is signalled after it.
+ * The receiver (p2p-recv.ts) copies chunks out in order and returns credits in one head word in
+ * the sender's region; a message is ACKed when head reaches the position after its last chunk
+ * (its event id is written just before). `send` waits for the ACK (synchronous mode);
+ * `isend`/`irecv` return handles to poll or await (asynchronous mode). Messages larger than a
+ * slot are chunked and reassembled; they stream through the ring as credits come back.
  */
 import { XdsError, isXdsError } from '../core/errors.js';
 import { SLOT_HEADER_BYTES, ringSlotOffset, wordOf } from './region.js';
-import { copyBytes } from './copy.js';
 import { asBytes, isPromise, type MaybePromise, type Transport, type WaitSpec } from './transport.js';
-import { OpWait, RecvHandle, SendHandle, WAIT_ACK, WAIT_DATA, WAIT_SLOT, settle } from './p2p-ops.js';
+import { ACK_EVENT, ACK_HEAD, DONE, H_CHUNK, H_EVENT, H_SEQ, H_TOTAL, IN_TAIL, OpWait, SMALL_PAYLOAD_BYTES, SendOp, WAIT_ACK, WAIT_SLOT, type RingContext } from './p2p-ops.js';
+import { RecvRing } from './p2p-recv.js';
+import { directSlotsOf, type DirectSlots } from './shm/slots.js';
 
 /** A transfer that was issued; completion is polled or awaited (DeepEP/XCCL async mode). */
 export interface XcclHandle<T> {
@@ -20,89 +26,95 @@ export interface XcclHandle<T> {
   wait(): Promise<T>;
 }
 
-/** Payloads up to this size are staged behind the header in private memory and written with one put. */
-const SMALL_PAYLOAD_BYTES = 256;
-
 /** While sends are queued, waits are cut into slices this long (µs) to pump them. */
 const PUMP_SLICE_US = 1000;
 
-// Words of the p2p fields.
-const IN_TAIL = 0; // receiver's field for sender: chunks written
-const ACK_HEAD = 0; // sender's field for receiver: chunks consumed (credits)
-const ACK_MSGS = 1; // messages fully received
-const ACK_EVENT = 2; // event id of the last message received
-
-export interface SendOp { readonly peer: number; readonly eventId: number; readonly bytes: Uint8Array; readonly msgSeq: number; nextChunk: number; readonly numChunks: number; deadlineUs: number }
-export interface RecvOp { readonly peer: number; readonly eventId: number; dst: Uint8Array | undefined; nextChunk: number; done: boolean; error?: unknown; deadlineUs: number }
-
-export class P2p {
-  private readonly payloadBytes: number;
+export class P2p implements RingContext {
+  readonly payloadBytes: number;
+  readonly numSlots: number;
+  /** shm: slots are polled, written and read in place (signals and waits reach any word of a region). */
+  readonly direct: DirectSlots | undefined;
+  private readonly recvRing: RecvRing;
   private readonly sendQueues: SendOp[][];
-  private readonly recvQueues: RecvOp[][];
-  private readonly sendTail: number[];
-  private readonly sendMsgs: number[];
-  private readonly recvHead: number[];
-  private readonly recvMsgs: number[];
-  private readonly localI32: Int32Array; // [totalBytes / 4] i32 view of the own region (slot headers)
-  // Scratch slot: header (eventId, chunkId, totalBytes, chunkBytes) + a small payload, so a small chunk is one put.
+  private queuedSends = 0; // ops in sendQueues, over all peers
+  private readonly sendTail: number[]; // per peer: chunks written
+  private readonly sendEnd: number[]; // per peer: ring position after the last issued message
+  private readonly syncWait: OpWait; // reused by synchronous (shm) waits
+  // Scratch slot for puts through the transport: header + a small payload, so a small chunk is one put.
   private readonly scratch = new Uint8Array(SLOT_HEADER_BYTES + SMALL_PAYLOAD_BYTES); // [16 + 256] u8
   private readonly header = new Int32Array(this.scratch.buffer, 0, 4); // [4] i32
-  private readonly headerBytes = this.scratch.subarray(0, SLOT_HEADER_BYTES);
-  private staged = this.headerBytes; // the scratch view of the last small put (reused while sizes repeat)
+  private staged: Uint8Array; // the scratch view of the last small put (reused while sizes repeat)
 
-  constructor(private readonly tr: Transport, private readonly timeoutUs: number) {
+  constructor(readonly tr: Transport, private readonly timeoutUs: number) {
     const W = tr.worldSize;
     this.payloadBytes = tr.layout.config.slotBytes - SLOT_HEADER_BYTES;
+    this.numSlots = tr.layout.config.numSlots;
+    this.direct = directSlotsOf(tr);
     this.sendQueues = Array.from({ length: W }, () => []);
-    this.recvQueues = Array.from({ length: W }, () => []);
     this.sendTail = new Array<number>(W).fill(0);
-    this.sendMsgs = new Array<number>(W).fill(0);
-    this.recvHead = new Array<number>(W).fill(0);
-    this.recvMsgs = new Array<number>(W).fill(0);
-    this.localI32 = new Int32Array(tr.local.buffer, tr.local.byteOffset, tr.local.byteLength >> 2);
+    this.sendEnd = new Array<number>(W).fill(0);
+    this.syncWait = new OpWait(tr, timeoutUs);
+    this.staged = this.scratch.subarray(0, SLOT_HEADER_BYTES);
+    this.recvRing = new RecvRing(this);
   }
 
   /** Synchronous send: returns after the receiver's ACK. */
   send(peer: number, eventId: number, data: ArrayBufferView): Promise<void> {
-    return settle(() => {
-      const op = this.issueSend(peer, eventId, data);
-      return this.completeSend(op);
-    });
+    try {
+      this.checkPeerArg(peer);
+      const bytes = asBytes(data);
+      if (this.sendSingle(peer, eventId, bytes)) return DONE;
+      return this.waitSend(this.issueSend(peer, eventId, bytes));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Asynchronous send: chunks that fit are written now; the handle completes on the ACK. */
   isend(peer: number, eventId: number, data: ArrayBufferView): XcclHandle<void> {
-    return new SendHandle(this, this.issueSend(peer, eventId, data));
-  }
-
-  /** @internal handle support: makes progress on `op`; true once acknowledged. */
-  pollSend(op: SendOp): boolean {
-    return this.pumpSend(op.peer) === 0 && this.isAcked(op);
-  }
-
-  private issueSend(peer: number, eventId: number, data: ArrayBufferView): SendOp {
     this.checkPeerArg(peer);
-    const bytes = asBytes(data);
-    const op: SendOp = { peer, eventId, bytes, msgSeq: ++this.sendMsgs[peer]!, nextChunk: 0, numChunks: Math.max(1, Math.ceil(bytes.byteLength / this.payloadBytes)), deadlineUs: 0 };
-    this.sendQueues[peer]!.push(op);
-    this.pumpSend(peer);
-    return op;
+    return this.issueSend(peer, eventId, asBytes(data));
   }
 
   /** Receives the next message from `peer`; it must carry `eventId` and fit in `dst` when given. */
   recv(peer: number, eventId: number, dst?: Uint8Array): Promise<Uint8Array> {
-    return settle(() => this.completeRecv(this.issueRecv(peer, eventId, dst)));
+    try {
+      this.checkPeerArg(peer);
+      return this.recvRing.recv(peer, eventId, dst);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   irecv(peer: number, eventId: number, dst?: Uint8Array): XcclHandle<Uint8Array> {
-    return new RecvHandle(this, this.issueRecv(peer, eventId, dst));
+    this.checkPeerArg(peer);
+    return this.recvRing.issue(peer, eventId, dst);
   }
 
-  private issueRecv(peer: number, eventId: number, dst: Uint8Array | undefined): RecvOp {
-    this.checkPeerArg(peer);
-    const op: RecvOp = { peer, eventId, dst, nextChunk: 0, done: false, deadlineUs: 0 };
-    this.recvQueues[peer]!.push(op);
-    return op;
+  /** @internal handle support: makes progress on `op`; true once acknowledged. */
+  pollSend(op: SendOp): boolean {
+    if (this.queuedSends > 0) this.pumpSend(op.peer);
+    return op.nextChunk === op.numChunks && this.headOf(op.peer) >= op.endTail;
+  }
+
+  /** @internal */
+  waitSend(op: SendOp): Promise<void> {
+    try {
+      const r = this.completeSend(op);
+      return r === undefined ? DONE : r;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  hasQueuedSends(): boolean {
+    return this.queuedSends > 0;
+  }
+
+  /** The wait spec for one op: the reused instance while waits are synchronous (shm), else a new one. */
+  spec(peer: number, eventId: number, kind: number, wordIdx: number, bound: number): OpWait {
+    const w = this.direct !== undefined ? this.syncWait : new OpWait(this.tr, this.timeoutUs);
+    return w.reset(peer, eventId, kind, wordIdx, bound);
   }
 
   private checkPeerArg(peer: number): void {
@@ -115,51 +127,92 @@ export class P2p {
     return wordOf(this.tr.layout.p2pAckField + peer, w);
   }
 
-  private isAcked(op: SendOp): boolean {
-    return Atomics.load(this.tr.localWords, this.ackWord(op.peer, ACK_MSGS)) >= op.msgSeq;
+  /** Chunks `peer` has consumed (credits and ACKs). */
+  private headOf(peer: number): number {
+    return Atomics.load(this.tr.localWords, this.ackWord(peer, ACK_HEAD));
+  }
+
+  /**
+   * Fast path of `send` (shm, small message, nothing queued, a free slot): written in place, the ACK
+   * awaited with the reused spec, no op. False when the general path must take the message.
+   */
+  private sendSingle(peer: number, eventId: number, bytes: Uint8Array): boolean {
+    const n = bytes.byteLength;
+    if (this.direct === undefined || n > SMALL_PAYLOAD_BYTES || n > this.payloadBytes || this.queuedSends > 0 || this.sendTail[peer]! - this.headOf(peer) >= this.numSlots) return false;
+    const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + 1);
+    this.writeChunk(peer, eventId, 0, bytes, bytes);
+    if (this.headOf(peer) < endTail) this.tr.waitLocal(this.spec(peer, eventId, WAIT_ACK, this.ackWord(peer, ACK_HEAD), endTail));
+    this.checkAck(peer, eventId, endTail);
+    return true;
+  }
+
+  private issueSend(peer: number, eventId: number, bytes: Uint8Array): SendOp {
+    const numChunks = bytes.byteLength <= this.payloadBytes ? 1 : Math.ceil(bytes.byteLength / this.payloadBytes);
+    const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + numChunks);
+    const op = new SendOp(this, peer, eventId, bytes, numChunks, endTail);
+    const q = this.sendQueues[peer]!;
+    if (q.length === 0) {
+      this.writeChunks(op);
+      if (op.nextChunk === numChunks) return op;
+    }
+    q.push(op);
+    this.queuedSends++;
+    return op;
+  }
+
+  /** Writes the chunks of `op` that have free slots. */
+  private writeChunks(op: SendOp): void {
+    const head = this.headOf(op.peer);
+    while (op.nextChunk < op.numChunks && this.sendTail[op.peer]! - head < this.numSlots) {
+      const start = op.nextChunk * this.payloadBytes;
+      const payload = op.numChunks === 1 ? op.bytes : op.bytes.subarray(start, Math.min(op.bytes.byteLength, start + this.payloadBytes));
+      this.writeChunk(op.peer, op.eventId, op.nextChunk++, op.bytes, payload);
+    }
   }
 
   /** Writes every chunk that has a free slot, oldest send first; returns the sends still unissued. */
   private pumpSend(peer: number): number {
     const q = this.sendQueues[peer]!;
-    const numSlots = this.tr.layout.config.numSlots;
     while (q.length > 0) {
       const op = q[0]!;
-      const head = Atomics.load(this.tr.localWords, this.ackWord(peer, ACK_HEAD));
-      while (op.nextChunk < op.numChunks && this.sendTail[peer]! - head < numSlots) this.writeChunk(op);
+      this.writeChunks(op);
       if (op.nextChunk < op.numChunks) break;
       q.shift();
+      this.queuedSends--;
     }
     return q.length;
   }
 
-  private writeChunk(op: SendOp): void {
-    const { peer } = op;
-    const tail = this.sendTail[peer]!;
-    const off = ringSlotOffset(this.tr.layout, this.tr.rank, tail % this.tr.layout.config.numSlots);
-    const start = op.nextChunk * this.payloadBytes;
-    const payload = op.numChunks === 1 ? op.bytes : op.bytes.subarray(start, Math.min(op.bytes.byteLength, start + this.payloadBytes));
-    const h = this.header;
-    h[0] = op.eventId;
-    h[1] = op.nextChunk;
-    h[2] = op.bytes.byteLength;
-    h[3] = payload.byteLength;
-    this.putSlot(peer, off, payload);
-    this.sendTail[peer] = tail + 1;
-    op.nextChunk++;
-    this.tr.signal(peer, wordOf(this.tr.layout.p2pInField + this.tr.rank, IN_TAIL), tail + 1);
+  /** Chunk `chunkId` of message `bytes` into the next slot toward `peer`, then its signal. */
+  private writeChunk(peer: number, eventId: number, chunkId: number, bytes: Uint8Array, payload: Uint8Array): void {
+    const seq = this.sendTail[peer]! + 1;
+    const off = ringSlotOffset(this.tr.layout, this.tr.rank, (seq - 1) % this.numSlots);
+    this.sendTail[peer] = seq;
+    if (this.direct !== undefined) {
+      if (payload.byteLength <= SMALL_PAYLOAD_BYTES) this.direct.writeSlot(peer, off, eventId, chunkId, bytes.byteLength, payload);
+      else this.putSlot(peer, off, eventId, chunkId, bytes.byteLength, payload, 4);
+      this.tr.signal(peer, (off >> 2) + H_SEQ, seq); // the slot's flag: after its header and payload
+    } else {
+      this.header[H_SEQ] = seq;
+      this.putSlot(peer, off, eventId, chunkId, bytes.byteLength, payload, 0);
+      this.tr.signal(peer, wordOf(this.tr.layout.p2pInField + this.tr.rank, IN_TAIL), seq);
+    }
   }
 
-  /** Header + payload into the slot at `off`: one put for small payloads, two otherwise. */
-  private putSlot(peer: number, off: number, payload: Uint8Array): void {
+  /** Header from byte `from` (4 in place: seq is the later signal) + payload through the transport: one put when small. */
+  private putSlot(peer: number, off: number, eventId: number, chunkId: number, total: number, payload: Uint8Array, from: number): void {
+    const h = this.header;
+    h[H_EVENT] = eventId;
+    h[H_CHUNK] = chunkId;
+    h[H_TOTAL] = total;
     const n = payload.byteLength;
     if (n <= SMALL_PAYLOAD_BYTES) {
       if (n > 0) this.scratch.set(payload, SLOT_HEADER_BYTES);
-      if (this.staged.byteLength !== SLOT_HEADER_BYTES + n) this.staged = this.scratch.subarray(0, SLOT_HEADER_BYTES + n);
-      this.tr.put(peer, off, this.staged);
+      if (this.staged.byteOffset !== from || this.staged.byteLength !== SLOT_HEADER_BYTES - from + n) this.staged = this.scratch.subarray(from, SLOT_HEADER_BYTES + n);
+      this.tr.put(peer, off + from, this.staged);
       return;
     }
-    this.tr.put(peer, off, this.headerBytes);
+    this.tr.put(peer, off + from, this.scratch.subarray(from, SLOT_HEADER_BYTES));
     this.tr.put(peer, off + SLOT_HEADER_BYTES, payload);
   }
 
@@ -168,26 +221,25 @@ export class P2p {
    * so the fast path costs no promise hops; continues asynchronously from the first wait that is
    * a promise (tcp).
    */
-  /** @internal */
-  completeSend(op: SendOp): MaybePromise<void> {
-    const numSlots = this.tr.layout.config.numSlots;
-    while (this.pumpSend(op.peer) > 0 && this.sendQueues[op.peer]!.includes(op)) {
-      const need = this.sendTail[op.peer]! - numSlots;
-      const r = this.wait(new OpWait(this.tr, this.timeoutUs, op, WAIT_SLOT, this.ackWord(op.peer, ACK_HEAD), need + 1));
+  private completeSend(op: SendOp): MaybePromise<void> {
+    const headWord = this.ackWord(op.peer, ACK_HEAD);
+    while (op.nextChunk < op.numChunks) {
+      if (this.pumpSend(op.peer) === 0 || op.nextChunk === op.numChunks) break;
+      const r = this.wait(this.spec(op.peer, op.eventId, WAIT_SLOT, headWord, this.sendTail[op.peer]! - this.numSlots + 1));
       if (isPromise(r)) return r.then(() => this.completeSend(op));
     }
-    if (!this.isAcked(op)) {
-      const r = this.wait(new OpWait(this.tr, this.timeoutUs, op, WAIT_ACK, this.ackWord(op.peer, ACK_MSGS), op.msgSeq));
-      if (isPromise(r)) return r.then(() => this.checkAck(op));
+    if (this.headOf(op.peer) < op.endTail) {
+      const r = this.wait(this.spec(op.peer, op.eventId, WAIT_ACK, headWord, op.endTail));
+      if (isPromise(r)) return r.then(() => this.checkAck(op.peer, op.eventId, op.endTail));
     }
-    this.checkAck(op);
+    this.checkAck(op.peer, op.eventId, op.endTail);
   }
 
-  private checkAck(op: SendOp): void {
+  private checkAck(peer: number, eventId: number, endTail: number): void {
     // The ACK's event id is checked only when no later message to this peer exists (it would overwrite the word).
-    const acked = Atomics.load(this.tr.localWords, this.ackWord(op.peer, ACK_EVENT));
-    if (this.sendMsgs[op.peer] === op.msgSeq && acked !== op.eventId) {
-      throw new XdsError('xccl_event_mismatch', `xccl rank ${this.tr.rank}: rank ${op.peer} acknowledged event ${acked}, expected ${op.eventId}`, { param: 'eventId' });
+    const acked = Atomics.load(this.tr.localWords, this.ackWord(peer, ACK_EVENT));
+    if (this.sendEnd[peer] === endTail && acked !== eventId) {
+      throw new XdsError('xccl_event_mismatch', `xccl rank ${this.tr.rank}: rank ${peer} acknowledged event ${acked}, expected ${eventId}`, { param: 'eventId' });
     }
   }
 
@@ -195,9 +247,9 @@ export class P2p {
    * Waits on one word; while sends are still queued for want of ring slots, waits in short slices
    * and pumps them in between, so a rank blocked in a receive still frees its peers (and itself).
    */
-  private wait(spec: WaitSpec): MaybePromise<number> {
+  wait(spec: WaitSpec): MaybePromise<number> {
     for (;;) {
-      if (!this.pumpAllSends()) return this.tr.waitLocal(spec);
+      if (this.queuedSends === 0 || !this.pumpAllSends()) return this.tr.waitLocal(spec);
       const sliceUs = Math.min(spec.deadlineUs, this.tr.nowUs() + PUMP_SLICE_US);
       try {
         const r = this.tr.waitLocal({ wordIdx: spec.wordIdx, pred: (v) => spec.pred(v), peer: spec.peer, deadlineUs: sliceUs, what: spec.what });
@@ -224,81 +276,4 @@ export class P2p {
     for (let p = 0; p < this.tr.worldSize; p++) if (this.sendQueues[p]!.length > 0 && this.pumpSend(p) > 0) pending = true;
     return pending;
   }
-
-  /** @internal */
-  pollRecv(op: RecvOp): boolean {
-    this.pumpRecv(op.peer);
-    if (op.error !== undefined) throw op.error;
-    return op.done;
-  }
-
-  /** Completes a receive; synchronous while the waits are (see completeSend). */
-  /** @internal */
-  completeRecv(op: RecvOp): MaybePromise<Uint8Array> {
-    const tailWord = wordOf(this.tr.layout.p2pInField + op.peer, IN_TAIL);
-    while (!this.pollRecv(op)) {
-      const head = this.recvHead[op.peer]!;
-      const r = this.wait(new OpWait(this.tr, this.timeoutUs, op, WAIT_DATA, tailWord, head + 1));
-      if (isPromise(r)) return r.then(() => this.completeRecv(op));
-    }
-    return op.dst!;
-  }
-
-  /** Copies out every chunk that has arrived, for the oldest pending receives first. */
-  private pumpRecv(peer: number): void {
-    const q = this.recvQueues[peer]!;
-    const tail = Atomics.load(this.tr.localWords, wordOf(this.tr.layout.p2pInField + peer, IN_TAIL));
-    while (q.length > 0 && this.recvHead[peer]! < tail) {
-      const op = q[0]!;
-      try {
-        this.readChunk(op);
-      } catch (e) {
-        op.error = e;
-        q.shift();
-        continue;
-      }
-      if (op.done) q.shift();
-    }
-  }
-
-  private readChunk(op: RecvOp): void {
-    const { peer } = op;
-    const head = this.recvHead[peer]!;
-    const off = ringSlotOffset(this.tr.layout, peer, head % this.tr.layout.config.numSlots);
-    const h = off >> 2; // slot header, written by the sender as native i32 (writeChunk's scratch header)
-    const eventId = this.localI32[h]!;
-    const chunkId = this.localI32[h + 1]!;
-    const total = this.localI32[h + 2]!;
-    const chunkBytes = this.localI32[h + 3]!;
-    if (op.nextChunk === 0) this.startMessage(op, eventId, total);
-    if (chunkId !== op.nextChunk) throw new XdsError('xccl_event_mismatch', `xccl rank ${this.tr.rank}: chunk ${chunkId} of event ${eventId} from rank ${peer} arrived, expected chunk ${op.nextChunk}`, { param: 'chunkId' });
-    copyBytes(op.dst!, chunkId * this.payloadBytes, this.tr.local, off + SLOT_HEADER_BYTES, chunkBytes);
-    this.recvHead[peer] = head + 1;
-    op.nextChunk++;
-    this.tr.signal(peer, this.ackWordAt(ACK_HEAD), head + 1);
-    if (op.nextChunk * this.payloadBytes >= total) this.finishMessage(op);
-  }
-
-  private startMessage(op: RecvOp, eventId: number, total: number): void {
-    if (eventId !== op.eventId) {
-      throw new XdsError('xccl_event_mismatch', `xccl rank ${this.tr.rank}: recv from rank ${op.peer} expected event ${op.eventId}, got event ${eventId}`, { param: 'eventId' });
-    }
-    if (op.dst === undefined) op.dst = new Uint8Array(total);
-    else if (op.dst.byteLength < total) {
-      throw new XdsError('xccl_buffer_too_small', `xccl rank ${this.tr.rank}: event ${eventId} from rank ${op.peer} has ${total} bytes, the receive buffer only ${op.dst.byteLength}`, { param: 'dst' });
-    } else if (op.dst.byteLength !== total) op.dst = op.dst.subarray(0, total);
-  }
-
-  private finishMessage(op: RecvOp): void {
-    op.done = true;
-    const msgs = ++this.recvMsgs[op.peer]!;
-    this.tr.signal(op.peer, this.ackWordAt(ACK_EVENT), op.eventId);
-    this.tr.signal(op.peer, this.ackWordAt(ACK_MSGS), msgs);
-  }
-
-  /** Word `w` of my ACK field inside a sender's region. */
-  private ackWordAt(w: number): number {
-    return wordOf(this.tr.layout.p2pAckField + this.tr.rank, w);
-  }
 }
-

@@ -7,7 +7,11 @@ import { FIELD_BYTES, allGatherSlotOffset, epAckFieldOf, epInFieldOf, makeRegion
 test('areas are ordered, aligned and disjoint', () => {
   const l = makeRegionLayout({ worldSize: 3, slotBytes: 1024, numSlots: 4, epAreaBytes: 5000, allGatherBytes: 64, appBytes: 100 });
   assert.ok(l.numFields * FIELD_BYTES <= l.metaBytes);
-  assert.equal(l.ringOffset, l.metaBytes);
+  assert.ok(l.ringOffset >= l.metaBytes && l.ringOffset % 128 === 0);
+  assert.equal(ringSlotOffset(l, 0, 1) - ringSlotOffset(l, 0, 0), 1024);
+  const odd = makeRegionLayout({ worldSize: 2, slotBytes: 65552, numSlots: 2 }); // slots start on 128 B
+  assert.equal(ringSlotOffset(odd, 1, 1) % 128, 0);
+  assert.ok(ringSlotOffset(odd, 1, 1) + 65552 <= odd.epOffset);
   assert.ok(ringSlotOffset(l, 2, 3) + 1024 <= l.epOffset);
   assert.ok(l.epOffset + 5000 <= l.allGatherOffset);
   assert.ok(allGatherSlotOffset(l, 2, 1) + 64 <= l.appOffset);

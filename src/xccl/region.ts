@@ -9,8 +9,10 @@ import { XdsError } from '../core/errors.js';
 /** A metadata field is 32 bytes = 8 int32 words, as in the paper. */
 export const FIELD_WORDS = 8;
 export const FIELD_BYTES = 32;
-/** Bytes of the per-slot header in a p2p ring slot: eventId, chunkId, totalBytes, chunkBytes (i32). */
+/** Bytes of the per-slot header in a p2p ring slot: seq, eventId, chunkId, totalBytes (i32; see p2p.ts). */
 export const SLOT_HEADER_BYTES = 16;
+/** Ring slots start on this boundary: a slot's flag and a small payload share one 128-byte pair of cache lines. */
+export const SLOT_ALIGN_BYTES = 128;
 /** EP channels: 0 = dispatch/combine over the world, 1 = a2e/e2a stage 1 (attention↔trampoline), 2 = stage 2 (expert group). */
 export const NUM_EP_CHANNELS = 3;
 
@@ -56,6 +58,8 @@ export interface RegionLayout {
   readonly config: RegionConfig;
   readonly metaBytes: number;
   readonly ringOffset: number;
+  /** Distance between ring slots: slotBytes rounded up to SLOT_ALIGN_BYTES. */
+  readonly slotStride: number;
   readonly epOffset: number;
   readonly allGatherOffset: number;
   readonly appOffset: number;
@@ -100,12 +104,13 @@ export function makeRegionLayout(partial: Partial<RegionConfig> & { worldSize: n
   const epInField = allGatherField + W;
   const numFields = epInField + NUM_EP_CHANNELS * 2 * W;
   const metaBytes = align(numFields * FIELD_BYTES);
-  const ringOffset = metaBytes;
-  const epOffset = align(ringOffset + W * config.numSlots * config.slotBytes);
+  const ringOffset = align(metaBytes, SLOT_ALIGN_BYTES);
+  const slotStride = align(config.slotBytes, SLOT_ALIGN_BYTES);
+  const epOffset = align(ringOffset + W * config.numSlots * slotStride);
   const allGatherOffset = align(epOffset + config.epAreaBytes);
   const appOffset = align(allGatherOffset + W * 2 * config.allGatherBytes);
   const totalBytes = align(appOffset + config.appBytes, 4096);
-  return Object.freeze({ config: Object.freeze(config), metaBytes, ringOffset, epOffset, allGatherOffset, appOffset, totalBytes,
+  return Object.freeze({ config: Object.freeze(config), metaBytes, ringOffset, slotStride, epOffset, allGatherOffset, appOffset, totalBytes,
     p2pInField, p2pAckField, barrierField, allGatherField, epInField, numFields });
 }
 
@@ -116,7 +121,7 @@ export function wordOf(field: number, w = 0): number {
 
 /** Byte offset (in the receiver's region) of slot `slot` of the ring that carries `sender → receiver`. */
 export function ringSlotOffset(l: RegionLayout, sender: number, slot: number): number {
-  return l.ringOffset + (sender * l.config.numSlots + slot) * l.config.slotBytes;
+  return l.ringOffset + (sender * l.config.numSlots + slot) * l.slotStride;
 }
 
 /** Field of EP channel `channel` where `source` publishes to the region owner. */

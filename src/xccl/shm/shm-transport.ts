@@ -11,6 +11,7 @@ import type { Clock } from '../../core/clock.js';
 import { HDR, RANK_STATE, type RegionLayout } from '../region.js';
 import type { Transport, TransportKind, WaitSpec } from '../transport.js';
 import { copyBytes } from '../copy.js';
+import { loadNativeAddon } from '../../core/native.js';
 
 /** How a parked waiter sleeps and is woken; differs between threads and processes. */
 export interface Parker {
@@ -19,6 +20,8 @@ export interface Parker {
   wake(words: Int32Array, idx: number): void;
   /** Extra liveness probe (process ranks: is the pid alive?). */
   isAlive?(pid: number): boolean;
+  /** Gives the core to another runnable thread (sched_yield), when the addon is built. */
+  yieldCpu?(): void;
 }
 
 export interface ShmOptions {
@@ -29,16 +32,25 @@ export interface ShmOptions {
   readonly parkSliceMs: number;
   /** A peer whose heartbeat word has not moved for this long is gone (0 = only state/pid checks). */
   readonly heartbeatTimeoutMs: number;
+  /**
+   * A spin that lasts longer than this (µs) yields the core between its clock checks (default
+   * YIELD_AFTER_US): on a loaded 2-core host a waiter that never yields can hold the core its
+   * peer needs for a whole scheduler slice (1 MiB send+ACK: 8 ms instead of 0.4 ms at load 4).
+   */
+  readonly yieldAfterUs?: number;
 }
 
 /** Loads of a spinning wait before it first reads the clock (a few µs, well under the default spin). */
 const FREE_SPINS = 1024;
+/** Default of `ShmOptions.yieldAfterUs`: well above a one-way signal, well below a scheduler slice. */
+export const YIELD_AFTER_US = 5;
 
 export class ShmTransport implements Transport {
   readonly worldSize: number;
   readonly local: Uint8Array;
   readonly localWords: Int32Array;
-  private readonly words: Int32Array[];
+  private readonly words: Int32Array[]; // [worldSize] whole regions, [totalBytes / 4] i32 each (metadata first)
+  private readonly localAll: Int32Array; // [totalBytes / 4] i32: the own region, for waits on any word
   private readonly lastBeat = new Map<number, { value: number; sinceUs: number }>();
   private readonly beatTimer: NodeJS.Timeout;
 
@@ -51,9 +63,10 @@ export class ShmTransport implements Transport {
     private readonly opts: ShmOptions,
   ) {
     this.worldSize = views.length;
-    this.words = views.map((v) => new Int32Array(v.buffer, v.byteOffset, layout.metaBytes / 4));
+    this.words = views.map((v) => new Int32Array(v.buffer, v.byteOffset, layout.totalBytes >> 2));
     this.local = this.view(rank);
-    this.localWords = this.wordsOf(rank);
+    this.localAll = this.wordsOf(rank);
+    this.localWords = this.localAll.subarray(0, layout.metaBytes >> 2);
     this.beatTimer = setInterval(() => this.beat(), 50);
     this.beatTimer.unref();
   }
@@ -82,6 +95,16 @@ export class ShmTransport implements Transport {
     Atomics.store(w, HDR.state, RANK_STATE.ready);
   }
 
+  /** `rank`'s whole region as i32 words (metadata first, then ring slots): p2p writes small slots in place. */
+  regionWords(rank: number): Int32Array {
+    return this.wordsOf(rank);
+  }
+
+  /** `rank`'s whole region as bytes. // [totalBytes] u8 */
+  regionBytes(rank: number): Uint8Array {
+    return this.view(rank);
+  }
+
   peerState(peer: number): number {
     return Atomics.load(this.wordsOf(peer), HDR.state);
   }
@@ -100,8 +123,9 @@ export class ShmTransport implements Transport {
     copyBytes(dst, 0, this.view(peer), offset, dst.byteLength);
   }
 
+  /** Waits on any word of the own region (shm signals reach slot words too, see p2p.ts); meta words index alike. */
   waitLocal(spec: WaitSpec): number {
-    const w = this.localWords;
+    const w = this.localAll;
     let v = Atomics.load(w, spec.wordIdx);
     if (spec.pred(v)) return v;
     if (this.opts.spinUs <= 0) return this.parkUntil(spec);
@@ -110,17 +134,22 @@ export class ShmTransport implements Transport {
       v = Atomics.load(w, spec.wordIdx);
       if (spec.pred(v)) return v;
     }
-    const spinEnd = Math.min(spec.deadlineUs, this.nowUs() + this.opts.spinUs);
+    const now = this.nowUs();
+    const spinEnd = Math.min(spec.deadlineUs, now + this.opts.spinUs);
+    const yieldFrom = now + (this.opts.yieldAfterUs ?? YIELD_AFTER_US);
     for (let i = 1; ; i++) {
       v = Atomics.load(w, spec.wordIdx);
       if (spec.pred(v)) return v;
-      if ((i & 255) === 0 && this.nowUs() >= spinEnd) break;
+      if ((i & 255) !== 0) continue;
+      const t = this.nowUs();
+      if (t >= spinEnd) break;
+      if (t >= yieldFrom) this.parker.yieldCpu?.();
     }
     return this.parkUntil(spec);
   }
 
   private parkUntil(spec: WaitSpec): number {
-    const w = this.localWords;
+    const w = this.localAll;
     for (;;) {
       const v = Atomics.load(w, spec.wordIdx);
       if (spec.pred(v)) return v;
@@ -168,8 +197,15 @@ export class ShmTransport implements Transport {
   }
 }
 
+interface YieldAddon { yieldCpu?(): void }
+let yieldAddon: YieldAddon | null | undefined;
+
 /** Parker for ranks that are worker threads sharing SharedArrayBuffers. */
 export const threadParker: Parker = {
   park: (words, idx, expected, ms) => { Atomics.wait(words, idx, expected, ms); },
   wake: (words, idx) => { Atomics.notify(words, idx); },
+  yieldCpu: () => {
+    if (yieldAddon === undefined) yieldAddon = loadNativeAddon<YieldAddon>('xccl', { quiet: true });
+    yieldAddon?.yieldCpu?.();
+  },
 };

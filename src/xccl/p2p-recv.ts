@@ -1,0 +1,164 @@
+/**
+ * The receive side of p2p (paper notes §2.4.1, steps 5–8 of the 8-step protocol; the protocol is
+ * described in p2p.ts): chunks are copied out of the ring in order, each slot's credit goes back
+ * in the sender's head word, and a message's event id is written just before its final head (the
+ * ACK). `recv` on an empty queue takes a fast path without an op, a closure or a promise per wait.
+ */
+import { XdsError } from '../core/errors.js';
+import { SLOT_HEADER_BYTES, ringSlotOffset, wordOf } from './region.js';
+import { copyBytes } from './copy.js';
+import { isPromise, type MaybePromise } from './transport.js';
+import { H_EVENT, H_SEQ, H_TOTAL, H_CHUNK, IN_TAIL, ACK_EVENT, ACK_HEAD, RecvOp, WAIT_DATA, SMALL_PAYLOAD_BYTES, type RingContext } from './p2p-ops.js';
+
+export class RecvRing {
+  private readonly queues: RecvOp[][];
+  private readonly head: number[]; // per sender: chunks consumed
+  private readonly localI32: Int32Array; // [totalBytes / 4] i32 view of the own region (slot headers)
+  private readonly ackBase: number; // word index of my ACK field in any sender's region
+  private lastOut: Uint8Array | undefined; // the last buffer a recv resolved to, and its promise (reused while it repeats)
+  private lastOutPromise: Promise<Uint8Array> | undefined;
+
+  constructor(private readonly c: RingContext) {
+    const { tr } = c;
+    this.queues = Array.from({ length: tr.worldSize }, () => []);
+    this.head = new Array<number>(tr.worldSize).fill(0);
+    this.localI32 = new Int32Array(tr.local.buffer, tr.local.byteOffset, tr.local.byteLength >> 2);
+    this.ackBase = wordOf(tr.layout.p2pAckField + tr.rank);
+  }
+
+  recv(peer: number, eventId: number, dst: Uint8Array | undefined): Promise<Uint8Array> {
+    if (this.queues[peer]!.length === 0) {
+      const got = this.recvSingle(peer, eventId, dst);
+      if (got !== undefined) return this.resolved(got);
+    }
+    return this.waitRecv(this.issue(peer, eventId, dst));
+  }
+
+  issue(peer: number, eventId: number, dst: Uint8Array | undefined): RecvOp {
+    const op = new RecvOp(this, peer, eventId, dst);
+    this.queues[peer]!.push(op);
+    return op;
+  }
+
+  /** A resolved promise of `out`, reused while receives land in the same buffer (a promise costs ~50 ns). */
+  private resolved(out: Uint8Array): Promise<Uint8Array> {
+    if (out !== this.lastOut) {
+      this.lastOut = out;
+      this.lastOutPromise = Promise.resolve(out);
+    }
+    return this.lastOutPromise!;
+  }
+
+  /** @internal handle support: copies out what has arrived; true once `op` is complete. Throws its error. */
+  pollRecv(op: RecvOp): boolean {
+    this.pump(op.peer);
+    if (op.error !== undefined) throw op.error;
+    return op.done;
+  }
+
+  /** @internal */
+  waitRecv(op: RecvOp): Promise<Uint8Array> {
+    try {
+      const r = this.complete(op);
+      return isPromise(r) ? r : Promise.resolve(r);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Slot offset of the chunk at ring position `head` of the ring from `peer`. */
+  private slotOf(peer: number, head: number): number {
+    return ringSlotOffset(this.c.tr.layout, peer, head % this.c.numSlots);
+  }
+
+  /** The word a receiver waits on for the chunk at `off`: the slot's seq in place, else the ring's tail. */
+  private dataWord(peer: number, off: number): number {
+    return this.c.direct !== undefined ? (off >> 2) + H_SEQ : wordOf(this.c.tr.layout.p2pInField + peer, IN_TAIL);
+  }
+
+  /**
+   * Fast path of `recv` on an empty queue: a one-chunk message received without an op (shm waits
+   * are synchronous and reuse one spec). Returns undefined to hand over to the general path, which
+   * also reports every error (event mismatch, buffer too small) and takes multi-chunk messages.
+   */
+  private recvSingle(peer: number, eventId: number, dst: Uint8Array | undefined): Uint8Array | undefined {
+    const head = this.head[peer]!;
+    const off = this.slotOf(peer, head);
+    const h = off >> 2;
+    if (Atomics.load(this.localI32, h + H_SEQ) !== head + 1) {
+      if (this.c.direct === undefined || this.c.hasQueuedSends()) return undefined;
+      this.c.tr.waitLocal(this.c.spec(peer, eventId, WAIT_DATA, h + H_SEQ, head + 1));
+    }
+    const total = this.localI32[h + H_TOTAL]!;
+    if (this.localI32[h + H_EVENT] !== eventId || total > this.c.payloadBytes || (dst !== undefined && dst.byteLength < total)) return undefined;
+    const out = dst === undefined ? new Uint8Array(total) : dst.byteLength === total ? dst : dst.subarray(0, total);
+    if (this.c.direct !== undefined && total <= SMALL_PAYLOAD_BYTES) this.c.direct.readSlot(off, dst ?? out, total);
+    else copyBytes(out, 0, this.c.tr.local, off + SLOT_HEADER_BYTES, total);
+    this.consumed(peer, head + 1, eventId, true);
+    return out;
+  }
+
+  /** Completes a receive; synchronous while the transport's waits are (shm), else from the first promise on (tcp). */
+  private complete(op: RecvOp): MaybePromise<Uint8Array> {
+    while (!this.pollRecv(op)) {
+      const head = this.head[op.peer]!;
+      const r = this.c.wait(this.c.spec(op.peer, op.eventId, WAIT_DATA, this.dataWord(op.peer, this.slotOf(op.peer, head)), head + 1));
+      if (isPromise(r)) return r.then(() => this.complete(op));
+    }
+    return op.dst!;
+  }
+
+  /** Copies out every chunk that has arrived, for the oldest pending receives first. */
+  private pump(peer: number): void {
+    const q = this.queues[peer]!;
+    while (q.length > 0) {
+      const head = this.head[peer]!;
+      const off = this.slotOf(peer, head);
+      if (Atomics.load(this.localI32, (off >> 2) + H_SEQ) !== head + 1) return;
+      const op = q[0]!;
+      try {
+        this.readChunk(op, off);
+      } catch (e) {
+        op.error = e;
+        q.shift();
+        continue;
+      }
+      if (op.done) q.shift();
+    }
+  }
+
+  private readChunk(op: RecvOp, off: number): void {
+    const { peer } = op;
+    const h = off >> 2;
+    const eventId = this.localI32[h + H_EVENT]!;
+    const chunkId = this.localI32[h + H_CHUNK]!;
+    const total = this.localI32[h + H_TOTAL]!;
+    if (op.nextChunk === 0) this.startMessage(op, eventId, total);
+    if (chunkId !== op.nextChunk) throw new XdsError('xccl_event_mismatch', `xccl rank ${this.c.tr.rank}: chunk ${chunkId} of event ${eventId} from rank ${peer} arrived, expected chunk ${op.nextChunk}`, { param: 'chunkId' });
+    const start = chunkId * this.c.payloadBytes;
+    copyBytes(op.dst!, start, this.c.tr.local, off + SLOT_HEADER_BYTES, Math.min(this.c.payloadBytes, total - start));
+    op.nextChunk++;
+    op.done = start + this.c.payloadBytes >= total;
+    this.consumed(peer, this.head[peer]! + 1, op.eventId, op.done);
+  }
+
+  /** Returns the slot's credit to `peer`; after a message's last chunk, its event id goes first (the ACK). */
+  private consumed(peer: number, head: number, eventId: number, isLast: boolean): void {
+    this.head[peer] = head;
+    const d = this.c.direct;
+    if (isLast && d !== undefined) d.store(peer, this.ackBase + ACK_EVENT, eventId); // published by the head signal below
+    else if (isLast) this.c.tr.signal(peer, this.ackBase + ACK_EVENT, eventId);
+    this.c.tr.signal(peer, this.ackBase + ACK_HEAD, head);
+  }
+
+  private startMessage(op: RecvOp, eventId: number, total: number): void {
+    const rank = this.c.tr.rank;
+    if (eventId !== op.eventId) {
+      throw new XdsError('xccl_event_mismatch', `xccl rank ${rank}: recv from rank ${op.peer} expected event ${op.eventId}, got event ${eventId}`, { param: 'eventId' });
+    }
+    if (op.dst === undefined) op.dst = new Uint8Array(total);
+    else if (op.dst.byteLength < total) {
+      throw new XdsError('xccl_buffer_too_small', `xccl rank ${rank}: event ${eventId} from rank ${op.peer} has ${total} bytes, the receive buffer only ${op.dst.byteLength}`, { param: 'dst' });
+    } else if (op.dst.byteLength !== total) op.dst = op.dst.subarray(0, total);
+  }
+}
