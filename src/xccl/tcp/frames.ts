@@ -1,88 +1,85 @@
 /**
  * Framing of the `tcp` transport (paper notes §2.4 semantics over sockets): every frame is
- * [u32 bodyBytes][u8 type][body], little-endian. A parser turns a byte stream back into frames
- * without copying more than one frame at a time.
+ * [u32 bodyBytes][u8 type][body], little-endian. Bodies (i32 words):
+ *   put      [offset, payloadBytes][payload][wordIdx, value]*   (the signals that follow the put)
+ *   signals  [wordIdx, value]+
+ *   getReq   [reqId, offset, bytes]        getResp [reqId][bytes]        hello [rank] The parser is fed each read as it arrives (a
+ * view of a read buffer that the socket reuses, see tcp-transport.ts), applies complete frames in
+ * place and copies only a frame that spans reads, once, into its own assembly buffer.
  */
 
-export const FRAME = { put: 1, signal: 2, getReq: 3, getResp: 4, hello: 5 } as const;
+export const FRAME = { put: 1, signals: 2, getReq: 3, getResp: 4, hello: 5 } as const;
 export type FrameType = (typeof FRAME)[keyof typeof FRAME];
 
-export interface Frame { readonly type: number; readonly body: Buffer }
+/** Bytes of `[u32 bodyBytes][u8 type]`. */
+export const FRAME_HEAD_BYTES = 5;
+
+/** Receives a complete frame whose body is `buf[start, end)`; `buf` is only valid during the call. */
+export type FrameHandler = (type: number, buf: Buffer, start: number, end: number) => void;
 
 /** Header of a frame whose body is `fixed` (u32/i32 words) followed by `trailingBytes` bytes. */
 export function frameHeader(type: FrameType, fixed: readonly number[], trailingBytes = 0): Buffer {
-  const b = Buffer.allocUnsafe(5 + 4 * fixed.length);
+  const b = Buffer.allocUnsafe(FRAME_HEAD_BYTES + 4 * fixed.length);
   b.writeUInt32LE(4 * fixed.length + trailingBytes, 0);
   b.writeUInt8(type, 4);
-  fixed.forEach((v, i) => b.writeInt32LE(v | 0, 5 + 4 * i));
+  fixed.forEach((v, i) => b.writeInt32LE(v | 0, FRAME_HEAD_BYTES + 4 * i));
   return b;
 }
 
-export class FrameParser {
-  private chunks: Buffer[] = [];
-  private have = 0;
+/** An assembly buffer bigger than this (left by a large frame) is dropped once that frame is applied. */
+const KEEP_ASSEMBLY_BYTES = 1 << 20;
 
-  /** Appends received bytes and returns every complete frame. */
-  push(data: Buffer): Frame[] {
-    this.chunks.push(data);
-    this.have += data.length;
-    const out: Frame[] = [];
-    for (;;) {
-      if (this.have < 5) break;
-      const head = this.peek(5);
-      const bodyBytes = head.readUInt32LE(0);
-      if (this.have < 5 + bodyBytes) break;
-      const all = this.take(5 + bodyBytes);
-      out.push({ type: all.readUInt8(4), body: all.subarray(5) });
-    }
-    return out;
-  }
+export class FrameParser {
+  private asm: Buffer = Buffer.allocUnsafe(256); // [capacity] u8: the frame that spans reads
+  private asmLen = 0; // bytes of it held; 0 = no partial frame
+  private asmNeed = 0; // its total bytes, known once its header is complete
 
   /**
-   * Calls `onFrame(type, buf, bodyStart, bodyEnd)` for every complete frame, in place (no Frame
-   * objects, no per-frame views). Partial frames wait, unconcatenated, until they are complete.
+   * Calls `onFrame` for every complete frame in `data[0, n)`, in order, after any frame left
+   * partial by the previous read. `data` is not referenced after the call (the caller may reuse it).
    */
-  drain(data: Buffer, onFrame: (type: number, buf: Buffer, start: number, end: number) => void): void {
-    let buf = data;
-    if (this.have > 0) {
-      this.chunks.push(data);
-      this.have += data.length;
-      if (this.have < this.pendingFrameBytes()) return;
-      buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.have);
-      this.chunks = [];
-      this.have = 0;
-    }
-    let p = 0;
-    while (buf.length - p >= 5) {
-      const end = p + 5 + buf.readUInt32LE(p);
-      if (end > buf.length) break;
-      onFrame(buf[p + 4]!, buf, p + 5, end);
+  drain(data: Buffer, n: number, onFrame: FrameHandler): void {
+    let p = this.asmLen > 0 ? this.assemble(data, 0, n, onFrame) : 0;
+    while (n - p >= FRAME_HEAD_BYTES) {
+      const end = p + FRAME_HEAD_BYTES + data.readUInt32LE(p);
+      if (end > n) break;
+      onFrame(data[p + 4]!, data, p + FRAME_HEAD_BYTES, end);
       p = end;
     }
-    if (p < buf.length) {
-      this.chunks = [buf.subarray(p)];
-      this.have = buf.length - p;
+    if (p < n) this.assemble(data, p, n, onFrame);
+  }
+
+  /** Bytes of a partial frame held between reads (0 when reads ended on a frame boundary). */
+  get pendingBytes(): number {
+    return this.asmLen;
+  }
+
+  /** Appends `data[p, n)` to the partial frame, applying it once complete; returns the end of what it consumed. */
+  private assemble(data: Buffer, p: number, n: number, onFrame: FrameHandler): number {
+    if (this.asmLen < FRAME_HEAD_BYTES) {
+      p = this.append(data, p, Math.min(n, p + FRAME_HEAD_BYTES - this.asmLen));
+      if (this.asmLen < FRAME_HEAD_BYTES) return p;
+      this.reserve(FRAME_HEAD_BYTES + this.asm.readUInt32LE(0));
     }
+    p = this.append(data, p, Math.min(n, p + this.asmNeed - this.asmLen));
+    if (this.asmLen < this.asmNeed) return p;
+    this.asmLen = 0;
+    onFrame(this.asm[4]!, this.asm, FRAME_HEAD_BYTES, this.asmNeed);
+    if (this.asm.length > KEEP_ASSEMBLY_BYTES) this.asm = Buffer.allocUnsafe(256);
+    return p;
   }
 
-  /** Bytes of the first pending frame (5 while its header is incomplete). */
-  private pendingFrameBytes(): number {
-    return this.have < 5 ? 5 : 5 + this.peek(5).readUInt32LE(0);
+  private append(data: Buffer, from: number, to: number): number {
+    this.asmLen += data.copy(this.asm, this.asmLen, from, to);
+    return to;
   }
 
-  private peek(n: number): Buffer {
-    const first = this.chunks[0]!;
-    if (first.length >= n) return first;
-    this.chunks = [Buffer.concat(this.chunks)];
-    return this.chunks[0]!;
-  }
-
-  private take(n: number): Buffer {
-    const first = this.peek(n);
-    const out = first.subarray(0, n);
-    if (first.length === n) this.chunks.shift();
-    else this.chunks[0] = first.subarray(n);
-    this.have -= n;
-    return out;
+  /** Makes the assembly buffer hold a frame of `need` bytes, keeping its header. */
+  private reserve(need: number): void {
+    this.asmNeed = need;
+    if (this.asm.length >= need) return;
+    const grown = Buffer.allocUnsafe(need);
+    this.asm.copy(grown, 0, 0, this.asmLen);
+    this.asm = grown;
   }
 }

@@ -1,107 +1,97 @@
 /**
  * The `tcp` transport (paper notes §2.4 semantics, CPU-FACTS.md §3 sockets): for ranks on different
  * hosts, or processes without shared memory. Each rank keeps its region in local memory; a put or
- * a signal travels as a frame that the peer's socket handler applies to its region in order, and
+ * a signal travels as a frame that the peer's read callback applies to its region in order, and
  * a get is a request answered from the peer's region by its event loop (so a pull needs no action
- * by the peer's application). Frames queued in one turn of the event loop leave in one write. Back-pressure
- * is end to end: p2p ring credits and EP acks bound what is in flight. A closed socket makes every
- * wait on that peer end in `xccl_peer_gone`.
+ * by the peer's application). Everything queued in one synchronous run, and in the promise
+ * continuations it sets off, leaves in one write per peer at the end of that run. Back-pressure
+ * is end to end: p2p ring credits and EP acks bound what is in flight. A closed connection makes
+ * every wait on that peer end in `xccl_peer_gone`. Connections: links.ts.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { XdsError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import type { RegionLayout } from '../region.js';
 import type { Transport, WaitSpec } from '../transport.js';
-import { FRAME, FrameParser, frameHeader, type Frame } from './frames.js';
+import { FRAME, FrameParser, type FrameHandler } from './frames.js';
 import { Outbox } from './outbox.js';
+import { WaitList } from './waits.js';
+import { acceptHello, dialPeer, type Endpoint } from './links.js';
 
+/** Microtask hops the flush of a run waits for a park to flush first (see flushLater). */
+const FLUSH_HOPS = 4;
 /** Batches up to this size are copied into one buffer; bigger ones are corked writes. */
 const COALESCE_BYTES = 64 * 1024;
 
 export interface TcpOptions { readonly clock: Clock; readonly timeoutMs: number }
 
-/** A parked wait; `dueMs` is its deadline on performance.now(), checked by the sweeper (no timer per wait). */
-interface Waiter { readonly spec: WaitSpec; readonly resolve: (v: number) => void; readonly reject: (e: unknown) => void; readonly dueMs: number }
-
-/** Period of the deadline sweep while waits are parked (ms): the bound on how late a timeout fires. */
-const SWEEP_MS = 5;
 interface PendingGet { readonly peer: number; readonly dst: Uint8Array; readonly resolve: () => void; readonly reject: (e: unknown) => void; readonly timer: NodeJS.Timeout }
 
 export class TcpTransport implements Transport {
   readonly kind = 'tcp' as const;
   readonly local: Uint8Array;
   readonly localWords: Int32Array;
-  readonly sockets: (Socket | undefined)[];
+  /** Per peer: the connection this rank writes on (the one the peer dialed). */
+  private readonly writers: (Socket | undefined)[];
+  /** Per peer: the connection this rank dialed (reads only, through `onRead`). */
+  private readonly readers: (Socket | undefined)[];
+  private readonly boxes: Outbox[];
+  private readonly parsers: FrameParser[];
+  private readonly handlers: FrameHandler[];
+  private readonly dirty: number[] = []; // peers whose outbox holds frames, in order of their first frame
+  private isFlushQueued = false; // a flushLater chain (or its tick) is pending
+  private flushHops = 0; // microtask hops of that chain so far
   private readonly gone: string[];
-  private readonly waiters = new Map<number, Set<Waiter>>();
-  private sweeper: NodeJS.Timeout | undefined;
+  private readonly waits: WaitList;
   private readonly gets = new Map<number, PendingGet>();
-  private readonly outbox = new Map<Socket, Outbox>();
-  private readonly flushing = new Set<Socket>();
   private nextReqId = 1;
+  private isClosed = false;
   server: Server | undefined;
 
   constructor(readonly rank: number, readonly worldSize: number, readonly layout: RegionLayout, private readonly clock: Clock) {
     this.local = new Uint8Array(layout.totalBytes);
     this.localWords = new Int32Array(this.local.buffer, 0, layout.metaBytes / 4);
-    this.sockets = new Array<Socket | undefined>(worldSize).fill(undefined);
+    this.writers = new Array<Socket | undefined>(worldSize).fill(undefined);
+    this.readers = new Array<Socket | undefined>(worldSize).fill(undefined);
+    this.boxes = Array.from({ length: worldSize }, () => new Outbox());
+    this.parsers = Array.from({ length: worldSize }, () => new FrameParser());
+    this.handlers = Array.from({ length: worldSize }, (_, peer) => (type: number, buf: Buffer, start: number, end: number) => this.onFrame(peer, type, buf, start, end));
     this.gone = new Array<string>(worldSize).fill('');
+    this.waits = new WaitList(this, (spec) => this.timeoutError(spec.what, spec.peer));
   }
 
   nowUs(): number { return this.clock.nowUs(); }
 
-  /** Adopts the socket of `peer` once its hello has been exchanged. */
-  attach(peer: number, socket: Socket, parser: FrameParser, early: readonly Frame[] = []): void {
-    this.sockets[peer] = socket;
-    const onFrame = (type: number, buf: Buffer, start: number, end: number): void => this.onFrame(peer, type, buf, start, end);
-    socket.on('data', (d: Buffer) => parser.drain(d, onFrame));
-    for (const f of early) this.onFrame(peer, f.type, f.body, 0, f.body.length);
+  /** True once close() began (connection attempts stop). */
+  get isClosing(): boolean { return this.isClosed; }
+
+  /** Applies the frames in `buf[0, n)` read from `peer` (the read callback of the connection this rank dialed). */
+  onRead(peer: number, buf: Buffer, n: number): void {
+    this.parsers[peer]!.drain(buf, n, this.handlers[peer]!);
+  }
+
+  /** Adopts the connection this rank dialed to `peer` (reads only). */
+  attachReader(peer: number, socket: Socket): void {
+    this.readers[peer] = socket;
     socket.on('close', () => this.markGone(peer, 'closed its connection'));
-    socket.on('error', () => {});
   }
 
-  /** The outbox toward `peer`, with a flush scheduled; undefined toward a gone peer (throws unless `isReply`). */
-  private box(peer: number, isReply: boolean): Outbox | undefined {
-    const s = this.sockets[peer];
-    if (!s || this.gone[peer]) {
-      if (!isReply) this.checkPeer(peer);
-      return undefined;
-    }
-    let box = this.outbox.get(s);
-    if (!box) this.outbox.set(s, (box = new Outbox()));
-    if (!this.flushing.has(s)) {
-      this.flushing.add(s);
-      setImmediate(() => this.flush(s));
-    }
-    return box;
-  }
-
-  /**
-   * Sends everything queued in this turn of the event loop in one write: an ACK and the reply it
-   * precedes travel together. Large batches are corked instead of copied.
-   */
-  private flush(s: Socket): void {
-    this.flushing.delete(s);
-    const q = this.outbox.get(s)?.take() ?? [];
-    if (s.destroyed || q.length === 0) return;
-    if (q.length === 1) { s.write(q[0]!); return; }
-    const total = q.reduce((n, b) => n + b.byteLength, 0);
-    if (total <= COALESCE_BYTES) { s.write(Buffer.concat(q, total)); return; }
-    s.cork();
-    for (const b of q) s.write(b);
-    s.uncork();
+  /** Adopts the connection `peer` dialed, once its hello named it (writes only). */
+  attachWriter(peer: number, socket: Socket): void {
+    this.writers[peer] = socket;
+    socket.on('close', () => this.markGone(peer, 'closed its connection'));
   }
 
   put(peer: number, offset: number, src: Uint8Array): void {
     if (peer === this.rank) this.local.set(src, offset);
     // NOTE: small puts are copied (callers reuse scratch headers); large ones are referenced until
     // written, which the protocols allow (a p2p send completes on the ACK, EP areas on the acks).
-    else this.box(peer, false)?.frame(FRAME.put, [offset], src);
+    else this.box(peer, false)?.frame(FRAME.put, 2, offset, src.byteLength, 0, src);
   }
 
   signal(peer: number, wordIdx: number, value: number): void {
     if (peer === this.rank) this.applySignal(wordIdx, value);
-    else this.box(peer, false)?.frame(FRAME.signal, [wordIdx, value]);
+    else this.box(peer, false)?.signal(wordIdx, value);
   }
 
   get(peer: number, offset: number, dst: Uint8Array, deadlineUs: number): void | Promise<void> {
@@ -111,7 +101,7 @@ export class TcpTransport implements Transport {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { this.gets.delete(reqId); reject(this.timeoutError(`a pull of ${dst.byteLength} bytes`, peer)); }, this.msUntil(deadlineUs));
       this.gets.set(reqId, { peer, dst, resolve, reject, timer });
-      this.box(peer, false)?.frame(FRAME.getReq, [reqId, offset, dst.byteLength]);
+      this.box(peer, false)?.frame(FRAME.getReq, 3, reqId, offset, dst.byteLength);
     });
   }
 
@@ -119,30 +109,10 @@ export class TcpTransport implements Transport {
     const v = Atomics.load(this.localWords, spec.wordIdx);
     if (spec.pred(v)) return v;
     this.checkPeer(spec.peer);
-    return new Promise<number>((resolve, reject) => {
-      let set = this.waiters.get(spec.wordIdx);
-      if (!set) this.waiters.set(spec.wordIdx, (set = new Set()));
-      set.add({ spec, resolve, reject, dueMs: performance.now() + this.msUntil(spec.deadlineUs) });
-      this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS);
-    });
-  }
-
-  /** Fails the waits past their deadline; stops itself when no wait is left. */
-  private sweep(): void {
-    const now = performance.now();
-    let left = 0;
-    for (const set of this.waiters.values()) {
-      for (const w of set) {
-        if (now < w.dueMs) left++;
-        else { set.delete(w); w.reject(this.timeoutError(w.spec.what, w.spec.peer)); }
-      }
-    }
-    if (left === 0) this.stopSweeper();
-  }
-
-  private stopSweeper(): void {
-    clearInterval(this.sweeper);
-    this.sweeper = undefined;
+    // NOTE: a rank that parks waits for a peer, so what it queued leaves now, not at the end of
+    // the run: the peer starts on it while this rank unwinds its promise chain.
+    if (this.dirty.length > 0) this.flushAll();
+    return this.waits.park(spec);
   }
 
   checkPeer(peer: number): void {
@@ -150,8 +120,62 @@ export class TcpTransport implements Transport {
     if (why) throw new XdsError('xccl_peer_gone', `xccl rank ${this.rank}: peer rank ${peer} ${why}`, { param: `rank ${peer}` });
   }
 
-  private msUntil(deadlineUs: number): number {
+  msUntil(deadlineUs: number): number {
     return Math.max(0, (deadlineUs - this.nowUs()) / 1000);
+  }
+
+  /** The outbox toward `peer`, with a flush queued; undefined toward a gone peer (throws unless `isReply`). */
+  private box(peer: number, isReply: boolean): Outbox | undefined {
+    if (this.gone[peer] || this.writers[peer] === undefined) {
+      if (!isReply) this.checkPeer(peer);
+      return undefined;
+    }
+    const box = this.boxes[peer]!;
+    if (box.isEmpty) {
+      this.dirty.push(peer);
+      if (!this.isFlushQueued) {
+        this.isFlushQueued = true;
+        this.flushHops = 0;
+        queueMicrotask(this.flushLater);
+      }
+    }
+    return box;
+  }
+
+  /**
+   * The flush of a run that does not park. NOTE: this microtask requeues itself for a few hops
+   * (a park flushes in the meantime, see waitLocal: then it stops), then queues a tick. Node runs
+   * the tick queue only once the microtask queue is empty, so the flush comes after every promise
+   * continuation set off by this run (the receiver's credit and ACK signals, then the reply its
+   * application sends): they leave in one write, before the event loop polls again.
+   */
+  private readonly flushLater = (): void => {
+    if (this.dirty.length === 0) this.isFlushQueued = false;
+    else if (++this.flushHops < FLUSH_HOPS) queueMicrotask(this.flushLater);
+    else process.nextTick(this.flushQueued);
+  };
+
+  private readonly flushQueued = (): void => {
+    this.isFlushQueued = false;
+    this.flushAll();
+  };
+
+  private flushAll(): void {
+    for (const peer of this.dirty) this.flush(peer);
+    this.dirty.length = 0;
+  }
+
+  /** Writes the batch toward `peer`: one write; large batches are corked instead of copied. */
+  private flush(peer: number): void {
+    const s = this.writers[peer];
+    const q = this.boxes[peer]!.take();
+    if (s === undefined || s.destroyed || q.length === 0) return;
+    if (q.length === 1) { s.write(q[0]!); return; }
+    const total = q.reduce((n, b) => n + b.byteLength, 0);
+    if (total <= COALESCE_BYTES) { s.write(Buffer.concat(q, total)); return; }
+    s.cork();
+    for (const b of q) s.write(b);
+    s.uncork();
   }
 
   private timeoutError(what: string, peer: number): XdsError {
@@ -161,116 +185,109 @@ export class TcpTransport implements Transport {
   /** Applies one frame whose body is `buf[start, end)`. */
   private onFrame(peer: number, type: number, buf: Buffer, start: number, end: number): void {
     switch (type) {
-      case FRAME.put: this.local.set(buf.subarray(start + 4, end), buf.readUInt32LE(start)); break;
-      case FRAME.signal: this.applySignal(buf.readUInt32LE(start), buf.readInt32LE(start + 4)); break;
+      case FRAME.put: this.applyPut(buf, start, end); break;
+      case FRAME.signals: this.applySignals(buf, start, end); break;
       case FRAME.getReq: this.serveGet(peer, buf.readInt32LE(start), buf.readUInt32LE(start + 4), buf.readUInt32LE(start + 8)); break;
-      case FRAME.getResp: this.finishGet(buf.readInt32LE(start), buf.subarray(start + 4, end)); break;
+      case FRAME.getResp: this.finishGet(buf.readInt32LE(start), buf, start + 4, end); break;
       default: this.markGone(peer, `sent an unknown frame type ${type}`);
     }
   }
 
+  /** A put body: [offset, payloadBytes][payload][wordIdx, value]*. */
+  private applyPut(buf: Buffer, start: number, end: number): void {
+    const n = buf.readUInt32LE(start + 4);
+    if (n > 0) this.local.set(new Uint8Array(buf.buffer, buf.byteOffset + start + 8, n), buf.readUInt32LE(start));
+    this.applySignals(buf, start + 8 + n, end);
+  }
+
+  private applySignals(buf: Buffer, p: number, end: number): void {
+    for (; p < end; p += 8) this.applySignal(buf.readUInt32LE(p), buf.readInt32LE(p + 4));
+  }
+
   private applySignal(wordIdx: number, value: number): void {
     Atomics.store(this.localWords, wordIdx, value);
-    const set = this.waiters.get(wordIdx);
-    if (!set) return;
-    for (const w of set) {
-      if (!w.spec.pred(value)) continue;
-      set.delete(w);
-      w.resolve(value);
-    }
+    this.waits.wake(wordIdx, value);
   }
 
   private serveGet(peer: number, reqId: number, offset: number, len: number): void {
-    this.box(peer, true)?.frame(FRAME.getResp, [reqId], this.local.subarray(offset, offset + len));
+    this.box(peer, true)?.frame(FRAME.getResp, 1, reqId, 0, 0, this.local.subarray(offset, offset + len));
   }
 
-  private finishGet(reqId: number, bytes: Buffer): void {
+  private finishGet(reqId: number, buf: Buffer, start: number, end: number): void {
     const g = this.gets.get(reqId);
     if (!g) return;
     this.gets.delete(reqId);
     clearTimeout(g.timer);
-    g.dst.set(bytes.subarray(0, g.dst.byteLength));
+    g.dst.set(new Uint8Array(buf.buffer, buf.byteOffset + start, Math.min(end - start, g.dst.byteLength)));
     g.resolve();
   }
 
-  private markGone(peer: number, why: string): void {
+  /** Marks `peer` gone: every wait and pull on it fails now, later ones at once. */
+  markGone(peer: number, why: string): void {
     if (this.gone[peer]) return;
     this.gone[peer] = why;
     const err = new XdsError('xccl_peer_gone', `xccl rank ${this.rank}: peer rank ${peer} ${why}`, { param: `rank ${peer}` });
-    for (const set of this.waiters.values()) {
-      for (const w of set) if (w.spec.peer === peer) { set.delete(w); w.reject(err); }
-    }
+    this.waits.failPeer(peer, err);
     for (const [id, g] of this.gets) if (g.peer === peer) { this.gets.delete(id); clearTimeout(g.timer); g.reject(err); }
   }
 
+  /** Sends what is queued, closes every connection (peers see this rank gone) and the listener. */
   async close(): Promise<void> {
+    this.isClosed = true;
     for (let p = 0; p < this.worldSize; p++) if (!this.gone[p]) this.gone[p] = 'closed (local side)';
-    for (const s of [...this.outbox.keys()]) this.flush(s); // frames of this turn still leave
-    this.sweeper?.unref(); // waits still parked time out, but do not keep the process alive
-    for (const s of this.sockets) s?.end();
+    this.flushAll(); // frames of this run still leave
+    this.waits.unref();
+    const sockets = [...this.writers, ...this.readers];
+    for (const s of sockets) s?.end();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    for (const s of this.sockets) s?.destroy();
+    for (const s of sockets) s?.destroy();
   }
 }
 
-/** Listens on this rank's endpoint, connects to every lower rank, accepts every higher one. */
-export async function connectTcp(endpoints: readonly { host: string; port: number }[], rank: number, layout: RegionLayout, opts: TcpOptions): Promise<TcpTransport> {
+/** Listens on this rank's endpoint, dials every peer, and returns once every peer has dialed back. */
+export async function connectTcp(endpoints: readonly Endpoint[], rank: number, layout: RegionLayout, opts: TcpOptions): Promise<TcpTransport> {
   const W = layout.config.worldSize;
   const tr = new TcpTransport(rank, W, layout, opts.clock);
   const deadline = opts.clock.nowUs() + opts.timeoutMs * 1000;
-  let joined = 0;
-  let onJoin: () => void = () => {};
-  const allJoined = new Promise<void>((resolve) => { onJoin = () => { if (++joined === W - 1) resolve(); }; if (W === 1) resolve(); });
-  const adopt = (socket: Socket, peer: number, parser: FrameParser, early: readonly Frame[] = []): void => { socket.setNoDelay(true); tr.attach(peer, socket, parser, early); onJoin(); };
-  tr.server = createServer((socket) => awaitHello(socket, (peer, parser, early) => adopt(socket, peer, parser, early)));
-  const me = endpoints[rank]!;
-  await new Promise<void>((resolve, reject) => {
-    tr.server!.once('error', (e) => reject(new XdsError('invalid_config', `xccl rank ${rank}: cannot listen on ${me.host}:${me.port}: ${e.message}`, { param: `endpoints[${rank}]` })));
-    tr.server!.listen(me.port, me.host, () => resolve());
+  let numLinks = 0; // connections up, of 2 (W - 1)
+  let onLink: () => void = () => {};
+  const allLinked = new Promise<void>((resolve) => { onLink = () => { if (++numLinks === 2 * (W - 1)) resolve(); }; if (W === 1) resolve(); });
+  tr.server = createServer((socket) => acceptHello(socket, (peer) => {
+    if (!Number.isInteger(peer) || peer < 0 || peer >= W || peer === rank) { socket.destroy(); return; }
+    tr.attachWriter(peer, socket);
+    onLink();
+  }, (peer) => tr.markGone(peer, 'sent frames on the connection it dialed (it only reads there)')));
+  await listen(tr.server, endpoints[rank]!, rank);
+  const dials = Promise.all(endpoints.map(async (ep, peer) => {
+    if (peer === rank) return;
+    const s = await dialPeer(ep, peer, rank, { deadlineUs: deadline, clock: opts.clock, isCancelled: () => tr.isClosing }, (buf, n) => tr.onRead(peer, buf, n));
+    tr.attachReader(peer, s);
+    onLink();
+  }));
+  await joinOrFail(tr, Promise.all([allLinked, dials]), deadline, opts, () => numLinks);
+  return tr;
+}
+
+function listen(server: Server, me: Endpoint, rank: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(new XdsError('invalid_config', `xccl rank ${rank}: cannot listen on ${me.host}:${me.port}: ${e.message}`, { param: `endpoints[${rank}]` })));
+    server.listen(me.port, me.host, () => resolve());
   });
-  for (let p = 0; p < rank; p++) {
-    const socket = await dialWithRetry(endpoints[p]!, deadline, opts.clock, p);
-    socket.write(frameHeader(FRAME.hello, [rank]));
-    adopt(socket, p, new FrameParser());
-  }
+}
+
+/** Waits for `joined` until the join deadline; on failure closes the transport and throws. */
+async function joinOrFail(tr: TcpTransport, joined: Promise<unknown>, deadlineUs: number, opts: TcpOptions, numLinks: () => number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new XdsError('xccl_timeout', `xccl rank ${rank}: only ${joined} of ${W - 1} tcp peers joined in ${opts.timeoutMs} ms`)), Math.max(1, (deadline - opts.clock.nowUs()) / 1000));
+    const ms = Math.max(1, (deadlineUs - opts.clock.nowUs()) / 1000);
+    timer = setTimeout(() => reject(new XdsError('xccl_timeout', `xccl rank ${tr.rank}: only ${numLinks()} of ${2 * (tr.worldSize - 1)} tcp connections up in ${opts.timeoutMs} ms`)), ms);
   });
   try {
-    await Promise.race([allJoined, timeout]);
+    await Promise.race([joined, timeout]);
   } catch (e) {
     await tr.close();
     throw e;
   } finally {
     clearTimeout(timer);
-  }
-  return tr;
-}
-
-function awaitHello(socket: Socket, done: (peer: number, parser: FrameParser, early: readonly Frame[]) => void): void {
-  const parser = new FrameParser();
-  socket.on('error', () => {});
-  socket.on('data', function onData(d: Buffer) {
-    const frames = parser.push(d);
-    const hello = frames[0];
-    if (!hello) return;
-    socket.off('data', onData);
-    if (hello.type !== FRAME.hello) { socket.destroy(); return; }
-    done(hello.body.readInt32LE(0), parser, frames.slice(1));
-  });
-}
-
-async function dialWithRetry(ep: { host: string; port: number }, deadlineUs: number, clock: Clock, peer: number): Promise<Socket> {
-  for (;;) {
-    try {
-      return await new Promise<Socket>((resolve, reject) => {
-        const s = connect(ep.port, ep.host, () => { s.off('error', reject); resolve(s); });
-        s.once('error', reject);
-      });
-    } catch (e) {
-      if (clock.nowUs() > deadlineUs) throw new XdsError('xccl_timeout', `xccl: could not reach rank ${peer} at ${ep.host}:${ep.port}: ${(e as Error).message}`, { param: `rank ${peer}` });
-      await clock.sleepUs(50_000);
-    }
   }
 }
