@@ -20,8 +20,8 @@ export interface XcclAddon {
   axpy(dst: Float32Array, dstOff: number, src: Float32Array, srcOff: number, n: number, w: number): void;
   /** memmove of n bytes between Uint8Arrays (shared or not); range-checked. Used through copy.ts. */
   copy(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void;
-  /** sched_yield(): a long spin lets other runnable threads have the core. */
-  yieldCpu(): void;
+  /** sched_yield(): a long spin lets other runnable threads have the core (absent from addons built before it). */
+  yieldCpu?(): void;
 }
 
 export function loadXcclAddon(quiet = false): XcclAddon | null {
@@ -56,7 +56,7 @@ export function openProcessShm(paths: readonly string[], rank: number, layout: R
     park: (words, idx, expected, ms) => { addon.futexWait(words, idx, expected, ms); },
     wake: (words, idx) => { addon.futexWake(words, idx, 2147483647); },
     isAlive: pidAlive,
-    yieldCpu: () => addon.yieldCpu(),
+    yieldCpu: () => addon.yieldCpu?.(),
   };
   return new ShmTransport('shm-process', rank, layout, views, parker, opts);
 }

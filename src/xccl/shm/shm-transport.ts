@@ -33,17 +33,17 @@ export interface ShmOptions {
   /** A peer whose heartbeat word has not moved for this long is gone (0 = only state/pid checks). */
   readonly heartbeatTimeoutMs: number;
   /**
-   * A spin that lasts longer than this (µs) yields the core between its clock checks (default
-   * YIELD_AFTER_US): on a loaded 2-core host a waiter that never yields can hold the core its
-   * peer needs for a whole scheduler slice (1 MiB send+ACK: 8 ms instead of 0.4 ms at load 4).
+   * A spin that lasts longer than this (µs) calls sched_yield between its clock checks (default:
+   * never). When two spinning ranks share one core of a loaded host, a spin that never yields holds
+   * it for a whole scheduler slice (1 MiB send+ACK: 8 ms instead of 0.3 ms at load 4 with 5 µs);
+   * but on this VM yielding ranks end up sharing a core more often (64 B one way then 20–30 µs
+   * instead of ~1 µs in 3 of 9 bench runs at load 3–5, 0 of 3 without), so it is opt-in.
    */
   readonly yieldAfterUs?: number;
 }
 
 /** Loads of a spinning wait before it first reads the clock (a few µs, well under the default spin). */
 const FREE_SPINS = 1024;
-/** Default of `ShmOptions.yieldAfterUs`: well above a one-way signal, well below a scheduler slice. */
-export const YIELD_AFTER_US = 5;
 
 export class ShmTransport implements Transport {
   readonly worldSize: number;
@@ -136,7 +136,7 @@ export class ShmTransport implements Transport {
     }
     const now = this.nowUs();
     const spinEnd = Math.min(spec.deadlineUs, now + this.opts.spinUs);
-    const yieldFrom = now + (this.opts.yieldAfterUs ?? YIELD_AFTER_US);
+    const yieldFrom = now + (this.opts.yieldAfterUs ?? Infinity);
     for (let i = 1; ; i++) {
       v = Atomics.load(w, spec.wordIdx);
       if (spec.pred(v)) return v;

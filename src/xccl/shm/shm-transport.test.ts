@@ -1,0 +1,46 @@
+/**
+ * Tests of the shm waits (paper notes §2.4.1; shm-transport.ts): a wait on a ring-slot word (not
+ * only metadata) ends when another thread signals it, and the opt-in yielding spin still ends in
+ * a typed timeout naming what it waited for. Real SharedArrayBuffer regions and a real worker.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { isXdsError } from '../../core/errors.js';
+import { realClock } from '../../core/clock.js';
+import { makeRegionLayout, ringSlotOffset } from '../region.js';
+import { allocateThreadRegions, openThreadShm } from './thread.js';
+import { loadXcclAddon } from './process.js';
+
+const layout = makeRegionLayout({ worldSize: 2, slotBytes: 256, numSlots: 2, epAreaBytes: 0 });
+
+function spec(wordIdx: number, bound: number, deadlineUs: number): { wordIdx: number; pred: (v: number) => boolean; peer: number; deadlineUs: number; what: string } {
+  return { wordIdx, pred: (v) => v >= bound, peer: 1, deadlineUs, what: `slot word ${wordIdx}` };
+}
+
+describe('xccl shm waits', () => {
+  it('a wait on a slot word ends when another thread stores and signals it', async () => {
+    const regions = allocateThreadRegions(layout);
+    const tr = openThreadShm(regions, 0, layout, { clock: realClock, spinUs: 0, parkSliceMs: 2000, heartbeatTimeoutMs: 0 });
+    const idx = ringSlotOffset(layout, 1, 1) >> 2;
+    // The worker stores 7 into the slot word after 30 ms and notifies it, as ShmTransport.signal does.
+    const src = `const { workerData } = require('node:worker_threads'); const w = new Int32Array(workerData.sab);
+      setTimeout(() => { Atomics.store(w, workerData.idx, 7); Atomics.notify(w, workerData.idx); }, 30);`;
+    const worker = new Worker(src, { eval: true, workerData: { sab: regions[0], idx } });
+    const t0 = performance.now();
+    assert.equal(tr.waitLocal(spec(idx, 7, realClock.nowUs() + 5_000_000)), 7);
+    const ms = performance.now() - t0;
+    assert.ok(ms >= 20 && ms < 1500, `woken after ${ms} ms (the park slice is 2 s: the notify woke it)`);
+    await worker.terminate();
+    await tr.close();
+  });
+
+  it('a yielding spin that outlasts its deadline is an xccl_timeout naming the word', async () => {
+    assert.equal(typeof loadXcclAddon(true)?.yieldCpu, 'function', 'the addon exports yieldCpu');
+    const tr = openThreadShm(allocateThreadRegions(layout), 0, layout, { clock: realClock, spinUs: 30_000, parkSliceMs: 5, heartbeatTimeoutMs: 0, yieldAfterUs: 0 });
+    const t0 = performance.now();
+    assert.throws(() => tr.waitLocal(spec(100, 1, realClock.nowUs() + 20_000)), (e) => isXdsError(e, 'xccl_timeout') && /slot word 100/.test(e.message));
+    assert.ok(performance.now() - t0 >= 15, 'waited until the deadline');
+    await tr.close();
+  });
+});
