@@ -39,6 +39,7 @@ export class P2p implements RingContext {
   private queuedSends = 0; // ops in sendQueues, over all peers
   private readonly sendTail: number[]; // per peer: chunks written
   private readonly sendEnd: number[]; // per peer: ring position after the last issued message
+  private readonly knownHead: number[]; // per peer: the head word as last read (it only grows)
   private readonly syncWait: OpWait; // reused by synchronous (shm) waits
   // Scratch slot for puts through the transport: header + a small payload, so a small chunk is one put.
   private readonly scratch = new Uint8Array(SLOT_HEADER_BYTES + SMALL_PAYLOAD_BYTES); // [16 + 256] u8
@@ -53,6 +54,7 @@ export class P2p implements RingContext {
     this.sendQueues = Array.from({ length: W }, () => []);
     this.sendTail = new Array<number>(W).fill(0);
     this.sendEnd = new Array<number>(W).fill(0);
+    this.knownHead = new Array<number>(W).fill(0);
     this.syncWait = new OpWait(tr, timeoutUs);
     this.staged = this.scratch.subarray(0, SLOT_HEADER_BYTES);
     this.recvRing = new RecvRing(this);
@@ -129,7 +131,16 @@ export class P2p implements RingContext {
 
   /** Chunks `peer` has consumed (credits and ACKs). */
   private headOf(peer: number): number {
-    return Atomics.load(this.tr.localWords, this.ackWord(peer, ACK_HEAD));
+    return (this.knownHead[peer] = Atomics.load(this.tr.localWords, this.ackWord(peer, ACK_HEAD)));
+  }
+
+  /**
+   * Whether the ring toward `peer` has a free slot. The head word is read (a cache line the
+   * receiver wrote) only when the last value read says the ring is full.
+   */
+  private hasFreeSlot(peer: number): boolean {
+    const used = this.sendTail[peer]! - this.numSlots;
+    return used < this.knownHead[peer]! || used < this.headOf(peer);
   }
 
   /**
@@ -138,7 +149,7 @@ export class P2p implements RingContext {
    */
   private sendSingle(peer: number, eventId: number, bytes: Uint8Array): boolean {
     const n = bytes.byteLength;
-    if (this.direct === undefined || n > SMALL_PAYLOAD_BYTES || n > this.payloadBytes || this.queuedSends > 0 || this.sendTail[peer]! - this.headOf(peer) >= this.numSlots) return false;
+    if (this.direct === undefined || n > SMALL_PAYLOAD_BYTES || n > this.payloadBytes || this.queuedSends > 0 || !this.hasFreeSlot(peer)) return false;
     const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + 1);
     this.writeChunk(peer, eventId, 0, bytes, bytes);
     if (this.headOf(peer) < endTail) this.tr.waitLocal(this.spec(peer, eventId, WAIT_ACK, this.ackWord(peer, ACK_HEAD), endTail));
@@ -162,8 +173,7 @@ export class P2p implements RingContext {
 
   /** Writes the chunks of `op` that have free slots. */
   private writeChunks(op: SendOp): void {
-    const head = this.headOf(op.peer);
-    while (op.nextChunk < op.numChunks && this.sendTail[op.peer]! - head < this.numSlots) {
+    while (op.nextChunk < op.numChunks && this.hasFreeSlot(op.peer)) {
       const start = op.nextChunk * this.payloadBytes;
       const payload = op.numChunks === 1 ? op.bytes : op.bytes.subarray(start, Math.min(op.bytes.byteLength, start + this.payloadBytes));
       this.writeChunk(op.peer, op.eventId, op.nextChunk++, op.bytes, payload);
