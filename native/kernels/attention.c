@@ -4,12 +4,19 @@
  * subtracted), then the value rows are accumulated. GQA works per (token, KV-head range) with
  * positions outer, so each cached K/V row is read once, contiguously, for all the query heads
  * that share it; MLA works per (token, head range) over chunks of positions so a chunk of latent
- * rows stays in L1/L2 across heads.
+ * rows stays in L1/L2 across heads. One call may hold many sequences (xds_seqs): the work is the
+ * list of (row, head range) pieces of all of them, claimed in chunks by the pool's threads.
  */
 #include "kernels.h"
+#include <stdatomic.h>
 #include <string.h>
 
 #define MIN_FLOPS_PER_TASK (256 * 1024)
+/* NOTE: waking parked pool workers costs 15-70 us here (see matmul.c WAKE_MIN_BYTES); below this
+ * much work a call runs on the caller alone unless the workers are still spinning. */
+#define WAKE_MIN_FLOPS (2.0 * 1024 * 1024)
+/* Chunks of (row, head range) pieces per thread, claimed dynamically. */
+#define CHUNKS_PER_TASK 4
 #define MLA_CHUNK 8
 
 /* 0 ok; 1 negative position; 2 position beyond the block table; 3 block id out of range. */
@@ -27,96 +34,146 @@ int xds_check_paged(const int32_t *block_table, int table_len, const int32_t *po
   return 0;
 }
 
+int xds_check_paged_seqs(const xds_seqs *s, const int32_t *block_table, int table_len, const int32_t *positions, int block_size, long num_blocks) {
+  (void)table_len; /* table ranges are checked on the TypeScript side */
+  for (int i = 0; i < s->num_seqs; i++) {
+    int st = xds_check_paged(block_table + s->table[i], s->table[i + 1] - s->table[i], positions + s->first[i], s->count[i], block_size, num_blocks);
+    if (st != 0) return st;
+  }
+  return 0;
+}
+
+xds_attn_item *xds_attn_items(const xds_seqs *s, const int32_t *block_table, int q_by_item, int *n) {
+  int total = 0, k = 0;
+  for (int i = 0; i < s->num_seqs; i++) total += s->count[i];
+  xds_attn_item *it = xds_scratch(6, (size_t)(total > 0 ? total : 1) * sizeof *it);
+  for (int i = 0; i < s->num_seqs; i++)
+    for (int j = 0; j < s->count[i]; j++, k++) {
+      it[k].row = s->first[i] + j;
+      it[k].q_row = q_by_item ? k : it[k].row;
+      it[k].table = block_table + s->table[i];
+    }
+  *n = total;
+  return it;
+}
+
+int xds_attn_tasks(double flops, int units, int num_threads) {
+  int n = num_threads;
+  if (n > units) n = units;
+  if (flops < (double)MIN_FLOPS_PER_TASK * n) n = (int)(flops / MIN_FLOPS_PER_TASK);
+  if (n > 1 && flops < WAKE_MIN_FLOPS && xds_pool_all_parked()) n = 1;
+  return n < 1 ? 1 : n;
+}
+
 static inline size_t cache_row(const int32_t *block_table, int block_size, int pos) {
   return (size_t)block_table[pos / block_size] * (size_t)block_size + (size_t)(pos % block_size);
 }
 
+/* A region over items × head groups: piece p is (item p / groups, heads of group p % groups). */
+typedef struct attn_job attn_job;
+typedef void (*attn_piece_fn)(const attn_job *j, const xds_attn_item *it, int h0, int h1);
+struct attn_job {
+  _Atomic int next_chunk;
+  int num_chunks, groups;
+  const void *args;
+  const xds_attn_item *items;
+  int n;
+  const float *q;
+  float *out;
+  attn_piece_fn piece;
+};
+
+static void attn_task(void *arg, int task, int num_tasks) {
+  attn_job *j = arg;
+  (void)task; (void)num_tasks;
+  for (;;) {
+    int c = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed), p0, p1;
+    if (c >= j->num_chunks) return;
+    xds_split(j->n * j->groups, 1, c, j->num_chunks, &p0, &p1);
+    while (p0 < p1) {
+      int i = p0 / j->groups, g0 = p0 % j->groups;
+      int g1 = j->groups < g0 + (p1 - p0) ? j->groups : g0 + (p1 - p0);
+      j->piece(j, &j->items[i], g0, g1);
+      p0 += g1 - g0;
+    }
+  }
+}
+
+static void attn_run(attn_job *j, int tasks) {
+  int units = j->n * j->groups;
+  j->num_chunks = tasks <= 1 ? 1 : (units < tasks * CHUNKS_PER_TASK ? units : tasks * CHUNKS_PER_TASK);
+  atomic_init(&j->next_chunk, 0);
+  xds_pool_run_claimed(attn_task, j, tasks);
+}
+
 /*
- * KV heads [h0, h1) of token t. NOTE: positions are the outer loop so each cached K/V row (all
+ * KV heads [h0, h1) of one row. NOTE: positions are the outer loop so each cached K/V row (all
  * KV heads of one position, contiguous) streams once, instead of one 4 KB-strided walk per head.
  */
-static void gqa_heads(const xds_gqa_args *a, int t, int h0, int h1) {
+static void gqa_piece(const attn_job *j, const xds_attn_item *it, int h0, int h1) {
+  const xds_gqa_args *a = j->args;
   const int H = a->num_heads, Hkv = a->num_kv_heads, D = a->head_dim, Dv = a->head_dim_v, g = H / Hkv;
-  const int P = a->positions[t];
+  const int P = a->positions[it->row];
   const int start = a->sliding_window > 0 && P - a->sliding_window + 1 > 0 ? P - a->sliding_window + 1 : 0;
   const int L = P - start + 1, nq = (h1 - h0) * g;
   float *s = xds_scratch(3, (size_t)nq * L * sizeof(float)); /* [nq, L] scores → probabilities */
-  const float *q0 = a->q + ((size_t)t * H + (size_t)h0 * g) * D;
+  const float *q0 = j->q + ((size_t)it->q_row * H + (size_t)h0 * g) * D;
   for (int u = 0; u < L; u++) {
-    const float *k = a->k_cache + cache_row(a->block_table, a->block_size, start + u) * Hkv * D;
+    const float *k = a->k_cache + cache_row(it->table, a->block_size, start + u) * Hkv * D;
     for (int i = 0; i < nq; i++) s[(size_t)i * L + u] = xds_dot_f32(q0 + (size_t)i * D, k + (size_t)(h0 + i / g) * D, D) * a->scale;
   }
   xds_softmax_rows(s, nq, L);
-  float *o0 = a->out + ((size_t)t * H + (size_t)h0 * g) * Dv;
+  float *o0 = j->out + ((size_t)it->q_row * H + (size_t)h0 * g) * Dv;
   memset(o0, 0, (size_t)nq * Dv * sizeof(float));
   for (int u = 0; u < L; u++) {
-    const float *v = a->v_cache + cache_row(a->block_table, a->block_size, start + u) * Hkv * Dv;
+    const float *v = a->v_cache + cache_row(it->table, a->block_size, start + u) * Hkv * Dv;
     for (int i = 0; i < nq; i++) xds_axpy_f32(o0 + (size_t)i * Dv, s[(size_t)i * L + u], v + (size_t)(h0 + i / g) * Dv, Dv);
   }
 }
 
-static void gqa_task(void *arg, int task, int num_tasks) {
-  const xds_gqa_args *a = arg;
-  int p0, p1;
-  xds_split(a->num_tokens * a->num_kv_heads, 1, task, num_tasks, &p0, &p1);
-  while (p0 < p1) {
-    int t = p0 / a->num_kv_heads, h0 = p0 % a->num_kv_heads;
-    int h1 = a->num_kv_heads < h0 + (p1 - p0) ? a->num_kv_heads : h0 + (p1 - p0);
-    gqa_heads(a, t, h0, h1);
-    p0 += h1 - h0;
-  }
-}
-
-static int attention_tasks(double flops, int units, int num_threads) {
-  int n = num_threads;
-  if (n > units) n = units;
-  if (flops < (double)MIN_FLOPS_PER_TASK * n) n = (int)(flops / MIN_FLOPS_PER_TASK);
-  return n < 1 ? 1 : n;
-}
-
 void xds_paged_attention(const xds_gqa_args *a, int num_threads) {
+  int n;
+  const xds_attn_item *items = xds_attn_items(&a->seqs, a->block_table, 0, &n);
   double flops = 0;
-  for (int t = 0; t < a->num_tokens; t++) flops += 2.0 * (a->positions[t] + 1) * a->num_heads * (a->head_dim + a->head_dim_v);
-  xds_pool_run(gqa_task, (void *)a, attention_tasks(flops, a->num_tokens * a->num_kv_heads, num_threads));
+  for (int i = 0; i < n; i++) flops += 2.0 * (a->positions[items[i].row] + 1) * a->num_heads * (a->head_dim + a->head_dim_v);
+  attn_job j = { .groups = a->num_kv_heads, .args = a, .items = items, .n = n, .q = a->q, .out = a->out, .piece = gqa_piece };
+  attn_run(&j, xds_attn_tasks(flops, n * a->num_kv_heads, num_threads));
 }
 
-/* Heads [h0, h1) of token t: scores over chunks of latent rows, softmax, then Σ p·c. */
-static void mla_heads(const xds_mla_args *a, int t, int h0, int h1) {
-  const int R = a->kv_lora_rank, W = a->kv_lora_rank + a->rope_dim, nh = h1 - h0, L = a->positions[t] + 1;
+/* Heads [h0, h1) of one row: scores over chunks of latent rows, softmax, then Σ p·c. */
+static void mla_piece(const attn_job *j, const xds_attn_item *it, int h0, int h1) {
+  const xds_mla_args *a = j->args;
+  const int R = a->kv_lora_rank, W = a->kv_lora_rank + a->rope_dim, nh = h1 - h0, L = a->positions[it->row] + 1;
   float *s = xds_scratch(3, (size_t)nh * L * sizeof(float)); /* [nh, L] */
   for (int u0 = 0; u0 < L; u0 += MLA_CHUNK) {
     int u1 = u0 + MLA_CHUNK < L ? u0 + MLA_CHUNK : L;
     for (int h = 0; h < nh; h++) {
-      const float *q = a->q + ((size_t)t * a->num_heads + h0 + h) * W;
+      const float *q = j->q + ((size_t)it->q_row * a->num_heads + h0 + h) * W;
       for (int u = u0; u < u1; u++)
-        s[(size_t)h * L + u] = xds_dot_f32(q, a->latent + cache_row(a->block_table, a->block_size, u) * W, W) * a->scale;
+        s[(size_t)h * L + u] = xds_dot_f32(q, a->latent + cache_row(it->table, a->block_size, u) * W, W) * a->scale;
     }
   }
   xds_softmax_rows(s, nh, L);
-  float *out = a->out + ((size_t)t * a->num_heads + h0) * R;
+  float *out = j->out + ((size_t)it->q_row * a->num_heads + h0) * R;
   memset(out, 0, (size_t)nh * R * sizeof(float));
   for (int u0 = 0; u0 < L; u0 += MLA_CHUNK) {
     int u1 = u0 + MLA_CHUNK < L ? u0 + MLA_CHUNK : L;
     for (int h = 0; h < nh; h++)
       for (int u = u0; u < u1; u++)
-        xds_axpy_f32(out + (size_t)h * R, s[(size_t)h * L + u], a->latent + cache_row(a->block_table, a->block_size, u) * W, R);
+        xds_axpy_f32(out + (size_t)h * R, s[(size_t)h * L + u], a->latent + cache_row(it->table, a->block_size, u) * W, R);
   }
 }
 
-static void mla_task(void *arg, int task, int num_tasks) {
-  const xds_mla_args *a = arg;
-  int p0, p1;
-  xds_split(a->num_tokens * a->num_heads, 1, task, num_tasks, &p0, &p1);
-  while (p0 < p1) {
-    int t = p0 / a->num_heads, h0 = p0 % a->num_heads;
-    int h1 = a->num_heads < h0 + (p1 - p0) ? a->num_heads : h0 + (p1 - p0);
-    mla_heads(a, t, h0, h1);
-    p0 += h1 - h0;
-  }
+void xds_mla_items(const xds_mla_args *a, const xds_attn_item *items, int n, const float *q, float *out, int tasks) {
+  attn_job j = { .groups = a->num_heads, .args = a, .items = items, .n = n, .q = q, .out = out, .piece = mla_piece };
+  attn_run(&j, tasks);
 }
 
 void xds_paged_mla(const xds_mla_args *a, int num_threads) {
+  if (a->uk_t != NULL) { xds_paged_mla_absorbed(a, num_threads); return; }
+  int n;
+  const xds_attn_item *items = xds_attn_items(&a->seqs, a->block_table, 0, &n);
   double flops = 0;
-  for (int t = 0; t < a->num_tokens; t++) flops += 2.0 * (a->positions[t] + 1) * a->num_heads * (2 * a->kv_lora_rank + a->rope_dim);
-  xds_pool_run(mla_task, (void *)a, attention_tasks(flops, a->num_tokens * a->num_heads, num_threads));
+  for (int i = 0; i < n; i++) flops += 2.0 * (a->positions[items[i].row] + 1) * a->num_heads * (2 * a->kv_lora_rank + a->rope_dim);
+  xds_mla_items(a, items, n, a->q, a->out, xds_attn_tasks(flops, n * a->num_heads, num_threads));
 }

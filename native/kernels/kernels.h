@@ -32,7 +32,8 @@ void xds_split(int n, int align, int task, int num_tasks, int *begin, int *end);
 
 /* Per-thread scratch memory that grows on demand (64-byte aligned); slots 0..7 are independent.
  * Used: 0 GEMM panel / stream scales, 1-2 int8 activations, 3 attention scores / rope / stream |x|,
- * 4-7 moe.c (4-5 per expert, 6-7 the caller's entry buffer and layout). */
+ * 4-7 moe.c (4-5 per expert, 6-7 the caller's entry buffer and layout); attention: 6 the caller's
+ * row items, 7 the caller's absorbed-MLA buffers, 4-5 per-head gathers (mla_absorbed.c). */
 void *xds_scratch(int slot, size_t bytes);
 
 enum xds_format { XDS_F32 = 0, XDS_BF16 = 1, XDS_INT8 = 2 };
@@ -78,20 +79,45 @@ void xds_rope(float *x, int rows, int row_stride, int num_heads, int head_stride
               const int32_t *positions, const float *inv_freq, float attn_factor, int interleaved, int dim);
 
 /* Paged attention (GQA and absorbed MLA) over block tables; see src/kernels/backend.ts. */
+/* Several sequences in one call: sequence s owns query rows first[s] .. first[s]+count[s]-1 (of
+ * q, out and positions) and reads the block table block_table + table[s] (table[s+1] - table[s]
+ * entries). A one-sequence call is first = {0}, count = {rows}, table = {0, table length}. */
+typedef struct { int num_seqs; const int32_t *first, *count, *table; } xds_seqs;
+/* One query row: its row of positions, the row of q/out it reads and writes (the row itself, or
+ * its index among all items for the absorbed buffers), and its sequence's block table. */
+typedef struct { int row, q_row; const int32_t *table; } xds_attn_item;
 typedef struct {
   const float *q; float *out; const float *k_cache; const float *v_cache;
   const int32_t *block_table; const int32_t *positions;
-  int num_tokens, num_heads, num_kv_heads, head_dim, head_dim_v, block_size;
+  int num_heads, num_kv_heads, head_dim, head_dim_v, block_size;
   float scale; int sliding_window;
+  xds_seqs seqs;
 } xds_gqa_args;
 typedef struct {
   const float *q; float *out; const float *latent;
   const int32_t *block_table; const int32_t *positions;
-  int num_tokens, num_heads, kv_lora_rank, rope_dim, block_size;
+  int num_heads, kv_lora_rank, rope_dim, block_size;
   float scale;
+  xds_seqs seqs;
+  /* Absorption inside the call when uk_t != NULL (MODELS.md §4.4): q is then [rows, H, nope_dim +
+   * rope_dim] (q_nope ‖ rotated q_pe) and out [rows, H, v_dim]; uk_t [H, R, nope_dim] f32 holds
+   * W_UK[h]^T, kv_b [H (nope_dim + v_dim), R] is kv_b_proj (W_UV[h] = rows h (nope+v) + nope ..). */
+  const float *uk_t;
+  const xds_linear *kv_b;
+  int nope_dim, v_dim;
 } xds_mla_args;
+/* 0 ok, else the first failing sequence's xds_check_paged status. */
+int xds_check_paged_seqs(const xds_seqs *s, const int32_t *block_table, int table_len, const int32_t *positions, int block_size, long num_blocks);
+/* Items of all sequences in order, in the calling thread's scratch slot 6; *n = their count. */
+xds_attn_item *xds_attn_items(const xds_seqs *s, const int32_t *block_table, int q_by_item, int *n);
+/* Threads for `flops` of attention work over `units` independent pieces (1: no pool). */
+int xds_attn_tasks(double flops, int units, int num_threads);
 void xds_paged_attention(const xds_gqa_args *a, int num_threads);
 void xds_paged_mla(const xds_mla_args *a, int num_threads);
+/* The latent attention of MLA over items (q [*, H, R + dr] and out [*, H, R] indexed by q_row). */
+void xds_mla_items(const xds_mla_args *a, const xds_attn_item *items, int n, const float *q, float *out, int tasks);
+/* Absorbed MLA (a->uk_t set): W_UK products, latent attention, W_UV products (mla_absorbed.c). */
+void xds_paged_mla_absorbed(const xds_mla_args *a, int num_threads);
 
 /* The experts of one MoE layer: lw[3e] gate [I, D], lw[3e+1] up [I, D], lw[3e+2] down [D, I]. */
 typedef struct { int num_experts; const xds_linear *lw; } xds_moe_experts;

@@ -35,7 +35,23 @@ export interface RopeTable {
   readonly dim: number;
 }
 
-/** Paged causal attention for one sequence: queries at absolute `positions` see cached positions ≤ their own. */
+/**
+ * Several sequences in one paged-attention call (optional; absent = one sequence whose rows are
+ * all of `positions` and whose table is all of `blockTable`). Sequence s owns query rows
+ * firstRow[s] … firstRow[s]+numRows[s]−1 of q, out and positions (ranges in increasing order, not
+ * overlapping; rows outside every range are neither read nor written) and reads the block table
+ * blockTable[tableStart[s] … tableStart[s+1]).
+ */
+export interface PagedSeqs {
+  /** [S] first query row of each sequence. */
+  readonly firstRow: Int32Array;
+  /** [S] query rows of each sequence (≥ 0). */
+  readonly numRows: Int32Array;
+  /** [S+1] non-decreasing, ≥ 0, last ≤ blockTable.length: offsets of each sequence's table. */
+  readonly tableStart: Int32Array;
+}
+
+/** Paged causal attention for one sequence (or several, see `seqs`): queries at absolute `positions` see cached positions ≤ their own. */
 export interface PagedAttentionArgs {
   /** [numTokens, numHeads, headDim] f32 (RoPE already applied). */
   readonly q: Float32Array;
@@ -58,16 +74,34 @@ export interface PagedAttentionArgs {
   readonly scale: number;
   /** 0 = full causal; W > 0: a query at P sees only positions > P − W. */
   readonly slidingWindow: number;
+  /** Several sequences in one call (blockTable then holds all their tables back to back). */
+  readonly seqs?: PagedSeqs;
 }
 
 /**
- * Absorbed MLA decode attention for one sequence (MODELS.md §4.4): multi-query attention with one
- * shared key [c ‖ k_pe] (R + dr wide) and value c (the first R channels of the same cache row).
+ * The MLA weight absorption done inside pagedMlaAttention (MODELS.md §4.4): per row and head,
+ * q̃_h = W_UK[h]ᵀ q_nope_h before the latent attention and o_h = W_UV[h] ctx_h after it.
+ */
+export interface MlaAbsorb {
+  /** [H, R, dn] f32: W_UK[h]ᵀ per head (kv_b_proj rows h·(dn+dv) … h·(dn+dv)+dn−1, transposed). */
+  readonly ukT: Float32Array;
+  /** kv_b_proj [H·(dn+dv), R] in any format: W_UV[h] = rows h·(dn+dv)+dn … h·(dn+dv)+dn+dv−1. */
+  readonly kvB: LinearWeight;
+  /** dn */
+  readonly qkNopeHeadDim: number;
+  /** dv */
+  readonly vHeadDim: number;
+}
+
+/**
+ * Absorbed MLA decode attention for one sequence (or several, see `seqs`; MODELS.md §4.4):
+ * multi-query attention with one shared key [c ‖ k_pe] (R + dr wide) and value c (the first R
+ * channels of the same cache row). With `absorb`, q holds [q_nope_h ‖ q_pe_h] and out o_h instead.
  */
 export interface PagedMlaArgs {
-  /** [numTokens, numHeads, R + dr] f32: [q̃_h ‖ q_pe_h]. */
+  /** [numTokens, numHeads, R + dr] f32: [q̃_h ‖ q_pe_h]; with `absorb`: [numTokens, numHeads, dn + dr] [q_nope_h ‖ q_pe_h] (RoPE applied). */
   readonly q: Float32Array;
-  /** [numTokens, numHeads, R] f32, written: ctx_h. */
+  /** [numTokens, numHeads, R] f32, written: ctx_h; with `absorb`: [numTokens, numHeads, dv] o_h. */
   readonly out: Float32Array;
   /** One layer's latent blocks: [numBlocks, blockSizeTokens, R + dr] f32 (normalized c, rotated k_pe). */
   readonly latentCache: Float32Array;
@@ -78,6 +112,10 @@ export interface PagedMlaArgs {
   readonly ropeDim: number;
   readonly blockSizeTokens: number;
   readonly scale: number;
+  /** Several sequences in one call (blockTable then holds all their tables back to back). */
+  readonly seqs?: PagedSeqs;
+  /** The W_UK / W_UV products done in the same call. */
+  readonly absorb?: MlaAbsorb;
 }
 
 /** One SiLU-GLU expert (MODELS.md §1.2): gate/up [I, D], down [D, I]; MoE experts and the dense MLP. */

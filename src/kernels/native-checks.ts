@@ -5,7 +5,7 @@
  * (including the scan of int8 data for -128) and remembered.
  */
 import { XdsError } from '../core/errors.js';
-import type { ExpertWeights, LinearWeight, MoeExpertsArgs, PagedAttentionArgs, PagedMlaArgs } from './backend.js';
+import type { ExpertWeights, LinearWeight, MlaAbsorb, MoeExpertsArgs, PagedAttentionArgs, PagedMlaArgs, PagedSeqs } from './backend.js';
 
 function fail(param: string, message: string): never {
   throw new XdsError('invalid_argument', `${param}: ${message}`, { param });
@@ -66,6 +66,23 @@ export function checkRope(x: Float32Array, rows: number, rowStride: number, numH
   if (rows > 0 && numHeads > 0) checkLength(x, (rows - 1) * rowStride + (numHeads - 1) * headStride + offset + dim, 'x');
 }
 
+/** Rows the call touches: all of positions, or up to the end of the last sequence (checked). */
+function checkPagedRows(positions: Int32Array, blockTable: Int32Array, seqs: PagedSeqs | undefined): number {
+  if (seqs === undefined) return positions.length;
+  const S = seqs.firstRow.length;
+  checkLength(seqs.numRows, S, 'seqs.numRows');
+  checkLength(seqs.tableStart, S + 1, 'seqs.tableStart');
+  let end = 0;
+  for (let s = 0; s < S; s++) {
+    const first = seqs.firstRow[s]!, n = seqs.numRows[s]!, t0 = seqs.tableStart[s]!, t1 = seqs.tableStart[s + 1]!;
+    if (first < end) fail('seqs.firstRow', `sequence ${s} starts at row ${first}, before the end (${end}) of the previous one`);
+    if (n < 0) fail('seqs.numRows', `numRows[${s}] = ${n} is negative`);
+    if (t0 < 0 || t1 < t0 || t1 > blockTable.length) fail('seqs.tableStart', `sequence ${s}'s table [${t0}, ${t1}) is not inside blockTable (${blockTable.length})`);
+    end = first + n;
+  }
+  return end;
+}
+
 function checkCommonPaged(q: Float32Array, out: Float32Array, positions: Int32Array, numTokens: number, qWidth: number, outWidth: number, blockSizeTokens: number): void {
   checkInt(blockSizeTokens, 'blockSizeTokens', 1);
   checkLength(q, numTokens * qWidth, 'q');
@@ -73,23 +90,37 @@ function checkCommonPaged(q: Float32Array, out: Float32Array, positions: Int32Ar
   checkLength(positions, numTokens, 'positions');
 }
 
-/** Number of query tokens implied by q; checks everything the GQA kernel reads. */
+/** Number of query rows the call spans (positions, or to the end of the last of `seqs`); checks everything the GQA kernel reads. */
 export function checkPagedAttention(a: PagedAttentionArgs): number {
   for (const p of ['numHeads', 'numKvHeads', 'headDim', 'headDimV'] as const) checkInt(a[p], p, 1);
   checkInt(a.slidingWindow, 'slidingWindow');
   if (a.numHeads % a.numKvHeads !== 0) fail('numKvHeads', `must divide numHeads (${a.numHeads}), got ${a.numKvHeads}`);
-  const numTokens = a.positions.length;
+  const numTokens = checkPagedRows(a.positions, a.blockTable, a.seqs);
   checkCommonPaged(a.q, a.out, a.positions, numTokens, a.numHeads * a.headDim, a.numHeads * a.headDimV, a.blockSizeTokens);
   const numBlocks = Math.floor(a.kCache.length / (a.blockSizeTokens * a.numKvHeads * a.headDim));
   checkLength(a.vCache, numBlocks * a.blockSizeTokens * a.numKvHeads * a.headDimV, 'vCache');
   return numTokens;
 }
 
-export function checkPagedMla(a: PagedMlaArgs): number {
+/** The absorption weights: ukT [H, R, dn] f32, kv_b_proj [H·(dn+dv), R] (validated once). */
+function checkAbsorb(ab: MlaAbsorb, H: number, R: number, int8Min: (d: Int8Array) => number): void {
+  checkInt(ab.qkNopeHeadDim, 'absorb.qkNopeHeadDim', 1);
+  checkInt(ab.vHeadDim, 'absorb.vHeadDim', 1);
+  checkLength(ab.ukT, H * R * ab.qkNopeHeadDim, 'absorb.ukT');
+  try { checkLinear(ab.kvB, int8Min); } catch (err) { throw renamed(err, 'absorb.kvB'); }
+  const rows = H * (ab.qkNopeHeadDim + ab.vHeadDim);
+  if (ab.kvB.inDim !== R || ab.kvB.outDim < rows) fail('absorb.kvB', `must be [${rows}, ${R}], got [${ab.kvB.outDim}, ${ab.kvB.inDim}]`);
+}
+
+/** Number of query rows the call spans; checks everything the MLA kernel reads (int8Min: for an int8 kv_b_proj). */
+export function checkPagedMla(a: PagedMlaArgs, int8Min: (d: Int8Array) => number): number {
   for (const p of ['numHeads', 'kvLoraRank'] as const) checkInt(a[p], p, 1);
   checkInt(a.ropeDim, 'ropeDim');
-  const numTokens = a.positions.length;
-  checkCommonPaged(a.q, a.out, a.positions, numTokens, a.numHeads * (a.kvLoraRank + a.ropeDim), a.numHeads * a.kvLoraRank, a.blockSizeTokens);
+  const numTokens = checkPagedRows(a.positions, a.blockTable, a.seqs);
+  const H = a.numHeads, R = a.kvLoraRank, ab = a.absorb;
+  if (ab !== undefined) checkAbsorb(ab, H, R, int8Min);
+  const qWidth = H * ((ab === undefined ? R : ab.qkNopeHeadDim) + a.ropeDim);
+  checkCommonPaged(a.q, a.out, a.positions, numTokens, qWidth, H * (ab === undefined ? R : ab.vHeadDim), a.blockSizeTokens);
   return numTokens;
 }
 

@@ -19,8 +19,13 @@ export interface KernelsAddon {
   siluMul(gate: F32, up: F32, out: F32, n: number): void;
   softmax(x: F32, rows: number, n: number): void;
   rope(x: F32, rows: number, rowStride: number, numHeads: number, headStride: number, offset: number, positions: Int32Array, invFreq: F32, attentionFactor: number, interleaved: number, dim: number): void;
-  pagedAttention(q: F32, out: F32, kCache: F32, vCache: F32, blockTable: Int32Array, positions: Int32Array, numTokens: number, numHeads: number, numKvHeads: number, headDim: number, headDimV: number, blockSizeTokens: number, scale: number, slidingWindow: number, numThreads: number): number;
-  pagedMla(q: F32, out: F32, latentCache: F32, blockTable: Int32Array, positions: Int32Array, numTokens: number, numHeads: number, kvLoraRank: number, ropeDim: number, blockSizeTokens: number, scale: number, numThreads: number): number;
+  /** seqFirst/seqCount/seqTable: PagedSeqs (firstRow, numRows, tableStart), or nulls for one sequence. */
+  pagedAttention(q: F32, out: F32, kCache: F32, vCache: F32, blockTable: Int32Array, positions: Int32Array, numTokens: number, numHeads: number, numKvHeads: number, headDim: number, headDimV: number, blockSizeTokens: number, scale: number, slidingWindow: number, numThreads: number,
+    seqFirst?: Nullable<Int32Array>, seqCount?: Nullable<Int32Array>, seqTable?: Nullable<Int32Array>): number;
+  /** As pagedAttention; ukT…absorbDims ([format, groupSize, outDim, inDim, dn, dv] of kv_b_proj): MlaAbsorb, or nulls. */
+  pagedMla(q: F32, out: F32, latentCache: F32, blockTable: Int32Array, positions: Int32Array, numTokens: number, numHeads: number, kvLoraRank: number, ropeDim: number, blockSizeTokens: number, scale: number, numThreads: number,
+    seqFirst?: Nullable<Int32Array>, seqCount?: Nullable<Int32Array>, seqTable?: Nullable<Int32Array>,
+    ukT?: Nullable<F32>, kvB?: Nullable<F32 | Uint16Array | Int8Array>, kvBScales?: Nullable<F32>, kvBBias?: Nullable<F32>, absorbDims?: Nullable<Int32Array>): number;
   /** Pointers to every expert weight of a layer (meta: [3E·4] format, groupSize, outDim, inDim of gate, up, down per expert). */
   moePrepare(meta: Int32Array, data: readonly (F32 | Uint16Array | Int8Array)[], scales: readonly Nullable<F32>[], bias: readonly Nullable<F32>[]): MoeHandle;
   moeExperts(handle: MoeHandle, x: F32, out: F32, numTokens: number, dim: number, offsets: Int32Array, rows: Int32Array, weights: F32, numThreads: number): void;
@@ -168,12 +173,18 @@ class NativeBackend implements ComputeBackend {
 
   pagedAttention(a: PagedAttentionArgs): void {
     const numTokens = checkPagedAttention(a);
-    checkPagedStatus(this.addon.pagedAttention(a.q, a.out, a.kCache, a.vCache, a.blockTable, a.positions, numTokens, a.numHeads, a.numKvHeads, a.headDim, a.headDimV, a.blockSizeTokens, a.scale, a.slidingWindow, this.numThreads));
+    const s = a.seqs;
+    checkPagedStatus(this.addon.pagedAttention(a.q, a.out, a.kCache, a.vCache, a.blockTable, a.positions, numTokens, a.numHeads, a.numKvHeads, a.headDim, a.headDimV, a.blockSizeTokens, a.scale, a.slidingWindow, this.numThreads,
+      s?.firstRow ?? null, s?.numRows ?? null, s?.tableStart ?? null));
   }
 
   pagedMlaAttention(a: PagedMlaArgs): void {
-    const numTokens = checkPagedMla(a);
-    checkPagedStatus(this.addon.pagedMla(a.q, a.out, a.latentCache, a.blockTable, a.positions, numTokens, a.numHeads, a.kvLoraRank, a.ropeDim, a.blockSizeTokens, a.scale, this.numThreads));
+    const numTokens = checkPagedMla(a, (d) => this.addon.int8Min(d));
+    const s = a.seqs, ab = a.absorb, kvB = ab?.kvB;
+    const dims = ab && kvB ? Int32Array.of(FORMAT_CODE[kvB.format], kvB.format === 'int8' ? kvB.groupSize : 0, kvB.outDim, kvB.inDim, ab.qkNopeHeadDim, ab.vHeadDim) : null;
+    checkPagedStatus(this.addon.pagedMla(a.q, a.out, a.latentCache, a.blockTable, a.positions, numTokens, a.numHeads, a.kvLoraRank, a.ropeDim, a.blockSizeTokens, a.scale, this.numThreads,
+      s?.firstRow ?? null, s?.numRows ?? null, s?.tableStart ?? null,
+      ab?.ukT ?? null, kvB?.data ?? null, kvB?.format === 'int8' ? kvB.scales : null, kvB?.bias ?? null, dims));
   }
 
   moeExperts(a: MoeExpertsArgs): void {

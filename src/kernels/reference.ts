@@ -9,6 +9,7 @@
 
 import type { ComputeBackend, LinearWeight, MoeExpertsArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
 import { moeExpertsLoop } from './moe-experts.js';
+import { forEachSeq, mlaAbsorbLoop } from './paged-seqs.js';
 
 const cvtF32 = new Float32Array(1);
 const cvtU32 = new Uint32Array(cvtF32.buffer);
@@ -106,7 +107,12 @@ export function cacheRow(blockTable: Int32Array, blockSizeTokens: number, u: num
   return block * blockSizeTokens + (u % blockSizeTokens);
 }
 
+/** Several sequences (`seqs`): one call of pagedAttentionOne per sequence. */
 function pagedAttention(a: PagedAttentionArgs): void {
+  forEachSeq(a, a.numHeads * a.headDim, a.numHeads * a.headDimV, pagedAttentionOne);
+}
+
+function pagedAttentionOne(a: PagedAttentionArgs): void {
   const { numHeads: H, numKvHeads: Hkv, headDim: dh, headDimV: dv, blockSizeTokens: bs } = a;
   const g = H / Hkv;
   for (let t = 0; t < a.positions.length; t++) {
@@ -136,7 +142,13 @@ function pagedAttention(a: PagedAttentionArgs): void {
   }
 }
 
+/** `absorb`: the per-head products around the latent attention (paged-seqs.ts); `seqs`: one call per sequence. */
 function pagedMlaAttention(a: PagedMlaArgs): void {
+  if (a.absorb !== undefined) { mlaAbsorbLoop(referenceBackend, a, a.absorb); return; }
+  forEachSeq(a, a.numHeads * (a.kvLoraRank + a.ropeDim), a.numHeads * a.kvLoraRank, pagedMlaOne);
+}
+
+function pagedMlaOne(a: PagedMlaArgs): void {
   const { numHeads: H, kvLoraRank: R, ropeDim: dr, blockSizeTokens: bs } = a;
   const w = R + dr;
   for (let t = 0; t < a.positions.length; t++) {

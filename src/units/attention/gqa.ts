@@ -2,7 +2,7 @@
  * GQA attention unit (MODELS.md §2.1, §2.2, §1.4; paper §2.1 "attention" for Qwen/Llama/Mixtral):
  * q/k/v projections (+ optional bias) → Qwen3 per-head RMSNorm on q and k (before RoPE) → RoPE
  * (halves) → write K/V into the paged cache → paged causal attention per sequence (query head h
- * reads KV head ⌊h/g⌋) → o_proj. The unit owns its layer's KV cache entries.
+ * reads KV head ⌊h/g⌋; all sequences of the step in one call) → o_proj. The unit owns its layer's KV cache entries.
  */
 
 import type { GqaAttentionSpec } from '../../config/model-spec.js';
@@ -11,6 +11,7 @@ import type { KvStorage } from '../../kvcache/kv-storage.js';
 import type { GqaAttentionWeights } from '../../model/model-weights.js';
 import { Scratch } from '../scratch.js';
 import type { StepLayout } from '../step-layout.js';
+import { pagedSeqsLayout } from './paged-seqs-layout.js';
 
 /** What an attention unit needs besides its weights and inputs. */
 export interface AttentionState {
@@ -63,16 +64,14 @@ function writeKv(st: AttentionState, k: Float32Array, v: Float32Array, layout: S
   }
 }
 
+/** All sequences of the step in one paged-attention call (each with its own rows and block table). */
 function attendPerSequence(st: AttentionState, spec: GqaAttentionSpec, q: Float32Array, attn: Float32Array, layout: StepLayout): void {
   const cache = st.kv.layer(st.kvLayer);
   if (cache.kind !== 'gqa') throw new RangeError('GQA attention over an MLA cache');
-  const w = spec.numHeads * spec.headDim;
-  for (const s of layout.seqs) {
-    st.backend.pagedAttention({
-      q: q.subarray(s.first * w, (s.first + s.count) * w), out: attn.subarray(s.first * w, (s.first + s.count) * w),
-      kCache: cache.k, vCache: cache.v, blockTable: s.blockTable, positions: layout.positions.subarray(s.first, s.first + s.count),
-      numHeads: spec.numHeads, numKvHeads: spec.numKvHeads, headDim: spec.headDim, headDimV: spec.headDim,
-      blockSizeTokens: st.kv.blockSizeTokens, scale: spec.softmaxScale, slidingWindow: spec.slidingWindow ?? 0,
-    });
-  }
+  const { seqs, blockTable } = pagedSeqsLayout(scratchOf(st), layout.seqs, 'gqa.seqs');
+  st.backend.pagedAttention({
+    q, out: attn, kCache: cache.k, vCache: cache.v, blockTable, positions: layout.positions, seqs,
+    numHeads: spec.numHeads, numKvHeads: spec.numKvHeads, headDim: spec.headDim, headDimV: spec.headDim,
+    blockSizeTokens: st.kv.blockSizeTokens, scale: spec.softmaxScale, slidingWindow: spec.slidingWindow ?? 0,
+  });
 }

@@ -13,6 +13,7 @@ import type { MlaAttentionWeights } from '../../model/model-weights.js';
 import type { SeqRows } from '../step-layout.js';
 import { scratchOf, type AttentionState } from './gqa.js';
 import type { Scratch } from '../scratch.js';
+import { pagedSeqsLayout } from './paged-seqs-layout.js';
 
 interface Absorbed {
   /** Per head: W_UK[h]ᵀ as a LinearWeight [R, dn] f32, so matmul(q_nope, ukT[h]) gives q̃[c] = Σ_d W_UK[h][d,c]·q_nope[d]. */
@@ -68,7 +69,7 @@ function gatherHead(q: Float32Array, rows: Int32Array, h: number, H: number, fro
  * Absorbed MLA over several sequences at once (decode): q [T, H, dn+dr] (RoPE applied) and out
  * [T, H, dv] are the whole step's rows; only the rows of `seqs` are read and written. The W_UK and
  * W_UV products run once per head over all those rows (one matmul with rows = Σ counts), the
- * latent attention once per sequence with its own block table.
+ * latent attention in one call over all the sequences, each with its own block table.
  */
 export function mlaAbsorbedBatch(st: AttentionState, w: MlaAttentionWeights, spec: MlaAttentionSpec, q: Float32Array, out: Float32Array, seqs: readonly SeqRows[], positions: Int32Array): void {
   const { numHeads: H, kvLoraRank: R, qkRopeHeadDim: dr } = spec;
@@ -80,15 +81,17 @@ export function mlaAbsorbedBatch(st: AttentionState, w: MlaAttentionWeights, spe
   const cache = st.kv.layer(st.kvLayer);
   if (cache.kind !== 'mla') throw new RangeError('MLA attention over a GQA cache');
   const ctx = sc.f32('mla-abs.ctx', n * H * R); // [n, H, R]
+  const ps = pagedSeqsLayout(sc, seqs, 'mla-abs.seqs');
+  const firstRow = sc.i32('mla-abs.firstRow', seqs.length); // [S] rows of qAbs / ctx
+  const pos = sc.i32('mla-abs.pos', n); // [n]
   let j = 0;
-  for (const s of seqs) {
-    st.backend.pagedMlaAttention({
-      q: qAbs.subarray(j * H * (R + dr), (j + s.count) * H * (R + dr)), out: ctx.subarray(j * H * R, (j + s.count) * H * R),
-      latentCache: cache.latent, blockTable: s.blockTable, positions: positions.subarray(s.first, s.first + s.count), numHeads: H,
-      kvLoraRank: R, ropeDim: dr, blockSizeTokens: st.kv.blockSizeTokens, scale: spec.softmaxScale,
-    });
-    j += s.count;
-  }
+  seqs.forEach((s, i) => { firstRow[i] = j; j += s.count; });
+  for (let t = 0; t < n; t++) pos[t] = positions[rows[t]!]!;
+  st.backend.pagedMlaAttention({
+    q: qAbs, out: ctx, latentCache: cache.latent, blockTable: ps.blockTable, positions: pos, numHeads: H,
+    seqs: { firstRow, numRows: ps.seqs.numRows, tableStart: ps.seqs.tableStart },
+    kvLoraRank: R, ropeDim: dr, blockSizeTokens: st.kv.blockSizeTokens, scale: spec.softmaxScale,
+  });
   expandOut(st, w, spec, ctx, rows, out);
 }
 
