@@ -40,6 +40,9 @@ export async function dialPeer(ep: Endpoint, peer: number, rank: number, limits:
       });
       s.on('error', () => {}); // a reset is seen as 'close' (the transport marks the peer gone)
       if (limits.isCancelled()) { s.destroy(); throw new XdsError('xccl_timeout', `xccl rank ${rank}: joining was abandoned`); }
+      // NOTE: a dial to a local port nobody listens on yet can pick that very port as its source
+      // and connect to itself (TCP simultaneous open); that is no peer, so retry.
+      if (s.localPort === s.remotePort && s.localAddress === s.remoteAddress) { s.destroy(); throw new Error('connected to itself'); }
       s.setNoDelay(true);
       s.write(frameHeader(FRAME.hello, [rank]));
       return s;

@@ -102,16 +102,19 @@ export class TcpTransport implements Transport {
       const timer = setTimeout(() => { this.gets.delete(reqId); reject(this.timeoutError(`a pull of ${dst.byteLength} bytes`, peer)); }, this.msUntil(deadlineUs));
       this.gets.set(reqId, { peer, dst, resolve, reject, timer });
       this.box(peer, false)?.frame(FRAME.getReq, 3, reqId, offset, dst.byteLength);
+      this.flushAll(); // the request leaves now (this rank waits for the answer)
     });
   }
 
   waitLocal(spec: WaitSpec): number | Promise<number> {
+    // NOTE: a rank that waits has queued what its peers need (a reply, an ACK, a barrier epoch),
+    // so it leaves now, not at the end of the run: the peer starts on it while this rank unwinds
+    // its promise chain, and it is out even if this rank then runs on without yielding (a long
+    // compute, a hang, an exit).
+    if (this.dirty.length > 0) this.flushAll();
     const v = Atomics.load(this.localWords, spec.wordIdx);
     if (spec.pred(v)) return v;
     this.checkPeer(spec.peer);
-    // NOTE: a rank that parks waits for a peer, so what it queued leaves now, not at the end of
-    // the run: the peer starts on it while this rank unwinds its promise chain.
-    if (this.dirty.length > 0) this.flushAll();
     return this.waits.park(spec);
   }
 
