@@ -13,32 +13,11 @@ import type { PagedAttentionArgs, PagedMlaArgs, PagedSeqs } from './backend.js';
 import { forEachSeq } from './paged-seqs.js';
 import { referenceBackend } from './reference.js';
 import { isXdsError } from '../core/errors.js';
-import { mulberry32 } from '../core/testing/random.js';
-import { maxAbs, maxAbsDiff, requireNative, rng, sharedF32 } from './native-test-util.js';
+import { maxAbs, maxAbsDiff, randomLayout, requireNative, rng, sharedF32, type Layout } from './native-test-util.js';
 
 const nb1 = requireNative(1);
 const nb2 = requireNative(2);
 const SENTINEL = 7.25;
-
-interface Layout { readonly seqs: PagedSeqs; readonly blockTable: Int32Array; readonly positions: Int32Array; readonly numRows: number; readonly numBlocks: number }
-
-/** Sequences with `contexts[s]` cached tokens and `rows[s]` query rows each, one row gap after every third. */
-export function randomLayout(contexts: readonly number[], rows: readonly number[], bs: number, seed: number): Layout {
-  const rand = mulberry32(seed);
-  const need = contexts.map((c, s) => Math.ceil((c + rows[s]!) / bs) + (s % 2)); // some tables longer than needed
-  const numBlocks = need.reduce((a, b) => a + b, 0) + 3;
-  const perm = Int32Array.from({ length: numBlocks }, (_, i) => i);
-  for (let i = numBlocks - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [perm[i], perm[j]] = [perm[j]!, perm[i]!]; }
-  const S = contexts.length, firstRow = new Int32Array(S), numRows = Int32Array.from(rows), tableStart = new Int32Array(S + 1);
-  const pos: number[] = [];
-  for (let s = 0; s < S; s++) {
-    if (s % 3 === 2) pos.push(0); // a row no sequence owns
-    firstRow[s] = pos.length;
-    for (let k = 0; k < rows[s]!; k++) pos.push(contexts[s]! + k);
-    tableStart[s + 1] = tableStart[s]! + need[s]!;
-  }
-  return { seqs: { firstRow, numRows, tableStart }, blockTable: perm.slice(0, tableStart[S]!), positions: Int32Array.from(pos), numRows: pos.length, numBlocks };
-}
 
 function mlaCase(H: number, R: number, dr: number, bs: number, L: Layout, seed: number): PagedMlaArgs {
   const r = rng(seed);

@@ -4,6 +4,7 @@
  */
 import type { ComputeBackend } from './backend.js';
 import { loadKernelsAddon, nativeBackend } from './native.js';
+import type { PagedSeqs } from './backend.js';
 import { mulberry32 } from '../core/testing/random.js';
 
 /** Deterministic uniform values in [-1, 1) (mulberry32). */
@@ -42,4 +43,25 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function isaVariants(): boolean[] {
   const addon = loadKernelsAddon({ quiet: true });
   return addon?.configure(-1, -1).hasVnni ? [true, false] : [true];
+}
+
+/** A multi-sequence paged layout for the attention tests. */
+export interface Layout { readonly seqs: PagedSeqs; readonly blockTable: Int32Array; readonly positions: Int32Array; readonly numRows: number; readonly numBlocks: number }
+
+/** Sequences with `contexts[s]` cached tokens and `rows[s]` query rows each, one row gap after every third. */
+export function randomLayout(contexts: readonly number[], rows: readonly number[], bs: number, seed: number): Layout {
+  const rand = mulberry32(seed);
+  const need = contexts.map((c, s) => Math.ceil((c + rows[s]!) / bs) + (s % 2)); // some tables longer than needed
+  const numBlocks = need.reduce((a, b) => a + b, 0) + 3;
+  const perm = Int32Array.from({ length: numBlocks }, (_, i) => i);
+  for (let i = numBlocks - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [perm[i], perm[j]] = [perm[j]!, perm[i]!]; }
+  const S = contexts.length, firstRow = new Int32Array(S), numRows = Int32Array.from(rows), tableStart = new Int32Array(S + 1);
+  const pos: number[] = [];
+  for (let s = 0; s < S; s++) {
+    if (s % 3 === 2) pos.push(0); // a row no sequence owns
+    firstRow[s] = pos.length;
+    for (let k = 0; k < rows[s]!; k++) pos.push(contexts[s]! + k);
+    tableStart[s + 1] = tableStart[s]! + need[s]!;
+  }
+  return { seqs: { firstRow, numRows, tableStart }, blockTable: perm.slice(0, tableStart[S]!), positions: Int32Array.from(pos), numRows: pos.length, numBlocks };
 }
