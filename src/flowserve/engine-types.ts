@@ -11,6 +11,7 @@ import type { TokenLogprob } from '../sampling/logprobs.js';
 import type { FinishReason, Request } from './request.js';
 import type { ModelRunner } from './runner/types.js';
 import type { SchedulerConfig } from './scheduler/config.js';
+import type { AdmitPolicy } from './engine-loop.js';
 
 export interface Usage {
   readonly promptTokens: number;
@@ -59,6 +60,8 @@ export interface DpEngineOptions {
   readonly numBlocks?: number;
   /** Default true. */
   readonly enablePrefixCache?: boolean;
+  /** The serving loop's admission window (engine-loop.ts); default DEFAULT_ADMIT_POLICY. */
+  readonly admit?: Partial<AdmitPolicy>;
 }
 
 /** Time spent in one step (µs, injected clock). Scheduler time = schedule + commit. */

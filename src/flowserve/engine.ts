@@ -34,6 +34,8 @@ export class DpEngine {
   private readonly sinks = new Map<string, { readonly sink: EventSink; readonly detach: () => void }>();
   private readonly loop: ServeLoop;
   private arrivalSeq = 0;
+  /** Arrival events: requests added plus arrivals announced by the front end (`noteArrival`). */
+  private numArrivalEvents = 0;
   private isStepping = false;
   private isDraining = false;
   private numSteps = 0;
@@ -51,11 +53,24 @@ export class DpEngine {
     }
     this.kv = new KvManager({ numBlocks, blockSizeTokens: o.runner.blockSizeTokens, enablePrefixCache: o.enablePrefixCache });
     this.scheduler = new Scheduler(o.scheduler, this.kv);
-    this.loop = new ServeLoop(this, (e) => this.failEverything(e));
+    this.loop = new ServeLoop(this, (e) => this.failEverything(e), { clock: this.clock, ...(o.admit === undefined ? {} : { admit: o.admit }) });
   }
 
   get hasWork(): boolean {
     return this.scheduler.hasWork;
+  }
+
+  /** Grows with every arrival event; the serving loop's admission window watches it (engine-loop.ts). */
+  get arrivals(): number {
+    return this.numArrivalEvents;
+  }
+
+  /**
+   * The front end saw something that will become a request soon (e.g. a new connection): the
+   * serving loop lets it in before the next step instead of running that step first.
+   */
+  noteArrival(): void {
+    this.numArrivalEvents++;
   }
 
   get numRunning(): number {
@@ -78,6 +93,7 @@ export class DpEngine {
     const req = new Request(init, this.clock.nowUs(), this.arrivalSeq++);
     this.scheduler.addRequest(req);
     this.sinks.set(req.id, { sink, detach: this.watchSignal(req.id, opts.signal) });
+    this.numArrivalEvents++;
     this.loop.notify();
     return req;
   }

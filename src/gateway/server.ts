@@ -49,6 +49,9 @@ export function createGateway(o: GatewayOptions): Gateway {
     return sendError(e, request, reply);
   });
   app.setNotFoundHandler((request, reply) => sendError(new XdsError('invalid_argument', `no route ${request.method} ${request.url}`), request, reply.status(404)));
+  // A new connection is a request about to arrive: the engine's loop admits it before its next
+  // step (Node accepts one connection per event-loop turn; engine-loop.ts "admission window").
+  app.server.on('connection', () => o.model.engine.noteArrival());
   app.addHook('onRequest', async (request) => {
     if (isDraining && request.method === 'POST') throw new XdsError('shutting_down', 'the server is shutting down');
   });
