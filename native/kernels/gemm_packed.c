@@ -86,35 +86,48 @@ static void pack_panel(const xds_linear *lw, int n0, int nvalid, int k0, int kc,
     for (int k = 0; k < kc; k++) panel[k * NR + j] = 0.0f;
 }
 
-/* c[6][16] (+)= a[6][kc] · panel[kc][16]; a rows are lda apart, c rows ldc apart. */
-static void ukernel_6x16(int kc, const float *a, size_t lda, const float *panel, float *c, size_t ldc, int accumulate) {
-  __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+/* Row i of the M-row kernel: named accumulators, guarded by the compile-time M (dead rows vanish). */
+#define ROW_FMA(i, ci0, ci1) if (M > i) { __m256 av = _mm256_broadcast_ss(a + i * lda + k); ci0 = _mm256_fmadd_ps(av, b0, ci0); ci1 = _mm256_fmadd_ps(av, b1, ci1); }
+#define ROW_STORE(i, ci0, ci1) if (M > i) { _mm256_storeu_ps(c + i * ldc, ci0); _mm256_storeu_ps(c + i * ldc + 8, ci1); }
+
+/*
+ * c[M][16] (+)= a[M][kc] · panel[kc][16] for a compile-time M ≤ 6 (always inlined with a constant,
+ * so the accumulators stay in registers); a rows are lda apart, c rows ldc apart.
+ */
+static inline __attribute__((always_inline)) void ukernel_mx16(const int M, int kc, const float *a, size_t lda, const float *panel, float *c, size_t ldc, int accumulate) {
+  __m256 z = _mm256_setzero_ps(), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
   if (accumulate) {
-    c00 = _mm256_loadu_ps(c); c01 = _mm256_loadu_ps(c + 8);
-    c10 = _mm256_loadu_ps(c + ldc); c11 = _mm256_loadu_ps(c + ldc + 8);
-    c20 = _mm256_loadu_ps(c + 2 * ldc); c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
-    c30 = _mm256_loadu_ps(c + 3 * ldc); c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
-    c40 = _mm256_loadu_ps(c + 4 * ldc); c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
-    c50 = _mm256_loadu_ps(c + 5 * ldc); c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
-  } else {
-    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
+    if (M > 0) { c00 = _mm256_loadu_ps(c); c01 = _mm256_loadu_ps(c + 8); }
+    if (M > 1) { c10 = _mm256_loadu_ps(c + ldc); c11 = _mm256_loadu_ps(c + ldc + 8); }
+    if (M > 2) { c20 = _mm256_loadu_ps(c + 2 * ldc); c21 = _mm256_loadu_ps(c + 2 * ldc + 8); }
+    if (M > 3) { c30 = _mm256_loadu_ps(c + 3 * ldc); c31 = _mm256_loadu_ps(c + 3 * ldc + 8); }
+    if (M > 4) { c40 = _mm256_loadu_ps(c + 4 * ldc); c41 = _mm256_loadu_ps(c + 4 * ldc + 8); }
+    if (M > 5) { c50 = _mm256_loadu_ps(c + 5 * ldc); c51 = _mm256_loadu_ps(c + 5 * ldc + 8); }
   }
-  const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
   for (int k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_load_ps(panel + k * NR), b1 = _mm256_load_ps(panel + k * NR + 8), av;
-    av = _mm256_broadcast_ss(a0 + k); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
-    av = _mm256_broadcast_ss(a1 + k); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
-    av = _mm256_broadcast_ss(a2 + k); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
-    av = _mm256_broadcast_ss(a3 + k); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
-    av = _mm256_broadcast_ss(a4 + k); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
-    av = _mm256_broadcast_ss(a5 + k); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+    __m256 b0 = _mm256_load_ps(panel + k * NR), b1 = _mm256_load_ps(panel + k * NR + 8);
+    ROW_FMA(0, c00, c01) ROW_FMA(1, c10, c11) ROW_FMA(2, c20, c21) ROW_FMA(3, c30, c31) ROW_FMA(4, c40, c41) ROW_FMA(5, c50, c51)
   }
-  _mm256_storeu_ps(c, c00); _mm256_storeu_ps(c + 8, c01);
-  _mm256_storeu_ps(c + ldc, c10); _mm256_storeu_ps(c + ldc + 8, c11);
-  _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21);
-  _mm256_storeu_ps(c + 3 * ldc, c30); _mm256_storeu_ps(c + 3 * ldc + 8, c31);
-  _mm256_storeu_ps(c + 4 * ldc, c40); _mm256_storeu_ps(c + 4 * ldc + 8, c41);
-  _mm256_storeu_ps(c + 5 * ldc, c50); _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+  ROW_STORE(0, c00, c01) ROW_STORE(1, c10, c11) ROW_STORE(2, c20, c21) ROW_STORE(3, c30, c31) ROW_STORE(4, c40, c41) ROW_STORE(5, c50, c51)
+}
+
+/* The 6×16 micro-kernel (12 ymm accumulators). */
+static void ukernel_6x16(int kc, const float *a, size_t lda, const float *panel, float *c, size_t ldc, int accumulate) {
+  ukernel_mx16(6, kc, a, lda, panel, c, ldc, accumulate);
+}
+
+/* NOTE: a full-width tile of fewer than 6 rows (32 rows = 5·6 + 2) runs a kernel of its own
+ * height in place: through the padded copy below it cost as much as a 6-row tile plus the copies
+ * (bf16 [32×1024]·[1024×1024], 1 thread: 32 rows took longer than 36). Same operations per
+ * element as the 6-row kernel, so results do not change. */
+static void ukernel_tail(int mr, int kc, const float *a, size_t lda, const float *panel, float *c, size_t ldc, int accumulate) {
+  switch (mr) {
+    case 1: ukernel_mx16(1, kc, a, lda, panel, c, ldc, accumulate); break;
+    case 2: ukernel_mx16(2, kc, a, lda, panel, c, ldc, accumulate); break;
+    case 3: ukernel_mx16(3, kc, a, lda, panel, c, ldc, accumulate); break;
+    case 4: ukernel_mx16(4, kc, a, lda, panel, c, ldc, accumulate); break;
+    default: ukernel_mx16(5, kc, a, lda, panel, c, ldc, accumulate); break;
+  }
 }
 
 /* An edge tile (fewer than 6 rows or 16 columns) goes through padded local copies. */
@@ -147,6 +160,7 @@ void xds_gemm_packed(const xds_linear *lw, const float *x, int rows, float *y, i
         const float *a = x + (size_t)m0 * k + k0;
         float *c = y + (size_t)m0 * n + n0;
         if (mr == MR && nr == NR) ukernel_6x16(kc, a, (size_t)k, panel + (size_t)k0 * NR, c, (size_t)n, k0 > 0);
+        else if (nr == NR) ukernel_tail(mr, kc, a, (size_t)k, panel + (size_t)k0 * NR, c, (size_t)n, k0 > 0);
         else edge_tile(kc, a, (size_t)k, mr, panel + (size_t)k0 * NR, c, (size_t)n, nr, k0 > 0);
       }
     }

@@ -12,7 +12,7 @@ test('runKernelBench reports every kernel against its probe', { skip: !loadKerne
   const r = runKernelBench(nativeBackend({ numThreads: 1, quiet: true })!, loadKernelsAddon()!, { numThreads: 1, dim: 64, seconds: 0.001, coldBytes: 1 << 20 });
   assert.equal(r.kind, 'kernel_bench');
   assert.ok(r.readProbeGBs > 0 && r.fmaProbeGFlops > 0);
-  assert.equal(r.figures.length, 15);
+  assert.equal(r.figures.length, 17);
   for (const f of r.figures) {
     assert.ok(f.value > 0 && f.ceiling > 0 && Number.isFinite(f.medianUs), f.name);
     assert.ok(Math.abs(f.fraction - f.value / f.ceiling) < 1e-12, f.name);

@@ -131,6 +131,28 @@ function attentionFigures(backend: ComputeBackend, o: KernelBenchOptions, readGB
   return [figure(`attention GQA decode 32/8×128, ctx ${ctx}`, 'GB/s', 2 * ctx * Hkv * D * 4, g, readGBs), figure(`attention MLA decode 16 heads, ctx ${ctx}`, 'GB/s', ctx * W * 4, m, readGBs)];
 }
 
+/**
+ * One layer's absorbed MLA decode for 32 sequences in one call (the `small` preset's shape: 8 heads,
+ * R 256, dn = dv = 64, dr 32; contexts 16–47, one block table each), in GFLOP/s of W_UK, attention
+ * and W_UV work together.
+ */
+function mlaBatchFigure(backend: ComputeBackend, o: KernelBenchOptions, fmaGFlops: number): KernelFigure {
+  const S = 32, H = 8, R = 256, dn = 64, dv = 64, dr = 32, bs = 16, per = 3;
+  const positions = Int32Array.from({ length: S }, (_, s) => 16 + s);
+  const seqs = { firstRow: Int32Array.from({ length: S }, (_, s) => s), numRows: new Int32Array(S).fill(1), tableStart: Int32Array.from({ length: S + 1 }, (_, s) => s * per) };
+  const blockTable = Int32Array.from({ length: S * per }, (_, i) => i);
+  const kvB: LinearWeight = { format: 'bf16', outDim: H * (dn + dv), inDim: R, data: new Uint16Array(H * (dn + dv) * R).fill(0x3c23) }; // |w| ≈ 0.01
+  const args = {
+    q: new Float32Array(S * H * (dn + dr)).fill(0.01), out: new Float32Array(S * H * dv), latentCache: new Float32Array(S * per * bs * (R + dr)).fill(0.01),
+    blockTable, positions, seqs, numHeads: H, kvLoraRank: R, ropeDim: dr, blockSizeTokens: bs, scale: 0.1,
+    absorb: { ukT: new Float32Array(H * R * dn).fill(0.01), kvB, qkNopeHeadDim: dn, vHeadDim: dv },
+  };
+  const sec = medianSeconds(() => backend.pagedMlaAttention(args), o.seconds);
+  let flops = 2 * S * H * R * (dn + dv);
+  for (const p of positions) flops += 2 * (p + 1) * H * (2 * R + dr);
+  return figure(`MLA absorbed decode, 32 sequences in one call (small preset shape)`, 'GFLOP/s', flops, sec, fmaGFlops);
+}
+
 /** `numLayers` expert sets of E experts (gate/up [I, D], down [D, I], bf16) over one shared buffer. */
 function makeExpertLayers(E: number, D: number, I: number, numLayers: number): ExpertWeights[][] {
   const per = I * D, raw = sharedBytes(numLayers * E * 3 * per * 2, 11);
@@ -204,9 +226,11 @@ export function runKernelBench(backend: ComputeBackend, addon: KernelsAddon, o: 
     near('read', (c) => gemvFigure(backend, `GEMV f32 ${o.dim}²`, 'f32', 0, o, c)),
     near('fma', (c) => gemmFigure(backend, `GEMM f32 64×${o.dim}×${o.dim} (packed)`, 'f32', 64, o, c)),
     near('fma', (c) => gemmFigure(backend, `GEMM bf16 64×${o.dim}×${o.dim} (packed)`, 'bf16', 64, o, c)),
+    near('fma', (c) => gemmFigure(backend, `GEMM bf16 32×${o.dim}×${o.dim} (packed, decode batch 32)`, 'bf16', 32, o, c)),
     near('fma', (c) => gemmFigure(backend, `int8 64×${o.dim}×${o.dim} (q8 GEMV rows, prefill)`, 'int8', 64, o, c)),
     near('fma', (c) => gemmFigure(backend, `GEMV f32 4×${o.dim}×${o.dim} (small batch)`, 'f32', 4, o, c)),
     ...attentionFigures(backend, o, probe('read')),
+    near('fma', (c) => mlaBatchFigure(backend, o, c)),
     ...moeFigures(backend, o, probe('read')),
     ...elementwiseFigures(backend, o, probe('read')),
   ];

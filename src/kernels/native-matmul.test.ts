@@ -17,7 +17,7 @@ import { isaVariants, requireNative, rng, sharedF32 } from './native-test-util.j
 import { loadKernelsAddon } from './native.js';
 
 const SHAPES: [rows: number, outDim: number, inDim: number][] = [
-  [1, 1, 1], [1, 5, 7], [1, 37, 64], [2, 19, 100], [3, 40, 257], [1, 70, 1030], [4, 33, 96], [7, 50, 300], [13, 65, 513], [16, 48, 32], [17, 37, 129], [31, 18, 40],
+  [1, 1, 1], [1, 5, 7], [1, 37, 64], [2, 19, 100], [3, 40, 257], [1, 70, 1030], [4, 33, 96], [7, 50, 300], [13, 65, 513], [16, 48, 32], [17, 37, 129], [31, 18, 40], [32, 64, 300], [27, 32, 520],
 ];
 
 function f32Weight(outDim: number, inDim: number, seed: number, bias: boolean): LinearWeight {
