@@ -3,8 +3,7 @@
  * RTC paged KV). Scores for a query are computed into per-thread scratch, softmaxed in f32 (max
  * subtracted), then the value rows are accumulated. GQA works per (token, KV-head range) with
  * positions outer, so each cached K/V row is read once, contiguously, for all the query heads
- * that share it; MLA works per (token, head range) over chunks of positions so a chunk of latent
- * rows stays in L1/L2 across heads. One call may hold many sequences (xds_seqs): the work is the
+ * that share it; MLA works per (token, head range), several heads per cached row (mla_latent.c). One call may hold many sequences (xds_seqs): the work is the
  * list of (row, head range) pieces of all of them, claimed in chunks by the pool's threads.
  */
 #include "kernels.h"
@@ -17,7 +16,6 @@
 #define WAKE_MIN_FLOPS (2.0 * 1024 * 1024)
 /* Chunks of (row, head range) pieces per thread, claimed dynamically. */
 #define CHUNKS_PER_TASK 4
-#define MLA_CHUNK 8
 
 /* 0 ok; 1 negative position; 2 position beyond the block table; 3 block id out of range. */
 int xds_check_paged(const int32_t *block_table, int table_len, const int32_t *positions, int num_tokens, int block_size, long num_blocks) {
@@ -140,28 +138,13 @@ void xds_paged_attention(const xds_gqa_args *a, int num_threads) {
   attn_run(&j, xds_attn_tasks(flops, n * a->num_kv_heads, num_threads));
 }
 
-/* Heads [h0, h1) of one row: scores over chunks of latent rows, softmax, then Σ p·c. */
+/* Heads [h0, h1) of one row (mla_latent.c). */
 static void mla_piece(const attn_job *j, const xds_attn_item *it, int h0, int h1) {
   const xds_mla_args *a = j->args;
-  const int R = a->kv_lora_rank, W = a->kv_lora_rank + a->rope_dim, nh = h1 - h0, L = a->positions[it->row] + 1;
-  float *s = xds_scratch(3, (size_t)nh * L * sizeof(float)); /* [nh, L] */
-  for (int u0 = 0; u0 < L; u0 += MLA_CHUNK) {
-    int u1 = u0 + MLA_CHUNK < L ? u0 + MLA_CHUNK : L;
-    for (int h = 0; h < nh; h++) {
-      const float *q = j->q + ((size_t)it->q_row * a->num_heads + h0 + h) * W;
-      for (int u = u0; u < u1; u++)
-        s[(size_t)h * L + u] = xds_dot_f32(q, a->latent + cache_row(it->table, a->block_size, u) * W, W) * a->scale;
-    }
-  }
-  xds_softmax_rows(s, nh, L);
+  const int R = a->kv_lora_rank, W = a->kv_lora_rank + a->rope_dim;
+  const float *q = j->q + ((size_t)it->q_row * a->num_heads + h0) * W;
   float *out = j->out + ((size_t)it->q_row * a->num_heads + h0) * R;
-  memset(out, 0, (size_t)nh * R * sizeof(float));
-  for (int u0 = 0; u0 < L; u0 += MLA_CHUNK) {
-    int u1 = u0 + MLA_CHUNK < L ? u0 + MLA_CHUNK : L;
-    for (int h = 0; h < nh; h++)
-      for (int u = u0; u < u1; u++)
-        xds_axpy_f32(out + (size_t)h * R, s[(size_t)h * L + u], a->latent + cache_row(it->table, a->block_size, u) * W, R);
-  }
+  xds_mla_row(q, out, h1 - h0, a->latent, it->table, a->block_size, a->positions[it->row] + 1, R, W, a->scale);
 }
 
 void xds_mla_items(const xds_mla_args *a, const xds_attn_item *items, int n, const float *q, float *out, int tasks) {

@@ -116,6 +116,9 @@ void xds_paged_attention(const xds_gqa_args *a, int num_threads);
 void xds_paged_mla(const xds_mla_args *a, int num_threads);
 /* The latent attention of MLA over items (q [*, H, R + dr] and out [*, H, R] indexed by q_row). */
 void xds_mla_items(const xds_mla_args *a, const xds_attn_item *items, int n, const float *q, float *out, int tasks);
+/* Latent attention of one row for nh heads: q [nh, W] (W = R + dr), out [nh, R], over the L first
+ * positions of a block table (mla_latent.c). */
+void xds_mla_row(const float *q, float *out, int nh, const float *latent, const int32_t *table, int block_size, int L, int R, int W, float scale);
 /* Absorbed MLA (a->uk_t set): W_UK products, latent attention, W_UV products (mla_absorbed.c). */
 void xds_paged_mla_absorbed(const xds_mla_args *a, int num_threads);
 

@@ -1,0 +1,87 @@
+/*
+ * The latent attention of one query row of absorbed MLA (MODELS.md §4.4), several heads at once:
+ * scores s[h][u] = (q_h · [c_u ‖ k_pe_u]) · scale over the row's L cached positions, softmax, then
+ * ctx_h = Σ_u s[h][u] · c_u. Every cached row is loaded once for 4 heads (8 independent FMA chains
+ * for the scores instead of one latency-bound dot per head and position), and the value sums keep
+ * 4 heads × 16 columns in registers across all positions instead of one read-modify-write of
+ * ctx_h per position. Per head and element the arithmetic is the one of xds_dot_f32 (scores) and of
+ * repeated xds_axpy_f32 in increasing u from zero (values).
+ */
+#include "kernels.h"
+#include <immintrin.h>
+#include "simd.h"
+
+/* out[j] = q_j · k for 4 heads, each exactly as xds_dot_f32(q_j, k, n). */
+static void dot4(const float *q, int qstride, const float *k, int n, float out[4]) {
+  const float *q0 = q, *q1 = q + qstride, *q2 = q + 2 * qstride, *q3 = q + 3 * qstride;
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 k0 = _mm256_loadu_ps(k + i), k1 = _mm256_loadu_ps(k + i + 8);
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i), k0, a0); b0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i + 8), k1, b0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i), k0, a1); b1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i + 8), k1, b1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i), k0, a2); b2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i + 8), k1, b2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i), k0, a3); b3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i + 8), k1, b3);
+  }
+  if (i + 8 <= n) {
+    __m256 k0 = _mm256_loadu_ps(k + i);
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i), k0, a0); a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i), k0, a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i), k0, a2); a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i), k0, a3);
+    i += 8;
+  }
+  out[0] = hsum8(_mm256_add_ps(a0, b0)); out[1] = hsum8(_mm256_add_ps(a1, b1));
+  out[2] = hsum8(_mm256_add_ps(a2, b2)); out[3] = hsum8(_mm256_add_ps(a3, b3));
+  for (; i < n; i++) { out[0] += q0[i] * k[i]; out[1] += q1[i] * k[i]; out[2] += q2[i] * k[i]; out[3] += q3[i] * k[i]; }
+}
+
+#define VROW(j, a0, a1) if (M > j) { __m256 pv = _mm256_broadcast_ss(p + j * L + u); a0 = _mm256_fmadd_ps(pv, x0, a0); if (W16) a1 = _mm256_fmadd_ps(pv, x1, a1); }
+#define VSTORE(j, a0, a1) if (M > j) { _mm256_storeu_ps(out + j * R + c, a0); if (W16) _mm256_storeu_ps(out + j * R + c + 8, a1); }
+
+/* out[j][c .. c + 8·(1 + W16)) = Σ_u p[j][u] · rows[u][c ..] for M ≤ 4 heads (compile-time M, W16). */
+static inline __attribute__((always_inline)) void values_block(const int M, const int W16, const float *p, int L, const float *const *rows, int c, float *out, int R) {
+  __m256 z = _mm256_setzero_ps(), a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+  for (int u = 0; u < L; u++) {
+    __m256 x0 = _mm256_loadu_ps(rows[u] + c), x1 = W16 ? _mm256_loadu_ps(rows[u] + c + 8) : z;
+    VROW(0, a00, a01) VROW(1, a10, a11) VROW(2, a20, a21) VROW(3, a30, a31)
+  }
+  VSTORE(0, a00, a01) VSTORE(1, a10, a11) VSTORE(2, a20, a21) VSTORE(3, a30, a31)
+}
+
+/* All R columns of M heads: 16-column blocks, one 8-column block, scalar tail. */
+static inline __attribute__((always_inline)) void values_heads(const int M, const float *p, int L, const float *const *rows, float *out, int R) {
+  int c = 0;
+  for (; c + 16 <= R; c += 16) values_block(M, 1, p, L, rows, c, out, R);
+  if (c + 8 <= R) { values_block(M, 0, p, L, rows, c, out, R); c += 8; }
+  for (int j = 0; j < M; j++)
+    for (int cc = c; cc < R; cc++) {
+      float acc = 0.0f;
+      for (int u = 0; u < L; u++) acc += p[j * L + u] * rows[u][cc];
+      out[j * R + cc] = acc;
+    }
+}
+
+static void values_group(int m, const float *p, int L, const float *const *rows, float *out, int R) {
+  switch (m) {
+    case 4: values_heads(4, p, L, rows, out, R); break;
+    case 3: values_heads(3, p, L, rows, out, R); break;
+    case 2: values_heads(2, p, L, rows, out, R); break;
+    default: values_heads(1, p, L, rows, out, R); break;
+  }
+}
+
+void xds_mla_row(const float *q, float *out, int nh, const float *latent, const int32_t *table, int block_size, int L, int R, int W, float scale) {
+  float *s = xds_scratch(3, (size_t)nh * L * sizeof(float) + (size_t)L * sizeof(float *) + 64); /* [nh, L] scores, then [L] row pointers */
+  const float **rows = (const float **)(((uintptr_t)(s + (size_t)nh * L) + 63) & ~(uintptr_t)63);
+  for (int u = 0; u < L; u++) rows[u] = latent + ((size_t)table[u / block_size] * (size_t)block_size + (size_t)(u % block_size)) * W;
+  for (int u = 0; u < L; u++) {
+    int h = 0;
+    for (; h + 4 <= nh; h += 4) {
+      float d[4];
+      dot4(q + (size_t)h * W, W, rows[u], W, d);
+      for (int j = 0; j < 4; j++) s[(size_t)(h + j) * L + u] = d[j] * scale;
+    }
+    for (; h < nh; h++) s[(size_t)h * L + u] = xds_dot_f32(q + (size_t)h * W, rows[u], W) * scale;
+  }
+  xds_softmax_rows(s, nh, L);
+  for (int h = 0; h < nh; h += 4) values_group(nh - h < 4 ? nh - h : 4, s + (size_t)h * L, L, rows, out + (size_t)h * R, R);
+}
