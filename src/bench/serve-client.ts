@@ -4,9 +4,12 @@
  * `outputLen` output tokens (ignore_eos), either `concurrency` at a time or as Poisson arrivals at
  * `ratePerSec`, and measures per request TTFT, inter-token latencies (between streamed chunks) and
  * TPOT ((e2e − TTFT) / (tokens − 1)). Also reads the server's engine step timings from /metrics
- * before and after, for the scheduler's share of step time (paper notes §2.5.1 figure).
+ * before and after, for the scheduler's share of step time (paper notes §2.5.1 figure). Requests go
+ * through sse-request.ts (node:http, keep-alive: a lean client on the server's cores).
  */
 import { Rng } from '../model/generator/random.js';
+import type { Agent } from 'node:http';
+import { keepAliveAgent, postSse } from './sse-request.js';
 
 export interface ServeBenchOptions {
   readonly url: string;
@@ -87,44 +90,19 @@ async function firstModel(url: string): Promise<string> {
 }
 
 /** One streamed request; never throws (a failure is a record with ok: false). */
-export async function sendOne(url: string, model: string, prompt: number[], outputLen: number): Promise<RequestRecord> {
+export async function sendOne(url: string, model: string, prompt: number[], outputLen: number, agent?: Agent): Promise<RequestRecord> {
   const t0 = performance.now();
-  const fail = (error: string): RequestRecord => ({ ok: false, ttftMs: 0, itlMs: [], e2eMs: performance.now() - t0, outputTokens: 0, promptTokens: prompt.length, error });
-  try {
-    const res = await fetch(`${url}/v1/completions`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model, prompt, max_tokens: outputLen, temperature: 0, stream: true, ignore_eos: true, stream_options: { include_usage: true } }),
-    });
-    if (res.status !== 200 || res.body === null) return fail(`HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
-    return await readStream(res.body, t0, prompt.length);
-  } catch (e) {
-    return fail((e as Error).message);
-  }
-}
-
-async function readStream(body: ReadableStream<Uint8Array>, t0: number, numPrompt: number): Promise<RequestRecord> {
-  const decoder = new TextDecoder();
-  const times: number[] = []; // ms since t0 of each chunk with text
-  let buf = '';
-  let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
-  let error: string | undefined;
-  for await (const part of body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(part, { stream: true });
-    let at: number;
-    while ((at = buf.indexOf('\n\n')) >= 0) {
-      const data = buf.slice(0, at).replace(/^data: /, '');
-      buf = buf.slice(at + 2);
-      if (data === '[DONE]') continue;
-      const chunk = JSON.parse(data) as { choices?: { text?: string }[]; usage?: typeof usage; error?: { message: string } };
-      if (chunk.error) error = chunk.error.message;
-      if (chunk.usage) usage = chunk.usage;
-      if ((chunk.choices?.[0]?.text ?? '') !== '') times.push(performance.now() - t0);
-    }
-  }
+  const body = { model, prompt, max_tokens: outputLen, temperature: 0, stream: true, ignore_eos: true, stream_options: { include_usage: true } };
+  const r = await postSse(`${url}/v1/completions`, body, t0, agent);
   const e2eMs = performance.now() - t0;
-  const ok = error === undefined && usage !== undefined;
+  if (r.status !== 200) return { ok: false, ttftMs: 0, itlMs: [], e2eMs, outputTokens: 0, promptTokens: prompt.length, error: r.error ?? `HTTP ${r.status}` };
+  const times = r.times;
   const itlMs = times.slice(1).map((t, i) => t - times[i]!);
-  return { ok, ttftMs: times[0] ?? e2eMs, itlMs, e2eMs, outputTokens: usage?.completion_tokens ?? 0, promptTokens: usage?.prompt_tokens ?? numPrompt, ...(error ? { error } : {}) };
+  const ok = r.error === undefined && r.usage !== undefined;
+  return {
+    ok, ttftMs: times[0] ?? e2eMs, itlMs, e2eMs, outputTokens: r.usage?.completion_tokens ?? 0,
+    promptTokens: r.usage?.prompt_tokens ?? prompt.length, ...(r.error !== undefined ? { error: r.error } : {}),
+  };
 }
 
 /** Engine step time by phase from /metrics (s), or null when the server does not export it. */
@@ -154,12 +132,14 @@ export async function runServeBench(o: ServeBenchOptions): Promise<ServeBenchRes
   const prompts = Array.from({ length: o.numPrompts }, () => Array.from({ length: o.inputLen }, () => 3 + Math.floor(rng.uniform() * (vocab - 3))));
   const before = await scrapeStepTimes(o.url);
   const records: RequestRecord[] = [];
+  const agent = keepAliveAgent(o.url);
   const t0 = performance.now();
   await dispatch(o, rng, prompts.length, async (i) => {
-    records.push(await sendOne(o.url, model, prompts[i]!, o.outputLen));
+    records.push(await sendOne(o.url, model, prompts[i]!, o.outputLen, agent));
     o.onProgress?.(records.length, prompts.length);
   });
   const durationS = (performance.now() - t0) / 1000;
+  agent.destroy();
   return summarize(o, model, records, durationS, schedulerFraction(before, await scrapeStepTimes(o.url)));
 }
 

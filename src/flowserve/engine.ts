@@ -214,7 +214,10 @@ export class DpEngine {
     for (const a of outcome.appended) {
       const s = sampled[a.seqIndex]!;
       const index = a.request.numOutputTokens - 1;
-      this.emit(a.request.id, { kind: 'token', requestId: a.request.id, tokenId: a.tokenId, index, ...logprobFields(s) });
+      const ev: EngineEvent = s.logprob === undefined && s.topLogprobs === undefined
+        ? { kind: 'token', requestId: a.request.id, tokenId: a.tokenId, index }
+        : { kind: 'token', requestId: a.request.id, tokenId: a.tokenId, index, ...logprobFields(s) };
+      this.emit(a.request.id, ev);
     }
     for (const req of outcome.finished) this.emitFinished(req);
   }

@@ -4,6 +4,7 @@
  * step 9); a closed socket makes every write a no-op.
  */
 import type { ServerResponse } from 'node:http';
+import { RawJson } from './chunk-json.js';
 
 export class SseWriter {
   private isOpen = false;
@@ -26,9 +27,10 @@ export class SseWriter {
     return this.res.destroyed || this.res.writableEnded;
   }
 
+  /** One event; a RawJson chunk is written as is, anything else through JSON.stringify. */
   send(chunk: unknown): void {
     this.open();
-    if (!this.isClosed) this.res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+    if (!this.isClosed) this.res.write(`data: ${chunk instanceof RawJson ? chunk.json : JSON.stringify(chunk)}\n\n`);
   }
 
   /** `data: [DONE]` and end of the response. */

@@ -10,6 +10,7 @@ import { chatRequestSchema, type ChatRequest } from '../schemas.js';
 import type { GatewayContext } from '../context.js';
 import { checkModel, chatPrompt, choiceSpecs, toolParserFor, maxTokensOf, newRequestId, samplingOf, stopStrings } from '../request-plan.js';
 import { runExchange, type CollectedChoice, type DeltaEvent, type DoneEvent, type OpenAiUsage, type ResponseFormat } from '../exchange.js';
+import { chunkSerializer, contentDeltaChoiceJson } from '../chunk-json.js';
 
 function tokenEntry(t: TokenLogprobText): { token: string; logprob: number; bytes: number[] } {
   return { token: t.token, logprob: t.logprob, bytes: [...t.bytes] };
@@ -22,9 +23,12 @@ export function chatLogprobs(lps: readonly TokenLogprobEntry[]): { content: unkn
 function chatFormat(ctx: GatewayContext, id: string, created: number, wantLogprobs: boolean): ResponseFormat {
   const head = { id, object: 'chat.completion.chunk', created, model: ctx.model.name, system_fingerprint: null };
   const chunk = (choices: unknown[], usage: OpenAiUsage | null = null): unknown => ({ ...head, choices, usage });
+  const raw = chunkSerializer(head);
   return {
     openingChunks: (indices) => [chunk(indices.map((index) => ({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })))],
-    deltaChunk: (ev: DeltaEvent) => chunk([{ index: ev.index, delta: deltaOf(ev), logprobs: wantLogprobs ? chatLogprobs(ev.logprobs) : null, finish_reason: null }]),
+    deltaChunk: (ev: DeltaEvent) => (!wantLogprobs && ev.content !== '' && ev.reasoning === '' && ev.toolCalls.length === 0
+      ? raw(contentDeltaChoiceJson(ev.index, ev.content))
+      : chunk([{ index: ev.index, delta: deltaOf(ev), logprobs: wantLogprobs ? chatLogprobs(ev.logprobs) : null, finish_reason: null }])),
     finishChunk: (ev: DoneEvent) => chunk([{ index: ev.index, delta: {}, logprobs: null, finish_reason: ev.finishReason }]),
     usageChunk: (usage) => chunk([], usage),
     body: (choices: readonly CollectedChoice[], usage) => ({

@@ -11,6 +11,7 @@ import type { GatewayContext } from '../context.js';
 import { checkModel, choiceSpecs, completionPrompts, maxTokensOf, newRequestId, samplingOf, stopStrings } from '../request-plan.js';
 import { runExchange, type CollectedChoice, type DeltaEvent, type DoneEvent, type ResponseFormat } from '../exchange.js';
 import type { ChoiceSpec } from '../choice-run.js';
+import { chunkSerializer, textChoiceJson } from '../chunk-json.js';
 
 /** OpenAI's completions default. */
 const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
@@ -30,9 +31,12 @@ export function legacyLogprobs(lps: readonly TokenLogprobEntry[], textOffset0 = 
 function completionFormat(ctx: GatewayContext, id: string, created: number, wantLogprobs: boolean): ResponseFormat {
   const head = { id, object: 'text_completion', created, model: ctx.model.name, system_fingerprint: null };
   const lp = (x: readonly TokenLogprobEntry[]): unknown => (wantLogprobs ? legacyLogprobs(x) : null);
+  const raw = chunkSerializer(head);
   return {
     openingChunks: () => [],
-    deltaChunk: (ev: DeltaEvent) => ({ ...head, choices: [{ index: ev.index, text: ev.content, logprobs: lp(ev.logprobs), finish_reason: null }], usage: null }),
+    deltaChunk: (ev: DeltaEvent) => (wantLogprobs
+      ? { ...head, choices: [{ index: ev.index, text: ev.content, logprobs: lp(ev.logprobs), finish_reason: null }], usage: null }
+      : raw(textChoiceJson(ev.index, ev.content))),
     finishChunk: (ev: DoneEvent) => ({ ...head, choices: [{ index: ev.index, text: '', logprobs: null, finish_reason: ev.finishReason }], usage: null }),
     usageChunk: (usage) => ({ ...head, choices: [], usage }),
     body: (choices: readonly CollectedChoice[], usage) => ({
