@@ -3,14 +3,17 @@
  * one connection per direction between two ranks. Each rank dials every peer and reads what that
  * peer writes on it, through `onread` into one fixed buffer per peer (no Buffer and no stream
  * 'data' event per read). The peer writes on the connection it accepted, after the hello that
- * names the dialing rank. Nagle is off on both.
+ * names the dialing rank. Nagle is off on both. Also the listen and the join deadline.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, type Server, type Socket } from 'node:net';
 import { XdsError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import { FRAME, FrameParser, frameHeader } from './frames.js';
 
 export interface Endpoint { readonly host: string; readonly port: number }
+
+/** What joinOrFail needs of the transport being joined. */
+export interface Joining { readonly rank: number; readonly worldSize: number; close(): Promise<void> }
 
 /** Bytes of the read buffer of one dialed connection (what one read can deliver). */
 const READ_BUFFER_BYTES = 64 * 1024;
@@ -72,4 +75,28 @@ export function acceptHello(socket: Socket, onHello: (peer: number) => void, onE
     });
     if (peer >= 0 && parser.pendingBytes > 0) onExtra(peer);
   });
+}
+
+export function listen(server: Server, me: Endpoint, rank: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(new XdsError('invalid_config', `xccl rank ${rank}: cannot listen on ${me.host}:${me.port}: ${e.message}`, { param: `endpoints[${rank}]` })));
+    server.listen(me.port, me.host, () => resolve());
+  });
+}
+
+/** Waits for `joined` until the join deadline; on failure closes the transport and throws. */
+export async function joinOrFail(tr: Joining, joined: Promise<unknown>, deadlineUs: number, clock: Clock, numLinks: () => number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    const ms = Math.max(1, (deadlineUs - clock.nowUs()) / 1000);
+    timer = setTimeout(() => reject(new XdsError('xccl_timeout', `xccl rank ${tr.rank}: only ${numLinks()} of ${2 * (tr.worldSize - 1)} tcp connections up by the join deadline`)), ms);
+  });
+  try {
+    await Promise.race([joined, timeout]);
+  } catch (e) {
+    await tr.close();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -16,8 +16,10 @@ import type { Transport, WaitSpec } from '../transport.js';
 import { FRAME, FrameParser, type FrameHandler } from './frames.js';
 import { Outbox } from './outbox.js';
 import { WaitList } from './waits.js';
-import { acceptHello, dialPeer, type Endpoint } from './links.js';
+import { acceptHello, dialPeer, joinOrFail, listen, type Endpoint } from './links.js';
 
+/** A closed write connection marks its peer gone after this long at most (ms; see attachWriter). */
+const WRITER_CLOSE_GRACE_MS = 500;
 /** Microtask hops the flush of a run waits for a park to flush first (see flushLater). */
 const FLUSH_HOPS = 4;
 /** Batches up to this size are copied into one buffer; bigger ones are corked writes. */
@@ -79,7 +81,10 @@ export class TcpTransport implements Transport {
   /** Adopts the connection `peer` dialed, once its hello named it (writes only). */
   attachWriter(peer: number, socket: Socket): void {
     this.writers[peer] = socket;
-    socket.on('close', () => this.markGone(peer, 'closed its connection'));
+    // NOTE: the peer's frames come on the other connection, and between hosts its close may
+    // arrive after this one: waits on the peer fail once that one closes too (its last frames
+    // applied), or after a grace period. Sends to the peer fail at once (box).
+    socket.on('close', () => { setTimeout(() => this.markGone(peer, 'closed its connection'), WRITER_CLOSE_GRACE_MS).unref(); });
   }
 
   put(peer: number, offset: number, src: Uint8Array): void {
@@ -120,7 +125,11 @@ export class TcpTransport implements Transport {
 
   checkPeer(peer: number): void {
     const why = this.gone[peer];
-    if (why) throw new XdsError('xccl_peer_gone', `xccl rank ${this.rank}: peer rank ${peer} ${why}`, { param: `rank ${peer}` });
+    if (why) throw this.goneError(peer, why);
+  }
+
+  private goneError(peer: number, why: string): XdsError {
+    return new XdsError('xccl_peer_gone', `xccl rank ${this.rank}: peer rank ${peer} ${why}`, { param: `rank ${peer}` });
   }
 
   msUntil(deadlineUs: number): number {
@@ -129,8 +138,11 @@ export class TcpTransport implements Transport {
 
   /** The outbox toward `peer`, with a flush queued; undefined toward a gone peer (throws unless `isReply`). */
   private box(peer: number, isReply: boolean): Outbox | undefined {
-    if (this.gone[peer] || this.writers[peer] === undefined) {
-      if (!isReply) this.checkPeer(peer);
+    const s = this.writers[peer];
+    if (this.gone[peer] || s === undefined || s.destroyed) {
+      if (isReply) return undefined;
+      this.checkPeer(peer);
+      if (s !== undefined) throw this.goneError(peer, 'closed its connection');
       return undefined;
     }
     const box = this.boxes[peer]!;
@@ -229,7 +241,7 @@ export class TcpTransport implements Transport {
   markGone(peer: number, why: string): void {
     if (this.gone[peer]) return;
     this.gone[peer] = why;
-    const err = new XdsError('xccl_peer_gone', `xccl rank ${this.rank}: peer rank ${peer} ${why}`, { param: `rank ${peer}` });
+    const err = this.goneError(peer, why);
     this.waits.failPeer(peer, err);
     for (const [id, g] of this.gets) if (g.peer === peer) { this.gets.delete(id); clearTimeout(g.timer); g.reject(err); }
   }
@@ -267,30 +279,6 @@ export async function connectTcp(endpoints: readonly Endpoint[], rank: number, l
     tr.attachReader(peer, s);
     onLink();
   }));
-  await joinOrFail(tr, Promise.all([allLinked, dials]), deadline, opts, () => numLinks);
+  await joinOrFail(tr, Promise.all([allLinked, dials]), deadline, opts.clock, () => numLinks);
   return tr;
-}
-
-function listen(server: Server, me: Endpoint, rank: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new XdsError('invalid_config', `xccl rank ${rank}: cannot listen on ${me.host}:${me.port}: ${e.message}`, { param: `endpoints[${rank}]` })));
-    server.listen(me.port, me.host, () => resolve());
-  });
-}
-
-/** Waits for `joined` until the join deadline; on failure closes the transport and throws. */
-async function joinOrFail(tr: TcpTransport, joined: Promise<unknown>, deadlineUs: number, opts: TcpOptions, numLinks: () => number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    const ms = Math.max(1, (deadlineUs - opts.clock.nowUs()) / 1000);
-    timer = setTimeout(() => reject(new XdsError('xccl_timeout', `xccl rank ${tr.rank}: only ${numLinks()} of ${2 * (tr.worldSize - 1)} tcp connections up in ${opts.timeoutMs} ms`)), ms);
-  });
-  try {
-    await Promise.race([joined, timeout]);
-  } catch (e) {
-    await tr.close();
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
 }
