@@ -143,22 +143,48 @@ static void edge_tile(int kc, const float *a, size_t lda, int mr, const float *p
   for (int i = 0; i < mr; i++) memcpy(c + i * ldc, tile + i * NR, (size_t)nr * sizeof(float));
 }
 
+/* Prefetches the weights of the next strip into L2 a few lines per micro-tile (a linear cursor). */
+typedef struct { const char *next, *end; int lines; } strip_prefetch;
+
+static size_t elem_bytes(const xds_linear *lw) { return lw->format == XDS_F32 ? 4 : lw->format == XDS_BF16 ? 2 : 1; }
+
+static strip_prefetch next_strip(const xds_linear *lw, int n1, int o1, int tiles) {
+  strip_prefetch p = { NULL, NULL, 0 };
+  if (n1 >= o1) return p;
+  const size_t row = (size_t)lw->in_dim * elem_bytes(lw);
+  const int nr = o1 - n1 < NR ? o1 - n1 : NR;
+  p.next = (const char *)lw->w + (size_t)n1 * row;
+  p.end = p.next + (size_t)nr * row;
+  p.lines = (int)((p.end - p.next) / 64 / (size_t)tiles) + 1;
+  return p;
+}
+
+static inline void prefetch_some(strip_prefetch *p) {
+  for (int i = 0; i < p->lines && p->next < p->end; i++, p->next += 64) _mm_prefetch(p->next, _MM_HINT_T1);
+}
+
 /*
  * NOTE: each 16-row strip of W is packed over its whole K at once, so W streams row by row
  * (prefetch-friendly, read exactly once); the K blocks then sweep the activations strip by strip.
+ * While a strip's tiles compute, the next strip's weights are prefetched into L2, so its packing
+ * does not wait for DRAM (at 32 rows the weights of a cold [1024×1024] bf16 matrix took ~30 % of
+ * the call).
  */
 void xds_gemm_packed(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1) {
   const int k = lw->in_dim, n = lw->out_dim;
+  const int tiles = ((k + KC - 1) / KC) * ((rows + MR - 1) / MR);
   float *panel = xds_scratch(0, (size_t)k * NR * sizeof(float)); /* [k][16] f32 */
   for (int n0 = o0; n0 < o1; n0 += NR) {
     int nr = o1 - n0 < NR ? o1 - n0 : NR;
     pack_panel(lw, n0, nr, 0, k, panel);
+    strip_prefetch pf = next_strip(lw, n0 + NR, o1, tiles);
     for (int k0 = 0; k0 < k; k0 += KC) {
       int kc = k - k0 < KC ? k - k0 : KC;
       for (int m0 = 0; m0 < rows; m0 += MR) {
         int mr = rows - m0 < MR ? rows - m0 : MR;
         const float *a = x + (size_t)m0 * k + k0;
         float *c = y + (size_t)m0 * n + n0;
+        prefetch_some(&pf);
         if (mr == MR && nr == NR) ukernel_6x16(kc, a, (size_t)k, panel + (size_t)k0 * NR, c, (size_t)n, k0 > 0);
         else if (nr == NR) ukernel_tail(mr, kc, a, (size_t)k, panel + (size_t)k0 * NR, c, (size_t)n, k0 > 0);
         else edge_tile(kc, a, (size_t)k, mr, panel + (size_t)k0 * NR, c, (size_t)n, nr, k0 > 0);
