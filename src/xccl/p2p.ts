@@ -151,7 +151,7 @@ export class P2p implements RingContext {
     const n = bytes.byteLength;
     if (this.direct === undefined || n > SMALL_PAYLOAD_BYTES || n > this.payloadBytes || this.queuedSends > 0 || !this.hasFreeSlot(peer)) return false;
     const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + 1);
-    this.writeChunk(peer, eventId, 0, bytes, bytes);
+    this.writeChunk(peer, eventId, 0, bytes);
     if (this.headOf(peer) < endTail) this.tr.waitLocal(this.spec(peer, eventId, WAIT_ACK, this.ackWord(peer, ACK_HEAD), endTail));
     this.checkAck(peer, eventId, endTail);
     return true;
@@ -173,11 +173,7 @@ export class P2p implements RingContext {
 
   /** Writes the chunks of `op` that have free slots. */
   private writeChunks(op: SendOp): void {
-    while (op.nextChunk < op.numChunks && this.hasFreeSlot(op.peer)) {
-      const start = op.nextChunk * this.payloadBytes;
-      const payload = op.numChunks === 1 ? op.bytes : op.bytes.subarray(start, Math.min(op.bytes.byteLength, start + this.payloadBytes));
-      this.writeChunk(op.peer, op.eventId, op.nextChunk++, op.bytes, payload);
-    }
+    while (op.nextChunk < op.numChunks && this.hasFreeSlot(op.peer)) this.writeChunk(op.peer, op.eventId, op.nextChunk++, op.bytes);
   }
 
   /** Writes every chunk that has a free slot, oldest send first; returns the sends still unissued. */
@@ -194,23 +190,24 @@ export class P2p implements RingContext {
   }
 
   /** Chunk `chunkId` of message `bytes` into the next slot toward `peer`, then its signal. */
-  private writeChunk(peer: number, eventId: number, chunkId: number, bytes: Uint8Array, payload: Uint8Array): void {
+  private writeChunk(peer: number, eventId: number, chunkId: number, bytes: Uint8Array): void {
     const seq = this.sendTail[peer]! + 1;
     const off = ringSlotOffset(this.tr.layout, this.tr.rank, (seq - 1) % this.numSlots);
+    const start = chunkId * this.payloadBytes;
+    const n = Math.min(this.payloadBytes, bytes.byteLength - start);
     this.sendTail[peer] = seq;
     if (this.direct !== undefined) {
-      if (payload.byteLength <= SMALL_PAYLOAD_BYTES) this.direct.writeSlot(peer, off, eventId, chunkId, bytes.byteLength, payload);
-      else this.putSlot(peer, off, eventId, chunkId, bytes.byteLength, payload, 4);
+      this.direct.writeSlot(peer, off, eventId, chunkId, bytes, start, n);
       this.tr.signal(peer, (off >> 2) + H_SEQ, seq); // the slot's flag: after its header and payload
     } else {
       this.header[H_SEQ] = seq;
-      this.putSlot(peer, off, eventId, chunkId, bytes.byteLength, payload, 0);
+      this.putSlot(peer, off, eventId, chunkId, bytes.byteLength, n === bytes.byteLength ? bytes : bytes.subarray(start, start + n));
       this.tr.signal(peer, wordOf(this.tr.layout.p2pInField + this.tr.rank, IN_TAIL), seq);
     }
   }
 
-  /** Header from byte `from` (4 in place: seq is the later signal) + payload through the transport: one put when small. */
-  private putSlot(peer: number, off: number, eventId: number, chunkId: number, total: number, payload: Uint8Array, from: number): void {
+  /** Header + payload through the transport (tcp): one put when small. */
+  private putSlot(peer: number, off: number, eventId: number, chunkId: number, total: number, payload: Uint8Array): void {
     const h = this.header;
     h[H_EVENT] = eventId;
     h[H_CHUNK] = chunkId;
@@ -218,11 +215,11 @@ export class P2p implements RingContext {
     const n = payload.byteLength;
     if (n <= SMALL_PAYLOAD_BYTES) {
       if (n > 0) this.scratch.set(payload, SLOT_HEADER_BYTES);
-      if (this.staged.byteOffset !== from || this.staged.byteLength !== SLOT_HEADER_BYTES - from + n) this.staged = this.scratch.subarray(from, SLOT_HEADER_BYTES + n);
-      this.tr.put(peer, off + from, this.staged);
+      if (this.staged.byteLength !== SLOT_HEADER_BYTES + n) this.staged = this.scratch.subarray(0, SLOT_HEADER_BYTES + n);
+      this.tr.put(peer, off, this.staged);
       return;
     }
-    this.tr.put(peer, off + from, this.scratch.subarray(from, SLOT_HEADER_BYTES));
+    this.tr.put(peer, off, this.scratch.subarray(0, SLOT_HEADER_BYTES));
     this.tr.put(peer, off + SLOT_HEADER_BYTES, payload);
   }
 

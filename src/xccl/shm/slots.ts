@@ -6,6 +6,8 @@
  * caller with `Transport.signal`, after these plain stores.
  */
 import { SLOT_HEADER_BYTES } from '../region.js';
+import { copyBytes } from '../copy.js';
+import { SMALL_PAYLOAD_BYTES } from '../p2p-ops.js';
 import type { Transport } from '../transport.js';
 import { ShmTransport } from './shm-transport.js';
 
@@ -47,17 +49,22 @@ export class DirectSlots {
     this.local32 = tr.regionWords(tr.rank);
   }
 
-  /** Writes header words 1..3 (eventId, chunkId, total) and the payload of the slot at byte `off` of `peer`'s region. */
-  writeSlot(peer: number, off: number, eventId: number, chunkId: number, total: number, payload: Uint8Array): void {
+  /**
+   * Writes header words 1..3 (eventId, chunkId, total) and bytes[start, start + n) as the payload
+   * of the slot at byte `off` of `peer`'s region: as words up to SMALL_PAYLOAD_BYTES, else memcpy.
+   */
+  writeSlot(peer: number, off: number, eventId: number, chunkId: number, bytes: Uint8Array, start: number, n: number): void {
     const w = this.tr.regionWords(peer);
     const b = this.tr.regionBytes(peer);
     const h = off >> 2;
     w[h + 1] = eventId;
     w[h + 2] = chunkId;
-    w[h + 3] = total;
-    const p32 = this.srcView.of(payload);
-    if (p32) copyWords(b, w, off + SLOT_HEADER_BYTES, payload, p32, 0, payload.byteLength);
-    else copyLoop(b, off + SLOT_HEADER_BYTES, payload, 0, payload.byteLength);
+    w[h + 3] = bytes.byteLength;
+    const dOff = off + SLOT_HEADER_BYTES;
+    if (n > SMALL_PAYLOAD_BYTES) return copyBytes(b, dOff, bytes, start, n);
+    const p32 = this.srcView.of(bytes); // start is a multiple of the (4-aligned) payload size
+    if (p32) copyWords(b, w, dOff, bytes, p32, start, n);
+    else copyLoop(b, dOff, bytes, start, n);
   }
 
   /** dst[0, n) = payload of the own slot at byte `off`. */
