@@ -12,6 +12,7 @@ import { greedySampleFn } from './sample-fn.js';
 import { FakeRunner } from './testing/fake-runner.js';
 import { assertKvIdle } from './testing/builders.js';
 import type { AdmitPolicy } from './engine-loop.js';
+import { ManualClock } from '../core/clock.js';
 
 const NUM_CLIENTS = 8;
 const PROMPT_LEN = 5;
@@ -62,5 +63,18 @@ test('without the window (quietUs 0) the same burst trickles in over several ste
   // fails and the window can go.
   const { prefillSteps, engine } = await burst({ quietUs: 0 });
   assert.ok(prefillSteps >= 3, `the burst took ${prefillSteps} prefill steps`);
+  assertKvIdle(engine.kv);
+});
+
+test('with a clock that does not move (simulation) the window ends after a quiet turn', { timeout: 5000 }, async () => {
+  const runner = new FakeRunner({ numBlocks: 16, blockSizeTokens: 4, vocabSize: 50 });
+  const engine = new DpEngine({ runner, sample: greedySampleFn, clock: new ManualClock(), scheduler: { maxNumBatchedTokens: 64, maxNumSeqs: 4, maxWaiting: 4 } });
+  engine.start();
+  const done = new Promise<number>((resolve) => {
+    let n = 0;
+    engine.addRequest({ id: 'm', promptTokenIds: [1, 2, 3], maxTokens: 3 }, (ev) => { if (ev.kind === 'token') n++; if (ev.kind === 'finished') resolve(n); });
+  });
+  assert.equal(await done, 3);
+  await engine.drain();
   assertKvIdle(engine.kv);
 });

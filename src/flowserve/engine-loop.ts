@@ -114,11 +114,15 @@ export class ServeLoop {
     const start = this.clock.nowUs();
     const limitUs = Math.min(maxUs, Math.max(quietUs, maxFraction * this.lastStepUs));
     let lastArrivalUs = -Infinity;
+    let prevUs = -Infinity;
     for (;;) {
       const now = this.clock.nowUs();
       const a = this.target.arrivals;
-      if (a !== this.seenArrivals) { this.seenArrivals = a; lastArrivalUs = now; }
-      if (now - lastArrivalUs >= quietUs || now - start >= limitUs || this.isStopping) return;
+      const arrived = a !== this.seenArrivals;
+      if (arrived) { this.seenArrivals = a; lastArrivalUs = now; }
+      // NOTE: a turn with no arrival on a clock that did not move (a simulated clock) ends it too.
+      if (now - lastArrivalUs >= quietUs || now - start >= limitUs || this.isStopping || (!arrived && now <= prevUs)) return;
+      prevUs = now;
       await yieldToEventLoop();
     }
   }
