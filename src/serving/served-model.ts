@@ -38,6 +38,8 @@ export interface ServedModelOptions {
   readonly maxWaiting?: number;
   /** Context length cap; default the model's max_position_embeddings (and the KV capacity). */
   readonly maxModelLen?: number;
+  /** Admission window quiet time (µs) of the serving loop (flowserve/engine-loop.ts); 0 = off; default 1000. */
+  readonly admitQuietUs?: number;
   /** Tool-call parser name (flowserve/output registry); default: detected from the tokenizer's special tokens. */
   readonly toolParser?: string | null;
   /** Reasoning parser name ('qwen3', 'deepseek_r1'); default none (all text is content). */
@@ -73,6 +75,11 @@ function positive(v: number | undefined, fallback: number, param: string): numbe
   return n;
 }
 
+function nonNegative(n: number, param: string): number {
+  if (!Number.isFinite(n) || n < 0) throw new XdsError('invalid_config', `${param} must be a number ≥ 0, got ${String(n)}`, { param });
+  return n;
+}
+
 /** Opens, binds and wires a checkpoint; the engine is not started (call engine.start()). */
 export function loadServedModel(o: ServedModelOptions): ServedModel {
   const log = o.onLog ?? (() => {});
@@ -98,6 +105,7 @@ export function loadServedModel(o: ServedModelOptions): ServedModel {
       maxWaiting: positive(o.maxWaiting, 256, 'maxWaiting'),
       maxModelLen: contextLen,
     },
+    ...(o.admitQuietUs === undefined ? {} : { admit: { quietUs: nonNegative(o.admitQuietUs, 'admitQuietUs') } }),
   });
   const generation = ckpt.generationConfig;
   const stop = new Set<number>([...spec.eosTokenIds, ...generation.eosTokenIds]);

@@ -33,6 +33,9 @@ const USAGE = `usage: xdeepserve serve [--model DIR] [--port 8000] [--host 127.0
   --max-num-batched-tokens N  token budget of one step (default 512)
   --max-waiting N             bounded waiting queue; beyond it 429 (default 256)
   --max-model-len N           context length cap (default: the model's)
+  --admit-window-us N         after a step, keep letting new requests in while they arrive within
+                              N µs of each other before the next step (batches a burst's prefills;
+                              0 = off: lower TTFT for the first of a burst, less throughput) (default 1000)
   --tool-call-parser P        deepseek_v3 | deepseek_v31 | hermes | none (default: from the tokenizer's special tokens)
   --reasoning-parser P        qwen3 | deepseek_r1: <think> text goes to reasoning_content (default: none)
   --log-level L               pino level: trace | debug | info | warn | error | silent (default $XDS_LOG_LEVEL or info)`;
@@ -40,7 +43,7 @@ const USAGE = `usage: xdeepserve serve [--model DIR] [--port 8000] [--host 127.0
 const OPTIONS = {
   model: { type: 'string' }, 'served-model-name': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
   quantization: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, 'kv-blocks': { type: 'string' }, 'max-num-seqs': { type: 'string' },
-  'max-num-batched-tokens': { type: 'string' }, 'max-waiting': { type: 'string' }, 'max-model-len': { type: 'string' }, 'log-level': { type: 'string' },
+  'max-num-batched-tokens': { type: 'string' }, 'max-waiting': { type: 'string' }, 'max-model-len': { type: 'string' }, 'admit-window-us': { type: 'string' }, 'log-level': { type: 'string' },
   'tool-call-parser': { type: 'string' }, 'reasoning-parser': { type: 'string' },
 } as const;
 
@@ -123,7 +126,8 @@ export const command: Command = {
       dir, quantization, backend, ...(v.threads === undefined ? {} : { numThreads: intFlag(v.threads, 'threads', 1) }), ...(servedName === undefined ? {} : { name: servedName }),
       numKvBlocks: intFlag(v['kv-blocks'], 'kv-blocks', 1), maxNumSeqs: intFlag(v['max-num-seqs'], 'max-num-seqs', 1),
       maxNumBatchedTokens: intFlag(v['max-num-batched-tokens'], 'max-num-batched-tokens', 1), maxWaiting: intFlag(v['max-waiting'], 'max-waiting', 1),
-      maxModelLen: intFlag(v['max-model-len'], 'max-model-len', 2), ...parserFlags(v), onLog: (line) => process.stderr.write(`xdeepserve serve: ${line}\n`),
+      maxModelLen: intFlag(v['max-model-len'], 'max-model-len', 2), ...parserFlags(v),
+      ...(v['admit-window-us'] === undefined ? {} : { admitQuietUs: intFlag(v['admit-window-us'], 'admit-window-us', 0) }), onLog: (line) => process.stderr.write(`xdeepserve serve: ${line}\n`),
     });
     const gw = createGateway({ model, logger: v['log-level'] ?? env.logLevel });
     const { url } = await gw.listen({ port, host });
