@@ -2,8 +2,8 @@
  * XCCL native addon (paper notes §2.4; CPU-FACTS.md §3): maps a /dev/shm file shared by ranks
  * that are separate processes on one host, and gives them futex wait/wake across processes
  * (no FUTEX_PRIVATE_FLAG). Also a C two-thread memcpy ping-pong, the hardware baseline of
- * `xdeepserve bench xccl`, and `axpy` for the weighted sums of EP combine. Built to build/xccl.node
- * by scripts/build-native.mjs.
+ * `xdeepserve bench xccl`, `axpy` for the weighted sums of EP combine, and `pinThread` (CPU
+ * affinity of a bench rank). Built to build/xccl.node by scripts/build-native.mjs.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -199,6 +199,38 @@ static napi_value yield_cpu(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * pinThread(index) -> cpu: binds the calling thread to the index-th CPU (mod their count) of the
+ * process's allowed set (the main thread's mask at the first call), as latency benchmarks bind their
+ * ranks (osu_latency, nccl-tests); -1 when the mask cannot be read or set.
+ */
+static cpu_set_t allowed_cpus; /* the main thread's mask before any pinning */
+static int allowed_ok;
+static pthread_once_t allowed_once = PTHREAD_ONCE_INIT;
+static void read_allowed(void) { allowed_ok = sched_getaffinity(getpid(), sizeof allowed_cpus, &allowed_cpus) == 0 && CPU_COUNT(&allowed_cpus) > 0; }
+
+static napi_value pin_thread(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1]; uint32_t index;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &index) != napi_ok) {
+    napi_throw_range_error(env, NULL, "pinThread(index: non-negative integer)");
+    return NULL;
+  }
+  int cpu = -1;
+  cpu_set_t one;
+  pthread_once(&allowed_once, read_allowed);
+  if (allowed_ok) {
+    uint32_t k = index % (uint32_t)CPU_COUNT(&allowed_cpus);
+    for (int c = 0; c < CPU_SETSIZE && cpu < 0; c++) if (CPU_ISSET(c, &allowed_cpus) && k-- == 0) cpu = c;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) != 0) cpu = -1;
+  }
+  napi_value out;
+  CHECK(napi_create_int32(env, cpu, &out));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "open", NULL, shm_open_map, NULL, NULL, NULL, napi_default, NULL },
@@ -209,6 +241,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "axpy", NULL, axpy, NULL, NULL, NULL, napi_default, NULL },
     { "copy", NULL, copy_bytes, NULL, NULL, NULL, napi_default, NULL },
     { "yieldCpu", NULL, yield_cpu, NULL, NULL, NULL, napi_default, NULL },
+    { "pinThread", NULL, pin_thread, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -4,6 +4,7 @@
  * baseline between the same kind of processes. Each returns raw timings (µs); the CLI summarizes.
  */
 import { createServer, connect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
 import type { Communicator } from '../communicator.js';
 import { ExpertParallel } from '../ep/expert-parallel.js';
 
@@ -163,4 +164,13 @@ function echo(s: Socket, frameBytes: number, onMessage: (m: Buffer) => void): vo
   });
 }
 
-export const BENCH_SCENARIOS: Record<string, (comm: Communicator, params: unknown) => Promise<unknown>> = { benchP2p, benchEp, rawSocketPingPong };
+/** The CPUs this rank's thread may run on, as the kernel reports them (checks `--pin`); '' off Linux. */
+function affinity(): Promise<unknown> {
+  try {
+    return Promise.resolve(/Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/thread-self/status', 'utf8'))?.[1] ?? '');
+  } catch {
+    return Promise.resolve('');
+  }
+}
+
+export const BENCH_SCENARIOS: Record<string, (comm: Communicator, params: unknown) => Promise<unknown>> = { benchP2p, benchEp, rawSocketPingPong, affinity };

@@ -22,6 +22,18 @@ export interface XcclAddon {
   copy(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void;
   /** sched_yield(): a long spin lets other runnable threads have the core (absent from addons built before it). */
   yieldCpu?(): void;
+  /** Binds the calling thread to the index-th allowed CPU (mod their count); the CPU, or -1 (absent from older addons). */
+  pinThread?(index: number): number;
+}
+
+/**
+ * Pins the calling thread (a worker thread or a process's main thread) to the index-th allowed CPU,
+ * modulo their count: how latency benchmarks bind their ranks. Returns the CPU, or undefined where
+ * it cannot (no addon, not Linux, affinity refused).
+ */
+export function pinThreadToCpu(index: number): number | undefined {
+  const cpu = loadXcclAddon(true)?.pinThread?.(index);
+  return cpu === undefined || cpu < 0 ? undefined : cpu;
 }
 
 export function loadXcclAddon(quiet = false): XcclAddon | null {

@@ -17,7 +17,8 @@ import type { CommunicatorOptions, CommunicatorSpec, TransportSpec } from '../co
 export type LaunchKind = 'shm-thread' | 'shm-process' | 'tcp';
 
 /** What one rank reports: its scenario's value, or the XdsError code and message it ended with. */
-export type RankResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly code: string; readonly message: string };
+/** `cpu`: the CPU the rank was pinned to, when the launch asked for pinning and it worked. */
+export type RankResult = { readonly ok: true; readonly value: unknown; readonly cpu?: number } | { readonly ok: false; readonly code: string; readonly message: string };
 
 export interface RankJob {
   readonly kind: 'rank-job';
@@ -26,6 +27,8 @@ export interface RankJob {
   readonly scenario: string;
   readonly params: unknown;
   readonly options: Omit<CommunicatorOptions, 'clock'>;
+  /** Pin the rank's thread to this index of the allowed CPUs (mod their count) before it opens; absent: unpinned. */
+  readonly cpu?: number;
 }
 
 export interface LaunchArgs {
@@ -35,6 +38,8 @@ export interface LaunchArgs {
   readonly options?: Omit<CommunicatorOptions, 'clock'>;
   /** Watchdog: ranks still running after this long are killed (a hung test must not hang the suite). */
   readonly killAfterMs?: number;
+  /** Pin rank i to CPU i mod ncpu (as latency benchmarks bind their ranks); default unpinned. */
+  readonly pinCpus?: boolean;
 }
 
 const DEFAULT_KILL_AFTER_MS = 120_000;
@@ -77,7 +82,8 @@ export async function launchRanks(kind: LaunchKind, args: LaunchArgs): Promise<R
 }
 
 function job(transport: TransportSpec, nonce: number, rank: number, args: LaunchArgs): RankJob {
-  return { kind: 'rank-job', spec: { transport, region: args.region, nonce }, rank, scenario: args.scenario, params: args.params ?? null, options: args.options ?? {} };
+  const base = { kind: 'rank-job', spec: { transport, region: args.region, nonce }, rank, scenario: args.scenario, params: args.params ?? null, options: args.options ?? {} } as const;
+  return args.pinCpus === true ? { ...base, cpu: rank } : base;
 }
 
 function runThreads(transport: TransportSpec, regions: SharedArrayBuffer[], nonce: number, args: LaunchArgs): Promise<RankResult[]> {

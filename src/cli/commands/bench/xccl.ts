@@ -10,14 +10,18 @@ import { numberFlag, parseFlags, type Command } from '../../command.js';
 import { freePorts, launchRanks, type LaunchKind, type RankResult } from '../../../xccl/testing/launch.js';
 import { loadXcclAddon } from '../../../xccl/shm/process.js';
 
-const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens)] [--int8] [--spin-us N] [--only baseline,p2p,park,ep]
+const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens)] [--int8] [--spin-us N] [--only baseline,p2p,park,ep] [--pin]
   shm = worker-thread ranks on SharedArrayBuffers (spinning waits); tcp = child-process ranks over loopback.
-  Without --transport both run; --only runs just the listed parts (default all). Figures only; targets: shm 64 B p50 <= 1 us, shm 1 MiB >= 80% of memcpy, tcp <= 1.5x raw socket.`;
+  --pin binds rank i of the p2p, park and EP runs to CPU i mod ncpu (as osu_latency and nccl-tests do; the
+  baselines stay unpinned); the figures say so (config.pinned). Without --transport both run; --only runs just the listed parts (default all). Figures only; targets: shm 64 B p50 <= 1 us, shm 1 MiB >= 80% of memcpy, tcp <= 1.5x raw socket.`;
 
 const SIZES = [64, 1024, 65536, 1 << 20, 8 << 20];
 const ITERS: Record<string, number> = { 64: 20000, 1024: 10000, 65536: 2000, [1 << 20]: 200, [8 << 20]: 20 };
 
 type Figures = Record<string, number>;
+
+/** How the run was made, printed with the figures: `config.pinned` is true only if every pinned launch pinned every rank. */
+interface RunConfig { isPinRequested: boolean; isPinned: boolean }
 
 function label(n: number): string {
   return n >= 1 << 20 ? `${n >> 20}MiB` : n >= 1024 ? `${n >> 10}KiB` : `${n}B`;
@@ -28,7 +32,8 @@ function pct(xs: readonly number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 }
 
-function values(results: readonly RankResult[]): unknown[] {
+function values(results: readonly RankResult[], cfg?: RunConfig): unknown[] {
+  if (cfg?.isPinRequested && results.some((r) => !r.ok || r.cpu === undefined)) cfg.isPinned = false;
   return results.map((r, i) => {
     if (!r.ok) throw new XdsError('internal', `bench xccl: rank ${i} failed: ${r.code}: ${r.message}`);
     return r.value;
@@ -51,12 +56,12 @@ async function baselineSocket(f: Figures): Promise<void> {
   f['baseline.socketLatencyUsP99_64B'] = pct(times, 0.99);
 }
 
-async function benchP2p(f: Figures, name: string, kind: LaunchKind, spinUs: number): Promise<void> {
+async function benchP2p(f: Figures, name: string, kind: LaunchKind, spinUs: number, cfg: RunConfig): Promise<void> {
   const region = { worldSize: 2, slotBytes: (64 << 10) + 16, numSlots: 32, epAreaBytes: 0 };
   const options = { spinUs: kind === 'tcp' ? 0 : spinUs, timeoutMs: 120_000 };
   // shm samples average 20 round trips (sub-µs figures; a clock read costs ~0.1 µs); tcp samples one, as the socket baseline.
   const params = { sizes: SIZES, itersFor: ITERS, bandwidthSizes: [1 << 20, 8 << 20], latencyBatch: kind === 'tcp' ? 1 : 20 };
-  const v = values(await launchRanks(kind, { region, scenario: 'benchP2p', params, options, killAfterMs: 900_000 }))[0] as { latency: Record<string, number[]>; sendUs: Record<string, number[]> };
+  const v = values(await launchRanks(kind, { region, scenario: 'benchP2p', params, options, killAfterMs: 900_000, pinCpus: cfg.isPinRequested }), cfg)[0] as { latency: Record<string, number[]>; sendUs: Record<string, number[]> };
   for (const n of SIZES) {
     const xs = v.latency[String(n)] ?? [];
     f[`p2p.${name}.latencyUsP50_${label(n)}`] = pct(xs, 0.5);
@@ -70,16 +75,16 @@ async function benchP2p(f: Figures, name: string, kind: LaunchKind, spinUs: numb
 }
 
 /** 64 B ping-pong with waiters that park at once (futex/Atomics.wait wake-up cost). */
-async function benchPark(f: Figures): Promise<void> {
+async function benchPark(f: Figures, cfg: RunConfig): Promise<void> {
   const region = { worldSize: 2, slotBytes: 4096, numSlots: 8, epAreaBytes: 0 };
   const params = { sizes: [64], itersFor: { 64: 3000 }, bandwidthSizes: [] };
-  const v = values(await launchRanks('shm-thread', { region, scenario: 'benchP2p', params, options: { spinUs: 0 } }))[0] as { latency: Record<string, number[]> };
+  const v = values(await launchRanks('shm-thread', { region, scenario: 'benchP2p', params, options: { spinUs: 0 }, pinCpus: cfg.isPinRequested }), cfg)[0] as { latency: Record<string, number[]> };
   f['p2p.shm.parkedLatencyUsP50_64B'] = pct(v.latency['64'] ?? [], 0.5);
 }
 
 interface EpOpts { readonly maxRanks: number; readonly tokens: readonly number[]; readonly iters: number; readonly isInt8: boolean }
 
-async function benchEp(f: Figures, name: string, kind: LaunchKind, o: EpOpts): Promise<void> {
+async function benchEp(f: Figures, name: string, kind: LaunchKind, o: EpOpts, cfg: RunConfig): Promise<void> {
   const hidden = 7168;
   const topk = 8;
   const numExperts = 256;
@@ -88,7 +93,7 @@ async function benchEp(f: Figures, name: string, kind: LaunchKind, o: EpOpts): P
     const epAreaBytes = W * maxT * (4 * hidden + 8 * topk);
     const region = { worldSize: W, slotBytes: 4096, numSlots: 2, epAreaBytes };
     const params = { hidden, topk, numExperts, tokens: o.tokens, iters: o.iters, isInt8: o.isInt8 };
-    const v = values(await launchRanks(kind, { region, scenario: 'benchEp', params, options: { timeoutMs: 120_000 }, killAfterMs: 900_000 })) as Record<string, { dispatchUs: number[]; combineUs: number[] }>[];
+    const v = values(await launchRanks(kind, { region, scenario: 'benchEp', params, options: { timeoutMs: 120_000 }, killAfterMs: 900_000, pinCpus: cfg.isPinRequested }), cfg) as Record<string, { dispatchUs: number[]; combineUs: number[] }>[];
     for (const T of o.tokens) {
       const perIter = (k: 'dispatchUs' | 'combineUs'): number[] => v[0]![String(T)]![k].map((_, i) => Math.max(...v.map((r) => r[String(T)]![k][i]!)));
       f[`ep.${name}.ranks${W}.tokens${T}.dispatchUsP50`] = pct(perIter('dispatchUs'), 0.5);
@@ -119,7 +124,7 @@ export const command: Command = {
   summary: 'XCCL p2p latency/bandwidth and dispatch/combine latency, with memcpy and socket baselines',
   usage: USAGE,
   async run(argv) {
-    const { values: flags } = parseFlags(argv, { transport: { type: 'string' }, json: { type: 'boolean' }, 'max-ranks': { type: 'string' }, tokens: { type: 'string' }, iters: { type: 'string' }, int8: { type: 'boolean' }, 'spin-us': { type: 'string' }, only: { type: 'string' } });
+    const { values: flags } = parseFlags(argv, { transport: { type: 'string' }, json: { type: 'boolean' }, 'max-ranks': { type: 'string' }, tokens: { type: 'string' }, iters: { type: 'string' }, int8: { type: 'boolean' }, 'spin-us': { type: 'string' }, only: { type: 'string' }, pin: { type: 'boolean' } });
     // NOTE: p2p over shm is measured with long spins (the "when spinning" target); EP ranks use the
     // default short spin, since 8 spinning ranks on 2 cores would starve each other.
     const spinUs = numberFlag(flags['spin-us'], 'spin-us', 20_000, 0, 1_000_000);
@@ -129,19 +134,21 @@ export const command: Command = {
     const ep: EpOpts = { maxRanks: numberFlag(flags['max-ranks'], 'max-ranks', 8, 2, 8), tokens, iters: numberFlag(flags.iters, 'iters', 8, 1, 1000), isInt8: flags.int8 ?? false };
     const parts = parseParts(flags.only);
     const f: Figures = {};
+    const cfg: RunConfig = { isPinRequested: flags.pin ?? false, isPinned: flags.pin ?? false };
     if (parts.has('baseline')) {
       baselineMemcpy(f);
       await baselineSocket(f);
     }
     for (const name of t ? [t] : ['shm', 'tcp']) {
       const kind: LaunchKind = name === 'shm' ? 'shm-thread' : 'tcp';
-      if (parts.has('p2p')) await benchP2p(f, name, kind, spinUs);
-      if (name === 'shm' && parts.has('park')) await benchPark(f);
-      if (parts.has('ep')) await benchEp(f, name, kind, ep);
+      if (parts.has('p2p')) await benchP2p(f, name, kind, spinUs, cfg);
+      if (name === 'shm' && parts.has('park')) await benchPark(f, cfg);
+      if (parts.has('ep')) await benchEp(f, name, kind, ep, cfg);
     }
     ratios(f);
-    if (flags.json) process.stdout.write(JSON.stringify(f, null, 2) + '\n');
-    else for (const [k, v] of Object.entries(f)) process.stdout.write(`${k.padEnd(48)} ${v.toFixed(3)}\n`);
+    if (flags.json) process.stdout.write(JSON.stringify({ 'config.pinned': cfg.isPinned, ...f }, null, 2) + '\n');
+    else process.stdout.write(`${'config.pinned'.padEnd(48)} ${cfg.isPinned}\n`);
+    if (!flags.json) for (const [k, v] of Object.entries(f)) process.stdout.write(`${k.padEnd(48)} ${v.toFixed(3)}\n`);
     return 0;
   },
 };
