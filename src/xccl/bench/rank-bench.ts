@@ -165,12 +165,13 @@ function echo(s: Socket, frameBytes: number, onMessage: (m: Buffer) => void): vo
 }
 
 /** The CPUs this rank's thread may run on, as the kernel reports them (checks `--pin`); '' off Linux. */
-function affinity(): Promise<unknown> {
+async function affinity(comm: Communicator): Promise<unknown> {
+  let cpus = '';
   try {
-    return Promise.resolve(/Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/thread-self/status', 'utf8'))?.[1] ?? '');
-  } catch {
-    return Promise.resolve('');
-  }
+    cpus = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/thread-self/status', 'utf8'))?.[1] ?? '';
+  } catch { /* not Linux */ }
+  await comm.barrier(); // no rank closes before every peer has joined
+  return cpus;
 }
 
 export const BENCH_SCENARIOS: Record<string, (comm: Communicator, params: unknown) => Promise<unknown>> = { benchP2p, benchEp, rawSocketPingPong, affinity };
