@@ -2,7 +2,9 @@
  * The receive side of p2p (paper notes §2.4.1, steps 5–8 of the 8-step protocol; the protocol is
  * described in p2p.ts): chunks are copied out of the ring in order, each slot's credit goes back
  * in the sender's head word, and a message's event id is written just before its final head (the
- * ACK). `recv` on an empty queue takes a fast path without an op, a closure or a promise per wait.
+ * ACK). `recv` on an empty queue takes a fast path without an op: on shm without a closure or a
+ * promise per wait; over tcp (`Transport.parkLocal`) with one promise, settled from the read
+ * callback that stores the ring's tail, after the chunk was copied out.
  */
 import { XdsError } from '../core/errors.js';
 import { SLOT_HEADER_BYTES, ringSlotOffset, wordOf } from './region.js';
@@ -13,6 +15,7 @@ import { H_EVENT, H_SEQ, H_TOTAL, H_CHUNK, IN_TAIL, ACK_EVENT, ACK_HEAD, RecvOp,
 export class RecvRing {
   private readonly queues: RecvOp[][];
   private readonly head: number[]; // per sender: chunks consumed
+  private readonly isParked: boolean[]; // per sender: a fast-path recv waits in parkLocal (later receives queue behind it)
   private readonly localI32: Int32Array; // [totalBytes / 4] i32 view of the own region (slot headers)
   private readonly ackBase: number; // word index of my ACK field in any sender's region
   private lastOut: Uint8Array | undefined; // the last buffer a recv resolved to, and its promise (reused while it repeats)
@@ -22,16 +25,56 @@ export class RecvRing {
     const { tr } = c;
     this.queues = Array.from({ length: tr.worldSize }, () => []);
     this.head = new Array<number>(tr.worldSize).fill(0);
+    this.isParked = new Array<boolean>(tr.worldSize).fill(false);
     this.localI32 = new Int32Array(tr.local.buffer, tr.local.byteOffset, tr.local.byteLength >> 2);
     this.ackBase = wordOf(tr.layout.p2pAckField + tr.rank);
   }
 
   recv(peer: number, eventId: number, dst: Uint8Array | undefined): Promise<Uint8Array> {
-    if (this.queues[peer]!.length === 0) {
+    if (this.queues[peer]!.length === 0 && !this.isParked[peer]) {
+      if (this.canPark(peer)) return this.recvParked(peer, eventId, dst);
       const got = this.recvSingle(peer, eventId, dst);
       if (got !== undefined) return this.resolved(got);
     }
     return this.waitRecv(this.issue(peer, eventId, dst));
+  }
+
+  /** tcp fast path: nothing has arrived yet, waits are not sliced, the transport parks with callbacks. */
+  private canPark(peer: number): boolean {
+    const head = this.head[peer]!;
+    return this.c.direct === undefined && this.c.tr.parkLocal !== undefined && !this.c.hasQueuedSends() && !this.hasArrived(peer, this.slotOf(peer, head), head);
+  }
+
+  /**
+   * Fast path of `recv` over tcp: one promise, settled from the read callback that stores the
+   * ring's tail (the chunk is copied out and credited there). Errors and multi-chunk messages go to
+   * the general path, at the head of the queue.
+   */
+  private recvParked(peer: number, eventId: number, dst: Uint8Array | undefined): Promise<Uint8Array> {
+    const head = this.head[peer]!;
+    const spec = this.c.spec(peer, eventId, WAIT_DATA, this.dataWord(peer, 0), head + 1);
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const onError = (e: unknown): void => { this.isParked[peer] = false; reject(e); };
+      const onData = (): void => {
+        this.isParked[peer] = false;
+        try {
+          const got = this.recvSingle(peer, eventId, dst);
+          if (got !== undefined) resolve(got);
+          else this.waitRecv(this.issueFirst(peer, eventId, dst)).then(resolve, reject);
+        } catch (e) { reject(e); }
+      };
+      this.isParked[peer] = true;
+      try {
+        if (this.c.tr.parkLocal!(spec, onData, onError) !== undefined) onData();
+      } catch (e) { onError(e); }
+    });
+  }
+
+  /** An op ahead of every queued receive (the message in the ring is the parked receive's). */
+  private issueFirst(peer: number, eventId: number, dst: Uint8Array | undefined): RecvOp {
+    const op = new RecvOp(this, peer, eventId, dst);
+    this.queues[peer]!.unshift(op);
+    return op;
   }
 
   issue(peer: number, eventId: number, dst: Uint8Array | undefined): RecvOp {
@@ -77,6 +120,16 @@ export class RecvRing {
   }
 
   /**
+   * Whether the chunk at ring position `head` (slot `off`) is complete. NOTE: over tcp the slot's
+   * seq arrives with the header put, which can be applied a read before the payload put of a big
+   * chunk; the tail word is signalled after both, so it is the flag there.
+   */
+  private hasArrived(peer: number, off: number, head: number): boolean {
+    if (this.c.direct !== undefined) return Atomics.load(this.localI32, (off >> 2) + H_SEQ) === head + 1;
+    return Atomics.load(this.c.tr.localWords, this.dataWord(peer, off)) >= head + 1;
+  }
+
+  /**
    * Fast path of `recv` on an empty queue: a one-chunk message received without an op (shm waits
    * are synchronous and reuse one spec). Returns undefined to hand over to the general path, which
    * also reports every error (event mismatch, buffer too small) and takes multi-chunk messages.
@@ -85,7 +138,7 @@ export class RecvRing {
     const head = this.head[peer]!;
     const off = this.slotOf(peer, head);
     const h = off >> 2;
-    if (Atomics.load(this.localI32, h + H_SEQ) !== head + 1) {
+    if (!this.hasArrived(peer, off, head)) {
       if (this.c.direct === undefined || this.c.hasQueuedSends()) return undefined;
       this.c.tr.waitLocal(this.c.spec(peer, eventId, WAIT_DATA, h + H_SEQ, head + 1));
     }
@@ -111,10 +164,11 @@ export class RecvRing {
   /** Copies out every chunk that has arrived, for the oldest pending receives first. */
   private pump(peer: number): void {
     const q = this.queues[peer]!;
+    if (this.isParked[peer]) return; // the next message is the parked fast-path receive's
     while (q.length > 0) {
       const head = this.head[peer]!;
       const off = this.slotOf(peer, head);
-      if (Atomics.load(this.localI32, (off >> 2) + H_SEQ) !== head + 1) return;
+      if (!this.hasArrived(peer, off, head)) return;
       const op = q[0]!;
       try {
         this.readChunk(op, off);

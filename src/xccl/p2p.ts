@@ -66,6 +66,7 @@ export class P2p implements RingContext {
       this.checkPeerArg(peer);
       const bytes = asBytes(data);
       if (this.sendSingle(peer, eventId, bytes)) return DONE;
+      if (this.canSendParked(peer, bytes)) return this.sendParked(peer, eventId, bytes);
       return this.waitSend(this.issueSend(peer, eventId, bytes));
     } catch (e) {
       return Promise.reject(e);
@@ -155,6 +156,29 @@ export class P2p implements RingContext {
     if (this.headOf(peer) < endTail) this.tr.waitLocal(this.spec(peer, eventId, WAIT_ACK, this.ackWord(peer, ACK_HEAD), endTail));
     this.checkAck(peer, eventId, endTail);
     return true;
+  }
+
+  /** tcp fast path of `send`: one chunk, nothing queued, a free slot, a transport that parks with callbacks. */
+  private canSendParked(peer: number, bytes: Uint8Array): boolean {
+    return this.direct === undefined && this.tr.parkLocal !== undefined && this.queuedSends === 0 && bytes.byteLength <= this.payloadBytes && this.hasFreeSlot(peer);
+  }
+
+  /** Writes the one chunk, then one promise that the read callback storing the ACK settles (no op, no `.then`). */
+  private sendParked(peer: number, eventId: number, bytes: Uint8Array): Promise<void> {
+    const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + 1);
+    this.writeChunk(peer, eventId, 0, bytes);
+    const spec = this.spec(peer, eventId, WAIT_ACK, this.ackWord(peer, ACK_HEAD), endTail);
+    return new Promise<void>((resolve, reject) => {
+      const onAck = (): void => {
+        try {
+          this.checkAck(peer, eventId, endTail);
+          resolve();
+        } catch (e) { reject(e); }
+      };
+      try {
+        if (this.tr.parkLocal!(spec, onAck, reject) !== undefined) onAck();
+      } catch (e) { reject(e); }
+    });
   }
 
   private issueSend(peer: number, eventId: number, bytes: Uint8Array): SendOp {

@@ -46,6 +46,13 @@ export interface Transport {
   get(peer: number, offset: number, dst: Uint8Array, deadlineUs: number): MaybePromise<void>;
   /** Waits until a word of the own metadata satisfies `spec.pred`; returns its value. */
   waitLocal(spec: WaitSpec): MaybePromise<number>;
+  /**
+   * Optional callback form of `waitLocal` for asynchronous transports (tcp): returns the value when
+   * `spec.pred` holds now; else parks and calls `onValue` from the code that stores the word (the
+   * read callback), or `onError` (timeout, peer gone), and returns undefined. A protocol settles its
+   * own promise there, without a `.then` hop on a wait promise. The callbacks must not throw.
+   */
+  parkLocal?(spec: WaitSpec, onValue: (value: number) => void, onError: (e: unknown) => void): number | undefined;
   /** Throws `xccl_peer_gone` naming `peer` when it is known to be dead or closed. */
   checkPeer(peer: number): void;
   /** Marks this rank closed (peers see it as gone) and releases the medium. */

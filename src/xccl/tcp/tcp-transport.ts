@@ -112,6 +112,18 @@ export class TcpTransport implements Transport {
   }
 
   waitLocal(spec: WaitSpec): number | Promise<number> {
+    const v = this.beforeWait(spec);
+    return v !== undefined ? v : this.waits.park(spec);
+  }
+
+  parkLocal(spec: WaitSpec, onValue: (value: number) => void, onError: (e: unknown) => void): number | undefined {
+    const v = this.beforeWait(spec);
+    if (v === undefined) this.waits.parkWith(spec, onValue, onError);
+    return v;
+  }
+
+  /** Flushes, then the word's value if `spec.pred` holds now; undefined when the wait must park. */
+  private beforeWait(spec: WaitSpec): number | undefined {
     // NOTE: a rank that waits has queued what its peers need (a reply, an ACK, a barrier epoch),
     // so it leaves now, not at the end of the run: the peer starts on it while this rank unwinds
     // its promise chain, and it is out even if this rank then runs on without yielding (a long
@@ -120,7 +132,7 @@ export class TcpTransport implements Transport {
     const v = Atomics.load(this.localWords, spec.wordIdx);
     if (spec.pred(v)) return v;
     this.checkPeer(spec.peer);
-    return this.waits.park(spec);
+    return undefined;
   }
 
   checkPeer(peer: number): void {

@@ -33,12 +33,15 @@ export class WaitList {
 
   /** Parks a wait on `spec.wordIdx` until `wake` sees a value that satisfies `spec.pred`. */
   park(spec: WaitSpec): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      const list = (this.byWord[spec.wordIdx] ??= []);
-      list.push({ spec, resolve, reject, dueMs: NaN });
-      this.numParked++;
-      if (this.sweeper === undefined) this.startSweeper();
-    });
+    return new Promise<number>((resolve, reject) => this.parkWith(spec, resolve, reject));
+  }
+
+  /** Parks a wait whose outcome goes to `resolve` (called from `wake`) or `reject` (sweep, failPeer). */
+  parkWith(spec: WaitSpec, resolve: (v: number) => void, reject: (e: unknown) => void): void {
+    const list = (this.byWord[spec.wordIdx] ??= []);
+    list.push({ spec, resolve, reject, dueMs: NaN });
+    this.numParked++;
+    if (this.sweeper === undefined) this.startSweeper();
   }
 
   /** After `value` was stored into `wordIdx`: resolves the waits on it whose predicate holds. */
