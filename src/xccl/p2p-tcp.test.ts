@@ -4,7 +4,7 @@
  * posted before its message settles from the read callback; receives posted behind it keep their
  * order; a wrong event id, too small a buffer and a multi-chunk message reaching a parked receive
  * take the general path with the same typed errors, leaving the message in place; sends settle on
- * the ACK; a closed peer ends a parked receive. Child-process ranks run the same protocol in the conformance suite (tcp.test.ts).
+ * the ACK; a closed peer ends a parked receive; big chunks that span socket reads arrive intact. Child-process ranks run the same protocol in the conformance suite (tcp.test.ts).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,8 +15,8 @@ import { freePorts } from './testing/launch.js';
 const SLOT_BYTES = 16 + 300; // payload 300 B per chunk
 const NUM_SLOTS = 4;
 
-async function pair(): Promise<[Communicator, Communicator]> {
-  const region = { worldSize: 2, slotBytes: SLOT_BYTES, numSlots: NUM_SLOTS, epAreaBytes: 0 };
+async function pair(slotBytes = SLOT_BYTES): Promise<[Communicator, Communicator]> {
+  const region = { worldSize: 2, slotBytes, numSlots: NUM_SLOTS, epAreaBytes: 0 };
   const endpoints = (await freePorts(2)).map((port) => ({ host: '127.0.0.1', port }));
   const open = (rank: number): Promise<Communicator> => createCommunicator({ transport: { kind: 'tcp', endpoints }, region, nonce: 9 }, rank, { timeoutMs: 300 });
   const [a, b] = await Promise.all([open(0), open(1)]);
@@ -76,6 +76,17 @@ describe('xccl p2p fast paths (tcp, two ranks in one process)', () => {
     assert.deepEqual(await b.recv(0, 43), big);
     await s2;
     await assert.rejects(b.recv(0, 44), (e) => isXdsError(e, 'xccl_timeout') && /event 44 from rank 0/.test(e.message));
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('64 KiB chunks spanning socket reads arrive intact (the header put can land a read before the payload)', async () => {
+    const [a, b] = await pair((64 << 10) + 16);
+    for (let m = 0; m < 4; m++) {
+      const src = payload(300 << 10, m + 1); // 5 chunks through a 4-slot ring, a different pattern each time
+      const r = b.recv(0, m);
+      await a.send(1, m, src);
+      assert.deepEqual(await r, src, `message ${m}`);
+    }
     await Promise.all([a.close(), b.close()]);
   });
 
