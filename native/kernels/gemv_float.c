@@ -1,7 +1,8 @@
 /*
  * Decode GEMV for f32 and bf16 weights (CPU-FACTS.md §2c "GEMV f32"): 4 weight rows at a time,
  * 2 FMA accumulators each, so the weights stream once while x stays in L1. Several activation
- * rows (small decode batches) reuse each 4-row weight block from L1/L2.
+ * rows (small decode batches) reuse each 4-row weight block from L1/L2. The weights are
+ * software-prefetched ≥ 4 KiB ahead (issue 4: the MoE layer at 32 tokens stalled on DRAM).
  */
 #include "kernels.h"
 #include <immintrin.h>
@@ -37,13 +38,38 @@ void xds_axpy_f32(float *y, float alpha, const float *x, int n) {
   for (; i < n; i++) y[i] += alpha * x[i];
 }
 
+/*
+ * Software prefetch of the weights some blocks ahead (issue 4: the MoE layer at 32 tokens ran at
+ * 48 % of the read probe). A 4-row block is contiguous in W, but its 4 rows are read as 4 parallel
+ * streams that restart every row (every 2 KiB at in_dim 1024 bf16), which the hardware prefetcher
+ * follows badly; short rows (in_dim 64) give 512-byte blocks consumed in ~50 ns. A block takes
+ * k/8 iterations and is 4·k·elem bytes, so iteration i prefetches the next 32·elem bytes (64 B
+ * bf16, 128 B f32) of the region PF bytes ahead, PF = one block or enough blocks for
+ * PREFETCH_MIN_BYTES: the whole matrix is prefetched once, in order. Prefetches past the end of W
+ * are hints that never fault. Measured in docs/kernels.md ("MoE experts at 32 tokens").
+ */
+#define PREFETCH_MIN_BYTES 4096
+static inline size_t prefetch_ahead(int k, int bf16) {
+  size_t block = (size_t)4 * k * (bf16 ? 2 : 4);
+  return block >= PREFETCH_MIN_BYTES ? block : (PREFETCH_MIN_BYTES / block + 1) * block;
+}
+
+/* The 64 (bf16) or 128 (f32) bytes of iteration i (column i of 4 rows) shifted by the block offset. */
+static inline __attribute__((always_inline)) void prefetch_step(const char *pf, int i, int bf16) {
+  if (bf16) _mm_prefetch(pf + (size_t)8 * i, _MM_HINT_T0);
+  else { _mm_prefetch(pf + (size_t)16 * i, _MM_HINT_T0); _mm_prefetch(pf + (size_t)16 * i + 64, _MM_HINT_T0); }
+}
+
 /* out[j] = W[j]·x for the 4 f32 rows starting at w (row stride k). */
 static void dot4_f32(const float *w, int k, const float *x, float out[4]) {
   const float *w0 = w, *w1 = w + k, *w2 = w + 2 * (size_t)k, *w3 = w + 3 * (size_t)k;
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  const char *pf = (const char *)w + prefetch_ahead(k, 0);
   int i = 0;
   for (; i + 16 <= k; i += 16) {
     __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+    prefetch_step(pf, i, 0);
+    prefetch_step(pf, i + 8, 0);
     a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), x0, a0); b0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i + 8), x1, b0);
     a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), x0, a1); b1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i + 8), x1, b1);
     a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i), x0, a2); b2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i + 8), x1, b2);
@@ -57,9 +83,12 @@ static void dot4_f32(const float *w, int k, const float *x, float out[4]) {
 static void dot4_bf16(const uint16_t *w, int k, const float *x, float out[4]) {
   const uint16_t *w0 = w, *w1 = w + k, *w2 = w + 2 * (size_t)k, *w3 = w + 3 * (size_t)k;
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  const char *pf = (const char *)w + prefetch_ahead(k, 1);
   int i = 0;
   for (; i + 16 <= k; i += 16) {
     __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+    prefetch_step(pf, i, 1);
+    prefetch_step(pf, i + 8, 1);
     a0 = _mm256_fmadd_ps(load_bf16x8(w0 + i), x0, a0); b0 = _mm256_fmadd_ps(load_bf16x8(w0 + i + 8), x1, b0);
     a1 = _mm256_fmadd_ps(load_bf16x8(w1 + i), x0, a1); b1 = _mm256_fmadd_ps(load_bf16x8(w1 + i + 8), x1, b1);
     a2 = _mm256_fmadd_ps(load_bf16x8(w2 + i), x0, a2); b2 = _mm256_fmadd_ps(load_bf16x8(w2 + i + 8), x1, b2);
@@ -110,9 +139,11 @@ static inline __attribute__((always_inline)) void dot4xR(const void *w, int bf16
                                                         float *y, int n, const int R) {
   __m256 acc[4][3];
   for (int j = 0; j < 4; j++) for (int r = 0; r < R; r++) acc[j][r] = _mm256_setzero_ps();
+  const char *pf = (const char *)w + prefetch_ahead(k, bf16);
   int i = 0;
   for (; i + 8 <= k; i += 8) {
     __m256 xv[3];
+    prefetch_step(pf, i, bf16);
     for (int r = 0; r < R; r++) xv[r] = _mm256_loadu_ps(x + (size_t)r * k + i);
     for (int j = 0; j < 4; j++) {
       __m256 wv = load_w8(w, (size_t)j * k + i, bf16);
