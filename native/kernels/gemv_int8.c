@@ -60,6 +60,12 @@ void xds_quantize_row_q8_rowscale(const float *x, int k, int8_t *xq, float *xs) 
   quantize_block(x, k, (k + 31) / 32 * 32, xq, xs);
 }
 
+/* Prefetches byte `off` of each of the four weight rows w[0..3] (callers pass the next row block's offset). */
+#define PREFETCH_4ROWS(w, off)                                                                  \
+  do {                                                                                          \
+    for (int pr_ = 0; pr_ < 4; pr_++) _mm_prefetch((const char *)((w)[pr_] + (off)), _MM_HINT_T0); \
+  } while (0)
+
 /*
  * The row loop, written once and instantiated for AVX2 and for VNNI (DOT32 maps a u8 vector and
  * an s8 vector to 8 int32 partial sums). ROWS_W weight rows share each activation block.
@@ -89,12 +95,7 @@ void xds_quantize_row_q8_rowscale(const float *x, int k, int8_t *xq, float *xs) 
         const __m256i xv = _mm256_loadu_si256((const __m256i *)(xr + 32 * b));                  \
         const __m256i ax = _mm256_sign_epi8(xv, xv);                                            \
         const float d = xsr[b];                                                                 \
-        if ((b & 1) == 0 && r == 0) {                                                           \
-          _mm_prefetch((const char *)(w[0] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
-          _mm_prefetch((const char *)(w[1] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
-          _mm_prefetch((const char *)(w[2] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
-          _mm_prefetch((const char *)(w[3] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
-        }                                                                                       \
+        if ((b & 1) == 0 && r == 0) PREFETCH_4ROWS(w, 4 * (size_t)k + 32 * b);                  \
         __m256i w0 = _mm256_loadu_si256((const __m256i *)(w[0] + 32 * b));                      \
         __m256i w1 = _mm256_loadu_si256((const __m256i *)(w[1] + 32 * b));                      \
         __m256i w2 = _mm256_loadu_si256((const __m256i *)(w[2] + 32 * b));                      \
@@ -156,12 +157,7 @@ void xds_gemv_int8_vnni(const xds_linear *lw, const int8_t *xq, const float *xs,
       for (int b = 0; b < nb_full; b++) {                                                       \
         const __m256i xv = _mm256_loadu_si256((const __m256i *)(xr + 32 * b));                  \
         const __m256i ax = _mm256_sign_epi8(xv, xv);                                            \
-        if ((b & 1) == 0 && r == 0) {                                                           \
-          _mm_prefetch((const char *)(w[0] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
-          _mm_prefetch((const char *)(w[1] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
-          _mm_prefetch((const char *)(w[2] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
-          _mm_prefetch((const char *)(w[3] + 4 * (size_t)k + 32 * b), _MM_HINT_T0);             \
-        }                                                                                       \
+        if ((b & 1) == 0 && r == 0) PREFETCH_4ROWS(w, 4 * (size_t)k + 32 * b);                  \
         acc0 = DOT_ACC(acc0, ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w[0] + 32 * b)), xv)); \
         acc1 = DOT_ACC(acc1, ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w[1] + 32 * b)), xv)); \
         acc2 = DOT_ACC(acc2, ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w[2] + 32 * b)), xv)); \

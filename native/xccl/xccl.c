@@ -148,10 +148,11 @@ static napi_value memcpy_ping_pong(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static float *f32_ptr(napi_env env, napi_value arr, size_t *len) {
+/* Data pointer and element count of a typed array of type `want`; NULL for anything else. */
+static void *typed_ptr(napi_env env, napi_value arr, napi_typedarray_type want, size_t *len) {
   napi_typedarray_type type; void *data; napi_value ab; size_t off;
-  if (napi_get_typedarray_info(env, arr, &type, len, &data, &ab, &off) != napi_ok || type != napi_float32_array) return NULL;
-  return (float *)data;
+  if (napi_get_typedarray_info(env, arr, &type, len, &data, &ab, &off) != napi_ok || type != want) return NULL;
+  return data;
 }
 
 /* axpy(dst f32, dstOff, src f32, srcOff, n, w): dst[dstOff+i] += w * src[srcOff+i]; the EP combine sums. */
@@ -159,7 +160,7 @@ static napi_value axpy(napi_env env, napi_callback_info info) {
   size_t argc = 6; napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   size_t dlen, slen; uint32_t doff, soff, n; double w;
-  float *d = f32_ptr(env, argv[0], &dlen), *s = f32_ptr(env, argv[2], &slen);
+  float *d = typed_ptr(env, argv[0], napi_float32_array, &dlen), *s = typed_ptr(env, argv[2], napi_float32_array, &slen);
   if (!d || !s || napi_get_value_uint32(env, argv[1], &doff) != napi_ok || napi_get_value_uint32(env, argv[3], &soff) != napi_ok
       || napi_get_value_uint32(env, argv[4], &n) != napi_ok || napi_get_value_double(env, argv[5], &w) != napi_ok
       || (size_t)doff + n > dlen || (size_t)soff + n > slen) {
@@ -171,18 +172,12 @@ static napi_value axpy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static uint8_t *u8_ptr(napi_env env, napi_value arr, size_t *len) {
-  napi_typedarray_type type; void *data; napi_value ab; size_t off;
-  if (napi_get_typedarray_info(env, arr, &type, len, &data, &ab, &off) != napi_ok || type != napi_uint8_array) return NULL;
-  return (uint8_t *)data;
-}
-
 /* copy(dst u8, dstOff, src u8, srcOff, n): memmove of n bytes (big p2p chunks; V8's set on shared buffers is slower). */
 static napi_value copy_bytes(napi_env env, napi_callback_info info) {
   size_t argc = 5; napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   size_t dlen, slen; double doff, soff, n;
-  uint8_t *d = u8_ptr(env, argv[0], &dlen), *s = u8_ptr(env, argv[2], &slen);
+  uint8_t *d = typed_ptr(env, argv[0], napi_uint8_array, &dlen), *s = typed_ptr(env, argv[2], napi_uint8_array, &slen);
   if (!d || !s || napi_get_value_double(env, argv[1], &doff) != napi_ok || napi_get_value_double(env, argv[3], &soff) != napi_ok
       || napi_get_value_double(env, argv[4], &n) != napi_ok || doff < 0 || soff < 0 || n < 0 || doff + n > (double)dlen || soff + n > (double)slen) {
     napi_throw_range_error(env, NULL, "copy(dst: Uint8Array, dstOff, src: Uint8Array, srcOff, n) out of range");
