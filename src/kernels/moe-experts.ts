@@ -26,11 +26,15 @@ class GrowScratch implements F32Scratch {
 
 const defaultScratch = new GrowScratch();
 
-/** y [n, D] = down(silu(gate(xs)) ⊙ up(xs)) for xs [n, D]. */
-function expertMlp(backend: ComputeBackend, w: ExpertWeights, xs: Float32Array, y: Float32Array, n: number, sc: F32Scratch): void {
+/**
+ * y [n, D] = down(silu(gate(xs)) ⊙ up(xs)) for xs [n, D] (MODELS.md §1.2): every expert, and the
+ * dense FFN unit. Temporaries in scratch slots `gateSlot` / `upSlot`; y may not alias xs.
+ */
+export function siluGluMlp(backend: ComputeBackend, w: ExpertWeights, xs: Float32Array, y: Float32Array, n: number, sc: F32Scratch,
+  gateSlot = 'moeExperts.gate', upSlot = 'moeExperts.up'): void {
   const width = w.gate.outDim;
-  const gate = sc.f32('moeExperts.gate', n * width); // [n, I] f32
-  const up = sc.f32('moeExperts.up', n * width); // [n, I] f32
+  const gate = sc.f32(gateSlot, n * width); // [n, I] f32
+  const up = sc.f32(upSlot, n * width); // [n, I] f32
   backend.matmul(xs, w.gate, gate, n);
   backend.matmul(xs, w.up, up, n);
   backend.siluMul(gate, up, gate, n * width);
@@ -46,7 +50,7 @@ function runExpert(backend: ComputeBackend, a: MoeExpertsArgs, e: number, lo: nu
     xs.set(a.x.subarray(r * D, (r + 1) * D), j * D);
   }
   const ys = sc.f32('moeExperts.ys', n * D); // [n, D] expert outputs
-  expertMlp(backend, a.experts[e]!, xs, ys, n, sc);
+  siluGluMlp(backend, a.experts[e]!, xs, ys, n, sc);
   for (let j = 0; j < n; j++) {
     const o = a.rows[lo + j]! * D;
     const wt = a.weights[lo + j]!;
