@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { isXdsError } from '../../core/errors.js';
 import { realClock } from '../../core/clock.js';
-import { makeRegionLayout, ringSlotOffset } from '../region.js';
+import { HDR, RANK_STATE, makeRegionLayout, ringSlotOffset } from '../region.js';
 import { allocateThreadRegions, openThreadShm } from './thread.js';
 import { loadXcclAddon } from './process.js';
 
@@ -41,6 +41,21 @@ describe('xccl shm waits', () => {
     const t0 = performance.now();
     assert.throws(() => tr.waitLocal(spec(100, 1, realClock.nowUs() + 20_000)), (e) => isXdsError(e, 'xccl_timeout') && /slot word 100/.test(e.message));
     assert.ok(performance.now() - t0 >= 15, 'waited until the deadline');
+    await tr.close();
+  });
+
+  it('a word the peer set just before closing still ends the wait (its close comes after its last signal)', async () => {
+    const regions = allocateThreadRegions(layout);
+    const tr = openThreadShm(regions, 0, layout, { clock: realClock, spinUs: 0, parkSliceMs: 5, heartbeatTimeoutMs: 0 });
+    Atomics.store(new Int32Array(regions[1]!), HDR.state, RANK_STATE.closed); // rank 1 has closed
+    const idx = ringSlotOffset(layout, 1, 0) >> 2;
+    const own = new Int32Array(regions[0]!);
+    // Rank 1's last store lands after the parked wait's read of the word and before its peer check.
+    let reads = 0;
+    const racing = { ...spec(idx, 3, realClock.nowUs() + 1_000_000), pred: (v: number) => { if (++reads === 2) Atomics.store(own, idx, 3); return v >= 3; } };
+    assert.equal(tr.waitLocal(racing), 3);
+    const unset = ringSlotOffset(layout, 1, 1) >> 2;
+    assert.throws(() => tr.waitLocal(spec(unset, 1, realClock.nowUs() + 1_000_000)), (e) => isXdsError(e, 'xccl_peer_gone') && /peer rank 1 closed/.test(e.message));
     await tr.close();
   });
 });

@@ -153,13 +153,29 @@ export class ShmTransport implements Transport {
     for (;;) {
       const v = Atomics.load(w, spec.wordIdx);
       if (spec.pred(v)) return v;
-      this.checkPeer(spec.peer);
+      if (this.isWordSetByGonePeer(spec)) continue;
       const leftUs = spec.deadlineUs - this.nowUs();
       if (leftUs <= 0) throw new XdsError('xccl_timeout', `xccl rank ${this.rank}: timed out waiting for ${spec.what} (rank ${spec.peer})`);
       this.beat();
       Atomics.add(w, HDR.sleepers, 1);
       if (Atomics.load(w, spec.wordIdx) === v) this.parker.park(w, spec.wordIdx, v, Math.max(0.05, Math.min(this.opts.parkSliceMs, leftUs / 1000)));
       Atomics.sub(w, HDR.sleepers, 1);
+    }
+  }
+
+  /**
+   * checkPeer for a wait whose word was just read unsatisfied. A peer stores its last signal
+   * before it marks itself closed, so a peer seen gone may have satisfied the word in between:
+   * the word is read once more before the peer's absence counts. Throws `xccl_peer_gone` when
+   * the peer is gone and the word unsatisfied; true when the peer is gone after satisfying it.
+   */
+  private isWordSetByGonePeer(spec: WaitSpec): boolean {
+    try {
+      this.checkPeer(spec.peer);
+      return false;
+    } catch (e) {
+      if (!spec.pred(Atomics.load(this.localAll, spec.wordIdx))) throw e;
+      return true;
     }
   }
 
