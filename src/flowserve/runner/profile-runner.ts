@@ -15,7 +15,7 @@ import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseModelConfig } from '../../config/model-config.js';
-import type { ComputeBackend, LinearWeight, PagedAttentionArgs, PagedMlaArgs, RopeTable } from '../../kernels/backend.js';
+import type { ComputeBackend, LinearWeight, MoeExpertsArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from '../../kernels/backend.js';
 import { quantizeLinearTree } from '../../kernels/quantize.js';
 import { parseBackendKind, selectBackend } from '../../kernels/select-backend.js';
 import { bindModelWeights, type LayerWeights, type ModelWeights } from '../../model/model-weights.js';
@@ -65,6 +65,8 @@ export class TimingBackend implements ComputeBackend {
   private lastEndUs = -1;
   constructor(private readonly inner: ComputeBackend, private readonly units: Map<object, Unit>, readonly times: UnitTimes) {
     this.name = `timed ${inner.name}`;
+    const fused = inner.moeExperts?.bind(inner);
+    if (fused !== undefined) this.moeExperts = (a) => this.time('experts', () => fused(a));
   }
 
   /** Start a step: glue before the first call is embedding. */
@@ -97,6 +99,8 @@ export class TimingBackend implements ComputeBackend {
   softmax(x: Float32Array, rows: number, n: number): void { this.time(undefined, () => this.inner.softmax(x, rows, n)); }
   pagedAttention(a: PagedAttentionArgs): void { this.time('attn core', () => this.inner.pagedAttention(a)); }
   pagedMlaAttention(a: PagedMlaArgs): void { this.time('attn core', () => this.inner.pagedMlaAttention(a)); }
+  // Present only when the inner backend has it, so the runner takes the same path as untimed.
+  readonly moeExperts?: (a: MoeExpertsArgs) => void;
 }
 
 export interface ProfileOptions {
