@@ -50,6 +50,16 @@ static napi_value js_silu_mul(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* add(h, y, n): h += y (an axpy with alpha 1: one rounding per element, as h + y in f32) */
+static napi_value js_add(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  float *h = view(&a, 0, NULL, false);
+  const float *y = view(&a, 1, NULL, false);
+  int n = (int)num(&a, 2);
+  if (!a.failed) xds_axpy_f32(h, 1.0f, y, n);
+  return NULL;
+}
+
 /* softmax(x, rows, n) */
 static napi_value js_softmax(napi_env env, napi_callback_info info) {
   call_args a = get_args(env, info);
@@ -217,6 +227,7 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "matmul", js_matmul);
   export_fn(env, exports, "rmsNorm", js_rms_norm);
   export_fn(env, exports, "siluMul", js_silu_mul);
+  export_fn(env, exports, "add", js_add);
   export_fn(env, exports, "softmax", js_softmax);
   export_fn(env, exports, "rope", js_rope);
   export_fn(env, exports, "pagedAttention", xds_js_paged_attention);

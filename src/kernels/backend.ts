@@ -166,4 +166,9 @@ export interface ComputeBackend {
    * which defines the result.
    */
   moeExperts?(args: MoeExpertsArgs): void;
+  /**
+   * Optional: h[i] += y[i] for i < n, in f32 (the residual adds of a decoder block). Without it the
+   * caller loops in TypeScript (~3 ns per element: 1.6 ms per batch-32 step of the `small` preset).
+   */
+  add?(h: Float32Array, y: Float32Array, n: number): void;
 }

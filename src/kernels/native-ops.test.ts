@@ -39,6 +39,17 @@ test('siluMul matches the reference, also with out aliasing gate', { skip: !nb }
   }
 });
 
+test('add matches the reference bit for bit, on views at an offset', { skip: !nb }, () => {
+  for (const n of [1, 7, 8, 1003]) {
+    const r = rng(n + 5);
+    const h = sharedF32(n + 3, r, 5), y = sharedF32(n, r, 1e-3), want = Float32Array.from(h);
+    referenceBackend.add!(want.subarray(3), y, n);
+    nb!.add!(h.subarray(3), y, n);
+    assert.deepEqual(h, want, `add n=${n}`);
+  }
+  assert.throws(() => nb!.add!(new Float32Array(3), new Float32Array(4), 4), (e: unknown) => isXdsError(e) && e.param === 'h');
+});
+
 test('softmax matches the reference and sums to 1', { skip: !nb }, () => {
   for (const [rows, n] of [[1, 1], [2, 5], [3, 300]] as const) {
     const x = sharedF32(rows * n, rng(n), 20), want = Float32Array.from(x);

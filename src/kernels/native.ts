@@ -17,6 +17,7 @@ export interface KernelsAddon {
   matmul(x: F32, format: number, w: Float32Array | Uint16Array | Int8Array, scales: Nullable<F32>, groupSize: number, outDim: number, inDim: number, bias: Nullable<F32>, y: F32, rows: number, numThreads: number): void;
   rmsNorm(x: F32, weight: F32, eps: number, y: F32, rows: number, dim: number): void;
   siluMul(gate: F32, up: F32, out: F32, n: number): void;
+  add(h: F32, y: F32, n: number): void;
   softmax(x: F32, rows: number, n: number): void;
   rope(x: F32, rows: number, rowStride: number, numHeads: number, headStride: number, offset: number, positions: Int32Array, invFreq: F32, attentionFactor: number, interleaved: number, dim: number): void;
   /** seqFirst/seqCount/seqTable: PagedSeqs (firstRow, numRows, tableStart), or nulls for one sequence. */
@@ -156,6 +157,13 @@ class NativeBackend implements ComputeBackend {
     checkLength(up, n, 'up');
     checkLength(out, n, 'out');
     this.addon.siluMul(gate, up, out, n);
+  }
+
+  add(h: F32, y: F32, n: number): void {
+    checkInt(n, 'n');
+    checkLength(h, n, 'h');
+    checkLength(y, n, 'y');
+    this.addon.add(h, y, n);
   }
 
   rope(x: F32, rows: number, rowStride: number, numHeads: number, headStride: number, offset: number, positions: Int32Array, table: RopeTable): void {

@@ -56,6 +56,10 @@ function rmsNorm(x: Float32Array, weight: Float32Array, eps: number, y: Float32A
   }
 }
 
+function add(h: Float32Array, y: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) h[i] = h[i]! + y[i]!;
+}
+
 function siluMul(gate: Float32Array, up: Float32Array, out: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) {
     const g = gate[i]!;
@@ -180,6 +184,7 @@ export const referenceBackend: ComputeBackend = {
   matmul,
   rmsNorm,
   siluMul,
+  add,
   rope,
   softmax,
   pagedAttention,

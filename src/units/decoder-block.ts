@@ -5,6 +5,7 @@
  */
 
 import type { FfnSpec, ModelSpec } from '../config/model-spec.js';
+import type { ComputeBackend } from '../kernels/backend.js';
 import type { LayerWeights } from '../model/model-weights.js';
 import { gqaAttention, scratchOf, type AttentionState } from './attention/gqa.js';
 import { mlaAttention, type MlaMode } from './attention/mla.js';
@@ -13,7 +14,9 @@ import { moeFfn } from './moe/moe.js';
 import type { Routing } from './moe/router.js';
 import type { StepLayout } from './step-layout.js';
 
-function addInto(h: Float32Array, y: Float32Array, n: number): void {
+/** h += y over n floats: the backend's add when it has one. */
+function addInto(B: ComputeBackend, h: Float32Array, y: Float32Array, n: number): void {
+  if (B.add) { B.add(h, y, n); return; }
   for (let i = 0; i < n; i++) h[i] = h[i]! + y[i]!;
 }
 
@@ -30,12 +33,12 @@ export function decoderBlock(st: AttentionState, spec: ModelSpec, w: LayerWeight
   if (a.kind === 'gqa' && w.attention.kind === 'gqa') gqaAttention(st, w.attention, a, x, y, layout);
   else if (a.kind === 'mla' && w.attention.kind === 'mla') mlaAttention(st, w.attention, a, x, y, layout, mlaMode);
   else throw new RangeError(`layer ${w.index}: attention weights do not match the spec`);
-  addInto(h, y, T * D);
+  addInto(B, h, y, T * D);
   B.rmsNorm(h, w.postAttnNorm, spec.rmsNormEps, x, T, D);
   let routing: Routing | null = null;
   if (ffn.kind === 'dense' && w.ffn.kind === 'dense') denseMlp(B, w.ffn.mlp, x, y, T, sc);
   else if (ffn.kind === 'moe' && w.ffn.kind === 'moe') routing = moeFfn(B, w.ffn, ffn, x, y, T, sc);
   else throw new RangeError(`layer ${w.index}: FFN weights do not match the spec`);
-  addInto(h, y, T * D);
+  addInto(B, h, y, T * D);
   return routing;
 }

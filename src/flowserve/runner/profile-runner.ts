@@ -67,6 +67,8 @@ export class TimingBackend implements ComputeBackend {
     this.name = `timed ${inner.name}`;
     const fused = inner.moeExperts?.bind(inner);
     if (fused !== undefined) this.moeExperts = (a) => this.time('experts', () => fused(a));
+    const add = inner.add?.bind(inner);
+    if (add !== undefined) this.add = (h, y, n) => this.time(undefined, () => add(h, y, n));
   }
 
   /** Start a step: glue before the first call is embedding. */
@@ -101,6 +103,7 @@ export class TimingBackend implements ComputeBackend {
   pagedMlaAttention(a: PagedMlaArgs): void { this.time('attn core', () => this.inner.pagedMlaAttention(a)); }
   // Present only when the inner backend has it, so the runner takes the same path as untimed.
   readonly moeExperts?: (a: MoeExpertsArgs) => void;
+  readonly add?: (h: Float32Array, y: Float32Array, n: number) => void;
 }
 
 export interface ProfileOptions {
