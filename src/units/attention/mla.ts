@@ -3,15 +3,22 @@
  * q_a → q_a_layernorm → q_b, or q_proj) with interleaved RoPE on q_pe; kv_a → kv_a_layernorm on the
  * first R channels only → interleaved RoPE on k_pe (one vector per token) → cache [c ‖ k_pe];
  * then per sequence either the naive form (expand cached latents through kv_b_proj) or the
- * absorbed form (q̃ = W_UKᵀ q_nope, latent attention, o = W_UV ctx; all decode sequences of the
- * step together), both with scale (dn+dr)^-½·m²; finally o_proj. 'auto' picks naive for
- * multi-token slices, absorbed for decode.
+ * absorbed form (q̃ = W_UKᵀ q_nope, latent attention, o = W_UV ctx; all its sequences of the step
+ * in one call, several causal rows per sequence allowed), both with scale (dn+dr)^-½·m²; finally
+ * o_proj.
+ * 'auto' rule, per slice of n rows at positions p0 … p0+n−1 (ctx = p0+n, S = Σ (p+1) = n·p0 + n(n+1)/2),
+ * in FMAs per head: absorbed n·R·(dn+dv) + S·(2R+dr); naive ctx·R·(dn+dv) + S·(dn+dr+dv). Absorbed
+ * unless it costs more than NAIVE_OVERHEAD × naive: the naive form runs one kv_b matmul and one
+ * attention call per sequence plus JS copies, so for decode, short prompts and chunks after a
+ * cached prefix the absorbed form wins; a long fresh prompt (n ≳ 500 on the small preset) goes naive.
  */
 
 import type { MlaAttentionSpec } from '../../config/model-spec.js';
 import type { MlaAttentionWeights } from '../../model/model-weights.js';
 import type { SeqRows, StepLayout } from '../step-layout.js';
 import { scratchOf, type AttentionState } from './gqa.js';
+import { weightRows } from '../../kernels/paged-seqs.js';
+import type { LinearWeight } from '../../kernels/backend.js';
 import { mlaAbsorbedBatch } from './mla-absorbed.js';
 import { mlaNaive } from './mla-naive.js';
 
@@ -39,34 +46,75 @@ function projectQ(st: AttentionState, w: MlaAttentionWeights, spec: MlaAttention
   return q;
 }
 
-/** Latent entries [T, R + dr] = [RMSNorm(c) ‖ RoPE(k_pe)], written into the cache. */
+/** The first R rows of kv_a_proj (→ c) and the last dr rows (→ k_pe) as views, per weight set. */
+const kvASplit = new WeakMap<MlaAttentionWeights, readonly [LinearWeight, LinearWeight]>();
+function splitKvA(w: MlaAttentionWeights, R: number, dr: number): readonly [LinearWeight, LinearWeight] {
+  let hit = kvASplit.get(w);
+  if (hit === undefined) {
+    hit = [weightRows(w.kvA, 0, R), weightRows(w.kvA, R, dr)];
+    kvASplit.set(w, hit);
+  }
+  return hit;
+}
+
+/**
+ * Latent entries [RMSNorm(c) ‖ RoPE(k_pe)] of the T rows, written into the cache: c [T, R] and
+ * k_pe [T, dr] come from two matmuls over row views of kv_a_proj (same per-output arithmetic as one),
+ * so the norm and the rotation are one call each on contiguous rows; then two copies per row.
+ */
 function projectLatent(st: AttentionState, w: MlaAttentionWeights, spec: MlaAttentionSpec, x: Float32Array, layout: StepLayout): void {
   const { backend: B } = st;
   const T = layout.numRows;
-  const R = spec.kvLoraRank;
-  const width = R + spec.qkRopeHeadDim;
-  const a = scratchOf(st).f32('mla.latent', T * width); // [T, R + dr]
-  B.matmul(x, w.kvA, a, T);
-  normLatents(st, w, a, T, R, width);
-  B.rope(a, T, width, 1, width, R, layout.positions, st.rope);
+  const { kvLoraRank: R, qkRopeHeadDim: dr } = spec;
+  const [wc, wpe] = splitKvA(w, R, dr);
+  const sc = scratchOf(st);
+  const c = sc.f32('mla.c', T * R); // [T, R]
+  B.matmul(x, wc, c, T);
+  B.rmsNorm(c, w.kvANorm, MLA_NORM_EPS, c, T, R);
+  const pe = sc.f32('mla.pe', T * dr); // [T, dr]
+  if (dr > 0) {
+    B.matmul(x, wpe, pe, T);
+    B.rope(pe, T, dr, 1, dr, 0, layout.positions, st.rope);
+  }
+  writeLatents(st, layout, c, pe, R, dr);
+}
+
+/** cache[slot(pos of row r)] = [c[r] ‖ pe[r]] for every row. */
+function writeLatents(st: AttentionState, layout: StepLayout, c: Float32Array, pe: Float32Array, R: number, dr: number): void {
+  const kv = st.kv.layer(st.kvLayer);
+  if (kv.kind !== 'mla') throw new RangeError('MLA attention over a GQA cache');
+  const lat = kv.latent; // [numBlocks · bs, R + dr] f32
+  const W = R + dr;
   for (const s of layout.seqs) {
     for (let i = 0; i < s.count; i++) {
       const r = s.first + i;
-      st.kv.writeLatent(st.kvLayer, s.blockTable, s.startPos + i, a.subarray(r * width, (r + 1) * width));
+      const o = st.kv.slot(s.blockTable, s.startPos + i) * W;
+      lat.set(c.subarray(r * R, (r + 1) * R), o);
+      if (dr > 0) lat.set(pe.subarray(r * dr, (r + 1) * dr), o + R);
     }
   }
 }
 
-/** RMSNorm of the first R channels of each [R + dr] row, in place: gathered into one [T, R] call. */
-function normLatents(st: AttentionState, w: MlaAttentionWeights, a: Float32Array, T: number, R: number, width: number): void {
-  const c = scratchOf(st).f32('mla.c', T * R); // [T, R]
-  for (let r = 0; r < T; r++) c.set(a.subarray(r * width, r * width + R), r * R);
-  st.backend.rmsNorm(c, w.kvANorm, MLA_NORM_EPS, c, T, R);
-  for (let r = 0; r < T; r++) a.set(c.subarray(r * R, (r + 1) * R), r * width);
+/**
+ * Overhead factor of the naive form in the 'auto' rule: per-sequence kv_b matmuls and attention
+ * calls, JS expansion copies, and a GQA-style kernel that runs at ~1/5 the FMA rate of the latent
+ * one. Measured (small preset, 1 thread, CPU time): one fresh prompt of 32 … 512 tokens costs the
+ * same in both forms at 512 (cost ratio 2.33), absorbed is 1.3× cheaper at 128 (ratio 1.58).
+ */
+export const NAIVE_OVERHEAD = 2.3;
+
+/** The 'auto' rule of the header: true when the naive form is cheaper for this slice. */
+export function naiveIsCheaper(spec: MlaAttentionSpec, s: Pick<SeqRows, 'count' | 'startPos'>): boolean {
+  const { kvLoraRank: R, qkNopeHeadDim: dn, qkRopeHeadDim: dr, vHeadDim: dv } = spec;
+  const n = s.count, ctx = s.startPos + n;
+  const S = n * s.startPos + (n * (n + 1)) / 2;
+  const absorbed = n * R * (dn + dv) + S * (2 * R + dr);
+  const naive = ctx * R * (dn + dv) + S * (dn + dr + dv);
+  return absorbed > NAIVE_OVERHEAD * naive;
 }
 
-function useNaive(mode: MlaMode, s: SeqRows): boolean {
-  return mode === 'naive' || (mode === 'auto' && s.count > 1);
+function useNaive(mode: MlaMode, spec: MlaAttentionSpec, s: SeqRows): boolean {
+  return mode === 'naive' || (mode === 'auto' && naiveIsCheaper(spec, s));
 }
 
 /** out [T, D] = MLA(x [T, D]) for the rows of `layout`; writes the latent cache at every row's position. */
@@ -78,7 +126,7 @@ export function mlaAttention(st: AttentionState, w: MlaAttentionWeights, spec: M
   const attn = scratchOf(st).f32('mla.attn', layout.numRows * vw); // [T, H, dv]
   const absorbed: SeqRows[] = [];
   for (const s of layout.seqs) {
-    if (!useNaive(mode, s)) { absorbed.push(s); continue; }
+    if (!useNaive(mode, spec, s)) { absorbed.push(s); continue; }
     const qs = q.subarray(s.first * spec.numHeads * qk, (s.first + s.count) * spec.numHeads * qk);
     const os = attn.subarray(s.first * vw, (s.first + s.count) * vw);
     mlaNaive(st, w, spec, qs, os, s, layout.positions.subarray(s.first, s.first + s.count));
