@@ -78,6 +78,7 @@ struct attn_job {
   int n;
   const float *q;
   float *out;
+  const xds_mla_layout *layout; /* MLA pieces only */
   attn_piece_fn piece;
 };
 
@@ -141,14 +142,17 @@ void xds_paged_attention(const xds_gqa_args *a, int num_threads) {
 /* Heads [h0, h1) of one row (mla_latent.c). */
 static void mla_piece(const attn_job *j, const xds_attn_item *it, int h0, int h1) {
   const xds_mla_args *a = j->args;
-  const int R = a->kv_lora_rank, W = a->kv_lora_rank + a->rope_dim;
-  const float *q = j->q + ((size_t)it->q_row * a->num_heads + h0) * W;
-  float *out = j->out + ((size_t)it->q_row * a->num_heads + h0) * R;
-  xds_mla_row(q, out, h1 - h0, a->latent, it->table, a->block_size, a->positions[it->row] + 1, R, W, a->scale);
+  const xds_mla_layout *l = j->layout;
+  const xds_mla_q q = {
+    .lat = l->lat + (size_t)it->q_row * l->lat_row + (size_t)h0 * l->lat_head, .lat_stride = l->lat_head,
+    .pe = l->pe + (size_t)it->row * l->pe_row + (size_t)h0 * l->pe_head, .pe_stride = l->pe_head,
+    .out = l->out + (size_t)it->q_row * l->out_row + (size_t)h0 * l->out_head, .out_stride = l->out_head,
+  };
+  xds_mla_row(&q, h1 - h0, a->latent, it->table, a->block_size, a->positions[it->row] + 1, a->kv_lora_rank, a->rope_dim, a->scale);
 }
 
-void xds_mla_items(const xds_mla_args *a, const xds_attn_item *items, int n, const float *q, float *out, int tasks) {
-  attn_job j = { .groups = a->num_heads, .args = a, .items = items, .n = n, .q = q, .out = out, .piece = mla_piece };
+void xds_mla_items(const xds_mla_args *a, const xds_attn_item *items, int n, const xds_mla_layout *lay, int tasks) {
+  attn_job j = { .groups = a->num_heads, .args = a, .items = items, .n = n, .layout = lay, .piece = mla_piece };
   attn_run(&j, tasks);
 }
 
@@ -156,7 +160,10 @@ void xds_paged_mla(const xds_mla_args *a, int num_threads) {
   if (a->uk_t != NULL) { xds_paged_mla_absorbed(a, num_threads); return; }
   int n;
   const xds_attn_item *items = xds_attn_items(&a->seqs, a->block_table, 0, &n);
+  const int H = a->num_heads, R = a->kv_lora_rank, W = R + a->rope_dim;
   double flops = 0;
-  for (int i = 0; i < n; i++) flops += 2.0 * (a->positions[items[i].row] + 1) * a->num_heads * (2 * a->kv_lora_rank + a->rope_dim);
-  xds_mla_items(a, items, n, a->q, a->out, xds_attn_tasks(flops, n * a->num_heads, num_threads));
+  for (int i = 0; i < n; i++) flops += 2.0 * (a->positions[items[i].row] + 1) * H * (2 * R + a->rope_dim);
+  const xds_mla_layout lay = { .lat = a->q, .lat_row = (size_t)H * W, .lat_head = W, .pe = a->q + R, .pe_row = (size_t)H * W, .pe_head = W,
+                               .out = a->out, .out_row = (size_t)H * R, .out_head = R };
+  xds_mla_items(a, items, n, &lay, xds_attn_tasks(flops, n * H, num_threads));
 }

@@ -114,11 +114,17 @@ xds_attn_item *xds_attn_items(const xds_seqs *s, const int32_t *block_table, int
 int xds_attn_tasks(double flops, int units, int num_threads);
 void xds_paged_attention(const xds_gqa_args *a, int num_threads);
 void xds_paged_mla(const xds_mla_args *a, int num_threads);
-/* The latent attention of MLA over items (q [*, H, R + dr] and out [*, H, R] indexed by q_row). */
-void xds_mla_items(const xds_mla_args *a, const xds_attn_item *items, int n, const float *q, float *out, int tasks);
-/* Latent attention of one row for nh heads: q [nh, W] (W = R + dr), out [nh, R], over the L first
- * positions of a block table (mla_latent.c). */
-void xds_mla_row(const float *q, float *out, int nh, const float *latent, const int32_t *table, int block_size, int L, int R, int W, float scale);
+/* One row's queries and outputs for the latent attention, head h at base + h·stride: the latent part
+ * [R] of [q̃_h ‖ q_pe_h], its rope part [dr], and ctx_h [R] (written). */
+typedef struct { const float *lat; size_t lat_stride; const float *pe; size_t pe_stride; float *out; size_t out_stride; } xds_mla_q;
+/* Where the rows of an xds_mla_items call live: row r of an item is at base + r·row (+ h·head):
+ * lat and out by the item's q_row, pe by its row. */
+typedef struct { const float *lat; size_t lat_row, lat_head; const float *pe; size_t pe_row, pe_head; float *out; size_t out_row, out_head; } xds_mla_layout;
+/* The latent attention of MLA over items. */
+void xds_mla_items(const xds_mla_args *a, const xds_attn_item *items, int n, const xds_mla_layout *lay, int tasks);
+/* Latent attention of one row for nh heads (q: head h's parts and output, see xds_mla_q), over the
+ * L first positions of a block table of [R + dr] latent rows (mla_latent.c). */
+void xds_mla_row(const xds_mla_q *q, int nh, const float *latent, const int32_t *table, int block_size, int L, int R, int dr, float scale);
 /* Absorbed MLA (a->uk_t set): W_UK products, latent attention, W_UV products (mla_absorbed.c). */
 void xds_paged_mla_absorbed(const xds_mla_args *a, int num_threads);
 

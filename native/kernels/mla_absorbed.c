@@ -5,7 +5,9 @@
  * regions in one call: the W_UK products per head over all rows (threads claim heads; one
  * single-thread xds_matmul each, the same kernel and order as a per-head matmul call), the latent
  * attention over (row, head range) pieces of all sequences (attention.c), the W_UV products per
- * head. Gathers and scatters of the strided head slices are plain copies here instead of JS.
+ * head. q̃ and ctx are kept head-major ([H, n, R]) so each product reads and writes one contiguous
+ * block and the attention reads q̃, q_pe (in place in q) and writes ctx through strides: the only
+ * copies left are the small q_nope gather [n, dn] and o scatter [n, dv] per head.
  */
 #include "kernels.h"
 #include <stdatomic.h>
@@ -16,8 +18,8 @@ typedef struct {
   const xds_mla_args *a;
   const xds_attn_item *items;
   int n;
-  float *qa;   /* [n, H, R + dr] [q̃_h ‖ q_pe_h] per item */
-  float *ctx;  /* [n, H, R] latent attention output per item */
+  float *qt;   /* [H, n, R] q̃ per head and item */
+  float *ctx;  /* [H, n, R] latent attention output per head and item */
 } absorb_job;
 
 /* W_UK[h]ᵀ as a [R, nope] f32 weight. */
@@ -40,38 +42,30 @@ static xds_linear uv_view(const xds_mla_args *a, int h) {
   return l;
 }
 
-/* qa[i, h] = [W_UK[h]ᵀ q_nope(row i, h) ‖ q_pe(row i, h)] for the heads this thread claims. */
+/* qt[h] = q_nope(h) · W_UK[h] ([n, R]) for the heads this thread claims. */
 static void absorb_q_task(void *arg, int task, int num_tasks) {
   absorb_job *j = arg;
   const xds_mla_args *a = j->a;
-  const int H = a->num_heads, R = a->kv_lora_rank, dn = a->nope_dim, dr = a->rope_dim, qw = dn + dr, W = R + dr, n = j->n;
+  const int H = a->num_heads, R = a->kv_lora_rank, dn = a->nope_dim, qw = dn + a->rope_dim, n = j->n;
   (void)task; (void)num_tasks;
   float *qn = xds_scratch(4, (size_t)n * dn * sizeof(float)); /* [n, dn] one head's q_nope */
-  float *qt = xds_scratch(5, (size_t)n * R * sizeof(float));  /* [n, R] one head's q̃ */
   for (int h; (h = atomic_fetch_add_explicit(&j->next_head, 1, memory_order_relaxed)) < H;) {
     for (int i = 0; i < n; i++) memcpy(qn + (size_t)i * dn, a->q + ((size_t)j->items[i].row * H + h) * qw, (size_t)dn * sizeof(float));
     xds_linear uk = uk_view(a, h);
-    xds_matmul(&uk, qn, qt, n, 1);
-    for (int i = 0; i < n; i++) {
-      float *d = j->qa + ((size_t)i * H + h) * W;
-      memcpy(d, qt + (size_t)i * R, (size_t)R * sizeof(float));
-      memcpy(d + R, a->q + ((size_t)j->items[i].row * H + h) * qw + dn, (size_t)dr * sizeof(float));
-    }
+    xds_matmul(&uk, qn, j->qt + (size_t)h * n * R, n, 1);
   }
 }
 
-/* out(row i, h) = W_UV[h] · ctx[i, h] for the heads this thread claims. */
+/* out(row i, h) = W_UV[h] · ctx[h, i] for the heads this thread claims. */
 static void expand_task(void *arg, int task, int num_tasks) {
   absorb_job *j = arg;
   const xds_mla_args *a = j->a;
   const int H = a->num_heads, R = a->kv_lora_rank, dv = a->v_dim, n = j->n;
   (void)task; (void)num_tasks;
-  float *ch = xds_scratch(4, (size_t)n * R * sizeof(float));  /* [n, R] one head's ctx */
   float *oh = xds_scratch(5, (size_t)n * dv * sizeof(float)); /* [n, dv] */
   for (int h; (h = atomic_fetch_add_explicit(&j->next_head, 1, memory_order_relaxed)) < H;) {
-    for (int i = 0; i < n; i++) memcpy(ch + (size_t)i * R, j->ctx + ((size_t)i * H + h) * R, (size_t)R * sizeof(float));
     xds_linear uv = uv_view(a, h);
-    xds_matmul(&uv, ch, oh, n, 1);
+    xds_matmul(&uv, j->ctx + (size_t)h * n * R, oh, n, 1);
     for (int i = 0; i < n; i++) memcpy(a->out + ((size_t)j->items[i].row * H + h) * dv, oh + (size_t)i * dv, (size_t)dv * sizeof(float));
   }
 }
@@ -84,16 +78,19 @@ static void run_heads(absorb_job *j, xds_task_fn fn, int tasks) {
 /* NOTE: one thread count for the whole call (decided on its total work), so a small call never
  * wakes the pool and the later regions find the workers still spinning. */
 void xds_paged_mla_absorbed(const xds_mla_args *a, int num_threads) {
-  const int H = a->num_heads, R = a->kv_lora_rank, W = R + a->rope_dim;
+  const int H = a->num_heads, R = a->kv_lora_rank, qw = a->nope_dim + a->rope_dim;
   absorb_job j = { .a = a };
   j.items = xds_attn_items(&a->seqs, a->block_table, 1, &j.n);
   if (j.n == 0) return;
   double flops = 2.0 * j.n * H * (double)R * (a->nope_dim + a->v_dim);
   for (int i = 0; i < j.n; i++) flops += 2.0 * (a->positions[j.items[i].row] + 1) * H * (2 * R + a->rope_dim);
   int tasks = xds_attn_tasks(flops, j.n * H, num_threads);
-  j.qa = xds_scratch(7, (size_t)j.n * H * (W + R) * sizeof(float));
-  j.ctx = j.qa + (size_t)j.n * H * W;
+  const size_t hn = (size_t)j.n * R; /* one head's [n, R] */
+  j.qt = xds_scratch(7, 2 * H * hn * sizeof(float));
+  j.ctx = j.qt + H * hn;
   run_heads(&j, absorb_q_task, tasks);
-  xds_mla_items(a, j.items, j.n, j.qa, j.ctx, tasks);
+  const xds_mla_layout lay = { .lat = j.qt, .lat_row = R, .lat_head = hn, .pe = a->q + a->nope_dim, .pe_row = (size_t)H * qw, .pe_head = qw,
+                               .out = j.ctx, .out_row = R, .out_head = hn };
+  xds_mla_items(a, j.items, j.n, &lay, tasks);
   run_heads(&j, expand_task, tasks);
 }

@@ -5,40 +5,72 @@
  * for the scores instead of one latency-bound dot per head and position), and the value sums keep
  * 4 heads × 16 columns in registers across all positions instead of one read-modify-write of
  * ctx_h per position. Per head and element the arithmetic is the one of xds_dot_f32 (scores) and of
- * repeated xds_axpy_f32 in increasing u from zero (values).
+ * repeated xds_axpy_f32 in increasing u from zero (values), except that the score of a head sums
+ * its latent part (R channels) and its rope part (dr channels) in the same accumulators: the
+ * query's two parts may live in different buffers (absorbed q̃ head-major, q_pe in the caller's q),
+ * and the output heads may be strided, so the absorbed call needs no gathers or scatters.
  */
 #include "kernels.h"
 #include <immintrin.h>
 #include "simd.h"
 
-/* out[j] = q_j · k for 4 heads, each exactly as xds_dot_f32(q_j, k, n). */
-static void dot4(const float *q, int qstride, const float *k, int n, float out[4]) {
+typedef struct { __m256 a0, a1, a2, a3, b0, b1, b2, b3; } acc4;
+
+/* Adds q_j[0..n8) · k[0..n8) for 4 heads into the accumulators, n8 = n rounded down to 8; returns n8. */
+static inline __attribute__((always_inline)) int dot4_seg(const float *q, int qstride, const float *k, int n, acc4 *c) {
   const float *q0 = q, *q1 = q + qstride, *q2 = q + 2 * qstride, *q3 = q + 3 * qstride;
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
   int i = 0;
   for (; i + 16 <= n; i += 16) {
     __m256 k0 = _mm256_loadu_ps(k + i), k1 = _mm256_loadu_ps(k + i + 8);
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i), k0, a0); b0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i + 8), k1, b0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i), k0, a1); b1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i + 8), k1, b1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i), k0, a2); b2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i + 8), k1, b2);
-    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i), k0, a3); b3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i + 8), k1, b3);
+    c->a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i), k0, c->a0); c->b0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i + 8), k1, c->b0);
+    c->a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i), k0, c->a1); c->b1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i + 8), k1, c->b1);
+    c->a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i), k0, c->a2); c->b2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i + 8), k1, c->b2);
+    c->a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i), k0, c->a3); c->b3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i + 8), k1, c->b3);
   }
   if (i + 8 <= n) {
     __m256 k0 = _mm256_loadu_ps(k + i);
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i), k0, a0); a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i), k0, a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i), k0, a2); a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i), k0, a3);
+    c->a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i), k0, c->a0); c->a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i), k0, c->a1);
+    c->a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i), k0, c->a2); c->a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i), k0, c->a3);
     i += 8;
   }
-  out[0] = hsum8(_mm256_add_ps(a0, b0)); out[1] = hsum8(_mm256_add_ps(a1, b1));
-  out[2] = hsum8(_mm256_add_ps(a2, b2)); out[3] = hsum8(_mm256_add_ps(a3, b3));
-  for (; i < n; i++) { out[0] += q0[i] * k[i]; out[1] += q1[i] * k[i]; out[2] += q2[i] * k[i]; out[3] += q3[i] * k[i]; }
+  return i;
+}
+
+static inline void dot4_tail(const float *q, int qstride, const float *k, int i, int n, float out[4]) {
+  for (; i < n; i++)
+    for (int j = 0; j < 4; j++) out[j] += q[(size_t)j * qstride + i] * k[i];
+}
+
+/* out[j] = [lat_j ‖ pe_j] · k for 4 heads (k = [c ‖ k_pe], R + dr wide), both parts in one set of accumulators. */
+static void dot4(const xds_mla_q *q, int h, const float *k, int R, int dr, float out[4]) {
+  const float *ql = q->lat + (size_t)h * q->lat_stride, *qp = q->pe + (size_t)h * q->pe_stride;
+  __m256 z = _mm256_setzero_ps();
+  acc4 c = { z, z, z, z, z, z, z, z };
+  int il = dot4_seg(ql, q->lat_stride, k, R, &c), ip = dr > 0 ? dot4_seg(qp, q->pe_stride, k + R, dr, &c) : 0;
+  out[0] = hsum8(_mm256_add_ps(c.a0, c.b0)); out[1] = hsum8(_mm256_add_ps(c.a1, c.b1));
+  out[2] = hsum8(_mm256_add_ps(c.a2, c.b2)); out[3] = hsum8(_mm256_add_ps(c.a3, c.b3));
+  dot4_tail(ql, q->lat_stride, k, il, R, out);
+  if (dr > 0) dot4_tail(qp, q->pe_stride, k + R, ip, dr, out);
+}
+
+/* One head's score: the same arithmetic as dot4 for one head (8 + 8 wide accumulators). */
+static float dot1(const xds_mla_q *q, int h, const float *k, int R, int dr) {
+  const float *ql = q->lat + (size_t)h * q->lat_stride, *qp = q->pe + (size_t)h * q->pe_stride;
+  float out[4] = { 0, 0, 0, 0 };
+  __m256 z = _mm256_setzero_ps();
+  acc4 c = { z, z, z, z, z, z, z, z };
+  int il = dot4_seg(ql, 0, k, R, &c), ip = dr > 0 ? dot4_seg(qp, 0, k + R, dr, &c) : 0;
+  out[0] = hsum8(_mm256_add_ps(c.a0, c.b0));
+  for (; il < R; il++) out[0] += ql[il] * k[il];
+  for (; dr > 0 && ip < dr; ip++) out[0] += qp[ip] * k[R + ip];
+  return out[0];
 }
 
 #define VROW(j, a0, a1) if (M > j) { __m256 pv = _mm256_broadcast_ss(p + j * L + u); a0 = _mm256_fmadd_ps(pv, x0, a0); if (W16) a1 = _mm256_fmadd_ps(pv, x1, a1); }
-#define VSTORE(j, a0, a1) if (M > j) { _mm256_storeu_ps(out + j * R + c, a0); if (W16) _mm256_storeu_ps(out + j * R + c + 8, a1); }
+#define VSTORE(j, a0, a1) if (M > j) { _mm256_storeu_ps(out + (size_t)j * os + c, a0); if (W16) _mm256_storeu_ps(out + (size_t)j * os + c + 8, a1); }
 
 /* out[j][c .. c + 8·(1 + W16)) = Σ_u p[j][u] · rows[u][c ..] for M ≤ 4 heads (compile-time M, W16). */
-static inline __attribute__((always_inline)) void values_block(const int M, const int W16, const float *p, int L, const float *const *rows, int c, float *out, int R) {
+static inline __attribute__((always_inline)) void values_block(const int M, const int W16, const float *p, int L, const float *const *rows, int c, float *out, size_t os) {
   __m256 z = _mm256_setzero_ps(), a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
   for (int u = 0; u < L; u++) {
     __m256 x0 = _mm256_loadu_ps(rows[u] + c), x1 = W16 ? _mm256_loadu_ps(rows[u] + c + 8) : z;
@@ -47,29 +79,30 @@ static inline __attribute__((always_inline)) void values_block(const int M, cons
   VSTORE(0, a00, a01) VSTORE(1, a10, a11) VSTORE(2, a20, a21) VSTORE(3, a30, a31)
 }
 
-/* All R columns of M heads: 16-column blocks, one 8-column block, scalar tail. */
-static inline __attribute__((always_inline)) void values_heads(const int M, const float *p, int L, const float *const *rows, float *out, int R) {
+/* All R columns of M heads (head j at out + j·os): 16-column blocks, one 8-column block, scalar tail. */
+static inline __attribute__((always_inline)) void values_heads(const int M, const float *p, int L, const float *const *rows, float *out, size_t os, int R) {
   int c = 0;
-  for (; c + 16 <= R; c += 16) values_block(M, 1, p, L, rows, c, out, R);
-  if (c + 8 <= R) { values_block(M, 0, p, L, rows, c, out, R); c += 8; }
+  for (; c + 16 <= R; c += 16) values_block(M, 1, p, L, rows, c, out, os);
+  if (c + 8 <= R) { values_block(M, 0, p, L, rows, c, out, os); c += 8; }
   for (int j = 0; j < M; j++)
     for (int cc = c; cc < R; cc++) {
       float acc = 0.0f;
       for (int u = 0; u < L; u++) acc += p[j * L + u] * rows[u][cc];
-      out[j * R + cc] = acc;
+      out[(size_t)j * os + cc] = acc;
     }
 }
 
-static void values_group(int m, const float *p, int L, const float *const *rows, float *out, int R) {
+static void values_group(int m, const float *p, int L, const float *const *rows, float *out, size_t os, int R) {
   switch (m) {
-    case 4: values_heads(4, p, L, rows, out, R); break;
-    case 3: values_heads(3, p, L, rows, out, R); break;
-    case 2: values_heads(2, p, L, rows, out, R); break;
-    default: values_heads(1, p, L, rows, out, R); break;
+    case 4: values_heads(4, p, L, rows, out, os, R); break;
+    case 3: values_heads(3, p, L, rows, out, os, R); break;
+    case 2: values_heads(2, p, L, rows, out, os, R); break;
+    default: values_heads(1, p, L, rows, out, os, R); break;
   }
 }
 
-void xds_mla_row(const float *q, float *out, int nh, const float *latent, const int32_t *table, int block_size, int L, int R, int W, float scale) {
+void xds_mla_row(const xds_mla_q *q, int nh, const float *latent, const int32_t *table, int block_size, int L, int R, int dr, float scale) {
+  const int W = R + dr;
   float *s = xds_scratch(3, (size_t)nh * L * sizeof(float) + (size_t)L * sizeof(float *) + 64); /* [nh, L] scores, then [L] row pointers */
   const float **rows = (const float **)(((uintptr_t)(s + (size_t)nh * L) + 63) & ~(uintptr_t)63);
   for (int u = 0; u < L; u++) rows[u] = latent + ((size_t)table[u / block_size] * (size_t)block_size + (size_t)(u % block_size)) * W;
@@ -77,11 +110,11 @@ void xds_mla_row(const float *q, float *out, int nh, const float *latent, const 
     int h = 0;
     for (; h + 4 <= nh; h += 4) {
       float d[4];
-      dot4(q + (size_t)h * W, W, rows[u], W, d);
+      dot4(q, h, rows[u], R, dr, d);
       for (int j = 0; j < 4; j++) s[(size_t)(h + j) * L + u] = d[j] * scale;
     }
-    for (; h < nh; h++) s[(size_t)h * L + u] = xds_dot_f32(q + (size_t)h * W, rows[u], W) * scale;
+    for (; h < nh; h++) s[(size_t)h * L + u] = dot1(q, h, rows[u], R, dr) * scale;
   }
   xds_softmax_rows(s, nh, L);
-  for (int h = 0; h < nh; h += 4) values_group(nh - h < 4 ? nh - h : 4, s + (size_t)h * L, L, rows, out + (size_t)h * R, R);
+  for (int h = 0; h < nh; h += 4) values_group(nh - h < 4 ? nh - h : 4, s + (size_t)h * L, L, rows, q->out + (size_t)h * q->out_stride, (size_t)q->out_stride, R);
 }
