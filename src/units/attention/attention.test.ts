@@ -1,4 +1,5 @@
-// GQA and MLA attention units against naive per-token math written from MODELS.md §1.4, §2, §4.3.
+// GQA and MLA attention units against naive per-token math written from MODELS.md §1.4, §2, §4.3;
+// MLA also with several sequences per step (multi-row absorbed prefill) on the reference and native backends, and the auto rule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseModelConfig } from '../../config/model-config.js';
@@ -12,7 +13,12 @@ import { normalSampler, randomWeightSource, TINY_CONFIGS, type MemoryWeights } f
 import { attend, matvec, maxAbsDiff, rmsnorm, ropeVec, values, type Vec } from '../testing/naive.js';
 import { buildStepLayout } from '../step-layout.js';
 import { gqaAttention } from './gqa.js';
-import { mlaAttention, type MlaMode } from './mla.js';
+import { mlaAttention, naiveIsCheaper, type MlaMode } from './mla.js';
+import type { ComputeBackend } from '../../kernels/backend.js';
+import { nativeBackend } from '../../kernels/native.js';
+import { Scratch } from '../scratch.js';
+import type { StepLayout } from '../step-layout.js';
+import type { AttentionState } from './gqa.js';
 
 const T = 9;
 const TABLE = Int32Array.from([3, 0, 5]);
@@ -84,12 +90,13 @@ for (const arch of ['llama', 'qwen3', 'mixtral']) {
   });
 }
 
+/** MODELS.md §4.3 per token for the rows of x ([n, D], positions 0 … n−1 of one sequence). */
 function naiveMla(spec: ModelSpec, src: MemoryWeights, x: Float32Array, invFreq: Float32Array): Vec {
   const a = spec.attention;
   const n = layerTensorNames(spec, 1).attention;
   if (a.kind !== 'mla' || n.kind !== 'mla') throw new Error('mla');
   const { numHeads: H, kvLoraRank: R, qkNopeHeadDim: dn, qkRopeHeadDim: dr, vHeadDim: dv } = a;
-  const D = spec.hiddenSize;
+  const D = spec.hiddenSize, T = x.length / D;
   const qs: Vec[][] = [], ks: Vec[][] = [], vs: Vec[][] = [];
   for (let t = 0; t < T; t++) {
     const xt = row(x, t, D);
@@ -126,3 +133,54 @@ for (const arch of ['deepseek_v3', 'deepseek_v3_noq', 'deepseek_v2']) {
     }
   });
 }
+
+/** Rows of each sequence per step: prefills, chunks after a cached prefix, decodes, odd lengths, block boundaries (bs 4). */
+const MULTI_STEPS: readonly (readonly number[])[] = [[5, 1, 7, 3], [4, 2, 1, 0], [1, 1, 1, 6]];
+const MULTI_TABLES = [Int32Array.of(7, 2, 11), Int32Array.of(0, 5), Int32Array.of(9, 3, 1), Int32Array.of(4, 10, 6)];
+
+/** The unit over several sequences at once, step by step (MULTI_STEPS); returns each sequence's out rows [n_s, D]. */
+function runMulti(spec: ModelSpec, backend: ComputeBackend, xs: readonly Float32Array[], run: (st: AttentionState, x: Float32Array, out: Float32Array, layout: StepLayout) => void): Float32Array[] {
+  const D = spec.hiddenSize;
+  const st: AttentionState = { backend, rope: buildRopeTable(spec.rope), kv: new KvStorage(spec, { numBlocks: 12, blockSizeTokens: 4 }), kvLayer: 1, eps: spec.rmsNormEps, scratch: new Scratch() };
+  const outs = xs.map((x) => new Float32Array(x.length));
+  const done = xs.map(() => 0);
+  for (const counts of MULTI_STEPS) {
+    const layout = buildStepLayout(counts.map((count, s) => ({ count, startPos: done[s]!, blockTable: MULTI_TABLES[s]! })));
+    const x = new Float32Array(layout.numRows * D), out = new Float32Array(layout.numRows * D);
+    layout.seqs.forEach((q, s) => x.set(xs[s]!.subarray(done[s]! * D, (done[s]! + q.count) * D), q.first * D));
+    run(st, x, out, layout);
+    layout.seqs.forEach((q, s) => { outs[s]!.set(out.subarray(q.first * D, (q.first + q.count) * D), done[s]! * D); done[s]! += q.count; });
+  }
+  return outs;
+}
+
+const nativeBackends = [1, 2].map((n) => nativeBackend({ numThreads: n, quiet: true })).filter((b): b is ComputeBackend => b !== null);
+
+test('MLA unit, 4 sequences per step (multi-row absorbed prefill, chunks, decode; odd lengths, block boundaries) == naive §4.3 in every mode, reference and native', () => {
+  const { spec, src, w, rope } = setup('deepseek_v3');
+  if (w.attention.kind !== 'mla' || spec.attention.kind !== 'mla') throw new Error('mla');
+  const att = w.attention, as = spec.attention, D = spec.hiddenSize;
+  const n = normalSampler(11);
+  const lengths = MULTI_TABLES.map((_, s) => MULTI_STEPS.reduce((a, c) => a + c[s]!, 0));
+  const xs = lengths.map((len) => Float32Array.from({ length: len * D }, n));
+  const want = xs.map((x) => naiveMla(spec, src, x, rope.invFreq));
+  for (const backend of [referenceBackend, ...nativeBackends]) {
+    for (const mode of ['naive', 'absorbed', 'auto'] as MlaMode[]) {
+      const got = runMulti(spec, backend, xs, (st, x, out, layout) => mlaAttention(st, att, as, x, out, layout, mode));
+      const d = Math.max(...got.map((g, s) => maxAbsDiff(g, want[s]!)));
+      console.log(`MLA 4 seqs ${backend.name} ${mode}: max|Δ| ${d.toExponential(2)}`);
+      assert.ok(d <= 1e-5, `${backend.name} ${mode}: diff ${d}`);
+    }
+  }
+});
+
+test("MLA 'auto' rule: absorbed for decode, short prompts and chunks after a prefix; naive for a long fresh prompt", () => {
+  const a = parseModelConfig(TINY_CONFIGS.deepseek_v3).attention;
+  if (a.kind !== 'mla') throw new Error('mla');
+  const small = { ...a, kvLoraRank: 256, qkNopeHeadDim: 64, qkRopeHeadDim: 32, vHeadDim: 64 }; // the small preset
+  assert.equal(naiveIsCheaper(small, { count: 1, startPos: 4000 }), false);
+  assert.equal(naiveIsCheaper(small, { count: 16, startPos: 0 }), false);
+  assert.equal(naiveIsCheaper(small, { count: 256, startPos: 0 }), false);
+  assert.equal(naiveIsCheaper(small, { count: 64, startPos: 2048 }), false);
+  assert.equal(naiveIsCheaper(small, { count: 2048, startPos: 0 }), true);
+});
