@@ -3,14 +3,14 @@
  * q_a → q_a_layernorm → q_b, or q_proj) with interleaved RoPE on q_pe; kv_a → kv_a_layernorm on the
  * first R channels only → interleaved RoPE on k_pe (one vector per token) → cache [c ‖ k_pe];
  * then per sequence either the naive form (expand cached latents through kv_b_proj) or the
- * absorbed form (q̃ = W_UKᵀ q_nope, latent attention, o = W_UV ctx; all its sequences of the step
+ * absorbed form (q̃ = W_UKᵀ q_nope, latent attention, o = W_UV ctx; all absorbed sequences of the step
  * in one call, several causal rows per sequence allowed), both with scale (dn+dr)^-½·m²; finally
  * o_proj.
  * 'auto' rule, per slice of n rows at positions p0 … p0+n−1 (ctx = p0+n, S = Σ (p+1) = n·p0 + n(n+1)/2),
  * in FMAs per head: absorbed n·R·(dn+dv) + S·(2R+dr); naive ctx·R·(dn+dv) + S·(dn+dr+dv). Absorbed
  * unless it costs more than NAIVE_OVERHEAD × naive: the naive form runs one kv_b matmul and one
  * attention call per sequence plus JS copies, so for decode, short prompts and chunks after a
- * cached prefix the absorbed form wins; a long fresh prompt (n ≳ 500 on the small preset) goes naive.
+ * cached prefix the absorbed form wins; a long fresh prompt (n ≳ 1000 on the small preset) goes naive.
  */
 
 import type { MlaAttentionSpec } from '../../config/model-spec.js';
@@ -98,10 +98,11 @@ function writeLatents(st: AttentionState, layout: StepLayout, c: Float32Array, p
 /**
  * Overhead factor of the naive form in the 'auto' rule: per-sequence kv_b matmuls and attention
  * calls, JS expansion copies, and a GQA-style kernel that runs at ~1/5 the FMA rate of the latent
- * one. Measured (small preset, 1 thread, CPU time): one fresh prompt of 32 … 512 tokens costs the
- * same in both forms at 512 (cost ratio 2.33), absorbed is 1.3× cheaper at 128 (ratio 1.58).
+ * one. Measured (small preset, one fresh prompt, 1 thread, CPU time, native): the two forms cost
+ * the same at 1024 tokens (cost ratio 2.71); absorbed is 1.1–1.4× cheaper at 512 (ratio 2.33)
+ * and 1.1–1.4× at 256 (1.93).
  */
-export const NAIVE_OVERHEAD = 2.3;
+export const NAIVE_OVERHEAD = 2.7;
 
 /** The 'auto' rule of the header: true when the naive form is cheaper for this slice. */
 export function naiveIsCheaper(spec: MlaAttentionSpec, s: Pick<SeqRows, 'count' | 'startPos'>): boolean {
