@@ -139,9 +139,15 @@ void xds_paged_attention(const xds_gqa_args *a, int num_threads) {
   attn_run(&j, xds_attn_tasks(flops, n * a->num_kv_heads, num_threads));
 }
 
-/* Heads [h0, h1) of one row (mla_latent.c). */
-static void mla_piece(const attn_job *j, const xds_attn_item *it, int h0, int h1) {
+/* MLA pieces are groups of MLA_HEADS heads (the latent kernel's register block): a piece with
+ * fewer heads would re-read the row's whole context for them (a 1-row call over 16 heads at ctx
+ * 2048 split into 2-head chunks read its 4.7 MB of latents 8 times). */
+#define MLA_HEADS 4
+
+/* Head groups [g0, g1) of one row (mla_latent.c). */
+static void mla_piece(const attn_job *j, const xds_attn_item *it, int g0, int g1) {
   const xds_mla_args *a = j->args;
+  const int h0 = g0 * MLA_HEADS, h1 = g1 * MLA_HEADS < a->num_heads ? g1 * MLA_HEADS : a->num_heads;
   const xds_mla_layout *l = j->layout;
   const xds_mla_q q = {
     .lat = l->lat + (size_t)it->q_row * l->lat_row + (size_t)h0 * l->lat_head, .lat_stride = l->lat_head,
@@ -152,7 +158,7 @@ static void mla_piece(const attn_job *j, const xds_attn_item *it, int h0, int h1
 }
 
 void xds_mla_items(const xds_mla_args *a, const xds_attn_item *items, int n, const xds_mla_layout *lay, int tasks) {
-  attn_job j = { .groups = a->num_heads, .args = a, .items = items, .n = n, .layout = lay, .piece = mla_piece };
+  attn_job j = { .groups = (a->num_heads + MLA_HEADS - 1) / MLA_HEADS, .args = a, .items = items, .n = n, .layout = lay, .piece = mla_piece };
   attn_run(&j, tasks);
 }
 
@@ -165,5 +171,5 @@ void xds_paged_mla(const xds_mla_args *a, int num_threads) {
   for (int i = 0; i < n; i++) flops += 2.0 * (a->positions[items[i].row] + 1) * H * (2 * R + a->rope_dim);
   const xds_mla_layout lay = { .lat = a->q, .lat_row = (size_t)H * W, .lat_head = W, .pe = a->q + R, .pe_row = (size_t)H * W, .pe_head = W,
                                .out = a->out, .out_row = (size_t)H * R, .out_head = R };
-  xds_mla_items(a, items, n, &lay, xds_attn_tasks(flops, n * H, num_threads));
+  xds_mla_items(a, items, n, &lay, xds_attn_tasks(flops, n * ((H + MLA_HEADS - 1) / MLA_HEADS), num_threads));
 }

@@ -3,8 +3,9 @@
  * scores s[h][u] = (q_h · [c_u ‖ k_pe_u]) · scale over the row's L cached positions, softmax, then
  * ctx_h = Σ_u s[h][u] · c_u. Every cached row is loaded once for 4 heads (8 independent FMA chains
  * for the scores instead of one latency-bound dot per head and position), and the value sums keep
- * 4 heads × 16 columns in registers across all positions instead of one read-modify-write of
- * ctx_h per position. Per head and element the arithmetic is the one of xds_dot_f32 (scores) and of
+ * 4 heads × 16 columns in registers across the positions of a 64-position tile (sums carried
+ * through ctx_h between tiles, so long contexts sweep L2-resident rows) instead of one
+ * read-modify-write of ctx_h per position. Per head and element the arithmetic is the one of xds_dot_f32 (scores) and of
  * repeated xds_axpy_f32 in increasing u from zero (values), except that the score of a head sums
  * its latent part (R channels) and its rope part (dr channels) in the same accumulators: the
  * query's two parts may live in different buffers (absorbed q̃ head-major, q_pe in the caller's q),
@@ -112,38 +113,46 @@ static void softmax8(float *x, int rows, int L) {
   }
 }
 
-#define VROW(j, a0, a1) if (M > j) { __m256 pv = _mm256_broadcast_ss(p + j * L + u); a0 = _mm256_fmadd_ps(pv, x0, a0); if (W16) a1 = _mm256_fmadd_ps(pv, x1, a1); }
+#define VROW(j, a0, a1) if (M > j) { __m256 pv = _mm256_broadcast_ss(p + j * ps + u); a0 = _mm256_fmadd_ps(pv, x0, a0); if (W16) a1 = _mm256_fmadd_ps(pv, x1, a1); }
+#define VLOAD(j, a0, a1) if (M > j && add) { a0 = _mm256_loadu_ps(out + (size_t)j * os + c); if (W16) a1 = _mm256_loadu_ps(out + (size_t)j * os + c + 8); }
 #define VSTORE(j, a0, a1) if (M > j) { _mm256_storeu_ps(out + (size_t)j * os + c, a0); if (W16) _mm256_storeu_ps(out + (size_t)j * os + c + 8, a1); }
 
-/* out[j][c .. c + 8·(1 + W16)) = Σ_u p[j][u] · rows[u][c ..] for M ≤ 4 heads (compile-time M, W16). */
-static inline __attribute__((always_inline)) void values_block(const int M, const int W16, const float *p, int L, const float *const *rows, int c, float *out, size_t os) {
+/* Positions per value tile: the tile's cached rows (≤ 64 × (R + dr) f32) stay in L2 while every
+ * head group and column block sweeps them, instead of one sweep of all L rows per block. */
+#define VTILE 64
+
+/* out[j][c .. c + 8·(1 + W16)) (+)= Σ_{u0 ≤ u < u1} p[j·ps + u] · rows[u][c ..] for M ≤ 4 heads
+ * (compile-time M, W16); add: continue the sums in out (same FMA chain per element as one pass). */
+static inline __attribute__((always_inline)) void values_block(const int M, const int W16, const float *p, int ps, int u0, int u1, int add, const float *const *rows, int c, float *out, size_t os) {
   __m256 z = _mm256_setzero_ps(), a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
-  for (int u = 0; u < L; u++) {
+  VLOAD(0, a00, a01) VLOAD(1, a10, a11) VLOAD(2, a20, a21) VLOAD(3, a30, a31)
+  for (int u = u0; u < u1; u++) {
     __m256 x0 = _mm256_loadu_ps(rows[u] + c), x1 = W16 ? _mm256_loadu_ps(rows[u] + c + 8) : z;
     VROW(0, a00, a01) VROW(1, a10, a11) VROW(2, a20, a21) VROW(3, a30, a31)
   }
   VSTORE(0, a00, a01) VSTORE(1, a10, a11) VSTORE(2, a20, a21) VSTORE(3, a30, a31)
 }
 
-/* All R columns of M heads (head j at out + j·os): 16-column blocks, one 8-column block, scalar tail. */
-static inline __attribute__((always_inline)) void values_heads(const int M, const float *p, int L, const float *const *rows, float *out, size_t os, int R) {
+/* All R columns of M heads (head j at out + j·os) over positions [u0, u1): 16-column blocks, one 8-column block, scalar tail. */
+static inline __attribute__((always_inline)) void values_heads(const int M, const float *p, int ps, int u0, int u1, const float *const *rows, float *out, size_t os, int R) {
+  const int add = u0 > 0;
   int c = 0;
-  for (; c + 16 <= R; c += 16) values_block(M, 1, p, L, rows, c, out, os);
-  if (c + 8 <= R) { values_block(M, 0, p, L, rows, c, out, os); c += 8; }
+  for (; c + 16 <= R; c += 16) values_block(M, 1, p, ps, u0, u1, add, rows, c, out, os);
+  if (c + 8 <= R) { values_block(M, 0, p, ps, u0, u1, add, rows, c, out, os); c += 8; }
   for (int j = 0; j < M; j++)
     for (int cc = c; cc < R; cc++) {
-      float acc = 0.0f;
-      for (int u = 0; u < L; u++) acc += p[j * L + u] * rows[u][cc];
+      float acc = add ? out[(size_t)j * os + cc] : 0.0f;
+      for (int u = u0; u < u1; u++) acc += p[j * ps + u] * rows[u][cc];
       out[(size_t)j * os + cc] = acc;
     }
 }
 
-static void values_group(int m, const float *p, int L, const float *const *rows, float *out, size_t os, int R) {
+static void values_group(int m, const float *p, int ps, int u0, int u1, const float *const *rows, float *out, size_t os, int R) {
   switch (m) {
-    case 4: values_heads(4, p, L, rows, out, os, R); break;
-    case 3: values_heads(3, p, L, rows, out, os, R); break;
-    case 2: values_heads(2, p, L, rows, out, os, R); break;
-    default: values_heads(1, p, L, rows, out, os, R); break;
+    case 4: values_heads(4, p, ps, u0, u1, rows, out, os, R); break;
+    case 3: values_heads(3, p, ps, u0, u1, rows, out, os, R); break;
+    case 2: values_heads(2, p, ps, u0, u1, rows, out, os, R); break;
+    default: values_heads(1, p, ps, u0, u1, rows, out, os, R); break;
   }
 }
 
@@ -162,5 +171,8 @@ void xds_mla_row(const xds_mla_q *q, int nh, const float *latent, const int32_t 
     for (; h < nh; h++) s[(size_t)h * L + u] = dot1(q, h, rows[u], R, dr) * scale;
   }
   softmax8(s, nh, L);
-  for (int h = 0; h < nh; h += 4) values_group(nh - h < 4 ? nh - h : 4, s + (size_t)h * L, L, rows, q->out + (size_t)h * q->out_stride, (size_t)q->out_stride, R);
+  for (int u0 = 0; u0 < L; u0 += VTILE) {
+    const int u1 = L - u0 < VTILE ? L : u0 + VTILE;
+    for (int h = 0; h < nh; h += 4) values_group(nh - h < 4 ? nh - h : 4, s + (size_t)h * L, L, u0, u1, rows, q->out + (size_t)h * q->out_stride, (size_t)q->out_stride, R);
+  }
 }
