@@ -10,7 +10,7 @@
  * its latent part (R channels) and its rope part (dr channels) in the same accumulators: the
  * query's two parts may live in different buffers (absorbed q̃ head-major, q_pe in the caller's q),
  * and the output heads may be strided, so the absorbed call needs no gathers or scatters. The
- * softmax is vectorized (exp8: ~2 ulp; was scalar expf, ~18 % of the kernel at decode).
+ * softmax is ops.c's (8-wide exp since d9fb783; scalar expf was ~18 % of this kernel at decode).
  * NOTE: a 4 heads × 2 positions score block (0.75 loads per FMA on paper) measured no faster.
  */
 #include "kernels.h"
@@ -67,50 +67,6 @@ static float dot1(const xds_mla_q *q, int h, const float *k, int R, int dr) {
   for (; il < R; il++) out[0] += ql[il] * k[il];
   for (; dr > 0 && ip < dr; ip++) out[0] += qp[ip] * k[R + ip];
   return out[0];
-}
-
-/* e^x for 8 lanes, x ≤ 0 (max subtracted): 2^n · p(r), r = x − n·ln2 (Cody–Waite), degree-6
- * polynomial; max rel. error ~2 ulp; x below −87 gives ~1e-38 instead of 0. */
-static inline __m256 exp8(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
-/* In-place softmax of each of `rows` rows of L scores (max subtracted, exp8, f32 sum in 8 lanes;
- * the last partial block through a lane mask). Replaces xds_softmax_rows' scalar expf here. */
-static void softmax8(float *x, int rows, int L) {
-  for (int r = 0; r < rows; r++) {
-    float *xr = x + (size_t)r * L, m = xr[0];
-    for (int i = 1; i < L; i++) m = xr[i] > m ? xr[i] : m;
-    const __m256 mv = _mm256_set1_ps(m);
-    __m256 sum = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 8 <= L; i += 8) {
-      __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(xr + i), mv));
-      _mm256_storeu_ps(xr + i, e);
-      sum = _mm256_add_ps(sum, e);
-    }
-    if (i < L) {
-      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(L - i), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-      __m256 e = exp8(_mm256_sub_ps(_mm256_maskload_ps(xr + i, mask), mv));
-      e = _mm256_and_ps(e, _mm256_castsi256_ps(mask));
-      _mm256_maskstore_ps(xr + i, mask, e);
-      sum = _mm256_add_ps(sum, e);
-    }
-    const float inv = 1.0f / hsum8(sum);
-    for (int k = 0; k < L; k++) xr[k] *= inv;
-  }
 }
 
 #define VROW(j, a0, a1) if (M > j) { __m256 pv = _mm256_broadcast_ss(p + j * ps + u); a0 = _mm256_fmadd_ps(pv, x0, a0); if (W16) a1 = _mm256_fmadd_ps(pv, x1, a1); }
@@ -170,7 +126,7 @@ void xds_mla_row(const xds_mla_q *q, int nh, const float *latent, const int32_t 
     }
     for (; h < nh; h++) s[(size_t)h * L + u] = dot1(q, h, rows[u], R, dr) * scale;
   }
-  softmax8(s, nh, L);
+  xds_softmax_rows(s, nh, L);
   for (int u0 = 0; u0 < L; u0 += VTILE) {
     const int u1 = L - u0 < VTILE ? L : u0 + VTILE;
     for (int h = 0; h < nh; h += 4) values_group(nh - h < 4 ? nh - h : 4, s + (size_t)h * L, L, u0, u1, rows, q->out + (size_t)h * q->out_stride, (size_t)q->out_stride, R);
