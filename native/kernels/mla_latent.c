@@ -5,12 +5,13 @@
  * for the scores instead of one latency-bound dot per head and position), and the value sums keep
  * 4 heads × 16 columns in registers across the positions of a 64-position tile (sums carried
  * through ctx_h between tiles, so long contexts sweep L2-resident rows) instead of one
- * read-modify-write of ctx_h per position. Per head and element the arithmetic is the one of xds_dot_f32 (scores) and of
- * repeated xds_axpy_f32 in increasing u from zero (values), except that the score of a head sums
- * its latent part (R channels) and its rope part (dr channels) in the same accumulators: the
- * query's two parts may live in different buffers (absorbed q̃ head-major, q_pe in the caller's q),
- * and the output heads may be strided, so the absorbed call needs no gathers or scatters. The
- * softmax is ops.c's (8-wide exp since d9fb783; scalar expf was ~18 % of this kernel at decode).
+ * read-modify-write of ctx_h per position. Per head and element the arithmetic is the one of
+ * xds_dot_f32 (scores) and of repeated xds_axpy_f32 in increasing u from zero (values), except
+ * that the score of a head sums its latent part (R channels) and its rope part (dr channels) in
+ * the same accumulators: the query's two parts may live in different buffers (absorbed q̃
+ * head-major, q_pe in the caller's q) and the output heads may be strided, so the absorbed call
+ * needs no gathers or scatters. The softmax is ops.c's (8-wide exp since d9fb783; scalar expf was
+ * ~18 % of this kernel at decode).
  * NOTE: a 4 heads × 2 positions score block (0.75 loads per FMA on paper) measured no faster.
  */
 #include "kernels.h"
@@ -20,7 +21,7 @@
 typedef struct { __m256 a0, a1, a2, a3, b0, b1, b2, b3; } acc4;
 
 /* Adds q_j[0..n8) · k[0..n8) for 4 heads into the accumulators, n8 = n rounded down to 8; returns n8. */
-static inline __attribute__((always_inline)) int dot4_seg(const float *q, int qstride, const float *k, int n, acc4 *c) {
+static inline __attribute__((always_inline)) int dot4_seg(const float *q, size_t qstride, const float *k, int n, acc4 *c) {
   const float *q0 = q, *q1 = q + qstride, *q2 = q + 2 * qstride, *q3 = q + 3 * qstride;
   int i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -39,9 +40,9 @@ static inline __attribute__((always_inline)) int dot4_seg(const float *q, int qs
   return i;
 }
 
-static inline void dot4_tail(const float *q, int qstride, const float *k, int i, int n, float out[4]) {
+static inline void dot4_tail(const float *q, size_t qstride, const float *k, int i, int n, float out[4]) {
   for (; i < n; i++)
-    for (int j = 0; j < 4; j++) out[j] += q[(size_t)j * qstride + i] * k[i];
+    for (int j = 0; j < 4; j++) out[j] += q[j * qstride + i] * k[i];
 }
 
 /* out[j] = [lat_j ‖ pe_j] · k for 4 heads (k = [c ‖ k_pe], R + dr wide), both parts in one set of accumulators. */
