@@ -17,8 +17,6 @@ import type { MlaAttentionSpec } from '../../config/model-spec.js';
 import type { MlaAttentionWeights } from '../../model/model-weights.js';
 import type { SeqRows, StepLayout } from '../step-layout.js';
 import { scratchOf, type AttentionState } from './gqa.js';
-import { weightRows } from '../../kernels/paged-seqs.js';
-import type { LinearWeight } from '../../kernels/backend.js';
 import { mlaAbsorbedBatch } from './mla-absorbed.js';
 import { mlaNaive } from './mla-naive.js';
 
@@ -46,51 +44,42 @@ function projectQ(st: AttentionState, w: MlaAttentionWeights, spec: MlaAttention
   return q;
 }
 
-/** The first R rows of kv_a_proj (→ c) and the last dr rows (→ k_pe) as views, per weight set. */
-const kvASplit = new WeakMap<MlaAttentionWeights, readonly [LinearWeight, LinearWeight]>();
-function splitKvA(w: MlaAttentionWeights, R: number, dr: number): readonly [LinearWeight, LinearWeight] {
-  let hit = kvASplit.get(w);
-  if (hit === undefined) {
-    hit = [weightRows(w.kvA, 0, R), weightRows(w.kvA, R, dr)];
-    kvASplit.set(w, hit);
-  }
-  return hit;
-}
-
 /**
- * Latent entries [RMSNorm(c) ‖ RoPE(k_pe)] of the T rows, written into the cache: c [T, R] and
- * k_pe [T, dr] come from two matmuls over row views of kv_a_proj (same per-output arithmetic as one),
- * so the norm and the rotation are one call each on contiguous rows; then two copies per row.
+ * Latent entries [RMSNorm(c) ‖ RoPE(k_pe)] of the T rows, written into the cache: one kv_a matmul
+ * into a [T, R + dr]; c gathered into [T, R] for one rmsNorm call and copied back (copyWithin in
+ * one scratch buffer: no views per row); k_pe rotated in place (one strided rope call); then each
+ * run of rows whose slots are consecutive (a sequence's rows inside one block) is one copy.
+ * NOTE: two matmuls over row views of kv_a (c and k_pe apart) cost the same in the kernels, but
+ * the views are weights profile-runner's unit map does not know (it charges them to attn core).
  */
 function projectLatent(st: AttentionState, w: MlaAttentionWeights, spec: MlaAttentionSpec, x: Float32Array, layout: StepLayout): void {
   const { backend: B } = st;
   const T = layout.numRows;
   const { kvLoraRank: R, qkRopeHeadDim: dr } = spec;
-  const [wc, wpe] = splitKvA(w, R, dr);
-  const sc = scratchOf(st);
-  const c = sc.f32('mla.c', T * R); // [T, R]
-  B.matmul(x, wc, c, T);
+  const W = R + dr;
+  const buf = scratchOf(st).f32('mla.latent', T * (W + R)); // [T, R + dr] a, then [T, R] c
+  const a = buf.subarray(0, T * W), c = buf.subarray(T * W);
+  B.matmul(x, w.kvA, a, T);
+  for (let r = 0; r < T; r++) buf.copyWithin(T * W + r * R, r * W, r * W + R);
   B.rmsNorm(c, w.kvANorm, MLA_NORM_EPS, c, T, R);
-  const pe = sc.f32('mla.pe', T * dr); // [T, dr]
-  if (dr > 0) {
-    B.matmul(x, wpe, pe, T);
-    B.rope(pe, T, dr, 1, dr, 0, layout.positions, st.rope);
-  }
-  writeLatents(st, layout, c, pe, R, dr);
+  for (let r = 0; r < T; r++) buf.copyWithin(r * W, T * W + r * R, T * W + (r + 1) * R);
+  if (dr > 0) B.rope(a, T, W, 1, W, R, layout.positions, st.rope);
+  writeLatents(st, layout, a, W);
 }
 
-/** cache[slot(pos of row r)] = [c[r] ‖ pe[r]] for every row. */
-function writeLatents(st: AttentionState, layout: StepLayout, c: Float32Array, pe: Float32Array, R: number, dr: number): void {
+/** cache[slot(pos of row r)] = a[r] ([R + dr]) for every row, one copy per run of consecutive slots. */
+function writeLatents(st: AttentionState, layout: StepLayout, a: Float32Array, W: number): void {
   const kv = st.kv.layer(st.kvLayer);
   if (kv.kind !== 'mla') throw new RangeError('MLA attention over a GQA cache');
   const lat = kv.latent; // [numBlocks · bs, R + dr] f32
-  const W = R + dr;
+  const bs = st.kv.blockSizeTokens;
   for (const s of layout.seqs) {
-    for (let i = 0; i < s.count; i++) {
+    for (let i = 0; i < s.count;) {
+      const pos = s.startPos + i;
+      const n = Math.min(s.count - i, bs - (pos % bs)); // rows left in this block
       const r = s.first + i;
-      const o = st.kv.slot(s.blockTable, s.startPos + i) * W;
-      lat.set(c.subarray(r * R, (r + 1) * R), o);
-      if (dr > 0) lat.set(pe.subarray(r * dr, (r + 1) * dr), o + R);
+      lat.set(a.subarray(r * W, (r + n) * W), st.kv.slot(s.blockTable, pos) * W);
+      i += n;
     }
   }
 }
