@@ -1,8 +1,10 @@
 /*
- * Prefill GEMM, packed and cache-blocked (CPU-FACTS.md §2c "packed BLIS-style"), AVX2 version:
- * each 16-column strip of Wᵀ is packed (and converted: bf16 → f32, int8 → dequantized f32) into a
- * [K][16] panel (L2); per K block of KC a 6×16 micro-kernel (12 ymm accumulators, broadcasts of
- * x) sweeps all activation rows over the [KC][16] slice (L1). C accumulates in y.
+ * Prefill and batch GEMM (16+ rows), packed and cache-blocked (CPU-FACTS.md §2c "packed
+ * BLIS-style"), AVX2 version: each 16-column strip of Wᵀ is packed (and converted: bf16 → f32,
+ * int8 → dequantized f32) into [k][16] panels: f32/bf16 one [KC][16] block at a time (L1), int8
+ * the whole [K][16] strip (L2); per K block of KC an M×16 micro-kernel (M ≤ 6, 2M ymm
+ * accumulators, broadcasts of x) sweeps all activation rows over the [KC][16] slice. C
+ * accumulates in y.
  */
 #include "kernels.h"
 #include <immintrin.h>
@@ -66,6 +68,58 @@ static inline void transpose8(__m256 r[8]) {
   r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
+/*
+ * bf16 rows n0..n0+7, columns k..k+7 into panel rows k..k+7 (8 f32 each, stride NR): the
+ * transpose runs on 16-bit values, and its last step interleaves them with zeros, which is the
+ * bf16 → f32 widening (f32 bits = bf16 << 16). Row j sits in lane 0 (j < 4) or lane 1 (j + 4).
+ */
+static inline void pack8x8_bf16(const uint16_t *w, size_t ld, float *dst) {
+  __m256i q[4], t[4], u[4];
+  for (int j = 0; j < 4; j++)
+    q[j] = _mm256_loadu2_m128i((const __m128i *)(w + (size_t)(j + 4) * ld), (const __m128i *)(w + (size_t)j * ld));
+  t[0] = _mm256_unpacklo_epi16(q[0], q[1]); t[1] = _mm256_unpackhi_epi16(q[0], q[1]);
+  t[2] = _mm256_unpacklo_epi16(q[2], q[3]); t[3] = _mm256_unpackhi_epi16(q[2], q[3]);
+  u[0] = _mm256_unpacklo_epi32(t[0], t[2]); u[1] = _mm256_unpackhi_epi32(t[0], t[2]);
+  u[2] = _mm256_unpacklo_epi32(t[1], t[3]); u[3] = _mm256_unpackhi_epi32(t[1], t[3]);
+  const __m256i z = _mm256_setzero_si256();
+  for (int i = 0; i < 4; i++) {
+    _mm256_storeu_si256((__m256i *)(dst + (size_t)(2 * i) * NR), _mm256_unpacklo_epi16(z, u[i]));
+    _mm256_storeu_si256((__m256i *)(dst + (size_t)(2 * i + 1) * NR), _mm256_unpackhi_epi16(z, u[i]));
+  }
+}
+
+/* f32 rows n0..n0+7, columns k..k+7 into panel rows k..k+7 (stride NR). */
+static inline void pack8x8_f32(const float *w, size_t ld, float *dst) {
+  __m256 r[8];
+  for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(w + (size_t)i * ld);
+  transpose8(r);
+  for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + (size_t)i * NR, r[i]);
+}
+
+/* pack_panel for f32 (bf16 = 0) or bf16 (bf16 = 1, a constant: inlined per format) weights,
+ * columns [k0, k0 + kc) (k0 a multiple of 8). */
+static inline __attribute__((always_inline)) void pack_block(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel, const int bf16) {
+  const size_t in = (size_t)lw->in_dim, base = (size_t)n0 * in + (size_t)k0;
+  const int k8 = kc / 8 * 8;
+  int j0 = 0;
+  for (; j0 + 8 <= nvalid; j0 += 8) {
+    for (int k = 0; k < k8; k += 8) {
+      const size_t at = base + (size_t)j0 * in + (size_t)k;
+      if (bf16) pack8x8_bf16((const uint16_t *)lw->w + at, in, panel + (size_t)k * NR + j0);
+      else pack8x8_f32((const float *)lw->w + at, in, panel + (size_t)k * NR + j0);
+    }
+    for (int i = 0; i < 8 && k8 < kc; i++) pack_row(lw, (size_t)(n0 + j0 + i), k0 + k8, kc - k8, panel + (size_t)k8 * NR + j0 + i);
+  }
+  for (int j = j0; j < nvalid; j++) pack_row(lw, (size_t)(n0 + j), k0, kc, panel + j);
+  for (int j = nvalid; j < NR; j++)
+    for (int k = 0; k < kc; k++) panel[k * NR + j] = 0.0f;
+}
+
+static void pack_block_float(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel) {
+  if (lw->format == XDS_BF16) pack_block(lw, n0, nvalid, k0, kc, panel, 1);
+  else pack_block(lw, n0, nvalid, k0, kc, panel, 0);
+}
+
 /* panel[k][j] = W[n0 + j][k0 + k] for j < nvalid, 0 beyond (zero padding of the last strip). */
 static void pack_panel(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel) {
   int j0 = 0, k8 = 0;
@@ -92,7 +146,8 @@ static void pack_panel(const xds_linear *lw, int n0, int nvalid, int k0, int kc,
 
 /*
  * c[M][16] (+)= a[M][kc] · panel[kc][16] for a compile-time M ≤ 6 (always inlined with a constant,
- * so the accumulators stay in registers); a rows are lda apart, c rows ldc apart.
+ * so the accumulators stay in registers); a rows are lda apart, c rows ldc apart. Per element: one FMA chain in
+ * increasing k, whatever M (the results do not depend on the tile a row falls in).
  */
 static inline __attribute__((always_inline)) void ukernel_mx16(const int M, int kc, const float *a, size_t lda, const float *panel, float *c, size_t ldc, int accumulate) {
   __m256 z = _mm256_setzero_ps(), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
@@ -111,45 +166,37 @@ static inline __attribute__((always_inline)) void ukernel_mx16(const int M, int 
   ROW_STORE(0, c00, c01) ROW_STORE(1, c10, c11) ROW_STORE(2, c20, c21) ROW_STORE(3, c30, c31) ROW_STORE(4, c40, c41) ROW_STORE(5, c50, c51)
 }
 
-/* The 6×16 micro-kernel (12 ymm accumulators). */
-static void ukernel_6x16(int kc, const float *a, size_t lda, const float *panel, float *c, size_t ldc, int accumulate) {
-  ukernel_mx16(6, kc, a, lda, panel, c, ldc, accumulate);
-}
-
-/* NOTE: a full-width tile of fewer than 6 rows (32 rows = 5·6 + 2) runs a kernel of its own
- * height in place: through the padded copy below it cost as much as a 6-row tile plus the copies
- * (bf16 [32×1024]·[1024×1024], 1 thread: 32 rows took longer than 36). Same operations per
- * element as the 6-row kernel, so results do not change. */
-static void ukernel_tail(int mr, int kc, const float *a, size_t lda, const float *panel, float *c, size_t ldc, int accumulate) {
+/* One full-width tile of mr (1..6) rows, in place. */
+static void ukernel_rows(int mr, int kc, const float *a, size_t lda, const float *panel, float *c, size_t ldc, int accumulate) {
   switch (mr) {
-    case 1: ukernel_mx16(1, kc, a, lda, panel, c, ldc, accumulate); break;
-    case 2: ukernel_mx16(2, kc, a, lda, panel, c, ldc, accumulate); break;
-    case 3: ukernel_mx16(3, kc, a, lda, panel, c, ldc, accumulate); break;
+    case 6: ukernel_mx16(6, kc, a, lda, panel, c, ldc, accumulate); break;
+    case 5: ukernel_mx16(5, kc, a, lda, panel, c, ldc, accumulate); break;
     case 4: ukernel_mx16(4, kc, a, lda, panel, c, ldc, accumulate); break;
-    default: ukernel_mx16(5, kc, a, lda, panel, c, ldc, accumulate); break;
+    case 3: ukernel_mx16(3, kc, a, lda, panel, c, ldc, accumulate); break;
+    case 2: ukernel_mx16(2, kc, a, lda, panel, c, ldc, accumulate); break;
+    default: ukernel_mx16(1, kc, a, lda, panel, c, ldc, accumulate); break;
   }
 }
 
-/* An edge tile (fewer than 6 rows or 16 columns) goes through padded local copies. */
-static void edge_tile(int kc, const float *a, size_t lda, int mr, const float *panel, float *c, size_t ldc, int nr, int accumulate) {
-  float abuf[MR * KC] __attribute__((aligned(32)));
+/* A tile of fewer than 16 columns (the last strip) goes through a local [mr][16] copy of c. */
+static void edge_tile(int mr, int kc, const float *a, size_t lda, const float *panel, float *c, size_t ldc, int nr, int accumulate) {
   float tile[MR * NR] __attribute__((aligned(32)));
-  memset(abuf, 0, sizeof abuf);
   memset(tile, 0, sizeof tile);
-  for (int i = 0; i < mr; i++) memcpy(abuf + i * KC, a + i * lda, (size_t)kc * sizeof(float));
   if (accumulate)
     for (int i = 0; i < mr; i++) memcpy(tile + i * NR, c + i * ldc, (size_t)nr * sizeof(float));
-  ukernel_6x16(kc, abuf, KC, panel, tile, NR, 1);
+  ukernel_rows(mr, kc, a, lda, panel, tile, NR, 1);
   for (int i = 0; i < mr; i++) memcpy(c + i * ldc, tile + i * NR, (size_t)nr * sizeof(float));
 }
+
 
 /* Prefetches the weights of the next strip into L2 a few lines per micro-tile (a linear cursor). */
 typedef struct { const char *next, *end; int lines; } strip_prefetch;
 
 static size_t elem_bytes(const xds_linear *lw) { return lw->format == XDS_F32 ? 4 : lw->format == XDS_BF16 ? 2 : 1; }
 
-static strip_prefetch next_strip(const xds_linear *lw, int n1, int o1, int tiles) {
+static strip_prefetch next_strip(const xds_linear *lw, int n1, int o1, int next_o0, int tiles) {
   strip_prefetch p = { NULL, NULL, 0 };
+  if (n1 >= o1 && next_o0 >= 0) { n1 = next_o0; o1 = lw->out_dim; }
   if (n1 >= o1) return p;
   const size_t row = (size_t)lw->in_dim * elem_bytes(lw);
   const int nr = o1 - n1 < NR ? o1 - n1 : NR;
@@ -164,30 +211,37 @@ static inline void prefetch_some(strip_prefetch *p) {
 }
 
 /*
- * NOTE: each 16-row strip of W is packed over its whole K at once, so W streams row by row
- * (prefetch-friendly, read exactly once); the K blocks then sweep the activations strip by strip.
- * While a strip's tiles compute, the next strip's weights are prefetched into L2, so its packing
- * does not wait for DRAM (at 32 rows the weights of a cold [1024×1024] bf16 matrix took ~30 % of
- * the call).
+ * NOTE: while a strip's tiles compute, the next strip's weights are prefetched into L2, so its
+ * packing does not wait for DRAM (at 32 rows the weights of a cold [1024×1024] bf16 matrix took
+ * ~30 % of the call); after the last strip, the first strip of the range the thread runs next
+ * (next_o0, -1 for none: matmul.c claims chunks one ahead). With the strip in L2, bf16 is packed
+ * per K block right before its tiles (the block stays in L1; packing the whole strip first wrote
+ * [K][16] f32 out to L2 and read it back: 5-7 % slower at 16-32 rows, 1 thread); f32 likewise.
+ * int8 keeps the whole-strip packing (its transposing path starts at k0 = 0). Per output element the
+ * arithmetic is one FMA chain in increasing k whatever the tiling, so results do not depend on
+ * the thread count or the chunking. (Row tiles other than 6 + remainder, e.g. 32 = 6·4 + 4 + 4
+ * or 6·2 + 5·4 to avoid the 2-row tile, measured within ±3 % of it: not kept.)
  */
-void xds_gemm_packed(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1) {
+void xds_gemm_packed(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1, int next_o0) {
   const int k = lw->in_dim, n = lw->out_dim;
   const int tiles = ((k + KC - 1) / KC) * ((rows + MR - 1) / MR);
   float *panel = xds_scratch(0, (size_t)k * NR * sizeof(float)); /* [k][16] f32 */
   for (int n0 = o0; n0 < o1; n0 += NR) {
     int nr = o1 - n0 < NR ? o1 - n0 : NR;
-    pack_panel(lw, n0, nr, 0, k, panel);
-    strip_prefetch pf = next_strip(lw, n0 + NR, o1, tiles);
+    const int per_block = lw->format != XDS_INT8;
+    if (!per_block) pack_panel(lw, n0, nr, 0, k, panel);
+    strip_prefetch pf = next_strip(lw, n0 + NR, o1, next_o0, tiles);
     for (int k0 = 0; k0 < k; k0 += KC) {
       int kc = k - k0 < KC ? k - k0 : KC;
+      float *pk = per_block ? panel : panel + (size_t)k0 * NR; /* [kc][16] f32 */
+      if (per_block) pack_block_float(lw, n0, nr, k0, kc, pk);
       for (int m0 = 0; m0 < rows; m0 += MR) {
-        int mr = rows - m0 < MR ? rows - m0 : MR;
+        const int mr = rows - m0 < MR ? rows - m0 : MR;
         const float *a = x + (size_t)m0 * k + k0;
         float *c = y + (size_t)m0 * n + n0;
         prefetch_some(&pf);
-        if (mr == MR && nr == NR) ukernel_6x16(kc, a, (size_t)k, panel + (size_t)k0 * NR, c, (size_t)n, k0 > 0);
-        else if (nr == NR) ukernel_tail(mr, kc, a, (size_t)k, panel + (size_t)k0 * NR, c, (size_t)n, k0 > 0);
-        else edge_tile(kc, a, (size_t)k, mr, panel + (size_t)k0 * NR, c, (size_t)n, nr, k0 > 0);
+        if (nr == NR) ukernel_rows(mr, kc, a, (size_t)k, pk, c, (size_t)n, k0 > 0);
+        else edge_tile(mr, kc, a, (size_t)k, pk, c, (size_t)n, nr, k0 > 0);
       }
     }
   }

@@ -68,8 +68,9 @@ void xds_gemv_int8_rowscale_stream(const xds_linear *lw, const int8_t *xq, const
 void xds_gemv_int8_rowscale_stream_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, float *y, int o0, int o1);
 /* Float GEMV (f32/bf16 weights) rows [o0, o1). */
 void xds_gemv_float(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1);
-/* Packed, cache-blocked GEMM over output channels [o0, o1) (o0 a multiple of 16). */
-void xds_gemm_packed(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1);
+/* Packed, cache-blocked GEMM over output channels [o0, o1) (o0 a multiple of 16); next_o0 is the
+ * first channel of the range the thread runs next (its weights are prefetched), -1 for none. */
+void xds_gemm_packed(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1, int next_o0);
 
 /* Fused elementwise kernels. */
 void xds_rms_norm(const float *x, const float *w, float eps, float *y, int rows, int dim);

@@ -65,9 +65,9 @@ static void matmul_int8_one_row(const matmul_job *job, int o0, int o1) {
   else (vnni ? xds_gemv_int8_stream_vnni : xds_gemv_int8_stream)(job->lw, job->xq, job->xs, job->y, o0, o1);
 }
 
-/* Output channels [o0, o1) for all rows. */
-static void matmul_range(const matmul_job *job, int o0, int o1) {
-  if (job->use_gemm) xds_gemm_packed(job->lw, job->x, job->rows, job->y, o0, o1);
+/* Output channels [o0, o1) for all rows (next_o0: see xds_gemm_packed). */
+static void matmul_range(const matmul_job *job, int o0, int o1, int next_o0) {
+  if (job->use_gemm) xds_gemm_packed(job->lw, job->x, job->rows, job->y, o0, o1, next_o0);
   else if (job->lw->format != XDS_INT8) xds_gemv_float(job->lw, job->x, job->rows, job->y, o0, o1);
   else if (job->rows == 1 && job->lw->in_dim < STREAM_MAX_IN_DIM) matmul_int8_one_row(job, o0, o1);
   else if (is_per_channel(job->lw)) {
@@ -83,17 +83,22 @@ static void matmul_range(const matmul_job *job, int o0, int o1) {
  * NOTE: output channels are cut into a few chunks per thread that every thread claims in turn,
  * so on a loaded host a thread that is not scheduled leaves its share to the others. Each output
  * is still computed by exactly one thread with the same arithmetic: results do not depend on it.
+ * The GEMM claims one chunk ahead, so that it prefetches that chunk's first weights while it
+ * computes the last strip of the current one (a chunk's first strip was packed from DRAM).
  */
+static int claim(matmul_job *job) { return atomic_fetch_add_explicit(&job->next_chunk, 1, memory_order_relaxed); }
+
 static void matmul_task(void *arg, int task, int num_tasks) {
   matmul_job *job = arg;
   (void)task;
   (void)num_tasks;
-  for (;;) {
-    int c = atomic_fetch_add_explicit(&job->next_chunk, 1, memory_order_relaxed);
-    if (c >= job->num_chunks) return;
-    int o0, o1;
+  for (int c = claim(job), next; c < job->num_chunks; c = next) {
+    next = job->use_gemm ? claim(job) : job->num_chunks;
+    int o0, o1, n0 = -1, n1 = -1;
     xds_split(job->lw->out_dim, 16, c, job->num_chunks, &o0, &o1);
-    if (o0 < o1) matmul_range(job, o0, o1);
+    if (next < job->num_chunks) xds_split(job->lw->out_dim, 16, next, job->num_chunks, &n0, &n1);
+    if (o0 < o1) matmul_range(job, o0, o1, n0 < n1 ? n0 : -1);
+    if (!job->use_gemm) next = claim(job);
   }
 }
 
