@@ -13,6 +13,10 @@ export const H_SEQ = 0;
 export const H_EVENT = 1;
 export const H_CHUNK = 2;
 export const H_TOTAL = 3;
+// Piggybacked ACK (shm): the writer's consumption of the reader's ring toward it when it wrote the slot
+// (a lower bound of the reader's head word, and the event id of the last message it completed).
+export const H_ACK_HEAD = 4;
+export const H_ACK_EVENT = 5;
 // Words of the p2p metadata fields.
 export const IN_TAIL = 0; // receiver's field for a sender: chunks written (signalled only where slot words cannot be, i.e. tcp)
 export const ACK_HEAD = 0; // sender's field for a receiver: chunks consumed (credits; a message is ACKed once head passes it)
@@ -31,6 +35,8 @@ export interface RingContext {
   /** True while some send waits for ring slots (waits then pump it in slices). */
   hasQueuedSends(): boolean;
   spec(peer: number, eventId: number, kind: number, wordIdx: number, bound: number): OpWait;
+  /** A slot from `peer` said it had consumed `head` chunks of my ring toward it, the last message completed being `eventId`. */
+  notePiggyback(peer: number, head: number, eventId: number): void;
   wait(spec: WaitSpec): MaybePromise<number>;
 }
 
@@ -39,7 +45,6 @@ export const DONE: Promise<void> = Promise.resolve();
 
 /** A send in flight; it is its own handle. `endTail` = the ring position after its last chunk (ACKed when head reaches it). */
 export class SendOp implements XcclHandle<void> {
-  nextChunk = 0;
   constructor(
     private readonly p: P2p,
     readonly peer: number,
@@ -47,6 +52,7 @@ export class SendOp implements XcclHandle<void> {
     readonly bytes: Uint8Array,
     readonly numChunks: number,
     readonly endTail: number,
+    public nextChunk = 0, // chunks written
   ) {}
   poll(): boolean { return this.p.pollSend(this); }
   wait(): Promise<void> { return this.p.waitSend(this); }

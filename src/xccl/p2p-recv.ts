@@ -10,11 +10,14 @@ import { XdsError } from '../core/errors.js';
 import { SLOT_HEADER_BYTES, ringSlotOffset, wordOf } from './region.js';
 import { copyBytes } from './copy.js';
 import { isPromise, type MaybePromise } from './transport.js';
-import { H_EVENT, H_SEQ, H_TOTAL, H_CHUNK, IN_TAIL, ACK_EVENT, ACK_HEAD, RecvOp, WAIT_DATA, SMALL_PAYLOAD_BYTES, type RingContext } from './p2p-ops.js';
+import { H_ACK_EVENT, H_ACK_HEAD, H_EVENT, H_SEQ, H_TOTAL, H_CHUNK, IN_TAIL, ACK_EVENT, ACK_HEAD, RecvOp, WAIT_DATA, SMALL_PAYLOAD_BYTES, type RingContext } from './p2p-ops.js';
 
 export class RecvRing {
   private readonly queues: RecvOp[][];
   private readonly head: number[]; // per sender: chunks consumed
+  private readonly headSlot: number[]; // per sender: ring slot index of the chunk at `head` (head mod numSlots)
+  private readonly lastEvent: number[]; // per sender: event id of the last message completed (its ACK's event id)
+  private readonly ringBase: number[]; // per sender: byte offset of its ring (slot 0) in my region
   private readonly isParked: boolean[]; // per sender: a fast-path recv waits in parkLocal (later receives queue behind it)
   private readonly localI32: Int32Array; // [totalBytes / 4] i32 view of the own region (slot headers)
   private readonly ackBase: number; // word index of my ACK field in any sender's region
@@ -25,9 +28,22 @@ export class RecvRing {
     const { tr } = c;
     this.queues = Array.from({ length: tr.worldSize }, () => []);
     this.head = new Array<number>(tr.worldSize).fill(0);
+    this.headSlot = new Array<number>(tr.worldSize).fill(0);
+    this.lastEvent = new Array<number>(tr.worldSize).fill(0);
+    this.ringBase = Array.from({ length: tr.worldSize }, (_, p) => ringSlotOffset(tr.layout, p, 0));
     this.isParked = new Array<boolean>(tr.worldSize).fill(false);
     this.localI32 = new Int32Array(tr.local.buffer, tr.local.byteOffset, tr.local.byteLength >> 2);
     this.ackBase = wordOf(tr.layout.p2pAckField + tr.rank);
+  }
+
+  /** Chunks consumed from `peer`'s ring (what the head word in its region says once signalled). */
+  headOf(peer: number): number {
+    return this.head[peer]!;
+  }
+
+  /** Event id of the last message completed from `peer`. */
+  lastEventOf(peer: number): number {
+    return this.lastEvent[peer]!;
   }
 
   recv(peer: number, eventId: number, dst: Uint8Array | undefined): Promise<Uint8Array> {
@@ -42,7 +58,7 @@ export class RecvRing {
   /** tcp fast path: nothing has arrived yet, waits are not sliced, the transport parks with callbacks. */
   private canPark(peer: number): boolean {
     const head = this.head[peer]!;
-    return this.c.direct === undefined && this.c.tr.parkLocal !== undefined && !this.c.hasQueuedSends() && !this.hasArrived(peer, this.slotOf(peer, head), head);
+    return this.c.direct === undefined && this.c.tr.parkLocal !== undefined && !this.c.hasQueuedSends() && !this.hasArrived(peer, this.slotOf(peer), head);
   }
 
   /**
@@ -109,9 +125,9 @@ export class RecvRing {
     }
   }
 
-  /** Slot offset of the chunk at ring position `head` of the ring from `peer`. */
-  private slotOf(peer: number, head: number): number {
-    return ringSlotOffset(this.c.tr.layout, peer, head % this.c.numSlots);
+  /** Slot offset of the next chunk (ring position `head[peer]`) of the ring from `peer`. */
+  private slotOf(peer: number): number {
+    return this.ringBase[peer]! + this.headSlot[peer]! * this.c.tr.layout.slotStride;
   }
 
   /** The word a receiver waits on for the chunk at `off`: the slot's seq in place, else the ring's tail. */
@@ -136,7 +152,7 @@ export class RecvRing {
    */
   private recvSingle(peer: number, eventId: number, dst: Uint8Array | undefined): Uint8Array | undefined {
     const head = this.head[peer]!;
-    const off = this.slotOf(peer, head);
+    const off = this.slotOf(peer);
     const h = off >> 2;
     if (!this.hasArrived(peer, off, head)) {
       if (this.c.direct === undefined || this.c.hasQueuedSends()) return undefined;
@@ -147,6 +163,7 @@ export class RecvRing {
     const out = dst === undefined ? new Uint8Array(total) : dst.byteLength === total ? dst : dst.subarray(0, total);
     if (this.c.direct !== undefined && total <= SMALL_PAYLOAD_BYTES) this.c.direct.readSlot(off, dst ?? out, total);
     else copyBytes(out, 0, this.c.tr.local, off + SLOT_HEADER_BYTES, total);
+    if (this.c.direct !== undefined) this.c.notePiggyback(peer, this.localI32[h + H_ACK_HEAD]!, this.localI32[h + H_ACK_EVENT]!);
     this.consumed(peer, head + 1, eventId, true);
     return out;
   }
@@ -155,7 +172,7 @@ export class RecvRing {
   private complete(op: RecvOp): MaybePromise<Uint8Array> {
     while (!this.pollRecv(op)) {
       const head = this.head[op.peer]!;
-      const r = this.c.wait(this.c.spec(op.peer, op.eventId, WAIT_DATA, this.dataWord(op.peer, this.slotOf(op.peer, head)), head + 1));
+      const r = this.c.wait(this.c.spec(op.peer, op.eventId, WAIT_DATA, this.dataWord(op.peer, this.slotOf(op.peer)), head + 1));
       if (isPromise(r)) return r.then(() => this.complete(op));
     }
     return op.dst!;
@@ -167,7 +184,7 @@ export class RecvRing {
     if (this.isParked[peer]) return; // the next message is the parked fast-path receive's
     while (q.length > 0) {
       const head = this.head[peer]!;
-      const off = this.slotOf(peer, head);
+      const off = this.slotOf(peer);
       if (!this.hasArrived(peer, off, head)) return;
       const op = q[0]!;
       try {
@@ -191,6 +208,7 @@ export class RecvRing {
     if (chunkId !== op.nextChunk) throw new XdsError('xccl_event_mismatch', `xccl rank ${this.c.tr.rank}: chunk ${chunkId} of event ${eventId} from rank ${peer} arrived, expected chunk ${op.nextChunk}`, { param: 'chunkId' });
     const start = chunkId * this.c.payloadBytes;
     copyBytes(op.dst!, start, this.c.tr.local, off + SLOT_HEADER_BYTES, Math.min(this.c.payloadBytes, total - start));
+    if (this.c.direct !== undefined) this.c.notePiggyback(peer, this.localI32[h + H_ACK_HEAD]!, this.localI32[h + H_ACK_EVENT]!);
     op.nextChunk++;
     op.done = start + this.c.payloadBytes >= total;
     this.consumed(peer, this.head[peer]! + 1, op.eventId, op.done);
@@ -199,6 +217,9 @@ export class RecvRing {
   /** Returns the slot's credit to `peer`; after a message's last chunk, its event id goes first (the ACK). */
   private consumed(peer: number, head: number, eventId: number, isLast: boolean): void {
     this.head[peer] = head;
+    const slot = this.headSlot[peer]! + 1;
+    this.headSlot[peer] = slot === this.c.numSlots ? 0 : slot;
+    if (isLast) this.lastEvent[peer] = eventId;
     const d = this.c.direct;
     if (isLast && d !== undefined) d.store(peer, this.ackBase + ACK_EVENT, eventId); // published by the head signal below
     else if (isLast) this.c.tr.signal(peer, this.ackBase + ACK_EVENT, eventId);

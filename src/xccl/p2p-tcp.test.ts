@@ -11,8 +11,9 @@ import assert from 'node:assert/strict';
 import { isXdsError } from '../core/errors.js';
 import { createCommunicator, type Communicator } from './communicator.js';
 import { freePorts } from './testing/launch.js';
+import { SLOT_HEADER_BYTES } from './region.js';
 
-const SLOT_BYTES = 16 + 300; // payload 300 B per chunk
+const SLOT_BYTES = SLOT_HEADER_BYTES + 300; // payload 300 B per chunk
 const NUM_SLOTS = 4;
 
 async function pair(slotBytes = SLOT_BYTES): Promise<[Communicator, Communicator]> {
@@ -80,7 +81,7 @@ describe('xccl p2p fast paths (tcp, two ranks in one process)', () => {
   });
 
   it('64 KiB chunks spanning socket reads arrive intact (the header put can land a read before the payload)', async () => {
-    const [a, b] = await pair((64 << 10) + 16);
+    const [a, b] = await pair((64 << 10) + SLOT_HEADER_BYTES);
     for (let m = 0; m < 4; m++) {
       const src = payload(300 << 10, m + 1); // 5 chunks through a 4-slot ring, a different pattern each time
       const r = b.recv(0, m);

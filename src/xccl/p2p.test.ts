@@ -10,10 +10,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isXdsError } from '../core/errors.js';
 import { createCommunicator, type Communicator } from './communicator.js';
-import { makeRegionLayout } from './region.js';
+import { SLOT_HEADER_BYTES, makeRegionLayout } from './region.js';
 import { allocateThreadRegions } from './shm/thread.js';
 
-const SLOT_BYTES = 16 + 300; // payload 300 B: the in-place limit (256 B) and the slot limit differ
+const SLOT_BYTES = SLOT_HEADER_BYTES + 300; // payload 300 B: the in-place limit (256 B) and the slot limit differ
 const NUM_SLOTS = 4;
 
 async function pair(): Promise<[Communicator, Communicator]> {
@@ -91,6 +91,29 @@ describe('xccl p2p fast paths (shm, two ranks in one thread)', () => {
     await h.wait();
     await assert.rejects(b.recv(0, 43), (e) => isXdsError(e, 'xccl_timeout') && /event 43 from rank 0/.test(e.message));
     await assert.rejects(b.recv(2, 1), (e) => isXdsError(e, 'invalid_argument') && e.param === 'peer');
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('an ACK piggybacked on a reply counts only what the peer had consumed when it wrote the reply', async () => {
+    const [a, b] = await pair();
+    const m1 = payload(64, 1, 0);
+    const r1 = payload(8, 2, 0);
+    const h1 = a.isend(1, 1, m1);
+    const hb = b.isend(0, 9, r1); // written before b received event 1
+    assert.deepEqual(await a.recv(1, 9), r1);
+    assert.equal(h1.poll(), false, 'the reply must not acknowledge a message its writer had not read');
+    assert.deepEqual(await b.recv(0, 1), m1);
+    assert.equal(h1.poll(), true);
+    await Promise.all([h1.wait(), hb.wait()]);
+    for (let i = 0; i < 3 * NUM_SLOTS; i++) { // replies written after the receive carry its ACK; the ring wraps
+      const m = payload(40 + i, 10 + i, 0);
+      const h = a.isend(1, 100 + i, m);
+      assert.deepEqual(await b.recv(0, 100 + i), m);
+      const hr = b.isend(0, 200 + i, m.subarray(0, 4));
+      assert.deepEqual(await a.recv(1, 200 + i), m.subarray(0, 4));
+      assert.equal(h.poll(), true);
+      await Promise.all([h.wait(), hr.wait()]);
+    }
     await Promise.all([a.close(), b.close()]);
   });
 });

@@ -39,7 +39,15 @@ export class P2p implements RingContext {
   private queuedSends = 0; // ops in sendQueues, over all peers
   private readonly sendTail: number[]; // per peer: chunks written
   private readonly sendEnd: number[]; // per peer: ring position after the last issued message
-  private readonly knownHead: number[]; // per peer: the head word as last read (it only grows)
+  private readonly knownHead: number[]; // per peer: the head word as last read, or piggybacked (it only grows)
+  // Per peer: the ACK piggybacked on the last slot read from it (shm): its head for my ring, and the event
+  // id of the last message it had completed then. Sends read their ACK here first, the head word only if
+  // it is not there yet (a cache line the receiver wrote).
+  private readonly pbHead: number[];
+  private readonly pbEvent: number[];
+  private readonly sendSlot: number[]; // per peer: ring slot index of the next chunk (sendTail mod numSlots)
+  private readonly sendRingBase: number; // byte offset of my ring (slot 0) in every peer's region
+  private readonly slotStride: number;
   private readonly syncWait: OpWait; // reused by synchronous (shm) waits
   // Scratch slot for puts through the transport: header + a small payload, so a small chunk is one put.
   private readonly scratch = new Uint8Array(SLOT_HEADER_BYTES + SMALL_PAYLOAD_BYTES); // [16 + 256] u8
@@ -55,6 +63,11 @@ export class P2p implements RingContext {
     this.sendTail = new Array<number>(W).fill(0);
     this.sendEnd = new Array<number>(W).fill(0);
     this.knownHead = new Array<number>(W).fill(0);
+    this.pbHead = new Array<number>(W).fill(0);
+    this.pbEvent = new Array<number>(W).fill(0);
+    this.sendSlot = new Array<number>(W).fill(0);
+    this.sendRingBase = ringSlotOffset(tr.layout, tr.rank, 0);
+    this.slotStride = tr.layout.slotStride;
     this.syncWait = new OpWait(tr, timeoutUs);
     this.staged = this.scratch.subarray(0, SLOT_HEADER_BYTES);
     this.recvRing = new RecvRing(this);
@@ -76,7 +89,13 @@ export class P2p implements RingContext {
   /** Asynchronous send: chunks that fit are written now; the handle completes on the ACK. */
   isend(peer: number, eventId: number, data: ArrayBufferView): XcclHandle<void> {
     this.checkPeerArg(peer);
-    return this.issueSend(peer, eventId, asBytes(data));
+    const bytes = asBytes(data);
+    if (this.canWriteSingle(peer, bytes.byteLength)) {
+      const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + 1);
+      this.writeChunk(peer, eventId, 0, bytes);
+      return new SendOp(this, peer, eventId, bytes, 1, endTail, 1);
+    }
+    return this.issueSend(peer, eventId, bytes);
   }
 
   /** Receives the next message from `peer`; it must carry `eventId` and fit in `dst` when given. */
@@ -97,7 +116,15 @@ export class P2p implements RingContext {
   /** @internal handle support: makes progress on `op`; true once acknowledged. */
   pollSend(op: SendOp): boolean {
     if (this.queuedSends > 0) this.pumpSend(op.peer);
-    return op.nextChunk === op.numChunks && this.headOf(op.peer) >= op.endTail;
+    return op.nextChunk === op.numChunks && this.isAcked(op.peer, op.endTail);
+  }
+
+  /** @internal receive side (shm): the ACK piggybacked on a slot from `peer`; see RingContext. */
+  notePiggyback(peer: number, head: number, eventId: number): void {
+    if (head <= this.pbHead[peer]!) return;
+    this.pbHead[peer] = head;
+    this.pbEvent[peer] = eventId;
+    if (head > this.knownHead[peer]!) this.knownHead[peer] = head;
   }
 
   /** @internal */
@@ -130,6 +157,11 @@ export class P2p implements RingContext {
     return wordOf(this.tr.layout.p2pAckField + peer, w);
   }
 
+  /** Whether `peer` consumed every chunk before ring position `endTail`: from its piggybacked ACK, else its head word. */
+  private isAcked(peer: number, endTail: number): boolean {
+    return this.pbHead[peer]! >= endTail || this.headOf(peer) >= endTail;
+  }
+
   /** Chunks `peer` has consumed (credits and ACKs). */
   private headOf(peer: number): number {
     return (this.knownHead[peer] = Atomics.load(this.tr.localWords, this.ackWord(peer, ACK_HEAD)));
@@ -149,13 +181,17 @@ export class P2p implements RingContext {
    * awaited with the reused spec, no op. False when the general path must take the message.
    */
   private sendSingle(peer: number, eventId: number, bytes: Uint8Array): boolean {
-    const n = bytes.byteLength;
-    if (this.direct === undefined || n > SMALL_PAYLOAD_BYTES || n > this.payloadBytes || this.queuedSends > 0 || !this.hasFreeSlot(peer)) return false;
+    if (!this.canWriteSingle(peer, bytes.byteLength)) return false;
     const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + 1);
     this.writeChunk(peer, eventId, 0, bytes);
-    if (this.headOf(peer) < endTail) this.tr.waitLocal(this.spec(peer, eventId, WAIT_ACK, this.ackWord(peer, ACK_HEAD), endTail));
+    if (!this.isAcked(peer, endTail)) this.tr.waitLocal(this.spec(peer, eventId, WAIT_ACK, this.ackWord(peer, ACK_HEAD), endTail));
     this.checkAck(peer, eventId, endTail);
     return true;
+  }
+
+  /** shm, a small one-chunk message, nothing queued, a free slot: written in place at once. */
+  private canWriteSingle(peer: number, n: number): boolean {
+    return this.direct !== undefined && n <= SMALL_PAYLOAD_BYTES && n <= this.payloadBytes && this.queuedSends === 0 && this.hasFreeSlot(peer);
   }
 
   /** tcp fast path of `send`: one chunk, nothing queued, a free slot, a transport that parks with callbacks. */
@@ -216,12 +252,14 @@ export class P2p implements RingContext {
   /** Chunk `chunkId` of message `bytes` into the next slot toward `peer`, then its signal. */
   private writeChunk(peer: number, eventId: number, chunkId: number, bytes: Uint8Array): void {
     const seq = this.sendTail[peer]! + 1;
-    const off = ringSlotOffset(this.tr.layout, this.tr.rank, (seq - 1) % this.numSlots);
+    const slot = this.sendSlot[peer]!;
+    const off = this.sendRingBase + slot * this.slotStride;
     const start = chunkId * this.payloadBytes;
     const n = Math.min(this.payloadBytes, bytes.byteLength - start);
     this.sendTail[peer] = seq;
+    this.sendSlot[peer] = slot + 1 === this.numSlots ? 0 : slot + 1;
     if (this.direct !== undefined) {
-      this.direct.writeSlot(peer, off, eventId, chunkId, bytes, start, n);
+      this.direct.writeSlot(peer, off, eventId, chunkId, bytes, start, n, this.recvRing.headOf(peer), this.recvRing.lastEventOf(peer));
       this.tr.signal(peer, (off >> 2) + H_SEQ, seq); // the slot's flag: after its header and payload
     } else {
       this.header[H_SEQ] = seq;
@@ -259,7 +297,7 @@ export class P2p implements RingContext {
       const r = this.wait(this.spec(op.peer, op.eventId, WAIT_SLOT, headWord, this.sendTail[op.peer]! - this.numSlots + 1));
       if (isPromise(r)) return r.then(() => this.completeSend(op));
     }
-    if (this.headOf(op.peer) < op.endTail) {
+    if (!this.isAcked(op.peer, op.endTail)) {
       const r = this.wait(this.spec(op.peer, op.eventId, WAIT_ACK, headWord, op.endTail));
       if (isPromise(r)) return r.then(() => this.checkAck(op.peer, op.eventId, op.endTail));
     }
@@ -268,8 +306,9 @@ export class P2p implements RingContext {
 
   private checkAck(peer: number, eventId: number, endTail: number): void {
     // The ACK's event id is checked only when no later message to this peer exists (it would overwrite the word).
-    const acked = Atomics.load(this.tr.localWords, this.ackWord(peer, ACK_EVENT));
-    if (this.sendEnd[peer] === endTail && acked !== eventId) {
+    if (this.sendEnd[peer] !== endTail) return;
+    const acked = this.pbHead[peer]! >= endTail ? this.pbEvent[peer]! : Atomics.load(this.tr.localWords, this.ackWord(peer, ACK_EVENT));
+    if (acked !== eventId) {
       throw new XdsError('xccl_event_mismatch', `xccl rank ${this.tr.rank}: rank ${peer} acknowledged event ${acked}, expected ${eventId}`, { param: 'eventId' });
     }
   }

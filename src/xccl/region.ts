@@ -9,8 +9,12 @@ import { XdsError } from '../core/errors.js';
 /** A metadata field is 32 bytes = 8 int32 words, as in the paper. */
 export const FIELD_WORDS = 8;
 export const FIELD_BYTES = 32;
-/** Bytes of the per-slot header in a p2p ring slot: seq, eventId, chunkId, totalBytes (i32; see p2p.ts). */
-export const SLOT_HEADER_BYTES = 16;
+/**
+ * Bytes of the per-slot header in a p2p ring slot: seq, eventId, chunkId, totalBytes, then the
+ * sender's own receive state toward the slot's reader (ackHead, ackEvent: a piggybacked ACK, shm
+ * only) (i32; see p2p.ts).
+ */
+export const SLOT_HEADER_BYTES = 24;
 /** Ring slots start on this boundary: a slot's flag and a small payload share one 128-byte pair of cache lines. */
 export const SLOT_ALIGN_BYTES = 128;
 /** EP channels: 0 = dispatch/combine over the world, 1 = a2e/e2a stage 1 (attention↔trampoline), 2 = stage 2 (expert group). */

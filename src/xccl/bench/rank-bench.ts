@@ -14,6 +14,8 @@ export interface P2pBenchParams {
   readonly bandwidthSizes: readonly number[];
   /** Round trips per latency sample for messages up to 4 KiB (1 = per-iteration samples, as the socket baseline). */
   readonly latencyBatch?: number;
+  /** send+ACK messages per bandwidth size (default: 64 MiB worth, at least 8). */
+  readonly sendIters?: number;
 }
 
 function now(): number {
@@ -75,7 +77,7 @@ async function benchP2p(comm: Communicator, params: unknown): Promise<unknown> {
     latency[String(n)] = await pingPong(comm, n, iters, Math.max(2, Math.floor(iters / 10)), p.latencyBatch ?? 1);
   }
   const sendUs: Record<string, number[]> = {};
-  for (const n of p.bandwidthSizes) sendUs[String(n)] = await sendAckTimes(comm, n, Math.max(8, Math.floor((64 << 20) / n)));
+  for (const n of p.bandwidthSizes) sendUs[String(n)] = await sendAckTimes(comm, n, p.sendIters ?? Math.max(8, Math.floor((64 << 20) / n)));
   return { latency, sendUs };
 }
 

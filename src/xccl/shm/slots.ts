@@ -43,28 +43,34 @@ export class DirectSlots {
   private readonly dstView = new WordView();
   private readonly local: Uint8Array; // [totalBytes] u8 own region
   private readonly local32: Int32Array; // [totalBytes / 4] i32 own region
+  private readonly bytesOf: Uint8Array[]; // [worldSize] regions, [totalBytes] u8 each
+  private readonly wordsOf: Int32Array[]; // [worldSize] regions, [totalBytes / 4] i32 each
 
   constructor(private readonly tr: ShmTransport) {
     this.local = tr.regionBytes(tr.rank);
     this.local32 = tr.regionWords(tr.rank);
+    this.bytesOf = Array.from({ length: tr.worldSize }, (_, r) => tr.regionBytes(r));
+    this.wordsOf = Array.from({ length: tr.worldSize }, (_, r) => tr.regionWords(r));
   }
 
   /**
-   * Writes header words 1..3 (eventId, chunkId, total) and bytes[start, start + n) as the payload
-   * of the slot at byte `off` of `peer`'s region: as words up to SMALL_PAYLOAD_BYTES, else memcpy.
+   * Writes header words 1..5 (eventId, chunkId, total, ackHead, ackEvent) and bytes[start, start + n)
+   * as the payload of the slot at byte `off` of `peer`'s region: as words up to SMALL_PAYLOAD_BYTES,
+   * else memcpy. `ackHead`/`ackEvent`: this rank's receive state of `peer`'s ring (the piggybacked ACK).
    */
-  writeSlot(peer: number, off: number, eventId: number, chunkId: number, bytes: Uint8Array, start: number, n: number): void {
-    const w = this.tr.regionWords(peer);
-    const b = this.tr.regionBytes(peer);
+  writeSlot(peer: number, off: number, eventId: number, chunkId: number, bytes: Uint8Array, start: number, n: number, ackHead: number, ackEvent: number): void {
+    const w = this.wordsOf[peer]!;
     const h = off >> 2;
     w[h + 1] = eventId;
     w[h + 2] = chunkId;
     w[h + 3] = bytes.byteLength;
+    w[h + 4] = ackHead;
+    w[h + 5] = ackEvent;
     const dOff = off + SLOT_HEADER_BYTES;
-    if (n > SMALL_PAYLOAD_BYTES) return copyBytes(b, dOff, bytes, start, n);
+    if (n > SMALL_PAYLOAD_BYTES) return copyBytes(this.bytesOf[peer]!, dOff, bytes, start, n);
     const p32 = this.srcView.of(bytes); // start is a multiple of the (4-aligned) payload size
-    if (p32) copyWords(b, w, dOff, bytes, p32, start, n);
-    else copyLoop(b, dOff, bytes, start, n);
+    if (p32) copyWords(this.bytesOf[peer]!, w, dOff, bytes, p32, start, n);
+    else copyLoop(this.bytesOf[peer]!, dOff, bytes, start, n);
   }
 
   /** dst[0, n) = payload of the own slot at byte `off`. */
@@ -76,7 +82,7 @@ export class DirectSlots {
 
   /** Plain store of word `idx` of `peer`'s region (published by a later signal). */
   store(peer: number, idx: number, value: number): void {
-    this.tr.regionWords(peer)[idx] = value;
+    this.wordsOf[peer]![idx] = value;
   }
 }
 

@@ -8,6 +8,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchRanks, type LaunchKind, type RankResult } from './launch.js';
 import { EP_STEPS, EP_WORLD, type ConformanceStep } from './ep-conformance.js';
+import { SLOT_HEADER_BYTES } from '../region.js';
 
 export function okValues(results: readonly RankResult[]): unknown[] {
   return results.map((r, i) => {
@@ -45,7 +46,7 @@ const P2P_STEPS: readonly ConformanceStep[] = [
 ];
 
 export function conformanceSuite(kind: LaunchKind): void {
-  const region = { slotBytes: 256, numSlots: 4, epAreaBytes: 1 << 16 };
+  const region = { slotBytes: SLOT_HEADER_BYTES + 240, numSlots: 4, epAreaBytes: 1 << 16 };
   const steps = [...P2P_STEPS, ...EP_STEPS];
   describe(`xccl conformance: ${kind}`, { concurrency: 1 }, () => {
     let batch: unknown[][] = [];

@@ -9,11 +9,14 @@ import { XdsError } from '../../../core/errors.js';
 import { numberFlag, parseFlags, type Command } from '../../command.js';
 import { freePorts, launchRanks, type LaunchKind, type RankResult } from '../../../xccl/testing/launch.js';
 import { loadXcclAddon } from '../../../xccl/shm/process.js';
+import { SLOT_HEADER_BYTES } from '../../../xccl/region.js';
+import { median, memcpyPairs, socketPairs, type PairSeries } from '../../../xccl/bench/pairs.js';
 
-const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens)] [--int8] [--spin-us N] [--only baseline,p2p,park,ep] [--pin]
+const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens)] [--int8] [--spin-us N] [--only baseline,p2p,park,ep] [--pin] [--pairs N]
   shm = worker-thread ranks on SharedArrayBuffers (spinning waits); tcp = child-process ranks over loopback.
   --pin binds rank i of the p2p, park and EP runs to CPU i mod ncpu (as osu_latency and nccl-tests do; the
-  baselines stay unpinned); the figures say so (config.pinned). Without --transport both run; --only runs just the listed parts (default all). Figures only; targets: shm 64 B p50 <= 1 us, shm 1 MiB >= 80% of memcpy, tcp <= 1.5x raw socket.`;
+  baselines stay unpinned); the figures say so (config.pinned). With both baseline and p2p, the ratios come from
+  --pairs N (default 5) pairs of a baseline and a short p2p launch measured back to back (median of per-pair ratios). Without --transport both run; --only runs just the listed parts (default all). Figures only; targets: shm 64 B p50 <= 1 us, shm 1 MiB >= 80% of memcpy, tcp <= 1.5x raw socket.`;
 
 const SIZES = [64, 1024, 65536, 1 << 20, 8 << 20];
 const ITERS: Record<string, number> = { 64: 20000, 1024: 10000, 65536: 2000, [1 << 20]: 200, [8 << 20]: 20 };
@@ -57,7 +60,7 @@ async function baselineSocket(f: Figures): Promise<void> {
 }
 
 async function benchP2p(f: Figures, name: string, kind: LaunchKind, spinUs: number, cfg: RunConfig): Promise<void> {
-  const region = { worldSize: 2, slotBytes: (64 << 10) + 16, numSlots: 32, epAreaBytes: 0 };
+  const region = { worldSize: 2, slotBytes: (64 << 10) + SLOT_HEADER_BYTES, numSlots: 32, epAreaBytes: 0 };
   const options = { spinUs: kind === 'tcp' ? 0 : spinUs, timeoutMs: 120_000 };
   // shm samples average 20 round trips (sub-µs figures; a clock read costs ~0.1 µs); tcp samples one, as the socket baseline.
   const params = { sizes: SIZES, itersFor: ITERS, bandwidthSizes: [1 << 20, 8 << 20], latencyBatch: kind === 'tcp' ? 1 : 20 };
@@ -102,13 +105,34 @@ async function benchEp(f: Figures, name: string, kind: LaunchKind, o: EpOpts, cf
   }
 }
 
+/** Overwrites the baseline, p2p and ratio keys with the medians of paired runs (see xccl/bench/pairs.ts). */
+function pairFigures(f: Figures, s: PairSeries, keys: { baseline: string; p2p: string; ratio: string }, isAtTarget: (r: number) => boolean): void {
+  f[keys.baseline] = median(s.baseline);
+  f[keys.p2p] = median(s.p2p);
+  f[keys.ratio] = median(s.ratio);
+  f[`${keys.ratio}.min`] = Math.min(...s.ratio);
+  f[`${keys.ratio}.max`] = Math.max(...s.ratio);
+  f[`${keys.ratio}.pairs`] = s.ratio.length;
+  f[`${keys.ratio}.pairsAtTarget`] = s.ratio.filter(isAtTarget).length;
+}
+
+async function benchPairs(f: Figures, name: string, pairs: number, spinUs: number, cfg: RunConfig): Promise<void> {
+  if (name === 'shm') {
+    const keys = { baseline: 'baseline.memcpyGbPerSec_1MiB', p2p: 'p2p.shm.gbPerSec_1MiB', ratio: 'ratio.shmToMemcpy_1MiB' };
+    pairFigures(f, await memcpyPairs(pairs, spinUs, cfg.isPinRequested), keys, (r) => r >= 0.8);
+  } else {
+    const keys = { baseline: 'baseline.socketLatencyUsP50_64B', p2p: 'p2p.tcp.latencyUsP50_64B', ratio: 'ratio.tcpToSocketLatency_64B' };
+    pairFigures(f, await socketPairs(pairs, cfg.isPinRequested), keys, (r) => r <= 1.5);
+  }
+}
+
 function ratios(f: Figures): void {
   const mem = f['baseline.memcpyGbPerSec_1MiB'];
   const shm = f['p2p.shm.gbPerSec_1MiB'];
-  if (mem !== undefined && shm !== undefined) f['ratio.shmToMemcpy_1MiB'] = shm / mem;
+  if (mem !== undefined && shm !== undefined) f['ratio.shmToMemcpy_1MiB'] ??= shm / mem;
   const sock = f['baseline.socketLatencyUsP50_64B'];
   const tcp = f['p2p.tcp.latencyUsP50_64B'];
-  if (sock !== undefined && tcp !== undefined) f['ratio.tcpToSocketLatency_64B'] = tcp / sock;
+  if (sock !== undefined && tcp !== undefined) f['ratio.tcpToSocketLatency_64B'] ??= tcp / sock;
 }
 
 const PARTS = ['baseline', 'p2p', 'park', 'ep'];
@@ -124,7 +148,7 @@ export const command: Command = {
   summary: 'XCCL p2p latency/bandwidth and dispatch/combine latency, with memcpy and socket baselines',
   usage: USAGE,
   async run(argv) {
-    const { values: flags } = parseFlags(argv, { transport: { type: 'string' }, json: { type: 'boolean' }, 'max-ranks': { type: 'string' }, tokens: { type: 'string' }, iters: { type: 'string' }, int8: { type: 'boolean' }, 'spin-us': { type: 'string' }, only: { type: 'string' }, pin: { type: 'boolean' } });
+    const { values: flags } = parseFlags(argv, { transport: { type: 'string' }, json: { type: 'boolean' }, 'max-ranks': { type: 'string' }, tokens: { type: 'string' }, iters: { type: 'string' }, int8: { type: 'boolean' }, 'spin-us': { type: 'string' }, only: { type: 'string' }, pin: { type: 'boolean' }, pairs: { type: 'string' } });
     // NOTE: p2p over shm is measured with long spins (the "when spinning" target); EP ranks use the
     // default short spin, since 8 spinning ranks on 2 cores would starve each other.
     const spinUs = numberFlag(flags['spin-us'], 'spin-us', 20_000, 0, 1_000_000);
@@ -133,6 +157,7 @@ export const command: Command = {
     const tokens = (flags.tokens ?? '1,16,128').split(',').map((s) => numberFlag(s, 'tokens', 1, 1, 4096));
     const ep: EpOpts = { maxRanks: numberFlag(flags['max-ranks'], 'max-ranks', 8, 2, 8), tokens, iters: numberFlag(flags.iters, 'iters', 8, 1, 1000), isInt8: flags.int8 ?? false };
     const parts = parseParts(flags.only);
+    const pairs = numberFlag(flags.pairs, 'pairs', 5, 0, 50);
     const f: Figures = {};
     const cfg: RunConfig = { isPinRequested: flags.pin ?? false, isPinned: flags.pin ?? false };
     if (parts.has('baseline')) {
@@ -142,6 +167,7 @@ export const command: Command = {
     for (const name of t ? [t] : ['shm', 'tcp']) {
       const kind: LaunchKind = name === 'shm' ? 'shm-thread' : 'tcp';
       if (parts.has('p2p')) await benchP2p(f, name, kind, spinUs, cfg);
+      if (parts.has('p2p') && parts.has('baseline') && pairs > 0) await benchPairs(f, name, pairs, spinUs, cfg);
       if (name === 'shm' && parts.has('park')) await benchPark(f, cfg);
       if (parts.has('ep')) await benchEp(f, name, kind, ep, cfg);
     }

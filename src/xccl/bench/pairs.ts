@@ -1,0 +1,101 @@
+/**
+ * Paired baseline/p2p measurements for the ratio figures of `xdeepserve bench xccl` (issue 5
+ * targets: shm 1 MiB >= 0.8x of a native memcpy between cores, tcp 64 B <= 1.5x of a raw socket
+ * ping-pong). On a shared host both the baseline and the p2p figure swing by up to 5x between runs
+ * seconds apart, so one baseline per run against one p2p run says little. Here each pair measures
+ * the baseline and a short p2p launch back to back (their order alternates from pair to pair, so
+ * a drift of the host favours neither), and the ratio is the median of the per-pair ratios.
+ * The baseline is unchanged: the addon's two-thread memcpy ping-pong (copy in, flag, copy out on
+ * the other thread, ack) and the raw socket ping-pong between two child processes; every pair
+ * launches fresh ranks, as the main run does.
+ */
+import { freePorts, launchRanks, type LaunchArgs, type RankResult } from '../testing/launch.js';
+import { loadXcclAddon } from '../shm/process.js';
+import { XdsError } from '../../core/errors.js';
+import { SLOT_HEADER_BYTES } from '../region.js';
+
+export interface PairSeries {
+  readonly baseline: number[];
+  readonly p2p: number[];
+  /** p2p / baseline per pair: GB/s over GB/s (shm 1 MiB), µs over µs (tcp 64 B). */
+  readonly ratio: number[];
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function firstValue(results: readonly RankResult[]): unknown {
+  for (const [i, r] of results.entries()) if (!r.ok) throw new XdsError('internal', `bench xccl pairs: rank ${i} failed: ${r.code}: ${r.message}`);
+  return (results[0] as { value: unknown }).value;
+}
+
+/** Runs `pairs` pairs of (baseline, p2p), alternating which goes first. */
+async function runPairs(pairs: number, baseline: () => Promise<number>, p2p: () => Promise<number>, ratio: (p: number, b: number) => number): Promise<PairSeries> {
+  const out: PairSeries = { baseline: [], p2p: [], ratio: [] };
+  for (let i = 0; i < pairs; i++) {
+    let b: number;
+    let p: number;
+    if (i % 2 === 0) { b = await baseline(); p = await p2p(); } else { p = await p2p(); b = await baseline(); }
+    out.baseline.push(b);
+    out.p2p.push(p);
+    out.ratio.push(ratio(p, b));
+  }
+  return out;
+}
+
+const MIB = 1 << 20;
+const SEND_ITERS = 64; // 1 MiB messages per sample set (p50 of them), as in the main run
+
+/** GB/s of the addon's memcpy ping-pong at 1 MiB (p50 of `SEND_ITERS` copy in + copy out + ack). */
+function memcpyGbPerSec(): number {
+  const addon = loadXcclAddon();
+  if (!addon) throw new XdsError('internal', 'bench xccl pairs: the xccl addon is not built (npm run build:native)');
+  return MIB / median(Array.from(addon.memcpyPingPong(MIB, SEND_ITERS)));
+}
+
+/**
+ * shm 1 MiB send+ACK (public API, worker-thread ranks, the main run's ring) against the memcpy
+ * baseline, `pairs` times. `p2p`: GB/s from the p50 message time of rank 0.
+ */
+export async function memcpyPairs(pairs: number, spinUs: number, pinCpus: boolean): Promise<PairSeries> {
+  const args: LaunchArgs = {
+    region: { worldSize: 2, slotBytes: (64 << 10) + SLOT_HEADER_BYTES, numSlots: 32, epAreaBytes: 0 },
+    scenario: 'benchP2p',
+    params: { sizes: [], itersFor: {}, bandwidthSizes: [MIB], sendIters: SEND_ITERS },
+    options: { spinUs, timeoutMs: 60_000 },
+    killAfterMs: 120_000,
+    pinCpus,
+  };
+  const p2p = async (): Promise<number> => {
+    const v = firstValue(await launchRanks('shm-thread', args)) as { sendUs: Record<string, number[]> };
+    return MIB / (median(v.sendUs[String(MIB)] ?? []) * 1000);
+  };
+  return runPairs(pairs, async () => memcpyGbPerSec(), p2p, (p, b) => p / b);
+}
+
+const PING_ITERS = 3000;
+
+/** tcp 64 B one-way p50 (public API, child-process ranks) against the raw socket ping-pong, `pairs` times (µs). */
+export async function socketPairs(pairs: number, pinCpus: boolean): Promise<PairSeries> {
+  const socket = async (): Promise<number> => {
+    const [port] = await freePorts(1);
+    const args: LaunchArgs = { region: { worldSize: 2, slotBytes: 4096, numSlots: 2, epAreaBytes: 0 }, scenario: 'rawSocketPingPong', params: { port, bytes: 64, iters: PING_ITERS } };
+    return median(firstValue(await launchRanks('tcp', args)) as number[]);
+  };
+  const p2p = async (): Promise<number> => {
+    const args: LaunchArgs = {
+      region: { worldSize: 2, slotBytes: (64 << 10) + SLOT_HEADER_BYTES, numSlots: 32, epAreaBytes: 0 },
+      scenario: 'benchP2p',
+      params: { sizes: [64], itersFor: { 64: PING_ITERS }, bandwidthSizes: [], latencyBatch: 1 },
+      options: { spinUs: 0, timeoutMs: 60_000 },
+      killAfterMs: 120_000,
+      pinCpus,
+    };
+    const v = firstValue(await launchRanks('tcp', args)) as { latency: Record<string, number[]> };
+    return median(v.latency['64'] ?? []);
+  };
+  return runPairs(pairs, socket, p2p, (p, b) => p / b);
+}
