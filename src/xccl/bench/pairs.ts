@@ -33,47 +33,69 @@ function firstValue(results: readonly RankResult[]): unknown {
 }
 
 /** Runs `pairs` pairs of (baseline, p2p), alternating which goes first. */
-async function runPairs(pairs: number, baseline: () => Promise<number>, p2p: () => Promise<number>, ratio: (p: number, b: number) => number): Promise<PairSeries> {
-  const out: PairSeries = { baseline: [], p2p: [], ratio: [] };
+async function runPairs<T>(pairs: number, baseline: () => Promise<T>, p2p: () => Promise<T>): Promise<{ b: T; p: T }[]> {
+  const out: { b: T; p: T }[] = [];
   for (let i = 0; i < pairs; i++) {
-    let b: number;
-    let p: number;
-    if (i % 2 === 0) { b = await baseline(); p = await p2p(); } else { p = await p2p(); b = await baseline(); }
-    out.baseline.push(b);
-    out.p2p.push(p);
-    out.ratio.push(ratio(p, b));
+    if (i % 2 === 0) {
+      const b = await baseline();
+      out.push({ b, p: await p2p() });
+    } else {
+      const p = await p2p();
+      out.push({ b: await baseline(), p });
+    }
   }
   return out;
 }
 
 const MIB = 1 << 20;
 const SEND_ITERS = 64; // 1 MiB messages per sample set (p50 of them), as in the main run
+const SMALL_ITERS = 20_000; // 64 B round trips, in samples of 20 (the main run's shm latency setting)
 
-/** GB/s of the addon's memcpy ping-pong at 1 MiB (p50 of `SEND_ITERS` copy in + copy out + ack). */
-function memcpyGbPerSec(): number {
+export interface ShmPairSeries {
+  /** 1 MiB send+ACK GB/s against the memcpy ping-pong's GB/s. */
+  readonly bandwidth: PairSeries;
+  /** 64 B one-way p50 µs against the memcpy ping-pong's one-way p50 µs (the host's state in that pair). */
+  readonly latency: PairSeries;
+}
+
+function memcpyAddon(): NonNullable<ReturnType<typeof loadXcclAddon>> {
   const addon = loadXcclAddon();
   if (!addon) throw new XdsError('internal', 'bench xccl pairs: the xccl addon is not built (npm run build:native)');
-  return MIB / median(Array.from(addon.memcpyPingPong(MIB, SEND_ITERS)));
+  return addon;
+}
+
+/** The addon's memcpy ping-pong: [64 B one-way p50 µs, 1 MiB GB/s (p50 of copy in + copy out + ack)]. */
+function memcpyFigures(): [number, number] {
+  const addon = memcpyAddon();
+  const smallUs = median(Array.from(addon.memcpyPingPong(64, SMALL_ITERS))) / 2000;
+  return [smallUs, MIB / median(Array.from(addon.memcpyPingPong(MIB, SEND_ITERS)))];
 }
 
 /**
- * shm 1 MiB send+ACK (public API, worker-thread ranks, the main run's ring) against the memcpy
- * baseline, `pairs` times. `p2p`: GB/s from the p50 message time of rank 0.
+ * shm through the public API (worker-thread ranks, the main run's ring and spin): 64 B ping-pong
+ * one-way p50 and 1 MiB send+ACK (GB/s from the p50 message time of rank 0), against the memcpy
+ * baseline at both sizes, `pairs` times. The 64 B figure per launch is bimodal on a shared VM
+ * (every size and the C baseline are slow together in about one launch in three), so the median
+ * over launches is the steadier figure.
  */
-export async function memcpyPairs(pairs: number, spinUs: number, pinCpus: boolean): Promise<PairSeries> {
+export async function shmPairs(pairs: number, spinUs: number, pinCpus: boolean): Promise<ShmPairSeries> {
   const args: LaunchArgs = {
     region: { worldSize: 2, slotBytes: (64 << 10) + SLOT_HEADER_BYTES, numSlots: 32, epAreaBytes: 0 },
     scenario: 'benchP2p',
-    params: { sizes: [], itersFor: {}, bandwidthSizes: [MIB], sendIters: SEND_ITERS },
+    params: { sizes: [64], itersFor: { 64: SMALL_ITERS }, latencyBatch: 20, bandwidthSizes: [MIB], sendIters: SEND_ITERS },
     options: { spinUs, timeoutMs: 60_000 },
     killAfterMs: 120_000,
     pinCpus,
   };
-  const p2p = async (): Promise<number> => {
-    const v = firstValue(await launchRanks('shm-thread', args)) as { sendUs: Record<string, number[]> };
-    return MIB / (median(v.sendUs[String(MIB)] ?? []) * 1000);
+  const p2p = async (): Promise<[number, number]> => {
+    const v = firstValue(await launchRanks('shm-thread', args)) as { latency: Record<string, number[]>; sendUs: Record<string, number[]> };
+    return [median(v.latency['64'] ?? []), MIB / (median(v.sendUs[String(MIB)] ?? []) * 1000)];
   };
-  return runPairs(pairs, async () => memcpyGbPerSec(), p2p, (p, b) => p / b);
+  const both = await runPairs(pairs, async () => memcpyFigures(), p2p);
+  return {
+    latency: { baseline: both.map((x) => x.b[0]), p2p: both.map((x) => x.p[0]), ratio: both.map((x) => x.p[0] / x.b[0]) },
+    bandwidth: { baseline: both.map((x) => x.b[1]), p2p: both.map((x) => x.p[1]), ratio: both.map((x) => x.p[1] / x.b[1]) },
+  };
 }
 
 const PING_ITERS = 3000;
@@ -97,5 +119,6 @@ export async function socketPairs(pairs: number, pinCpus: boolean): Promise<Pair
     const v = firstValue(await launchRanks('tcp', args)) as { latency: Record<string, number[]> };
     return median(v.latency['64'] ?? []);
   };
-  return runPairs(pairs, socket, p2p, (p, b) => p / b);
+  const both = await runPairs(pairs, socket, p2p);
+  return { baseline: both.map((x) => x.b), p2p: both.map((x) => x.p), ratio: both.map((x) => x.p / x.b) };
 }

@@ -10,13 +10,14 @@ import { numberFlag, parseFlags, type Command } from '../../command.js';
 import { freePorts, launchRanks, type LaunchKind, type RankResult } from '../../../xccl/testing/launch.js';
 import { loadXcclAddon } from '../../../xccl/shm/process.js';
 import { SLOT_HEADER_BYTES } from '../../../xccl/region.js';
-import { median, memcpyPairs, socketPairs, type PairSeries } from '../../../xccl/bench/pairs.js';
+import { median, shmPairs, socketPairs, type PairSeries } from '../../../xccl/bench/pairs.js';
 
 const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens)] [--int8] [--spin-us N] [--only baseline,p2p,park,ep] [--pin] [--pairs N]
   shm = worker-thread ranks on SharedArrayBuffers (spinning waits); tcp = child-process ranks over loopback.
   --pin binds rank i of the p2p, park and EP runs to CPU i mod ncpu (as osu_latency and nccl-tests do; the
   baselines stay unpinned); the figures say so (config.pinned). With both baseline and p2p, the ratios come from
-  --pairs N (default 5) pairs of a baseline and a short p2p launch measured back to back (median of per-pair ratios). Without --transport both run; --only runs just the listed parts (default all). Figures only; targets: shm 64 B p50 <= 1 us, shm 1 MiB >= 80% of memcpy, tcp <= 1.5x raw socket.`;
+  --pairs N (default 5) pairs of a baseline and a short p2p launch measured back to back (median of per-pair ratios),
+  and shm 64 B p50 and 1 MiB GB/s, and the baselines, are medians over those pairs (min, max and pairs at target listed). Without --transport both run; --only runs just the listed parts (default all). Figures only; targets: shm 64 B p50 <= 1 us, shm 1 MiB >= 80% of memcpy, tcp <= 1.5x raw socket.`;
 
 const SIZES = [64, 1024, 65536, 1 << 20, 8 << 20];
 const ITERS: Record<string, number> = { 64: 20000, 1024: 10000, 65536: 2000, [1 << 20]: 200, [8 << 20]: 20 };
@@ -106,20 +107,24 @@ async function benchEp(f: Figures, name: string, kind: LaunchKind, o: EpOpts, cf
 }
 
 /** Overwrites the baseline, p2p and ratio keys with the medians of paired runs (see xccl/bench/pairs.ts). */
-function pairFigures(f: Figures, s: PairSeries, keys: { baseline: string; p2p: string; ratio: string }, isAtTarget: (r: number) => boolean): void {
+function pairFigures(f: Figures, s: PairSeries, keys: { baseline: string; p2p: string; ratio: string }, isAtTarget?: (r: number) => boolean): void {
   f[keys.baseline] = median(s.baseline);
   f[keys.p2p] = median(s.p2p);
   f[keys.ratio] = median(s.ratio);
   f[`${keys.ratio}.min`] = Math.min(...s.ratio);
   f[`${keys.ratio}.max`] = Math.max(...s.ratio);
   f[`${keys.ratio}.pairs`] = s.ratio.length;
-  f[`${keys.ratio}.pairsAtTarget`] = s.ratio.filter(isAtTarget).length;
+  if (isAtTarget) f[`${keys.ratio}.pairsAtTarget`] = s.ratio.filter(isAtTarget).length;
 }
 
 async function benchPairs(f: Figures, name: string, pairs: number, spinUs: number, cfg: RunConfig): Promise<void> {
   if (name === 'shm') {
-    const keys = { baseline: 'baseline.memcpyGbPerSec_1MiB', p2p: 'p2p.shm.gbPerSec_1MiB', ratio: 'ratio.shmToMemcpy_1MiB' };
-    pairFigures(f, await memcpyPairs(pairs, spinUs, cfg.isPinRequested), keys, (r) => r >= 0.8);
+    const s = await shmPairs(pairs, spinUs, cfg.isPinRequested);
+    pairFigures(f, s.bandwidth, { baseline: 'baseline.memcpyGbPerSec_1MiB', p2p: 'p2p.shm.gbPerSec_1MiB', ratio: 'ratio.shmToMemcpy_1MiB' }, (r) => r >= 0.8);
+    pairFigures(f, s.latency, { baseline: 'baseline.memcpyLatencyUsP50_64B', p2p: 'p2p.shm.latencyUsP50_64B', ratio: 'ratio.shmToMemcpyLatency_64B' });
+    f['p2p.shm.latencyUsP50_64B.min'] = Math.min(...s.latency.p2p);
+    f['p2p.shm.latencyUsP50_64B.max'] = Math.max(...s.latency.p2p);
+    f['p2p.shm.latencyUsP50_64B.pairsAtTarget'] = s.latency.p2p.filter((us) => us <= 1).length;
   } else {
     const keys = { baseline: 'baseline.socketLatencyUsP50_64B', p2p: 'p2p.tcp.latencyUsP50_64B', ratio: 'ratio.tcpToSocketLatency_64B' };
     pairFigures(f, await socketPairs(pairs, cfg.isPinRequested), keys, (r) => r <= 1.5);
