@@ -33,6 +33,17 @@ export function copyWords(dst: Uint8Array, dst32: Int32Array, dOff: number, src:
   for (let i = w << 2; i < n; i++) dst[dOff + i] = src[sOff + i]!;
 }
 
+/**
+ * copyWords from the last byte down: the payload's later cache line is written first and the
+ * flag's line last, so the reader polling the flag line loses it for as short a time as possible.
+ */
+export function copyWordsDown(dst: Uint8Array, dst32: Int32Array, dOff: number, src: Uint8Array, src32: Int32Array, sOff: number, n: number): void {
+  const d = dOff >> 2;
+  const s = sOff >> 2;
+  for (let i = n - 1; i >= (n & ~3); i--) dst[dOff + i] = src[sOff + i]!;
+  for (let i = (n >> 2) - 1; i >= 0; i--) dst32[d + i] = src32[s + i]!;
+}
+
 /** Byte-loop copy, for small unaligned buffers (still cheaper than `set` with a view on shared memory). */
 function copyLoop(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, n: number): void {
   for (let i = 0; i < n; i++) dst[dOff + i] = src[sOff + i]!;
@@ -60,17 +71,25 @@ export class DirectSlots {
    */
   writeSlot(peer: number, off: number, eventId: number, chunkId: number, bytes: Uint8Array, start: number, n: number, ackHead: number, ackEvent: number): void {
     const w = this.wordsOf[peer]!;
-    const h = off >> 2;
+    const dOff = off + SLOT_HEADER_BYTES;
+    if (n > SMALL_PAYLOAD_BYTES) {
+      this.writeHeader(w, off >> 2, eventId, chunkId, bytes.byteLength, ackHead, ackEvent);
+      return copyBytes(this.bytesOf[peer]!, dOff, bytes, start, n);
+    }
+    // A small payload first, from its end, then the header: the flag's line gets its stores last and together.
+    const p32 = this.srcView.of(bytes); // start is a multiple of the (4-aligned) payload size
+    if (p32) copyWordsDown(this.bytesOf[peer]!, w, dOff, bytes, p32, start, n);
+    else copyLoop(this.bytesOf[peer]!, dOff, bytes, start, n);
+    this.writeHeader(w, off >> 2, eventId, chunkId, bytes.byteLength, ackHead, ackEvent);
+  }
+
+  /** Header words 1..5 of the slot at word `h` (word 0, the flag, is the caller's signal). */
+  private writeHeader(w: Int32Array, h: number, eventId: number, chunkId: number, total: number, ackHead: number, ackEvent: number): void {
     w[h + 1] = eventId;
     w[h + 2] = chunkId;
-    w[h + 3] = bytes.byteLength;
+    w[h + 3] = total;
     w[h + 4] = ackHead;
     w[h + 5] = ackEvent;
-    const dOff = off + SLOT_HEADER_BYTES;
-    if (n > SMALL_PAYLOAD_BYTES) return copyBytes(this.bytesOf[peer]!, dOff, bytes, start, n);
-    const p32 = this.srcView.of(bytes); // start is a multiple of the (4-aligned) payload size
-    if (p32) copyWords(this.bytesOf[peer]!, w, dOff, bytes, p32, start, n);
-    else copyLoop(this.bytesOf[peer]!, dOff, bytes, start, n);
   }
 
   /** dst[0, n) = payload of the own slot at byte `off`. */
