@@ -142,7 +142,8 @@ typedef struct {
   const float *weights;    /* [N] combine weight of each entry */
 } xds_moe_args;
 void xds_moe_experts_run(const xds_moe_args *a, int num_threads);
-/* Largest [N, dim] per-entry buffer of the expert-parallel path, bytes (values <= 0 keep it). */
+/* Largest per-entry buffer of moe.c ([N, dim] outputs at decode sizes, [N, I] h at prefill sizes),
+ * bytes (values <= 0 keep it); past it the prefill layout runs the experts in groups. */
 void xds_moe_set_max_buffer_bytes(double bytes);
 
 /* Vector helpers shared by the kernels (AVX2). */

@@ -1,7 +1,8 @@
 /**
  * Native moeExperts (native/kernels/moe.c) vs the reference (MODELS.md §3; issue 4): random expert
- * sets (E 1…16, k 1…6, 1…40 tokens, idle experts, odd D and I), 1 and 2 threads, both paths of
- * moe.c (expert-parallel and expert-serial, the latter forced by a 1-byte buffer cap).
+ * sets (E 1…16, k 1…6, 1…40 tokens, idle experts, odd D and I), 1 and 2 threads, and moe.c's
+ * layouts: a 1-byte buffer cap moves every call over 16 entries to the prefill layout (down
+ * projection per column chunk) with one expert per group.
  * f32 / bf16: max |Δ| ≤ 1e-5 · rms(ref). int8 (q8 activations, so the reference differs by the
  * quantization error): against the native per-expert loop (moeExpertsLoop over native matmul),
  * same bound. Every thread count and path gives bit-identical results.
@@ -20,6 +21,9 @@ import { maxAbsDiff, requireNative, rng, sharedF32 } from './native-test-util.js
 const CASES: [number, number, number, number, number, number[]][] = [
   [1, 8, 4, 1, 1, []], [4, 33, 12, 2, 5, [1]], [8, 64, 24, 6, 40, [0, 7]], [16, 40, 17, 4, 23, [3, 4, 5, 6, 7, 8, 9]],
   [9, 130, 36, 3, 17, []], [6, 16, 8, 6, 2, []], [12, 48, 20, 1, 31, [11]],
+  // I a multiple of 16, D % 4 ≠ 0 (tail columns), experts of under and over 16 rows side by side
+  // (GEMV and packed GEMM per column slice in moe.c's prefill layout)
+  [8, 70, 16, 3, 12, [5]], [16, 136, 32, 6, 9, [0]], [4, 202, 64, 2, 31, []],
 ];
 
 function run(b: ComputeBackend | ((a: MoeExpertsArgs) => void), a: Omit<MoeExpertsArgs, 'out'>, D: number): Float32Array {
@@ -46,7 +50,7 @@ function checkCase([E, D, I, k, T, idle]: (typeof CASES)[number], format: Expert
   const addon = loadKernelsAddon({ quiet: true })!;
   addon.configure(-1, -1, 0, 0, 1);
   try {
-    assert.deepEqual(run(n2, args, D), y1, `${label}: expert-serial path`);
+    assert.deepEqual(run(n2, args, D), y1, `${label}: prefill layout, one expert per group`);
   } finally {
     addon.configure(-1, -1, 0, 0, 64 * 1024 * 1024);
   }
@@ -60,6 +64,9 @@ for (const format of ['f32', 'bf16', 'int8'] as const) {
 
 test('a prefill-sized batch (many rows per expert: packed GEMM inside an expert) matches the reference', { skip: !requireNative(1) }, () => {
   checkCase([3, 32, 16, 2, 40, []], 'bf16', 77);
+  // ≥ 16 rows per active expert (moe.c's prefill layout) and D > 256: a full chunk and a 44-wide tail
+  checkCase([3, 300, 16, 2, 40, []], 'bf16', 78);
+  checkCase([3, 300, 16, 2, 40, [1]], 'f32', 79);
 });
 
 /** One more expert (index E) used by every token with weight 1, as units/moe/moe.ts passes the shared expert. */
