@@ -160,6 +160,22 @@ static napi_value js_moe_experts(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* moeRoute(logits, T, E, k, spec: Float64Array [sigmoid, method, G, topkG, normalize, scale, normEps, scaling], bias|null, experts, weights) */
+static napi_value js_moe_route(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  const float *logits = view(&a, 0, NULL, false);
+  int T = (int)num(&a, 1), E = (int)num(&a, 2), k = (int)num(&a, 3);
+  const double *f = view(&a, 4, NULL, false);
+  const float *bias = view(&a, 5, NULL, true);
+  int32_t *experts = view(&a, 6, NULL, false);
+  float *weights = view(&a, 7, NULL, false);
+  if (a.failed) return NULL;
+  xds_router_spec sp = { .sigmoid = (int)f[0], .method = (int)f[1], .num_groups = (int)f[2], .topk_groups = (int)f[3],
+    .normalize = (int)f[4], .scale = (int)f[5], .norm_eps = f[6], .scaling = f[7] };
+  xds_route(logits, T, E, k, &sp, bias, experts, weights);
+  return NULL;
+}
+
 /* int8Min(data) → the smallest value (weights must not contain -128). */
 static napi_value js_int8_min(napi_env env, napi_callback_info info) {
   call_args a = get_args(env, info);
@@ -234,6 +250,7 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "pagedMla", xds_js_paged_mla);
   export_fn(env, exports, "moePrepare", js_moe_prepare);
   export_fn(env, exports, "moeExperts", js_moe_experts);
+  export_fn(env, exports, "moeRoute", js_moe_route);
   export_fn(env, exports, "int8Min", js_int8_min);
   export_fn(env, exports, "readProbe", js_read_probe);
   export_fn(env, exports, "fmaProbe", js_fma_probe);

@@ -142,6 +142,17 @@ typedef struct {
   const float *weights;    /* [N] combine weight of each entry */
 } xds_moe_args;
 void xds_moe_experts_run(const xds_moe_args *a, int num_threads);
+/* MoE router (router.c; units/moe/router.ts defines it). Shapes are checked in src/kernels/native.ts. */
+#define XDS_ROUTER_MAX_EXPERTS 4096
+#define XDS_ROUTER_MAX_GROUPS 256
+enum { XDS_ROUTE_TOPK = 0, XDS_ROUTE_GROUP_LIMITED_GREEDY = 1, XDS_ROUTE_NOAUX_TC = 2 };
+typedef struct {
+  int sigmoid, method, num_groups, topk_groups;
+  int normalize, scale;        /* renormalize the k weights (+ norm_eps); then multiply by scaling */
+  double norm_eps, scaling;
+} xds_router_spec;
+/* experts/weights [T, k] from logits [T, E] (bias [E] or NULL: noaux_tc only). */
+void xds_route(const float *logits, int T, int E, int k, const xds_router_spec *sp, const float *bias, int32_t *experts, float *weights);
 /* Largest per-entry buffer of moe.c ([N, dim] outputs at decode sizes, [N, I] h at prefill sizes),
  * bytes (values <= 0 keep it); past it the prefill layout runs the experts in groups. */
 void xds_moe_set_max_buffer_bytes(double bytes);

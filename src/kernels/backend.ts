@@ -7,6 +7,8 @@
  * says so. All activations are f32.
  */
 
+import type { RouterSpec } from '../config/model-spec.js';
+
 /** A linear layer's weight, [outDim, inDim] row-major: y[o] = Σ_i W[o,i]·x[i] (+ bias[o]). */
 export type LinearWeight =
   | { readonly format: 'f32'; readonly outDim: number; readonly inDim: number; readonly data: Float32Array; readonly bias?: Float32Array }
@@ -143,6 +145,25 @@ export interface MoeExpertsArgs {
   readonly experts: readonly ExpertWeights[];
 }
 
+/**
+ * The MoE router over a step's tokens (MODELS.md §3.1, §3.2, §4.5): units/moe/router.ts
+ * routeTokens defines the result (same f64 arithmetic and tie rules).
+ */
+export interface MoeRouteArgs {
+  /** [numTokens, numExperts] f32 router logits. */
+  readonly logits: Float32Array;
+  readonly numTokens: number;
+  readonly numExperts: number;
+  readonly k: number;
+  readonly spec: RouterSpec;
+  /** [numExperts] noaux_tc correction bias, or null. */
+  readonly bias: Float32Array | null;
+  /** [numTokens, k] out: expert ids in descending order of choice score. */
+  readonly experts: Int32Array;
+  /** [numTokens, k] out: combine weights. */
+  readonly weights: Float32Array;
+}
+
 export interface ComputeBackend {
   readonly name: string;
   /** y[rows, outDim] = x[rows, inDim] · Wᵀ (+ bias). */
@@ -171,4 +192,6 @@ export interface ComputeBackend {
    * caller loops in TypeScript (~3 ns per element: 1.6 ms per batch-32 step of the `small` preset).
    */
   add?(h: Float32Array, y: Float32Array, n: number): void;
+  /** Optional: the MoE router in one call (see MoeRouteArgs); without it units/moe/router.ts runs. */
+  moeRoute?(args: MoeRouteArgs): void;
 }

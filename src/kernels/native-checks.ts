@@ -5,7 +5,7 @@
  * (including the scan of int8 data for -128) and remembered.
  */
 import { XdsError } from '../core/errors.js';
-import type { ExpertWeights, LinearWeight, MlaAbsorb, MoeExpertsArgs, PagedAttentionArgs, PagedMlaArgs, PagedSeqs } from './backend.js';
+import type { ExpertWeights, LinearWeight, MlaAbsorb, MoeExpertsArgs, MoeRouteArgs, PagedAttentionArgs, PagedMlaArgs, PagedSeqs } from './backend.js';
 
 function fail(param: string, message: string): never {
   throw new XdsError('invalid_argument', `${param}: ${message}`, { param });
@@ -151,6 +151,24 @@ function renamed(err: unknown, prefix: string): unknown {
   if (!(err instanceof XdsError) || err.param === undefined) return err;
   const param = err.param.replace(/^weight/, prefix);
   return new XdsError('invalid_argument', err.message.replace(/^weight/, prefix), { param });
+}
+
+/** Router limits of router.c (XDS_ROUTER_MAX_EXPERTS / _GROUPS) and the buffers it writes. */
+export function checkMoeRoute(a: MoeRouteArgs): void {
+  const { numTokens: T, numExperts: E, k, spec } = a;
+  checkInt(T, 'numTokens');
+  checkInt(E, 'numExperts', 1);
+  if (E > 4096) fail('numExperts', `at most 4096, got ${E}`);
+  checkInt(k, 'k', 1);
+  if (k > E) fail('k', `must be ≤ numExperts (${E}), got ${k}`);
+  checkLength(a.logits, T * E, 'logits');
+  checkLength(a.experts, T * k, 'experts');
+  checkLength(a.weights, T * k, 'weights');
+  if (a.bias !== null) checkLength(a.bias, E, 'bias');
+  if (spec.method === 'topk') return;
+  checkInt(spec.numGroups, 'spec.numGroups', 1);
+  if (spec.numGroups > 256 || E % spec.numGroups !== 0) fail('spec.numGroups', `must divide numExperts (${E}) and be ≤ 256, got ${spec.numGroups}`);
+  checkInt(spec.topkGroups, 'spec.topkGroups', 1);
 }
 
 /** Everything moe.c reads besides the weights: buffer lengths, offsets, entry rows; D from the experts. */

@@ -5,9 +5,10 @@
  * Arguments are validated here (native-checks.ts) because the C side trusts its pointers.
  */
 import { availableParallelism } from 'node:os';
+import type { RouterSpec } from '../config/model-spec.js';
 import { loadNativeAddon } from '../core/native.js';
-import type { ComputeBackend, ExpertWeights, LinearWeight, MoeExpertsArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
-import { checkExpertShapes, checkInt, checkLength, checkLinear, checkMatmul, checkMoeExperts, checkPagedAttention, checkPagedMla, checkPagedStatus, checkRope } from './native-checks.js';
+import type { ComputeBackend, ExpertWeights, LinearWeight, MoeExpertsArgs, MoeRouteArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
+import { checkExpertShapes, checkInt, checkLength, checkLinear, checkMatmul, checkMoeExperts, checkMoeRoute, checkPagedAttention, checkPagedMla, checkPagedStatus, checkRope } from './native-checks.js';
 
 type F32 = Float32Array;
 type Nullable<T> = T | null;
@@ -18,6 +19,8 @@ export interface KernelsAddon {
   rmsNorm(x: F32, weight: F32, eps: number, y: F32, rows: number, dim: number): void;
   siluMul(gate: F32, up: F32, out: F32, n: number): void;
   add(h: F32, y: F32, n: number): void;
+  /** spec: [sigmoid, method, G, topkG, normalize, scale, normEps, scaling]. */
+  moeRoute(logits: F32, numTokens: number, numExperts: number, k: number, spec: Float64Array, bias: F32 | null, experts: Int32Array, weights: F32): void;
   softmax(x: F32, rows: number, n: number): void;
   rope(x: F32, rows: number, rowStride: number, numHeads: number, headStride: number, offset: number, positions: Int32Array, invFreq: F32, attentionFactor: number, interleaved: number, dim: number): void;
   /** seqFirst/seqCount/seqTable: PagedSeqs (firstRow, numRows, tableStart), or nulls for one sequence. */
@@ -79,6 +82,21 @@ export interface NativeBackendOptions {
 const INT8_GEMM_ROWS = { q8: 1 << 30, dequant: 2 } as const;
 
 const FORMAT_CODE = { f32: 0, bf16: 1, int8: 2 } as const;
+
+const ROUTE_METHOD = { topk: 0, group_limited_greedy: 1, noaux_tc: 2 } as const;
+const routerWords = new WeakMap<RouterSpec, Float64Array>();
+
+/** router.c's xds_router_spec as numbers, with router.ts's normalize / scale rules applied (cached per spec). */
+function routerSpecWords(spec: RouterSpec, k: number): Float64Array {
+  const hit = routerWords.get(spec);
+  // NOTE: DeepSeek renormalizes only when k > 1; Mixtral/Qwen3-MoE (normEps 0) always do (router.ts).
+  const normalize = spec.normTopkProb && (k > 1 || spec.normEps === 0);
+  const scale = spec.scalingRule === 'always' || (spec.scalingRule === 'unless_normalized' && !normalize);
+  if (hit !== undefined && hit[4] === Number(normalize)) return hit;
+  const w = Float64Array.of(spec.scoring === 'sigmoid' ? 1 : 0, ROUTE_METHOD[spec.method], spec.numGroups, spec.topkGroups, Number(normalize), Number(scale), spec.normEps, spec.routedScalingFactor);
+  routerWords.set(spec, w);
+  return w;
+}
 
 /** The addon, or null (one warning from loadNativeAddon) when it is not built or fails to load. */
 export function loadKernelsAddon(opts: { quiet?: boolean } = {}): KernelsAddon | null {
@@ -193,6 +211,11 @@ class NativeBackend implements ComputeBackend {
     checkPagedStatus(this.addon.pagedMla(a.q, a.out, a.latentCache, a.blockTable, a.positions, numTokens, a.numHeads, a.kvLoraRank, a.ropeDim, a.blockSizeTokens, a.scale, this.numThreads,
       s?.firstRow ?? null, s?.numRows ?? null, s?.tableStart ?? null,
       ab?.ukT ?? null, kvB?.data ?? null, kvB?.format === 'int8' ? kvB.scales : null, kvB?.bias ?? null, dims));
+  }
+
+  moeRoute(a: MoeRouteArgs): void {
+    checkMoeRoute(a);
+    this.addon.moeRoute(a.logits, a.numTokens, a.numExperts, a.k, routerSpecWords(a.spec, a.k), a.spec.method === 'noaux_tc' ? a.bias : null, a.experts, a.weights);
   }
 
   moeExperts(a: MoeExpertsArgs): void {

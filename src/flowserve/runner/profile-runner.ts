@@ -15,7 +15,7 @@ import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseModelConfig } from '../../config/model-config.js';
-import type { ComputeBackend, LinearWeight, MoeExpertsArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from '../../kernels/backend.js';
+import type { ComputeBackend, LinearWeight, MoeExpertsArgs, MoeRouteArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from '../../kernels/backend.js';
 import { quantizeLinearTree } from '../../kernels/quantize.js';
 import { parseBackendKind, selectBackend } from '../../kernels/select-backend.js';
 import { bindModelWeights, type LayerWeights, type ModelWeights } from '../../model/model-weights.js';
@@ -69,6 +69,8 @@ export class TimingBackend implements ComputeBackend {
     if (fused !== undefined) this.moeExperts = (a) => this.time('experts', () => fused(a));
     const add = inner.add?.bind(inner);
     if (add !== undefined) this.add = (h, y, n) => this.time(undefined, () => add(h, y, n));
+    const route = inner.moeRoute?.bind(inner);
+    if (route !== undefined) this.moeRoute = (a) => this.time('router', () => route(a));
   }
 
   /** Start a step: glue before the first call is embedding. */
@@ -104,6 +106,7 @@ export class TimingBackend implements ComputeBackend {
   // Present only when the inner backend has it, so the runner takes the same path as untimed.
   readonly moeExperts?: (a: MoeExpertsArgs) => void;
   readonly add?: (h: Float32Array, y: Float32Array, n: number) => void;
+  readonly moeRoute?: (a: MoeRouteArgs) => void;
 }
 
 export interface ProfileOptions {

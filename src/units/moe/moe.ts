@@ -69,12 +69,21 @@ function appendSharedEntries(g: ExpertGroups, numExperts: number, numTokens: num
   return { offsets, rows, weights };
 }
 
+/** The router over rows tokens: the backend's moeRoute when it has one (same result), else router.ts. */
+function route(backend: ComputeBackend, logits: Float32Array, rows: number, spec: MoeSpec, bias: Float32Array | null): Routing {
+  const E = spec.numExperts, k = spec.numExpertsPerTok;
+  if (!backend.moeRoute) return routeTokens(logits, rows, E, k, spec.router, bias);
+  const experts = new Int32Array(rows * k), weights = new Float32Array(rows * k);
+  backend.moeRoute({ logits, numTokens: rows, numExperts: E, k, spec: spec.router, bias, experts, weights });
+  return { numTokens: rows, k, experts, weights };
+}
+
 /** out [rows, D] = Σ_j w_j·Expert_j(x) + Shared(x); returns the routing (for expert-load counters). */
 export function moeFfn(backend: ComputeBackend, w: MoeWeights, spec: MoeSpec, x: Float32Array, out: Float32Array, rows: number, scratch: Scratch = new Scratch()): Routing {
   const E = spec.numExperts;
   const logits = scratch.f32('moe.logits', rows * E); // [rows, E] router logits, f32
   backend.matmul(x, w.router, logits, rows);
-  const routing = routeTokens(logits, rows, E, spec.numExpertsPerTok, spec.router, w.correctionBias);
+  const routing = route(backend, logits, rows, spec, w.correctionBias);
   const routed = groupByExpert(routing, E, scratch);
   const g = w.shared === null ? routed : appendSharedEntries(routed, E, rows, scratch);
   const experts = w.shared === null ? w.experts : expertsWithShared(w, w.shared);
