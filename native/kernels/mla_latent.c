@@ -113,12 +113,28 @@ static void values_group(int m, const float *p, int ps, int u0, int u1, const fl
   }
 }
 
+/*
+ * Cached rows are requested this many rows ahead of the scores loop. NOTE: the loop consumes a
+ * 1152 B row (small preset) in ~100 cycles, faster than the hardware prefetcher brought rows of a
+ * batch-32 decode step's 24 MB of latents from DRAM: perf put ~40 % of this kernel's samples on
+ * the first FMA after each row load; 8 rows ahead: the 8-layer batch-32 call at context 80,
+ * 1 thread, 11.1 → 10.0 ms (3 alternating runs).
+ */
+#define ROW_PREFETCH 8
+
+static inline void prefetch_row(const float *row, int lines) {
+  for (int i = 0; i < lines; i++) _mm_prefetch((const char *)row + 64 * i, _MM_HINT_T0);
+}
+
 void xds_mla_row(const xds_mla_q *q, int nh, const float *latent, const int32_t *table, int block_size, int L, int R, int dr, float scale) {
   const int W = R + dr;
   float *s = xds_scratch(3, (size_t)nh * L * sizeof(float) + (size_t)L * sizeof(float *) + 64); /* [nh, L] scores, then [L] row pointers */
   const float **rows = (const float **)(((uintptr_t)(s + (size_t)nh * L) + 63) & ~(uintptr_t)63);
   for (int u = 0; u < L; u++) rows[u] = latent + ((size_t)table[u / block_size] * (size_t)block_size + (size_t)(u % block_size)) * W;
+  const int lines = (int)(((size_t)W * sizeof(float) + 63) / 64);
+  for (int u = 0; u < L && u < ROW_PREFETCH; u++) prefetch_row(rows[u], lines);
   for (int u = 0; u < L; u++) {
+    if (u + ROW_PREFETCH < L) prefetch_row(rows[u + ROW_PREFETCH], lines);
     int h = 0;
     for (; h + 4 <= nh; h += 4) {
       float d[4];
