@@ -222,7 +222,7 @@ static inline void prefetch_some(strip_prefetch *p) {
  * the thread count or the chunking. (Row tiles other than 6 + remainder, e.g. 32 = 6·4 + 4 + 4
  * or 6·2 + 5·4 to avoid the 2-row tile, measured within ±3 % of it: not kept.)
  */
-void xds_gemm_packed(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1, int next_o0) {
+static void gemm_row_block(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1, int next_o0) {
   const int k = lw->in_dim, n = lw->out_dim;
   const int tiles = ((k + KC - 1) / KC) * ((rows + MR - 1) / MR);
   float *panel = xds_scratch(0, (size_t)k * NR * sizeof(float)); /* [k][16] f32 */
@@ -244,5 +244,19 @@ void xds_gemm_packed(const xds_linear *lw, const float *x, int rows, float *y, i
         else edge_tile(mr, kc, a, (size_t)k, pk, c, (size_t)n, nr, k0 > 0);
       }
     }
+  }
+}
+
+/*
+ * Rows per block: a block's activations for one K block (MC_ROWS × KC f32 = 96 KiB) stay in L2
+ * while every strip of the chunk sweeps them; the weights are packed again per block.
+ */
+#define MC_ROWS 96
+
+void xds_gemm_packed(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1, int next_o0) {
+  const int k = lw->in_dim, n = lw->out_dim;
+  for (int m = 0; m < rows; m += MC_ROWS) {
+    const int mb = rows - m < MC_ROWS ? rows - m : MC_ROWS;
+    gemm_row_block(lw, x + (size_t)m * k, mb, y + (size_t)m * n, o0, o1, m + MC_ROWS < rows ? o0 : next_o0);
   }
 }

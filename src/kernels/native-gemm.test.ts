@@ -2,7 +2,7 @@
  * Packed GEMM (native/kernels/gemm_packed.c, docs/kernels.md "Packed GEMM at 32 and 512 rows")
  * against the reference backend: every row count's tiling (6-row tiles and a 1-5 row remainder
  * tile), bf16 K blocks with 8-column tails and K < 8, a last strip narrower than 16 columns, and
- * the 2-thread split whose chunks are claimed one ahead.
+ * the 2-thread split whose chunks are claimed one ahead, and the 96-row blocks of long calls.
  * Tolerance (MODELS.md §8.3): |y − ref| ≤ 1e-5 · Σ|x·w| per element; 1 and 2 threads bit for bit.
  */
 import { test } from 'node:test';
@@ -91,4 +91,11 @@ test('packed GEMM over 2 threads (chunks claimed one ahead, a narrow last strip)
   // WAKE_MIN_BYTES), so the parked worker is woken and takes part.
   for (const format of ['f32', 'bf16'] as const) check(weight(format, 300, 520, 7), 40, 8);
   check(weight('bf16', 1024, 256, 9), 32, 10);
+});
+
+test('packed GEMM row blocks (96 rows each, gemm_packed.c MC_ROWS): several blocks and a partial one match the reference', () => {
+  // 200 rows = 96 + 96 + 8; 97 = one row past a block; 192 = two whole blocks.
+  for (const [rows, o, i] of [[97, 40, 300], [192, 24, 64], [200, 37, 520]] as const) {
+    for (const format of ['f32', 'bf16'] as const) check(weight(format, o, i, rows + o), rows, rows * 3);
+  }
 });
