@@ -87,6 +87,17 @@ export interface RouterSpec {
   readonly normEps: number;
 }
 
+/**
+ * The post-selection weight rules of a router with k picks (MODELS.md §3.2): renormalize the k
+ * weights (+ normEps), then multiply by routedScalingFactor per scalingRule. One definition for
+ * units/moe/router.ts and the native router.
+ */
+export function routerWeightRules(r: RouterSpec, k: number): { readonly normalize: boolean; readonly scale: boolean } {
+  // NOTE: DeepSeek renormalizes only when k > 1; Mixtral/Qwen3-MoE (normEps 0) always do.
+  const normalize = r.normTopkProb && (k > 1 || r.normEps === 0);
+  return { normalize, scale: r.scalingRule === 'always' || (r.scalingRule === 'unless_normalized' && !normalize) };
+}
+
 export type FfnSpec =
   | { readonly kind: 'dense'; readonly intermediateSize: number }
   | {

@@ -5,7 +5,7 @@
  * Arguments are validated here (native-checks.ts) because the C side trusts its pointers.
  */
 import { availableParallelism } from 'node:os';
-import type { RouterSpec } from '../config/model-spec.js';
+import { routerWeightRules, type RouterSpec } from '../config/model-spec.js';
 import { loadNativeAddon } from '../core/native.js';
 import type { ComputeBackend, ExpertWeights, LinearWeight, MoeExpertsArgs, MoeRouteArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
 import { checkExpertShapes, checkInt, checkLength, checkLinear, checkMatmul, checkMoeExperts, checkMoeRoute, checkPagedAttention, checkPagedMla, checkPagedStatus, checkRope } from './native-checks.js';
@@ -84,18 +84,11 @@ const INT8_GEMM_ROWS = { q8: 1 << 30, dequant: 2 } as const;
 const FORMAT_CODE = { f32: 0, bf16: 1, int8: 2 } as const;
 
 const ROUTE_METHOD = { topk: 0, group_limited_greedy: 1, noaux_tc: 2 } as const;
-const routerWords = new WeakMap<RouterSpec, Float64Array>();
 
-/** router.c's xds_router_spec as numbers, with router.ts's normalize / scale rules applied (cached per spec). */
+/** router.c's xds_router_spec as numbers (the weight rules applied: normalize / scale flags). */
 function routerSpecWords(spec: RouterSpec, k: number): Float64Array {
-  const hit = routerWords.get(spec);
-  // NOTE: DeepSeek renormalizes only when k > 1; Mixtral/Qwen3-MoE (normEps 0) always do (router.ts).
-  const normalize = spec.normTopkProb && (k > 1 || spec.normEps === 0);
-  const scale = spec.scalingRule === 'always' || (spec.scalingRule === 'unless_normalized' && !normalize);
-  if (hit !== undefined && hit[4] === Number(normalize)) return hit;
-  const w = Float64Array.of(spec.scoring === 'sigmoid' ? 1 : 0, ROUTE_METHOD[spec.method], spec.numGroups, spec.topkGroups, Number(normalize), Number(scale), spec.normEps, spec.routedScalingFactor);
-  routerWords.set(spec, w);
-  return w;
+  const { normalize, scale } = routerWeightRules(spec, k);
+  return Float64Array.of(spec.scoring === 'sigmoid' ? 1 : 0, ROUTE_METHOD[spec.method], spec.numGroups, spec.topkGroups, Number(normalize), Number(scale), spec.normEps, spec.routedScalingFactor);
 }
 
 /** The addon, or null (one warning from loadNativeAddon) when it is not built or fails to load. */

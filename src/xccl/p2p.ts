@@ -7,14 +7,16 @@
  * only metadata words (tcp), seq travels in the header and a tail word is signalled after it.
  * The receiver (p2p-recv.ts) copies chunks out in order and returns credits in one head word in
  * the sender's region; a message is ACKed when head reaches the position after its last chunk
- * (its event id is written just before). `send` waits for the ACK (synchronous mode);
- * `isend`/`irecv` return handles to poll or await (asynchronous mode). Messages larger than a
- * slot are chunked and reassembled; they stream through the ring as credits come back.
+ * (its event id is written just before; p2p-credits.ts keeps what the sender knows of both).
+ * `send` waits for the ACK (synchronous mode); `isend`/`irecv` return handles to poll or await
+ * (asynchronous mode). Messages larger than a slot are chunked and reassembled; they stream
+ * through the ring as credits come back.
  */
 import { XdsError, isXdsError } from '../core/errors.js';
 import { SLOT_HEADER_BYTES, ringSlotOffset, wordOf } from './region.js';
 import { asBytes, isPromise, type MaybePromise, type Transport, type WaitSpec } from './transport.js';
-import { ACK_EVENT, ACK_HEAD, DONE, H_CHUNK, H_EVENT, H_SEQ, H_TOTAL, IN_TAIL, OpWait, SMALL_PAYLOAD_BYTES, SendOp, WAIT_ACK, WAIT_SLOT, type RingContext } from './p2p-ops.js';
+import { ACK_HEAD, DONE, H_CHUNK, H_EVENT, H_SEQ, H_TOTAL, IN_TAIL, OpWait, SMALL_PAYLOAD_BYTES, SendOp, WAIT_ACK, WAIT_SLOT, type RingContext } from './p2p-ops.js';
+import { SendCredits } from './p2p-credits.js';
 import { RecvRing } from './p2p-recv.js';
 import { directSlotsOf, type DirectSlots } from './shm/slots.js';
 
@@ -39,12 +41,7 @@ export class P2p implements RingContext {
   private queuedSends = 0; // ops in sendQueues, over all peers
   private readonly sendTail: number[]; // per peer: chunks written
   private readonly sendEnd: number[]; // per peer: ring position after the last issued message
-  private readonly knownHead: number[]; // per peer: the head word as last read, or piggybacked (it only grows)
-  // Per peer: the ACK piggybacked on the last slot read from it (shm): its head for my ring, and the event
-  // id of the last message it had completed then. Sends read their ACK here first, the head word only if
-  // it is not there yet (a cache line the receiver wrote).
-  private readonly pbHead: number[];
-  private readonly pbEvent: number[];
+  private readonly credits: SendCredits; // what each receiver has consumed and acknowledged
   private readonly sendSlot: number[]; // per peer: ring slot index of the next chunk (sendTail mod numSlots)
   private readonly sendRingBase: number; // byte offset of my ring (slot 0) in every peer's region
   private readonly slotStride: number;
@@ -62,9 +59,7 @@ export class P2p implements RingContext {
     this.sendQueues = Array.from({ length: W }, () => []);
     this.sendTail = new Array<number>(W).fill(0);
     this.sendEnd = new Array<number>(W).fill(0);
-    this.knownHead = new Array<number>(W).fill(0);
-    this.pbHead = new Array<number>(W).fill(0);
-    this.pbEvent = new Array<number>(W).fill(0);
+    this.credits = new SendCredits(tr);
     this.sendSlot = new Array<number>(W).fill(0);
     this.sendRingBase = ringSlotOffset(tr.layout, tr.rank, 0);
     this.slotStride = tr.layout.slotStride;
@@ -116,15 +111,12 @@ export class P2p implements RingContext {
   /** @internal handle support: makes progress on `op`; true once acknowledged. */
   pollSend(op: SendOp): boolean {
     if (this.queuedSends > 0) this.pumpSend(op.peer);
-    return op.nextChunk === op.numChunks && this.isAcked(op.peer, op.endTail);
+    return op.nextChunk === op.numChunks && this.credits.isAcked(op.peer, op.endTail);
   }
 
   /** @internal receive side (shm): the ACK piggybacked on a slot from `peer`; see RingContext. */
   notePiggyback(peer: number, head: number, eventId: number): void {
-    if (head <= this.pbHead[peer]!) return;
-    this.pbHead[peer] = head;
-    this.pbEvent[peer] = eventId;
-    if (head > this.knownHead[peer]!) this.knownHead[peer] = head;
+    this.credits.notePiggyback(peer, head, eventId);
   }
 
   /** @internal */
@@ -153,27 +145,12 @@ export class P2p implements RingContext {
     }
   }
 
-  private ackWord(peer: number, w: number): number {
-    return wordOf(this.tr.layout.p2pAckField + peer, w);
-  }
-
-  /** Whether `peer` consumed every chunk before ring position `endTail`: from its piggybacked ACK, else its head word. */
-  private isAcked(peer: number, endTail: number): boolean {
-    return this.pbHead[peer]! >= endTail || this.headOf(peer) >= endTail;
-  }
-
-  /** Chunks `peer` has consumed (credits and ACKs). */
-  private headOf(peer: number): number {
-    return (this.knownHead[peer] = Atomics.load(this.tr.localWords, this.ackWord(peer, ACK_HEAD)));
-  }
-
   /**
    * Whether the ring toward `peer` has a free slot. The head word is read (a cache line the
    * receiver wrote) only when the last value read says the ring is full.
    */
   private hasFreeSlot(peer: number): boolean {
-    const used = this.sendTail[peer]! - this.numSlots;
-    return used < this.knownHead[peer]! || used < this.headOf(peer);
+    return this.credits.hasFreeSlot(peer, this.sendTail[peer]!, this.numSlots);
   }
 
   /**
@@ -184,7 +161,7 @@ export class P2p implements RingContext {
     if (!this.canWriteSingle(peer, bytes.byteLength)) return false;
     const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + 1);
     this.writeChunk(peer, eventId, 0, bytes);
-    if (!this.isAcked(peer, endTail)) this.tr.waitLocal(this.spec(peer, eventId, WAIT_ACK, this.ackWord(peer, ACK_HEAD), endTail));
+    if (!this.credits.isAcked(peer, endTail)) this.tr.waitLocal(this.spec(peer, eventId, WAIT_ACK, this.credits.ackWord(peer, ACK_HEAD), endTail));
     this.checkAck(peer, eventId, endTail);
     return true;
   }
@@ -203,7 +180,7 @@ export class P2p implements RingContext {
   private sendParked(peer: number, eventId: number, bytes: Uint8Array): Promise<void> {
     const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + 1);
     this.writeChunk(peer, eventId, 0, bytes);
-    const spec = this.spec(peer, eventId, WAIT_ACK, this.ackWord(peer, ACK_HEAD), endTail);
+    const spec = this.spec(peer, eventId, WAIT_ACK, this.credits.ackWord(peer, ACK_HEAD), endTail);
     return new Promise<void>((resolve, reject) => {
       const onAck = (): void => {
         try {
@@ -291,13 +268,13 @@ export class P2p implements RingContext {
    * a promise (tcp).
    */
   private completeSend(op: SendOp): MaybePromise<void> {
-    const headWord = this.ackWord(op.peer, ACK_HEAD);
+    const headWord = this.credits.ackWord(op.peer, ACK_HEAD);
     while (op.nextChunk < op.numChunks) {
       if (this.pumpSend(op.peer) === 0 || op.nextChunk === op.numChunks) break;
       const r = this.wait(this.spec(op.peer, op.eventId, WAIT_SLOT, headWord, this.sendTail[op.peer]! - this.numSlots + 1));
       if (isPromise(r)) return r.then(() => this.completeSend(op));
     }
-    if (!this.isAcked(op.peer, op.endTail)) {
+    if (!this.credits.isAcked(op.peer, op.endTail)) {
       const r = this.wait(this.spec(op.peer, op.eventId, WAIT_ACK, headWord, op.endTail));
       if (isPromise(r)) return r.then(() => this.checkAck(op.peer, op.eventId, op.endTail));
     }
@@ -307,7 +284,7 @@ export class P2p implements RingContext {
   private checkAck(peer: number, eventId: number, endTail: number): void {
     // The ACK's event id is checked only when no later message to this peer exists (it would overwrite the word).
     if (this.sendEnd[peer] !== endTail) return;
-    const acked = this.pbHead[peer]! >= endTail ? this.pbEvent[peer]! : Atomics.load(this.tr.localWords, this.ackWord(peer, ACK_EVENT));
+    const acked = this.credits.ackedEvent(peer, endTail);
     if (acked !== eventId) {
       throw new XdsError('xccl_event_mismatch', `xccl rank ${this.tr.rank}: rank ${peer} acknowledged event ${acked}, expected ${eventId}`, { param: 'eventId' });
     }

@@ -6,7 +6,7 @@
  * per RouterSpec.scalingRule. Pure policy-free math over f64; ties go to the lower expert index.
  */
 
-import type { RouterSpec } from '../../config/model-spec.js';
+import { routerWeightRules, type RouterSpec } from '../../config/model-spec.js';
 
 export interface Routing {
   readonly numTokens: number;
@@ -53,14 +53,12 @@ function maskGroups(c: Float64Array, spec: RouterSpec, g: Float64Array = new Flo
 
 /** Post-selection weights: optional renormalization, then routed_scaling_factor per the rule. */
 function finishWeights(w: number[], spec: RouterSpec): number[] {
-  // NOTE: DeepSeek renormalizes only when k > 1; Mixtral/Qwen3-MoE (normEps 0) always do.
-  const normalize = spec.normTopkProb && (w.length > 1 || spec.normEps === 0);
+  const { normalize, scale } = routerWeightRules(spec, w.length);
   let out = w;
   if (normalize) {
     const sum = w.reduce((a, b) => a + b, 0) + spec.normEps;
     out = w.map((x) => x / sum);
   }
-  const scale = spec.scalingRule === 'always' || (spec.scalingRule === 'unless_normalized' && !normalize);
   return scale ? out.map((x) => x * spec.routedScalingFactor) : out;
 }
 
@@ -123,14 +121,13 @@ function routeInto(logits: Float32Array, t: number, E: number, k: number, spec: 
 
 /** finishWeights in place on w[0, k). */
 function finishWeightsInto(w: Float64Array, k: number, spec: RouterSpec): void {
-  const normalize = spec.normTopkProb && (k > 1 || spec.normEps === 0);
+  const { normalize, scale } = routerWeightRules(spec, k);
   if (normalize) {
     let sum = 0;
     for (let j = 0; j < k; j++) sum += w[j]!;
     sum += spec.normEps;
     for (let j = 0; j < k; j++) w[j] = w[j]! / sum;
   }
-  const scale = spec.scalingRule === 'always' || (spec.scalingRule === 'unless_normalized' && !normalize);
   if (scale) for (let j = 0; j < k; j++) w[j] = w[j]! * spec.routedScalingFactor;
 }
 
