@@ -10,9 +10,11 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define MR 6
-#define NR 16
+#define MR 4
+#define NR XDS_GEMM_NR
+#ifndef KC
 #define KC 256
+#endif
 
 /* Row n's weights [k0, k0 + kc) as f32 into dst (stride NR): bf16 widened, int8 dequantized. */
 static void pack_row(const xds_linear *lw, size_t n, int k0, int kc, float *dst) {
@@ -141,53 +143,75 @@ static void pack_panel(const xds_linear *lw, int n0, int nvalid, int k0, int kc,
 }
 
 /* Row i of the M-row kernel: named accumulators, guarded by the compile-time M (dead rows vanish). */
-#define ROW_FMA(i, ci0, ci1) if (M > i) { __m256 av = _mm256_broadcast_ss(a + i * lda + k); ci0 = _mm256_fmadd_ps(av, b0, ci0); ci1 = _mm256_fmadd_ps(av, b1, ci1); }
-#define ROW_STORE(i, ci0, ci1) if (M > i) { _mm256_storeu_ps(c + i * ldc, ci0); _mm256_storeu_ps(c + i * ldc + 8, ci1); }
+#define ROW_FMA(i, ci0, ci1, ci2) if (M > i) { __m256 av = _mm256_broadcast_ss(a + k * MR + i); ci0 = _mm256_fmadd_ps(av, b0, ci0); ci1 = _mm256_fmadd_ps(av, b1, ci1); ci2 = _mm256_fmadd_ps(av, b2, ci2); }
+#define ROW_LOAD(i, ci0, ci1, ci2) if (M > i) { ci0 = _mm256_loadu_ps(c + i * ldc); ci1 = _mm256_loadu_ps(c + i * ldc + 8); ci2 = _mm256_loadu_ps(c + i * ldc + 16); }
+#define ROW_STORE(i, ci0, ci1, ci2) if (M > i) { _mm256_storeu_ps(c + i * ldc, ci0); _mm256_storeu_ps(c + i * ldc + 8, ci1); _mm256_storeu_ps(c + i * ldc + 16, ci2); }
 
 /*
- * c[M][16] (+)= a[M][kc] · panel[kc][16] for a compile-time M ≤ 6 (always inlined with a constant,
- * so the accumulators stay in registers); a rows are lda apart, c rows ldc apart. Per element: one FMA chain in
- * increasing k, whatever M (the results do not depend on the tile a row falls in).
+ * c[M][24] (+)= a[kc][MR] (packed rows, the first M used) · panel[kc][24] for a compile-time
+ * M ≤ 4 (always inlined with a constant, so the 3M accumulators stay in registers); c rows ldc
+ * apart. Per element: one FMA chain in increasing k, whatever M.
  */
-static inline __attribute__((always_inline)) void ukernel_mx16(const int M, int kc, const float *a, size_t lda, const float *panel, float *c, size_t ldc, int accumulate) {
-  __m256 z = _mm256_setzero_ps(), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-  if (accumulate) {
-    if (M > 0) { c00 = _mm256_loadu_ps(c); c01 = _mm256_loadu_ps(c + 8); }
-    if (M > 1) { c10 = _mm256_loadu_ps(c + ldc); c11 = _mm256_loadu_ps(c + ldc + 8); }
-    if (M > 2) { c20 = _mm256_loadu_ps(c + 2 * ldc); c21 = _mm256_loadu_ps(c + 2 * ldc + 8); }
-    if (M > 3) { c30 = _mm256_loadu_ps(c + 3 * ldc); c31 = _mm256_loadu_ps(c + 3 * ldc + 8); }
-    if (M > 4) { c40 = _mm256_loadu_ps(c + 4 * ldc); c41 = _mm256_loadu_ps(c + 4 * ldc + 8); }
-    if (M > 5) { c50 = _mm256_loadu_ps(c + 5 * ldc); c51 = _mm256_loadu_ps(c + 5 * ldc + 8); }
-  }
+static inline __attribute__((always_inline)) void ukernel_mx24(const int M, int kc, const float *a, const float *panel, float *c, size_t ldc, int accumulate) {
+  __m256 z = _mm256_setzero_ps(), c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
+  if (accumulate) { ROW_LOAD(0, c00, c01, c02) ROW_LOAD(1, c10, c11, c12) ROW_LOAD(2, c20, c21, c22) ROW_LOAD(3, c30, c31, c32) }
   for (int k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_load_ps(panel + k * NR), b1 = _mm256_load_ps(panel + k * NR + 8);
-    ROW_FMA(0, c00, c01) ROW_FMA(1, c10, c11) ROW_FMA(2, c20, c21) ROW_FMA(3, c30, c31) ROW_FMA(4, c40, c41) ROW_FMA(5, c50, c51)
+    const float *p = panel + (size_t)k * NR;
+    __m256 b0 = _mm256_load_ps(p), b1 = _mm256_load_ps(p + 8), b2 = _mm256_load_ps(p + 16);
+    ROW_FMA(0, c00, c01, c02) ROW_FMA(1, c10, c11, c12) ROW_FMA(2, c20, c21, c22) ROW_FMA(3, c30, c31, c32)
   }
-  ROW_STORE(0, c00, c01) ROW_STORE(1, c10, c11) ROW_STORE(2, c20, c21) ROW_STORE(3, c30, c31) ROW_STORE(4, c40, c41) ROW_STORE(5, c50, c51)
+  ROW_STORE(0, c00, c01, c02) ROW_STORE(1, c10, c11, c12) ROW_STORE(2, c20, c21, c22) ROW_STORE(3, c30, c31, c32)
 }
 
-/* One full-width tile of mr (1..6) rows, in place. */
-static void ukernel_rows(int mr, int kc, const float *a, size_t lda, const float *panel, float *c, size_t ldc, int accumulate) {
+/* One full-width tile of mr (1..4) rows, in place. */
+static void ukernel_rows(int mr, int kc, const float *a, const float *panel, float *c, size_t ldc, int accumulate) {
   switch (mr) {
-    case 6: ukernel_mx16(6, kc, a, lda, panel, c, ldc, accumulate); break;
-    case 5: ukernel_mx16(5, kc, a, lda, panel, c, ldc, accumulate); break;
-    case 4: ukernel_mx16(4, kc, a, lda, panel, c, ldc, accumulate); break;
-    case 3: ukernel_mx16(3, kc, a, lda, panel, c, ldc, accumulate); break;
-    case 2: ukernel_mx16(2, kc, a, lda, panel, c, ldc, accumulate); break;
-    default: ukernel_mx16(1, kc, a, lda, panel, c, ldc, accumulate); break;
+    case 4: ukernel_mx24(4, kc, a, panel, c, ldc, accumulate); break;
+    case 3: ukernel_mx24(3, kc, a, panel, c, ldc, accumulate); break;
+    case 2: ukernel_mx24(2, kc, a, panel, c, ldc, accumulate); break;
+    default: ukernel_mx24(1, kc, a, panel, c, ldc, accumulate); break;
   }
 }
 
-/* A tile of fewer than 16 columns (the last strip) goes through a local [mr][16] copy of c. */
-static void edge_tile(int mr, int kc, const float *a, size_t lda, const float *panel, float *c, size_t ldc, int nr, int accumulate) {
+/* A tile of fewer than NR columns (the last strip) goes through a local [mr][NR] copy of c. */
+static void edge_tile(int mr, int kc, const float *a, const float *panel, float *c, size_t ldc, int nr, int accumulate) {
   float tile[MR * NR] __attribute__((aligned(32)));
   memset(tile, 0, sizeof tile);
   if (accumulate)
     for (int i = 0; i < mr; i++) memcpy(tile + i * NR, c + i * ldc, (size_t)nr * sizeof(float));
-  ukernel_rows(mr, kc, a, lda, panel, tile, NR, 1);
+  ukernel_rows(mr, kc, a, panel, tile, NR, 1);
   for (int i = 0; i < mr; i++) memcpy(c + i * ldc, tile + i * NR, (size_t)nr * sizeof(float));
 }
 
+/* Rows r0..r0+3 of x (valid of them; zeros beyond) into xp[k][MR]. */
+static void pack_rows_tile(const float *x, int k, int valid, float *xp) {
+  int kk = 0;
+  if (valid == MR) {
+    const float *r0 = x, *r1 = x + k, *r2 = x + 2 * (size_t)k, *r3 = x + 3 * (size_t)k;
+    for (; kk + 8 <= k; kk += 8) {
+      __m256 a0 = _mm256_loadu_ps(r0 + kk), a1 = _mm256_loadu_ps(r1 + kk), a2 = _mm256_loadu_ps(r2 + kk), a3 = _mm256_loadu_ps(r3 + kk);
+      __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1), t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
+      __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      float *d = xp + (size_t)kk * MR;
+      _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u1, 0x20));
+      _mm256_storeu_ps(d + 8, _mm256_permute2f128_ps(u2, u3, 0x20));
+      _mm256_storeu_ps(d + 16, _mm256_permute2f128_ps(u0, u1, 0x31));
+      _mm256_storeu_ps(d + 24, _mm256_permute2f128_ps(u2, u3, 0x31));
+    }
+  }
+  for (; kk < k; kk++)
+    for (int i = 0; i < MR; i++) xp[(size_t)kk * MR + i] = i < valid ? x[(size_t)i * k + kk] : 0.0f;
+}
+
+const float *xds_gemm_pack_rows(const float *x, int rows, int k) {
+  const int tiles = (rows + MR - 1) / MR;
+  float *xp = xds_scratch(1, (size_t)tiles * k * MR * sizeof(float)); /* [tiles][k][MR] f32 */
+  for (int t = 0; t < tiles; t++) {
+    const int valid = rows - t * MR < MR ? rows - t * MR : MR;
+    pack_rows_tile(x + (size_t)t * MR * k, k, valid, xp + (size_t)t * k * MR);
+  }
+  return xp;
+}
 
 /* Prefetches the weights of the next strip into L2 a few lines per micro-tile (a linear cursor). */
 typedef struct { const char *next, *end; int lines; } strip_prefetch;
@@ -222,7 +246,7 @@ static inline void prefetch_some(strip_prefetch *p) {
  * the thread count or the chunking. (Row tiles other than 6 + remainder, e.g. 32 = 6·4 + 4 + 4
  * or 6·2 + 5·4 to avoid the 2-row tile, measured within ±3 % of it: not kept.)
  */
-static void gemm_row_block(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1, int next_o0) {
+static void gemm_row_block(const xds_linear *lw, const float *xp, int rows, float *y, int o0, int o1, int next_o0) {
   const int k = lw->in_dim, n = lw->out_dim;
   const int tiles = ((k + KC - 1) / KC) * ((rows + MR - 1) / MR);
   float *panel = xds_scratch(0, (size_t)k * NR * sizeof(float)); /* [k][16] f32 */
@@ -237,11 +261,11 @@ static void gemm_row_block(const xds_linear *lw, const float *x, int rows, float
       if (per_block) pack_block_float(lw, n0, nr, k0, kc, pk);
       for (int m0 = 0; m0 < rows; m0 += MR) {
         const int mr = rows - m0 < MR ? rows - m0 : MR;
-        const float *a = x + (size_t)m0 * k + k0;
+        const float *a = xp + (size_t)m0 * k + (size_t)k0 * MR; /* [kc][MR] packed rows */
         float *c = y + (size_t)m0 * n + n0;
         prefetch_some(&pf);
-        if (nr == NR) ukernel_rows(mr, kc, a, (size_t)k, pk, c, (size_t)n, k0 > 0);
-        else edge_tile(mr, kc, a, (size_t)k, pk, c, (size_t)n, nr, k0 > 0);
+        if (nr == NR) ukernel_rows(mr, kc, a, pk, c, (size_t)n, k0 > 0);
+        else edge_tile(mr, kc, a, pk, c, (size_t)n, nr, k0 > 0);
       }
     }
   }
@@ -253,10 +277,10 @@ static void gemm_row_block(const xds_linear *lw, const float *x, int rows, float
  */
 #define MC_ROWS 96
 
-void xds_gemm_packed(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1, int next_o0) {
+void xds_gemm_packed(const xds_linear *lw, const float *xp, int rows, float *y, int o0, int o1, int next_o0) {
   const int k = lw->in_dim, n = lw->out_dim;
   for (int m = 0; m < rows; m += MC_ROWS) {
     const int mb = rows - m < MC_ROWS ? rows - m : MC_ROWS;
-    gemm_row_block(lw, x + (size_t)m * k, mb, y + (size_t)m * n, o0, o1, m + MC_ROWS < rows ? o0 : next_o0);
+    gemm_row_block(lw, xp + (size_t)m * k, mb, y + (size_t)m * n, o0, o1, m + MC_ROWS < rows ? o0 : next_o0);
   }
 }

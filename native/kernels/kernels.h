@@ -31,9 +31,10 @@ int xds_use_vnni(void);
 void xds_split(int n, int align, int task, int num_tasks, int *begin, int *end);
 
 /* Per-thread scratch memory that grows on demand (64-byte aligned); slots 0..7 are independent.
- * Used: 0 GEMM panel / stream scales, 1-2 int8 activations, 3 attention scores / rope / stream |x|,
- * 4-7 moe.c (4-5 per expert, 6-7 the caller's entry buffer and layout); attention: 6 the caller's
- * row items, 7 the caller's absorbed-MLA buffers, 4-5 per-head gathers (mla_absorbed.c). */
+ * Used: 0 GEMM panel / stream scales, 1 GEMM packed rows or int8 activations, 2 int8 activations,
+ * 3 attention scores / rope / stream |x|, 4-7 moe.c (4-5 per expert, 6-7 the caller's entry buffer
+ * and layout); attention: 6 the caller's row items, 7 the caller's absorbed-MLA buffers, 4-5
+ * per-head gathers (mla_absorbed.c). */
 void *xds_scratch(int slot, size_t bytes);
 
 enum xds_format { XDS_F32 = 0, XDS_BF16 = 1, XDS_INT8 = 2 };
@@ -68,9 +69,15 @@ void xds_gemv_int8_rowscale_stream(const xds_linear *lw, const int8_t *xq, const
 void xds_gemv_int8_rowscale_stream_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, float *y, int o0, int o1);
 /* Float GEMV (f32/bf16 weights) rows [o0, o1). */
 void xds_gemv_float(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1);
-/* Packed, cache-blocked GEMM over output channels [o0, o1) (o0 a multiple of 16); next_o0 is the
- * first channel of the range the thread runs next (its weights are prefetched), -1 for none. */
-void xds_gemm_packed(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1, int next_o0);
+/* Output channels per packed GEMM strip: a thread's range starts at a multiple of it. */
+#define XDS_GEMM_NR 24
+/* The GEMM's activation rows packed into 4-row tiles [ceil(rows/4)][k][4] f32 (zero padded), in
+ * the calling thread's scratch slot 1: valid until that thread's next matmul. */
+const float *xds_gemm_pack_rows(const float *x, int rows, int k);
+/* Packed, cache-blocked GEMM over output channels [o0, o1) (o0 a multiple of XDS_GEMM_NR) of the
+ * packed rows xp; next_o0 is the first channel of the range the thread runs next (its weights are
+ * prefetched), -1 for none. */
+void xds_gemm_packed(const xds_linear *lw, const float *xp, int rows, float *y, int o0, int o1, int next_o0);
 
 /* Fused elementwise kernels. */
 void xds_rms_norm(const float *x, const float *w, float eps, float *y, int rows, int dim);
