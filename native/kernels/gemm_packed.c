@@ -1,10 +1,11 @@
 /*
  * Prefill and batch GEMM (16+ rows), packed and cache-blocked (CPU-FACTS.md §2c "packed
- * BLIS-style"), AVX2 version: each 16-column strip of Wᵀ is packed (and converted: bf16 → f32,
- * int8 → dequantized f32) into [k][16] panels: f32/bf16 one [KC][16] block at a time (L1), int8
- * the whole [K][16] strip (L2); per K block of KC an M×16 micro-kernel (M ≤ 6, 2M ymm
- * accumulators, broadcasts of x) sweeps all activation rows over the [KC][16] slice. C
- * accumulates in y.
+ * BLIS-style"; docs/kernels.md "Packed GEMM: 4×24 micro-kernel"), AVX2 version: each 24-column
+ * strip of Wᵀ is packed (and converted: bf16 → f32, int8 → dequantized f32) into [k][24] panels:
+ * f32/bf16 one [KC][24] block at a time (L1), int8 the whole [K][24] strip (L2). The activation
+ * rows are packed once per thread and call into 4-row tiles [k][4] (xds_gemm_pack_rows, BLIS's
+ * packed A); per K block a 4×24 micro-kernel (12 ymm accumulators, 3 panel loads and 4 broadcasts
+ * per 12 FMA) sweeps every tile over the [KC][24] slice. C accumulates in y.
  */
 #include "kernels.h"
 #include <immintrin.h>
@@ -12,9 +13,7 @@
 
 #define MR 4
 #define NR XDS_GEMM_NR
-#ifndef KC
 #define KC 256
-#endif
 
 /* Row n's weights [k0, k0 + kc) as f32 into dst (stride NR): bf16 widened, int8 dequantized. */
 static void pack_row(const xds_linear *lw, size_t n, int k0, int kc, float *dst) {
@@ -243,13 +242,12 @@ static inline void prefetch_some(strip_prefetch *p) {
  * [K][16] f32 out to L2 and read it back: 5-7 % slower at 16-32 rows, 1 thread); f32 likewise.
  * int8 keeps the whole-strip packing (its transposing path starts at k0 = 0). Per output element the
  * arithmetic is one FMA chain in increasing k whatever the tiling, so results do not depend on
- * the thread count or the chunking. (Row tiles other than 6 + remainder, e.g. 32 = 6·4 + 4 + 4
- * or 6·2 + 5·4 to avoid the 2-row tile, measured within ±3 % of it: not kept.)
+ * the thread count or the chunking (and equal the former 6×16 kernel's bit for bit).
  */
 static void gemm_row_block(const xds_linear *lw, const float *xp, int rows, float *y, int o0, int o1, int next_o0) {
   const int k = lw->in_dim, n = lw->out_dim;
   const int tiles = ((k + KC - 1) / KC) * ((rows + MR - 1) / MR);
-  float *panel = xds_scratch(0, (size_t)k * NR * sizeof(float)); /* [k][16] f32 */
+  float *panel = xds_scratch(0, (size_t)k * NR * sizeof(float)); /* [k][24] f32 */
   for (int n0 = o0; n0 < o1; n0 += NR) {
     int nr = o1 - n0 < NR ? o1 - n0 : NR;
     const int per_block = lw->format != XDS_INT8;
@@ -257,7 +255,7 @@ static void gemm_row_block(const xds_linear *lw, const float *xp, int rows, floa
     strip_prefetch pf = next_strip(lw, n0 + NR, o1, next_o0, tiles);
     for (int k0 = 0; k0 < k; k0 += KC) {
       int kc = k - k0 < KC ? k - k0 : KC;
-      float *pk = per_block ? panel : panel + (size_t)k0 * NR; /* [kc][16] f32 */
+      float *pk = per_block ? panel : panel + (size_t)k0 * NR; /* [kc][24] f32 */
       if (per_block) pack_block_float(lw, n0, nr, k0, kc, pk);
       for (int m0 = 0; m0 < rows; m0 += MR) {
         const int mr = rows - m0 < MR ? rows - m0 : MR;
@@ -272,8 +270,8 @@ static void gemm_row_block(const xds_linear *lw, const float *xp, int rows, floa
 }
 
 /*
- * Rows per block: a block's activations for one K block (MC_ROWS × KC f32 = 96 KiB) stay in L2
- * while every strip of the chunk sweeps them; the weights are packed again per block.
+ * Rows per block: a block's packed activations for one K block (MC_ROWS × KC f32 = 96 KiB) stay
+ * in L2 while every strip of the chunk sweeps them; the weights are packed again per block.
  */
 #define MC_ROWS 96
 

@@ -1,8 +1,9 @@
 /**
- * Packed GEMM (native/kernels/gemm_packed.c, docs/kernels.md "Packed GEMM at 32 and 512 rows")
- * against the reference backend: every row count's tiling (6-row tiles and a 1-5 row remainder
- * tile), bf16 K blocks with 8-column tails and K < 8, a last strip narrower than 16 columns, and
- * the 2-thread split whose chunks are claimed one ahead, and the 96-row blocks of long calls.
+ * Packed GEMM (native/kernels/gemm_packed.c, docs/kernels.md "Packed GEMM: 4×24 micro-kernel")
+ * against the reference backend: every row count's tiling (4-row tiles of packed activations and
+ * a 1-3 row remainder tile, K tails of the 8-column row packing), bf16 K blocks with 8-column
+ * tails and K < 8, a last strip narrower than 24 columns, the 2-thread split into chunks aligned
+ * to 24 columns and claimed one ahead, and the 96-row blocks of long calls.
  * Tolerance (MODELS.md §8.3): |y − ref| ≤ 1e-5 · Σ|x·w| per element; 1 and 2 threads bit for bit.
  */
 import { test } from 'node:test';
@@ -67,8 +68,8 @@ function withGemmFrom(rows: number, fn: () => void): void {
   }
 }
 
-test('packed GEMM row tiling: every remainder of 6 rows matches the reference', () => {
-  // 37 outputs = 2 strips + a 5-column strip; 203 = 25 blocks of 8 + 3; 600 = K blocks 256 + 256 + 88.
+test('packed GEMM row tiling: every remainder of 4 (and of the former 6) rows matches the reference', () => {
+  // 37 outputs = a 24-column strip + a 13-column strip; 203 = 25 blocks of 8 + 3; 600 = K blocks 256 + 256 + 88.
   withGemmFrom(1, () => {
     const rowCounts = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 19, 20, 21, 32, 33, 38];
     rowCounts.forEach((rows, k) => {
@@ -98,4 +99,13 @@ test('packed GEMM row blocks (96 rows each, gemm_packed.c MC_ROWS): several bloc
   for (const [rows, o, i] of [[97, 40, 300], [192, 24, 64], [200, 37, 520]] as const) {
     for (const format of ['f32', 'bf16'] as const) check(weight(format, o, i, rows + o), rows, rows * 3);
   }
+});
+
+test('packed GEMM strips of 24 columns: widths around 24 and 48, 2-thread chunks aligned to 24, equal 1 thread bit for bit', () => {
+  // 1000 outputs = 41 strips + 16 columns over 16 chunks (≥ 1 MiB of work: both threads take part);
+  // K 517 = two 256-column K blocks + 5 (bf16 8-column tails; row packing's scalar tail).
+  withGemmFrom(1, () => {
+    for (const o of [23, 24, 25, 47, 48, 49]) check(weight('bf16', o, 70, o), 6, o + 1);
+  });
+  for (const format of ['f32', 'bf16'] as const) for (const rows of [17, 31, 32]) check(weight(format, 1000, 517, rows), rows, rows + 5);
 });
