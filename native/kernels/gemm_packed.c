@@ -112,7 +112,7 @@ static inline __attribute__((always_inline)) void pack_block(const xds_linear *l
     for (int i = 0; i < 8 && k8 < kc; i++) pack_row(lw, (size_t)(n0 + j0 + i), k0 + k8, kc - k8, panel + (size_t)k8 * NR + j0 + i);
   }
   for (int j = j0; j < nvalid; j++) pack_row(lw, (size_t)(n0 + j), k0, kc, panel + j);
-  for (int j = nvalid; j < NR; j++)
+  for (int j = nvalid; j < (nvalid + 7) / 8 * 8; j++) /* the kernel reads whole ymm: 8-column groups */
     for (int k = 0; k < kc; k++) panel[k * NR + j] = 0.0f;
 }
 
@@ -137,48 +137,57 @@ static void pack_panel(const xds_linear *lw, int n0, int nvalid, int k0, int kc,
     }
   }
   for (int j = j0; j < nvalid; j++) pack_row(lw, (size_t)(n0 + j), k0, kc, panel + j);
-  for (int j = nvalid; j < NR; j++)
+  for (int j = nvalid; j < (nvalid + 7) / 8 * 8; j++) /* the kernel reads whole ymm: 8-column groups */
     for (int k = 0; k < kc; k++) panel[k * NR + j] = 0.0f;
 }
 
-/* Row i of the M-row kernel: named accumulators, guarded by the compile-time M (dead rows vanish). */
-#define ROW_FMA(i, ci0, ci1, ci2) if (M > i) { __m256 av = _mm256_broadcast_ss(a + k * MR + i); ci0 = _mm256_fmadd_ps(av, b0, ci0); ci1 = _mm256_fmadd_ps(av, b1, ci1); ci2 = _mm256_fmadd_ps(av, b2, ci2); }
-#define ROW_LOAD(i, ci0, ci1, ci2) if (M > i) { ci0 = _mm256_loadu_ps(c + i * ldc); ci1 = _mm256_loadu_ps(c + i * ldc + 8); ci2 = _mm256_loadu_ps(c + i * ldc + 16); }
-#define ROW_STORE(i, ci0, ci1, ci2) if (M > i) { _mm256_storeu_ps(c + i * ldc, ci0); _mm256_storeu_ps(c + i * ldc + 8, ci1); _mm256_storeu_ps(c + i * ldc + 16, ci2); }
+/* Row i of the kernel: named accumulators, guarded by the compile-time M and NV (dead ones vanish). */
+#define ROW_FMA(i, ci0, ci1, ci2) if (M > i) { __m256 av = _mm256_broadcast_ss(ar[i] + k * KS); ci0 = _mm256_fmadd_ps(av, b0, ci0); \
+  if (NV > 1) { ci1 = _mm256_fmadd_ps(av, b1, ci1); } if (NV > 2) { ci2 = _mm256_fmadd_ps(av, b2, ci2); } }
+#define ROW_LOAD(i, ci0, ci1, ci2) if (M > i) { ci0 = _mm256_loadu_ps(c + i * ldc); if (NV > 1) { ci1 = _mm256_loadu_ps(c + i * ldc + 8); } \
+  if (NV > 2) { ci2 = _mm256_loadu_ps(c + i * ldc + 16); } }
+#define ROW_STORE(i, ci0, ci1, ci2) if (M > i) { _mm256_storeu_ps(c + i * ldc, ci0); if (NV > 1) { _mm256_storeu_ps(c + i * ldc + 8, ci1); } \
+  if (NV > 2) { _mm256_storeu_ps(c + i * ldc + 16, ci2); } }
+#define ROWS(OP) OP(0, c00, c01, c02) OP(1, c10, c11, c12) OP(2, c20, c21, c22) OP(3, c30, c31, c32) OP(4, c40, c41, c42) OP(5, c50, c51, c52)
 
 /*
- * c[M][24] (+)= a[kc][MR] (packed rows, the first M used) · panel[kc][24] for a compile-time
- * M ≤ 4 (always inlined with a constant, so the 3M accumulators stay in registers); c rows ldc
- * apart. Per element: one FMA chain in increasing k, whatever M.
+ * c[M][8·NV] (+)= rows · panel[kc][24] (its first 8·NV columns) for compile-time M ≤ 6 rows and
+ * NV ≤ 3 ymm per row, M·NV ≤ 12 (always inlined with constants, so the accumulators stay in
+ * registers). Row i's activations are ar[i][k·KS]: KS 4, a lane of a packed 4-row tile; KS 1, the
+ * row in place. c rows ldc apart. Per element: one FMA chain in increasing k, whatever M and NV.
  */
-static inline __attribute__((always_inline)) void ukernel_mx24(const int M, int kc, const float *a, const float *panel, float *c, size_t ldc, int accumulate) {
-  __m256 z = _mm256_setzero_ps(), c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
-  if (accumulate) { ROW_LOAD(0, c00, c01, c02) ROW_LOAD(1, c10, c11, c12) ROW_LOAD(2, c20, c21, c22) ROW_LOAD(3, c30, c31, c32) }
+static inline __attribute__((always_inline)) void ukernel(const int M, const int NV, const int KS, int kc, const float *const ar[6], const float *panel, float *c, size_t ldc, int accumulate) {
+  __m256 z = _mm256_setzero_ps(), c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z;
+  __m256 c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z;
+  if (accumulate) { ROWS(ROW_LOAD) }
   for (int k = 0; k < kc; k++) {
     const float *p = panel + (size_t)k * NR;
-    __m256 b0 = _mm256_load_ps(p), b1 = _mm256_load_ps(p + 8), b2 = _mm256_load_ps(p + 16);
-    ROW_FMA(0, c00, c01, c02) ROW_FMA(1, c10, c11, c12) ROW_FMA(2, c20, c21, c22) ROW_FMA(3, c30, c31, c32)
+    __m256 b0 = _mm256_load_ps(p), b1 = NV > 1 ? _mm256_load_ps(p + 8) : z, b2 = NV > 2 ? _mm256_load_ps(p + 16) : z;
+    ROWS(ROW_FMA)
   }
-  ROW_STORE(0, c00, c01, c02) ROW_STORE(1, c10, c11, c12) ROW_STORE(2, c20, c21, c22) ROW_STORE(3, c30, c31, c32)
+  ROWS(ROW_STORE)
 }
 
-/* One full-width tile of mr (1..4) rows, in place. */
-static void ukernel_rows(int mr, int kc, const float *a, const float *panel, float *c, size_t ldc, int accumulate) {
-  switch (mr) {
-    case 4: ukernel_mx24(4, kc, a, panel, c, ldc, accumulate); break;
-    case 3: ukernel_mx24(3, kc, a, panel, c, ldc, accumulate); break;
-    case 2: ukernel_mx24(2, kc, a, panel, c, ldc, accumulate); break;
-    default: ukernel_mx24(1, kc, a, panel, c, ldc, accumulate); break;
-  }
+#define UK(M, NV, KS) ukernel(M, NV, KS, kc, ar, panel, c, ldc, accumulate); break;
+#define UK_ALL(KS) \
+  if (nv == 3) switch (mr) { case 4: UK(4, 3, KS) case 3: UK(3, 3, KS) case 2: UK(2, 3, KS) default: UK(1, 3, KS) } \
+  else if (nv == 2) switch (mr) { case 6: UK(6, 2, KS) case 5: UK(5, 2, KS) case 4: UK(4, 2, KS) case 3: UK(3, 2, KS) case 2: UK(2, 2, KS) default: UK(1, 2, KS) } \
+  else switch (mr) { case 6: UK(6, 1, KS) case 5: UK(5, 1, KS) case 4: UK(4, 1, KS) case 3: UK(3, 1, KS) case 2: UK(2, 1, KS) default: UK(1, 1, KS) }
+
+/* One tile of mr rows (1..4 for nv 3, 1..6 otherwise) × nv (1..3) ymm of columns, in place;
+ * packed: rows in 4-row tiles (KS 4), else in place (KS 1). */
+static void ukernel_rows(int mr, int nv, int packed, int kc, const float *const ar[6], const float *panel, float *c, size_t ldc, int accumulate) {
+  if (packed) { UK_ALL(MR) }
+  else { UK_ALL(1) }
 }
 
-/* A tile of fewer than NR columns (the last strip) goes through a local [mr][NR] copy of c. */
-static void edge_tile(int mr, int kc, const float *a, const float *panel, float *c, size_t ldc, int nr, int accumulate) {
-  float tile[MR * NR] __attribute__((aligned(32)));
+/* A tile of nr columns, not a multiple of 8 (the last strip), goes through a local [mr][NR] copy of c. */
+static void edge_tile(int mr, int packed, int kc, const float *const ar[6], const float *panel, float *c, size_t ldc, int nr, int accumulate) {
+  float tile[6 * NR] __attribute__((aligned(32)));
   memset(tile, 0, sizeof tile);
   if (accumulate)
     for (int i = 0; i < mr; i++) memcpy(tile + i * NR, c + i * ldc, (size_t)nr * sizeof(float));
-  ukernel_rows(mr, kc, a, panel, tile, NR, 1);
+  ukernel_rows(mr, (nr + 7) / 8, packed, kc, ar, panel, tile, NR, 1);
   for (int i = 0; i < mr; i++) memcpy(c + i * ldc, tile + i * NR, (size_t)nr * sizeof(float));
 }
 
@@ -244,7 +253,7 @@ static inline void prefetch_some(strip_prefetch *p) {
  * arithmetic is one FMA chain in increasing k whatever the tiling, so results do not depend on
  * the thread count or the chunking (and equal the former 6×16 kernel's bit for bit).
  */
-static void gemm_row_block(const xds_linear *lw, const float *xp, int rows, float *y, int o0, int o1, int next_o0) {
+static void gemm_row_block(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0) {
   const int k = lw->in_dim, n = lw->out_dim;
   const int tiles = ((k + KC - 1) / KC) * ((rows + MR - 1) / MR);
   float *panel = xds_scratch(0, (size_t)k * NR * sizeof(float)); /* [k][24] f32 */
@@ -257,13 +266,16 @@ static void gemm_row_block(const xds_linear *lw, const float *xp, int rows, floa
       int kc = k - k0 < KC ? k - k0 : KC;
       float *pk = per_block ? panel : panel + (size_t)k0 * NR; /* [kc][24] f32 */
       if (per_block) pack_block_float(lw, n0, nr, k0, kc, pk);
-      for (int m0 = 0; m0 < rows; m0 += MR) {
-        const int mr = rows - m0 < MR ? rows - m0 : MR;
-        const float *a = xp + (size_t)m0 * k + (size_t)k0 * MR; /* [kc][MR] packed rows */
+      const int nv = (nr + 7) / 8, group = nv == 3 ? MR : 6; /* rows per tile: 12 accumulators */
+      for (int m0 = 0; m0 < rows; m0 += group) {
+        const int mr = rows - m0 < group ? rows - m0 : group;
+        const float *ar[6]; /* row m0 + i at k0: lane (m0 + i) % 4 of its tile [k][4], or in x */
+        for (int i = 0; i < 6; i++)
+          ar[i] = xp ? xp + (size_t)((m0 + i) / MR) * k * MR + (size_t)k0 * MR + (m0 + i) % MR : x + (size_t)(m0 + i) * k + k0;
         float *c = y + (size_t)m0 * n + n0;
         prefetch_some(&pf);
-        if (nr == NR) ukernel_rows(mr, kc, a, pk, c, (size_t)n, k0 > 0);
-        else edge_tile(mr, kc, a, pk, c, (size_t)n, nr, k0 > 0);
+        if (nr % 8 == 0) ukernel_rows(mr, nv, xp != NULL, kc, ar, pk, c, (size_t)n, k0 > 0);
+        else edge_tile(mr, xp != NULL, kc, ar, pk, c, (size_t)n, nr, k0 > 0);
       }
     }
   }
@@ -275,10 +287,10 @@ static void gemm_row_block(const xds_linear *lw, const float *xp, int rows, floa
  */
 #define MC_ROWS 96
 
-void xds_gemm_packed(const xds_linear *lw, const float *xp, int rows, float *y, int o0, int o1, int next_o0) {
+void xds_gemm_packed(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0) {
   const int k = lw->in_dim, n = lw->out_dim;
   for (int m = 0; m < rows; m += MC_ROWS) {
     const int mb = rows - m < MC_ROWS ? rows - m : MC_ROWS;
-    gemm_row_block(lw, xp + (size_t)m * k, mb, y + (size_t)m * n, o0, o1, m + MC_ROWS < rows ? o0 : next_o0);
+    gemm_row_block(lw, x + (size_t)m * k, xp ? xp + (size_t)m * k : NULL, mb, y + (size_t)m * n, o0, o1, m + MC_ROWS < rows ? o0 : next_o0);
   }
 }

@@ -74,10 +74,13 @@ void xds_gemv_float(const xds_linear *lw, const float *x, int rows, float *y, in
 /* The GEMM's activation rows packed into 4-row tiles [ceil(rows/4)][k][4] f32 (zero padded), in
  * the calling thread's scratch slot 1: valid until that thread's next matmul. */
 const float *xds_gemm_pack_rows(const float *x, int rows, int k);
-/* Packed, cache-blocked GEMM over output channels [o0, o1) (o0 a multiple of XDS_GEMM_NR) of the
- * packed rows xp; next_o0 is the first channel of the range the thread runs next (its weights are
- * prefetched), -1 for none. */
-void xds_gemm_packed(const xds_linear *lw, const float *xp, int rows, float *y, int o0, int o1, int next_o0);
+/* From this many output channels a call packs its activation rows (below, packing costs more
+ * than the conflict misses of reading the rows in place save). */
+#define XDS_GEMM_PACK_ROWS_MIN_OUT 192
+/* Packed, cache-blocked GEMM of x [rows, in_dim] over output channels [o0, o1) (o0 a multiple of
+ * XDS_GEMM_NR), reading the packed rows xp of x if not NULL; next_o0 is the first channel of the
+ * range the thread runs next (its weights are prefetched), -1 for none. */
+void xds_gemm_packed(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0);
 
 /* Fused elementwise kernels. */
 void xds_rms_norm(const float *x, const float *w, float eps, float *y, int rows, int dim);

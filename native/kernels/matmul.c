@@ -67,7 +67,7 @@ static void matmul_int8_one_row(const matmul_job *job, int o0, int o1) {
 
 /* Output channels [o0, o1) for all rows (next_o0: see xds_gemm_packed). */
 static void matmul_range(const matmul_job *job, const float *xp, int o0, int o1, int next_o0) {
-  if (job->use_gemm) xds_gemm_packed(job->lw, xp, job->rows, job->y, o0, o1, next_o0);
+  if (job->use_gemm) xds_gemm_packed(job->lw, job->x, xp, job->rows, job->y, o0, o1, next_o0);
   else if (job->lw->format != XDS_INT8) xds_gemv_float(job->lw, job->x, job->rows, job->y, o0, o1);
   else if (job->rows == 1 && job->lw->in_dim < STREAM_MAX_IN_DIM) matmul_int8_one_row(job, o0, o1);
   else if (is_per_channel(job->lw)) {
@@ -93,13 +93,14 @@ static void matmul_task(void *arg, int task, int num_tasks) {
   (void)task;
   (void)num_tasks;
   const int align = job->use_gemm ? XDS_GEMM_NR : 16;
+  const int pack = job->use_gemm && job->lw->out_dim >= XDS_GEMM_PACK_ROWS_MIN_OUT;
   const float *xp = NULL; /* the GEMM's packed rows, once per thread and call */
   for (int c = claim(job), next; c < job->num_chunks; c = next) {
     next = job->use_gemm ? claim(job) : job->num_chunks;
     int o0, o1, n0 = -1, n1 = -1;
     xds_split(job->lw->out_dim, align, c, job->num_chunks, &o0, &o1);
     if (next < job->num_chunks) xds_split(job->lw->out_dim, align, next, job->num_chunks, &n0, &n1);
-    if (job->use_gemm && !xp && o0 < o1) xp = xds_gemm_pack_rows(job->x, job->rows, job->lw->in_dim);
+    if (pack && !xp && o0 < o1) xp = xds_gemm_pack_rows(job->x, job->rows, job->lw->in_dim);
     if (o0 < o1) matmul_range(job, xp, o0, o1, n0 < n1 ? n0 : -1);
     if (!job->use_gemm) next = claim(job);
   }

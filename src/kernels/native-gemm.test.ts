@@ -109,3 +109,12 @@ test('packed GEMM strips of 24 columns: widths around 24 and 48, 2-thread chunks
   });
   for (const format of ['f32', 'bf16'] as const) for (const rows of [17, 31, 32]) check(weight(format, 1000, 517, rows), rows, rows + 5);
 });
+
+test('packed GEMM on packed activation rows (≥ 192 outputs, kernels.h XDS_GEMM_PACK_ROWS_MIN_OUT): 1-3 row tails, 8-column last strip, 96-row blocks', () => {
+  // 200 outputs = 8 strips of 24 + 8 columns; K 203 = 25 × 8 + 3 (the row packing's scalar tail).
+  withGemmFrom(1, () => {
+    for (const format of ['f32', 'bf16'] as const) {
+      for (const rows of [1, 2, 3, 5, 6, 7, 97]) check(weight(format, 200, 203, rows), rows, rows + 50);
+    }
+  });
+});
