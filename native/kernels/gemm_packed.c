@@ -15,17 +15,17 @@
 #define NR XDS_GEMM_NR
 #define KC 256
 
-/* Row n's weights [k0, k0 + kc) as f32 into dst (stride NR): bf16 widened, int8 dequantized. */
-static void pack_row(const xds_linear *lw, size_t n, int k0, int kc, float *dst) {
+/* Row n's weights [k0, k0 + kc) as f32 into dst (stride ps): bf16 widened, int8 dequantized. */
+static void pack_row(const xds_linear *lw, size_t n, int k0, int kc, float *dst, int ps) {
   const size_t base = n * (size_t)lw->in_dim + (size_t)k0;
   if (lw->format == XDS_F32) {
     const float *row = (const float *)lw->w + base;
-    for (int k = 0; k < kc; k++) dst[k * NR] = row[k];
+    for (int k = 0; k < kc; k++) dst[k * ps] = row[k];
   } else if (lw->format == XDS_BF16) {
     const uint16_t *row = (const uint16_t *)lw->w + base;
     for (int k = 0; k < kc; k++) {
       union { uint32_t u; float f; } c = { .u = (uint32_t)row[k] << 16 };
-      dst[k * NR] = c.f;
+      dst[k * ps] = c.f;
     }
   } else {
     const int8_t *row = (const int8_t *)lw->w + base;
@@ -35,7 +35,7 @@ static void pack_row(const xds_linear *lw, size_t n, int k0, int kc, float *dst)
       int g = (k0 + k) / gs, end = (g + 1) * gs - k0;
       if (end > kc) end = kc;
       const float s = scales[g];
-      for (; k < end; k++) dst[k * NR] = (float)row[k] * s;
+      for (; k < end; k++) dst[k * ps] = (float)row[k] * s;
     }
   }
 }
@@ -70,11 +70,11 @@ static inline void transpose8(__m256 r[8]) {
 }
 
 /*
- * bf16 rows n0..n0+7, columns k..k+7 into panel rows k..k+7 (8 f32 each, stride NR): the
+ * bf16 rows n0..n0+7, columns k..k+7 into panel rows k..k+7 (8 f32 each, stride ps): the
  * transpose runs on 16-bit values, and its last step interleaves them with zeros, which is the
  * bf16 → f32 widening (f32 bits = bf16 << 16). Row j sits in lane 0 (j < 4) or lane 1 (j + 4).
  */
-static inline void pack8x8_bf16(const uint16_t *w, size_t ld, float *dst) {
+static inline void pack8x8_bf16(const uint16_t *w, size_t ld, float *dst, int ps) {
   __m256i q[4], t[4], u[4];
   for (int j = 0; j < 4; j++)
     q[j] = _mm256_loadu2_m128i((const __m128i *)(w + (size_t)(j + 4) * ld), (const __m128i *)(w + (size_t)j * ld));
@@ -84,45 +84,45 @@ static inline void pack8x8_bf16(const uint16_t *w, size_t ld, float *dst) {
   u[2] = _mm256_unpacklo_epi32(t[1], t[3]); u[3] = _mm256_unpackhi_epi32(t[1], t[3]);
   const __m256i z = _mm256_setzero_si256();
   for (int i = 0; i < 4; i++) {
-    _mm256_storeu_si256((__m256i *)(dst + (size_t)(2 * i) * NR), _mm256_unpacklo_epi16(z, u[i]));
-    _mm256_storeu_si256((__m256i *)(dst + (size_t)(2 * i + 1) * NR), _mm256_unpackhi_epi16(z, u[i]));
+    _mm256_storeu_si256((__m256i *)(dst + (size_t)(2 * i) * ps), _mm256_unpacklo_epi16(z, u[i]));
+    _mm256_storeu_si256((__m256i *)(dst + (size_t)(2 * i + 1) * ps), _mm256_unpackhi_epi16(z, u[i]));
   }
 }
 
-/* f32 rows n0..n0+7, columns k..k+7 into panel rows k..k+7 (stride NR). */
-static inline void pack8x8_f32(const float *w, size_t ld, float *dst) {
+/* f32 rows n0..n0+7, columns k..k+7 into panel rows k..k+7 (stride ps). */
+static inline void pack8x8_f32(const float *w, size_t ld, float *dst, int ps) {
   __m256 r[8];
   for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(w + (size_t)i * ld);
   transpose8(r);
-  for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + (size_t)i * NR, r[i]);
+  for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + (size_t)i * ps, r[i]);
 }
 
 /* pack_panel for f32 (bf16 = 0) or bf16 (bf16 = 1, a constant: inlined per format) weights,
  * columns [k0, k0 + kc) (k0 a multiple of 8). */
-static inline __attribute__((always_inline)) void pack_block(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel, const int bf16) {
+static inline __attribute__((always_inline)) void pack_block(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel, int ps, const int bf16) {
   const size_t in = (size_t)lw->in_dim, base = (size_t)n0 * in + (size_t)k0;
   const int k8 = kc / 8 * 8;
   int j0 = 0;
   for (; j0 + 8 <= nvalid; j0 += 8) {
     for (int k = 0; k < k8; k += 8) {
       const size_t at = base + (size_t)j0 * in + (size_t)k;
-      if (bf16) pack8x8_bf16((const uint16_t *)lw->w + at, in, panel + (size_t)k * NR + j0);
-      else pack8x8_f32((const float *)lw->w + at, in, panel + (size_t)k * NR + j0);
+      if (bf16) pack8x8_bf16((const uint16_t *)lw->w + at, in, panel + (size_t)k * ps + j0, ps);
+      else pack8x8_f32((const float *)lw->w + at, in, panel + (size_t)k * ps + j0, ps);
     }
-    for (int i = 0; i < 8 && k8 < kc; i++) pack_row(lw, (size_t)(n0 + j0 + i), k0 + k8, kc - k8, panel + (size_t)k8 * NR + j0 + i);
+    for (int i = 0; i < 8 && k8 < kc; i++) pack_row(lw, (size_t)(n0 + j0 + i), k0 + k8, kc - k8, panel + (size_t)k8 * ps + j0 + i, ps);
   }
-  for (int j = j0; j < nvalid; j++) pack_row(lw, (size_t)(n0 + j), k0, kc, panel + j);
+  for (int j = j0; j < nvalid; j++) pack_row(lw, (size_t)(n0 + j), k0, kc, panel + j, ps);
   for (int j = nvalid; j < (nvalid + 7) / 8 * 8; j++) /* the kernel reads whole ymm: 8-column groups */
-    for (int k = 0; k < kc; k++) panel[k * NR + j] = 0.0f;
+    for (int k = 0; k < kc; k++) panel[k * ps + j] = 0.0f;
 }
 
-static void pack_block_float(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel) {
-  if (lw->format == XDS_BF16) pack_block(lw, n0, nvalid, k0, kc, panel, 1);
-  else pack_block(lw, n0, nvalid, k0, kc, panel, 0);
+static void pack_block_float(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel, int ps) {
+  if (lw->format == XDS_BF16) pack_block(lw, n0, nvalid, k0, kc, panel, ps, 1);
+  else pack_block(lw, n0, nvalid, k0, kc, panel, ps, 0);
 }
 
 /* panel[k][j] = W[n0 + j][k0 + k] for j < nvalid, 0 beyond (zero padding of the last strip). */
-static void pack_panel(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel) {
+static void pack_panel(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel, int ps) {
   int j0 = 0, k8 = 0;
   if (k0 == 0 && (lw->format != XDS_INT8 || lw->group_size % 8 == 0)) {
     k8 = kc / 8 * 8;
@@ -131,14 +131,14 @@ static void pack_panel(const xds_linear *lw, int n0, int nvalid, int k0, int kc,
         __m256 r[8];
         for (int i = 0; i < 8; i++) r[i] = load8_weights(lw, (size_t)(n0 + j0 + i), k);
         transpose8(r);
-        for (int i = 0; i < 8; i++) _mm256_storeu_ps(panel + (size_t)(k + i) * NR + j0, r[i]);
+        for (int i = 0; i < 8; i++) _mm256_storeu_ps(panel + (size_t)(k + i) * ps + j0, r[i]);
       }
-      for (int i = 0; i < 8 && k8 < kc; i++) pack_row(lw, (size_t)(n0 + j0 + i), k8, kc - k8, panel + (size_t)k8 * NR + j0 + i);
+      for (int i = 0; i < 8 && k8 < kc; i++) pack_row(lw, (size_t)(n0 + j0 + i), k8, kc - k8, panel + (size_t)k8 * ps + j0 + i, ps);
     }
   }
-  for (int j = j0; j < nvalid; j++) pack_row(lw, (size_t)(n0 + j), k0, kc, panel + j);
+  for (int j = j0; j < nvalid; j++) pack_row(lw, (size_t)(n0 + j), k0, kc, panel + j, ps);
   for (int j = nvalid; j < (nvalid + 7) / 8 * 8; j++) /* the kernel reads whole ymm: 8-column groups */
-    for (int k = 0; k < kc; k++) panel[k * NR + j] = 0.0f;
+    for (int k = 0; k < kc; k++) panel[k * ps + j] = 0.0f;
 }
 
 /* Row i of the kernel: named accumulators, guarded by the compile-time M and NV (dead ones vanish). */
@@ -156,38 +156,40 @@ static void pack_panel(const xds_linear *lw, int n0, int nvalid, int k0, int kc,
  * registers). Row i's activations are ar[i][k·KS]: KS 4, a lane of a packed 4-row tile; KS 1, the
  * row in place. c rows ldc apart. Per element: one FMA chain in increasing k, whatever M and NV.
  */
-static inline __attribute__((always_inline)) void ukernel(const int M, const int NV, const int KS, int kc, const float *const ar[6], const float *panel, float *c, size_t ldc, int accumulate) {
+static inline __attribute__((always_inline)) void ukernel(const int M, const int NV, const int KS, const int PS, int kc, const float *const ar[6], const float *panel, float *c, size_t ldc, int accumulate) {
   __m256 z = _mm256_setzero_ps(), c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z;
   __m256 c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z;
   if (accumulate) { ROWS(ROW_LOAD) }
   for (int k = 0; k < kc; k++) {
-    const float *p = panel + (size_t)k * NR;
+    const float *p = panel + (size_t)k * PS;
     __m256 b0 = _mm256_load_ps(p), b1 = NV > 1 ? _mm256_load_ps(p + 8) : z, b2 = NV > 2 ? _mm256_load_ps(p + 16) : z;
     ROWS(ROW_FMA)
   }
   ROWS(ROW_STORE)
 }
 
-#define UK(M, NV, KS) ukernel(M, NV, KS, kc, ar, panel, c, ldc, accumulate); break;
-#define UK_ALL(KS) \
-  if (nv == 3) switch (mr) { case 4: UK(4, 3, KS) case 3: UK(3, 3, KS) case 2: UK(2, 3, KS) default: UK(1, 3, KS) } \
-  else if (nv == 2) switch (mr) { case 6: UK(6, 2, KS) case 5: UK(5, 2, KS) case 4: UK(4, 2, KS) case 3: UK(3, 2, KS) case 2: UK(2, 2, KS) default: UK(1, 2, KS) } \
-  else switch (mr) { case 6: UK(6, 1, KS) case 5: UK(5, 1, KS) case 4: UK(4, 1, KS) case 3: UK(3, 1, KS) case 2: UK(2, 1, KS) default: UK(1, 1, KS) }
+#define UK(M, NV, KS, PS) ukernel(M, NV, KS, PS, kc, ar, panel, c, ldc, accumulate); break;
+#define UK_ALL(KS, PS) \
+  if (nv == 3) switch (mr) { case 4: UK(4, 3, KS, PS) case 3: UK(3, 3, KS, PS) case 2: UK(2, 3, KS, PS) default: UK(1, 3, KS, PS) } \
+  else if (nv == 2) switch (mr) { case 6: UK(6, 2, KS, PS) case 5: UK(5, 2, KS, PS) case 4: UK(4, 2, KS, PS) case 3: UK(3, 2, KS, PS) case 2: UK(2, 2, KS, PS) default: UK(1, 2, KS, PS) } \
+  else switch (mr) { case 6: UK(6, 1, KS, PS) case 5: UK(5, 1, KS, PS) case 4: UK(4, 1, KS, PS) case 3: UK(3, 1, KS, PS) case 2: UK(2, 1, KS, PS) default: UK(1, 1, KS, PS) }
 
 /* One tile of mr rows (1..4 for nv 3, 1..6 otherwise) × nv (1..3) ymm of columns, in place;
- * packed: rows in 4-row tiles (KS 4), else in place (KS 1). */
-static void ukernel_rows(int mr, int nv, int packed, int kc, const float *const ar[6], const float *panel, float *c, size_t ldc, int accumulate) {
-  if (packed) { UK_ALL(MR) }
-  else { UK_ALL(1) }
+ * packed: rows in 4-row tiles (KS 4), else in place (KS 1); panel rows ps (16 or 24) apart. */
+static void ukernel_rows(int mr, int nv, int packed, int ps, int kc, const float *const ar[6], const float *panel, float *c, size_t ldc, int accumulate) {
+  if (packed) { UK_ALL(MR, NR) }
+  else if (ps == NR) { UK_ALL(1, NR) }
+  else if (nv == 2) switch (mr) { case 6: UK(6, 2, 1, 16) case 5: UK(5, 2, 1, 16) case 4: UK(4, 2, 1, 16) case 3: UK(3, 2, 1, 16) case 2: UK(2, 2, 1, 16) default: UK(1, 2, 1, 16) }
+  else switch (mr) { case 6: UK(6, 1, 1, 16) case 5: UK(5, 1, 1, 16) case 4: UK(4, 1, 1, 16) case 3: UK(3, 1, 1, 16) case 2: UK(2, 1, 1, 16) default: UK(1, 1, 1, 16) }
 }
 
 /* A tile of nr columns, not a multiple of 8 (the last strip), goes through a local [mr][NR] copy of c. */
-static void edge_tile(int mr, int packed, int kc, const float *const ar[6], const float *panel, float *c, size_t ldc, int nr, int accumulate) {
+static void edge_tile(int mr, int packed, int ps, int kc, const float *const ar[6], const float *panel, float *c, size_t ldc, int nr, int accumulate) {
   float tile[6 * NR] __attribute__((aligned(32)));
   memset(tile, 0, sizeof tile);
   if (accumulate)
     for (int i = 0; i < mr; i++) memcpy(tile + i * NR, c + i * ldc, (size_t)nr * sizeof(float));
-  ukernel_rows(mr, (nr + 7) / 8, packed, kc, ar, panel, tile, NR, 1);
+  ukernel_rows(mr, (nr + 7) / 8, packed, ps, kc, ar, panel, tile, NR, 1);
   for (int i = 0; i < mr; i++) memcpy(c + i * ldc, tile + i * NR, (size_t)nr * sizeof(float));
 }
 
@@ -226,12 +228,12 @@ typedef struct { const char *next, *end; int lines; } strip_prefetch;
 
 static size_t elem_bytes(const xds_linear *lw) { return lw->format == XDS_F32 ? 4 : lw->format == XDS_BF16 ? 2 : 1; }
 
-static strip_prefetch next_strip(const xds_linear *lw, int n1, int o1, int next_o0, int tiles) {
+static strip_prefetch next_strip(const xds_linear *lw, int n1, int o1, int next_o0, int ws, int tiles) {
   strip_prefetch p = { NULL, NULL, 0 };
   if (n1 >= o1 && next_o0 >= 0) { n1 = next_o0; o1 = lw->out_dim; }
   if (n1 >= o1) return p;
   const size_t row = (size_t)lw->in_dim * elem_bytes(lw);
-  const int nr = o1 - n1 < NR ? o1 - n1 : NR;
+  const int nr = o1 - n1 < ws ? o1 - n1 : ws;
   p.next = (const char *)lw->w + (size_t)n1 * row;
   p.end = p.next + (size_t)nr * row;
   p.lines = (int)((p.end - p.next) / 64 / (size_t)tiles) + 1;
@@ -253,30 +255,40 @@ static inline void prefetch_some(strip_prefetch *p) {
  * arithmetic is one FMA chain in increasing k whatever the tiling, so results do not depend on
  * the thread count or the chunking (and equal the former 6×16 kernel's bit for bit).
  */
-static void gemm_row_block(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0) {
-  const int k = lw->in_dim, n = lw->out_dim;
-  const int tiles = ((k + KC - 1) / KC) * ((rows + MR - 1) / MR);
-  float *panel = xds_scratch(0, (size_t)k * NR * sizeof(float)); /* [k][24] f32 */
-  for (int n0 = o0; n0 < o1; n0 += NR) {
-    int nr = o1 - n0 < NR ? o1 - n0 : NR;
-    const int per_block = lw->format != XDS_INT8;
-    if (!per_block) pack_panel(lw, n0, nr, 0, k, panel);
-    strip_prefetch pf = next_strip(lw, n0 + NR, o1, next_o0, tiles);
+/* Activation row pointers at column k0 for rows m0..m0+5: lanes of 4-row tiles [k][4] in xp, or rows of x. */
+static void row_ptrs(const float *x, const float *xp, int k, int m0, int k0, const float *ar[6]) {
+  for (int i = 0; i < 6; i++)
+    ar[i] = xp ? xp + (size_t)((m0 + i) / MR) * k * MR + (size_t)k0 * MR + (m0 + i) % MR : x + (size_t)(m0 + i) * k + k0;
+}
+
+/* Every row tile of one strip's K block [k0, k0 + kc) against its packed panel pk (stride ws). */
+static void strip_tiles(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int n0, int nr, int ws, int k0, int kc, const float *pk, strip_prefetch *pf) {
+  const int k = lw->in_dim, nv = (nr + 7) / 8, group = nv == 3 ? MR : 6; /* 12 accumulators */
+  const size_t n = (size_t)lw->out_dim;
+  for (int m0 = 0; m0 < rows; m0 += group) {
+    const int mr = rows - m0 < group ? rows - m0 : group;
+    const float *ar[6];
+    row_ptrs(x, xp, k, m0, k0, ar);
+    float *c = y + (size_t)m0 * n + n0;
+    prefetch_some(pf);
+    if (nr % 8 == 0) ukernel_rows(mr, nv, xp != NULL, ws, kc, ar, pk, c, n, k0 > 0);
+    else edge_tile(mr, xp != NULL, ws, kc, ar, pk, c, n, nr, k0 > 0);
+  }
+}
+
+static void gemm_row_block(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0, int ws) {
+  const int k = lw->in_dim, per_block = lw->format != XDS_INT8;
+  const int group = ws == NR ? MR : 6, tiles = ((k + KC - 1) / KC) * ((rows + group - 1) / group);
+  float *panel = xds_scratch(0, (size_t)k * (size_t)ws * sizeof(float)); /* [k][ws] f32 */
+  for (int n0 = o0; n0 < o1; n0 += ws) {
+    const int nr = o1 - n0 < ws ? o1 - n0 : ws;
+    if (!per_block) pack_panel(lw, n0, nr, 0, k, panel, ws);
+    strip_prefetch pf = next_strip(lw, n0 + ws, o1, next_o0, ws, tiles);
     for (int k0 = 0; k0 < k; k0 += KC) {
-      int kc = k - k0 < KC ? k - k0 : KC;
-      float *pk = per_block ? panel : panel + (size_t)k0 * NR; /* [kc][24] f32 */
-      if (per_block) pack_block_float(lw, n0, nr, k0, kc, pk);
-      const int nv = (nr + 7) / 8, group = nv == 3 ? MR : 6; /* rows per tile: 12 accumulators */
-      for (int m0 = 0; m0 < rows; m0 += group) {
-        const int mr = rows - m0 < group ? rows - m0 : group;
-        const float *ar[6]; /* row m0 + i at k0: lane (m0 + i) % 4 of its tile [k][4], or in x */
-        for (int i = 0; i < 6; i++)
-          ar[i] = xp ? xp + (size_t)((m0 + i) / MR) * k * MR + (size_t)k0 * MR + (m0 + i) % MR : x + (size_t)(m0 + i) * k + k0;
-        float *c = y + (size_t)m0 * n + n0;
-        prefetch_some(&pf);
-        if (nr % 8 == 0) ukernel_rows(mr, nv, xp != NULL, kc, ar, pk, c, (size_t)n, k0 > 0);
-        else edge_tile(mr, xp != NULL, kc, ar, pk, c, (size_t)n, nr, k0 > 0);
-      }
+      const int kc = k - k0 < KC ? k - k0 : KC;
+      float *pk = per_block ? panel : panel + (size_t)k0 * ws; /* [kc][ws] f32 */
+      if (per_block) pack_block_float(lw, n0, nr, k0, kc, pk, ws);
+      strip_tiles(lw, x, xp, rows, y, n0, nr, ws, k0, kc, pk, &pf);
     }
   }
 }
@@ -287,10 +299,12 @@ static void gemm_row_block(const xds_linear *lw, const float *x, const float *xp
  */
 #define MC_ROWS 96
 
+int xds_gemm_strip(int rows) { return rows <= MC_ROWS ? NR : 16; }
+
 void xds_gemm_packed(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0) {
-  const int k = lw->in_dim, n = lw->out_dim;
+  const int k = lw->in_dim, n = lw->out_dim, ws = xds_gemm_strip(rows);
   for (int m = 0; m < rows; m += MC_ROWS) {
     const int mb = rows - m < MC_ROWS ? rows - m : MC_ROWS;
-    gemm_row_block(lw, x + (size_t)m * k, xp ? xp + (size_t)m * k : NULL, mb, y + (size_t)m * n, o0, o1, m + MC_ROWS < rows ? o0 : next_o0);
+    gemm_row_block(lw, x + (size_t)m * k, xp ? xp + (size_t)m * k : NULL, mb, y + (size_t)m * n, o0, o1, m + MC_ROWS < rows ? o0 : next_o0, ws);
   }
 }

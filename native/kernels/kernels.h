@@ -69,16 +69,18 @@ void xds_gemv_int8_rowscale_stream(const xds_linear *lw, const int8_t *xq, const
 void xds_gemv_int8_rowscale_stream_vnni(const xds_linear *lw, const int8_t *xq, const float *xs, float *y, int o0, int o1);
 /* Float GEMV (f32/bf16 weights) rows [o0, o1). */
 void xds_gemv_float(const xds_linear *lw, const float *x, int rows, float *y, int o0, int o1);
-/* Output channels per packed GEMM strip: a thread's range starts at a multiple of it. */
+/* Output channels per packed GEMM strip, 24 (4×24 tiles, up to 96 rows) or 16 (6×16 tiles, more
+ * rows): a thread's range starts at a multiple of xds_gemm_strip(rows). */
 #define XDS_GEMM_NR 24
+int xds_gemm_strip(int rows);
 /* The GEMM's activation rows packed into 4-row tiles [ceil(rows/4)][k][4] f32 (zero padded), in
  * the calling thread's scratch slot 1: valid until that thread's next matmul. */
 const float *xds_gemm_pack_rows(const float *x, int rows, int k);
-/* From this many output channels a call packs its activation rows (below, packing costs more
- * than the conflict misses of reading the rows in place save). */
+/* Calls with 24-column strips pack their activation rows from this many output channels (below,
+ * packing costs more than the conflict misses of reading the rows in place save). */
 #define XDS_GEMM_PACK_ROWS_MIN_OUT 192
 /* Packed, cache-blocked GEMM of x [rows, in_dim] over output channels [o0, o1) (o0 a multiple of
- * XDS_GEMM_NR), reading the packed rows xp of x if not NULL; next_o0 is the first channel of the
+ * xds_gemm_strip(rows)), reading the packed rows xp of x if not NULL (24-column strips only); next_o0 is the first channel of the
  * range the thread runs next (its weights are prefetched), -1 for none. */
 void xds_gemm_packed(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0);
 

@@ -92,8 +92,8 @@ static void matmul_task(void *arg, int task, int num_tasks) {
   matmul_job *job = arg;
   (void)task;
   (void)num_tasks;
-  const int align = job->use_gemm ? XDS_GEMM_NR : 16;
-  const int pack = job->use_gemm && job->lw->out_dim >= XDS_GEMM_PACK_ROWS_MIN_OUT;
+  const int align = job->use_gemm ? xds_gemm_strip(job->rows) : 16;
+  const int pack = align == XDS_GEMM_NR && job->lw->out_dim >= XDS_GEMM_PACK_ROWS_MIN_OUT;
   const float *xp = NULL; /* the GEMM's packed rows, once per thread and call */
   for (int c = claim(job), next; c < job->num_chunks; c = next) {
     next = job->use_gemm ? claim(job) : job->num_chunks;
@@ -154,7 +154,7 @@ void xds_matmul(const xds_linear *lw, const float *x, float *y, int rows, int nu
     job.xq = xq;
     job.xs = xs;
   }
-  const int align = job.use_gemm ? XDS_GEMM_NR : 16;
+  const int align = job.use_gemm ? xds_gemm_strip(rows) : 16;
   int tasks = choose_tasks(lw, rows, num_threads), units = (lw->out_dim + align - 1) / align;
   job.num_chunks = tasks == 1 ? 1 : (units < tasks * CHUNKS_PER_TASK ? units : tasks * CHUNKS_PER_TASK);
   atomic_init(&job.next_chunk, 0);

@@ -3,7 +3,8 @@
  * against the reference backend: every row count's tiling (4-row tiles of packed activations and
  * a 1-3 row remainder tile, K tails of the 8-column row packing), bf16 K blocks with 8-column
  * tails and K < 8, a last strip narrower than 24 columns, the 2-thread split into chunks aligned
- * to 24 columns and claimed one ahead, and the 96-row blocks of long calls.
+ * to 24 columns and claimed one ahead, and the 96-row blocks of long calls (16-column strips, 6-row
+ * tiles over rows read in place).
  * Tolerance (MODELS.md §8.3): |y − ref| ≤ 1e-5 · Σ|x·w| per element; 1 and 2 threads bit for bit.
  */
 import { test } from 'node:test';
@@ -94,11 +95,13 @@ test('packed GEMM over 2 threads (chunks claimed one ahead, a narrow last strip)
   check(weight('bf16', 1024, 256, 9), 32, 10);
 });
 
-test('packed GEMM row blocks (96 rows each, gemm_packed.c MC_ROWS): several blocks and a partial one match the reference', () => {
+test('packed GEMM row blocks (96 rows each, gemm_packed.c MC_ROWS; 6×16 tiles): several blocks and a partial one match the reference, 2 threads', () => {
   // 200 rows = 96 + 96 + 8; 97 = one row past a block; 192 = two whole blocks.
   for (const [rows, o, i] of [[97, 40, 300], [192, 24, 64], [200, 37, 520]] as const) {
     for (const format of ['f32', 'bf16'] as const) check(weight(format, o, i, rows + o), rows, rows * 3);
   }
+  // Over 96 rows the strips are 16 columns wide (xds_gemm_strip): 2-thread chunks aligned to 16.
+  check(weight('bf16', 1000, 300, 3), 100, 4);
 });
 
 test('packed GEMM strips of 24 columns: widths around 24 and 48, 2-thread chunks aligned to 24, equal 1 thread bit for bit', () => {
