@@ -160,6 +160,7 @@ static inline __attribute__((always_inline)) void ukernel(const int M, const int
   __m256 z = _mm256_setzero_ps(), c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z;
   __m256 c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z;
   if (accumulate) { ROWS(ROW_LOAD) }
+#pragma GCC unroll 2 /* 2-3 % at 32 rows (in-process A/B, 1 thread) */
   for (int k = 0; k < kc; k++) {
     const float *p = panel + (size_t)k * PS;
     __m256 b0 = _mm256_load_ps(p), b1 = NV > 1 ? _mm256_load_ps(p + 8) : z, b2 = NV > 2 ? _mm256_load_ps(p + 16) : z;
