@@ -1,11 +1,13 @@
 /*
  * Prefill and batch GEMM (16+ rows), packed and cache-blocked (CPU-FACTS.md §2c "packed
- * BLIS-style"; docs/kernels.md "Packed GEMM: 4×24 micro-kernel"), AVX2 version: each 24-column
- * strip of Wᵀ is packed (and converted: bf16 → f32, int8 → dequantized f32) into [k][24] panels:
- * f32/bf16 one [KC][24] block at a time (L1), int8 the whole [K][24] strip (L2). The activation
- * rows are packed once per thread and call into 4-row tiles [k][4] (xds_gemm_pack_rows, BLIS's
- * packed A); per K block a 4×24 micro-kernel (12 ymm accumulators, 3 panel loads and 4 broadcasts
- * per 12 FMA) sweeps every tile over the [KC][24] slice. C accumulates in y.
+ * BLIS-style"; docs/kernels.md "Packed GEMM: 4×24 micro-kernel"), AVX2 version: each strip of
+ * Wᵀ (24 columns up to 96 rows, 16 beyond: xds_gemm_strip) is packed (and converted: bf16 → f32,
+ * int8 → dequantized f32) into [k][ws] panels: f32/bf16 one [KC][ws] block at a time (L1), int8
+ * the whole [K][ws] strip (L2). With 24-column strips the activation rows are packed once per
+ * thread and call into 4-row tiles [k][4] (xds_gemm_pack_rows, BLIS's packed A) and a 4×24
+ * micro-kernel (12 ymm accumulators, 3 panel loads and 4 broadcasts per 12 FMA) sweeps every tile
+ * over the [KC][24] slice; with 16-column strips a 6×16 one reads the rows in place. C
+ * accumulates in y.
  */
 #include "kernels.h"
 #include <immintrin.h>

@@ -80,8 +80,9 @@ const float *xds_gemm_pack_rows(const float *x, int rows, int k);
  * packing costs more than the conflict misses of reading the rows in place save). */
 #define XDS_GEMM_PACK_ROWS_MIN_OUT 192
 /* Packed, cache-blocked GEMM of x [rows, in_dim] over output channels [o0, o1) (o0 a multiple of
- * xds_gemm_strip(rows)), reading the packed rows xp of x if not NULL (24-column strips only); next_o0 is the first channel of the
- * range the thread runs next (its weights are prefetched), -1 for none. */
+ * xds_gemm_strip(rows)), reading the packed rows xp of x if not NULL (24-column strips only);
+ * next_o0 is the first channel of the range the thread runs next (its weights are prefetched),
+ * -1 for none. Only matmul.c calls it. */
 void xds_gemm_packed(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0);
 
 /* Fused elementwise kernels. */
