@@ -7,12 +7,15 @@
  * a drift of the host favours neither), and the ratio is the median of the per-pair ratios.
  * The baseline is unchanged: the addon's two-thread memcpy ping-pong (copy in, flag, copy out on
  * the other thread, ack) and the raw socket ping-pong between two child processes; every pair
- * launches fresh ranks, as the main run does.
+ * launches fresh ranks, as the main run does. Both sides of a shm pair warm up the same way before
+ * they measure (2000 round trips of 64 B, 512 messages of 1 MiB): a fresh launch otherwise
+ * measures V8 optimizing the multi-chunk path (docs/xccl.md, follow-up 5).
  */
 import { freePorts, launchRanks, type LaunchArgs, type RankResult } from '../testing/launch.js';
 import { loadXcclAddon } from '../shm/process.js';
 import { XdsError } from '../../core/errors.js';
 import { SLOT_HEADER_BYTES } from '../region.js';
+import { sendWarmupFor } from './rank-bench.js';
 
 export interface PairSeries {
   readonly baseline: number[];
@@ -49,7 +52,9 @@ async function runPairs<T>(pairs: number, baseline: () => Promise<T>, p2p: () =>
 
 const MIB = 1 << 20;
 const SEND_ITERS = 64; // 1 MiB messages per sample set (p50 of them), as in the main run
+const SEND_WARMUP = sendWarmupFor(MIB); // unmeasured 1 MiB messages before them, p2p and memcpy alike
 const SMALL_ITERS = 20_000; // 64 B round trips, in samples of 20 (the main run's shm latency setting)
+const SMALL_WARMUP = SMALL_ITERS / 10; // unmeasured 64 B round trips first (the p2p ping-pong skips as many)
 
 export interface ShmPairSeries {
   /** 1 MiB send+ACK GB/s against the memcpy ping-pong's GB/s. */
@@ -64,11 +69,15 @@ function memcpyAddon(): NonNullable<ReturnType<typeof loadXcclAddon>> {
   return addon;
 }
 
-/** The addon's memcpy ping-pong: [64 B one-way p50 µs, 1 MiB GB/s (p50 of copy in + copy out + ack)]. */
+/**
+ * The addon's memcpy ping-pong: [64 B one-way p50 µs, 1 MiB GB/s (p50 of copy in + copy out + ack)].
+ * Measured as the p2p side is: the same warm-up, then the same repetitions (its buffers are
+ * pre-faulted by a memset, as p2p's are by the warm-up).
+ */
 function memcpyFigures(): [number, number] {
   const addon = memcpyAddon();
-  const smallUs = median(Array.from(addon.memcpyPingPong(64, SMALL_ITERS))) / 2000;
-  return [smallUs, MIB / median(Array.from(addon.memcpyPingPong(MIB, SEND_ITERS)))];
+  const smallUs = median(Array.from(addon.memcpyPingPong(64, SMALL_WARMUP + SMALL_ITERS)).slice(SMALL_WARMUP)) / 2000;
+  return [smallUs, MIB / median(Array.from(addon.memcpyPingPong(MIB, SEND_WARMUP + SEND_ITERS)).slice(SEND_WARMUP))];
 }
 
 /**
@@ -82,7 +91,7 @@ export async function shmPairs(pairs: number, spinUs: number, pinCpus: boolean):
   const args: LaunchArgs = {
     region: { worldSize: 2, slotBytes: (64 << 10) + SLOT_HEADER_BYTES, numSlots: 32, epAreaBytes: 0 },
     scenario: 'benchP2p',
-    params: { sizes: [64], itersFor: { 64: SMALL_ITERS }, latencyBatch: 20, bandwidthSizes: [MIB], sendIters: SEND_ITERS },
+    params: { sizes: [64], itersFor: { 64: SMALL_ITERS }, latencyBatch: 20, bandwidthSizes: [MIB], sendIters: SEND_ITERS, sendWarmup: SEND_WARMUP },
     options: { spinUs, timeoutMs: 60_000 },
     killAfterMs: 120_000,
     pinCpus,

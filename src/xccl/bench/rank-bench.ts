@@ -16,6 +16,22 @@ export interface P2pBenchParams {
   readonly latencyBatch?: number;
   /** send+ACK messages per bandwidth size (default: 64 MiB worth, at least 8). */
   readonly sendIters?: number;
+  /** Unmeasured send+ACK messages before those (default: WARMUP_BYTES worth, at least 8). */
+  readonly sendWarmup?: number;
+}
+
+/**
+ * Bytes sent before the measured send+ACK messages of one size. V8 optimizes the multi-chunk path
+ * (writeChunk, pump, readChunk, ...) only after a few thousand chunks: a fresh launch runs its
+ * first 200–300 messages of 1 MiB (16 chunks each) in the interpreter and baseline tiers, at
+ * about half the optimized speed (docs/xccl.md, follow-up 5). 512 MiB is 8192 chunks of 64 KiB,
+ * about twice what the tier-up took in single launches (50 ms at 10 GB/s).
+ */
+export const WARMUP_BYTES = 512 << 20;
+
+/** Default warm-up messages for `bytes`-byte send+ACK measurements. */
+export function sendWarmupFor(bytes: number): number {
+  return Math.max(8, Math.ceil(WARMUP_BYTES / Math.max(1, bytes)));
 }
 
 function now(): number {
@@ -54,17 +70,21 @@ async function pingPong(comm: Communicator, bytes: number, iters: number, warmup
   return out;
 }
 
-/** Rank 0 sends `iters` messages with the synchronous protocol (each waits for its ACK): per-message µs on rank 0. */
-async function sendAckTimes(comm: Communicator, bytes: number, iters: number): Promise<number[]> {
+/**
+ * Rank 0 sends `warmup` then `iters` messages with the synchronous protocol (each waits for its
+ * ACK): per-message µs on rank 0 of the last `iters`. The warm-up is standard practice (osu_bw,
+ * nccl-tests): it measures the steady state, not JIT tier-up and first touches of the buffers.
+ */
+async function sendAckTimes(comm: Communicator, bytes: number, iters: number, warmup: number): Promise<number[]> {
   const buf = new Uint8Array(bytes).fill(3);
   const dst = new Uint8Array(bytes);
   await comm.barrier();
   const out: number[] = [];
-  for (let i = 0; i < iters; i++) {
+  for (let i = 0; i < warmup + iters; i++) {
     const t0 = now();
     if (comm.rank === 0) await comm.send(1, i, buf);
     else await comm.recv(0, i, dst);
-    out.push(now() - t0);
+    if (i >= warmup) out.push(now() - t0);
   }
   return out;
 }
@@ -77,7 +97,10 @@ async function benchP2p(comm: Communicator, params: unknown): Promise<unknown> {
     latency[String(n)] = await pingPong(comm, n, iters, Math.max(2, Math.floor(iters / 10)), p.latencyBatch ?? 1);
   }
   const sendUs: Record<string, number[]> = {};
-  for (const n of p.bandwidthSizes) sendUs[String(n)] = await sendAckTimes(comm, n, p.sendIters ?? Math.max(8, Math.floor((64 << 20) / n)));
+  for (const n of p.bandwidthSizes) {
+    const iters = p.sendIters ?? Math.max(8, Math.floor((64 << 20) / n));
+    sendUs[String(n)] = await sendAckTimes(comm, n, iters, p.sendWarmup ?? sendWarmupFor(n));
+  }
   return { latency, sendUs };
 }
 

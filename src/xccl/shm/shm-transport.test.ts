@@ -2,6 +2,8 @@
  * Tests of the shm waits (paper notes §2.4.1; shm-transport.ts): a wait on a ring-slot word (not
  * only metadata) ends when another thread signals it, and the opt-in yielding spin still ends in
  * a typed timeout naming what it waited for. Real SharedArrayBuffer regions and a real worker.
+ * Also the registration's pre-faulting: pages in the range take no fault when written later, bytes
+ * are unchanged, pages outside it are left alone (the kernel's minor-fault count of this process).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +12,7 @@ import { isXdsError } from '../../core/errors.js';
 import { realClock } from '../../core/clock.js';
 import { HDR, RANK_STATE, makeRegionLayout, ringSlotOffset } from '../region.js';
 import { allocateThreadRegions, openThreadShm } from './thread.js';
+import { prefaultPages } from './shm-transport.js';
 import { loadXcclAddon } from './process.js';
 
 const layout = makeRegionLayout({ worldSize: 2, slotBytes: 256, numSlots: 2, epAreaBytes: 0 });
@@ -57,5 +60,25 @@ describe('xccl shm waits', () => {
     const unset = ringSlotOffset(layout, 1, 1) >> 2;
     assert.throws(() => tr.waitLocal(spec(unset, 1, realClock.nowUs() + 1_000_000)), (e) => isXdsError(e, 'xccl_peer_gone') && /peer rank 1 closed/.test(e.message));
     await tr.close();
+  });
+
+  it('prefaultPages maps the pages of its range for writing, changes no byte and leaves other pages alone', () => {
+    const MIB = 1 << 20;
+    const w = new Int32Array(new SharedArrayBuffer(64 * MIB)); // above glibc's largest mmap threshold: fresh, unmapped pages
+    w[(MIB + 100) >> 2] = 11;
+    w[(33 * MIB) >> 2] = 13;
+    prefaultPages(w, MIB + 100, 33 * MIB + 8); // unaligned ends: pages 256 .. 8448 (the one holding byte 33 MiB + 7)
+    assert.equal(w[(MIB + 100) >> 2], 11);
+    assert.equal(w[(33 * MIB) >> 2], 13);
+    assert.equal(w[(33 * MIB + 4096) >> 2], 0);
+    const faultsWriting = (fromPage: number, toPage: number): number => {
+      const f0 = process.resourceUsage().minorPageFault;
+      for (let p = fromPage; p < toPage; p++) w[(p * 4096 + 64) >> 2] = 1;
+      return process.resourceUsage().minorPageFault - f0;
+    };
+    const inside = faultsWriting(256, 8449);
+    const outside = faultsWriting(8449, 16384);
+    assert.ok(inside <= 8193 / 20, `${inside} faults writing 8193 pre-faulted pages`);
+    assert.ok(outside >= 7935 / 2, `${outside} faults writing 7935 pages outside the range (they were not mapped)`);
   });
 });

@@ -8,7 +8,7 @@
  */
 import { XdsError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
-import { HDR, RANK_STATE, type RegionLayout } from '../region.js';
+import { HDR, RANK_STATE, ringSlotOffset, type RegionLayout } from '../region.js';
 import type { Transport, TransportKind, WaitSpec } from '../transport.js';
 import { copyBytes } from '../copy.js';
 import { loadNativeAddon } from '../../core/native.js';
@@ -44,6 +44,19 @@ export interface ShmOptions {
 
 /** Loads of a spinning wait before it first reads the clock (a few µs, well under the default spin). */
 const FREE_SPINS = 1024;
+/** Stride of the pre-faulting stores: the smallest page size. */
+const PAGE_BYTES = 4096;
+
+/**
+ * Maps every page of bytes [from, to) of `words`' buffer for writing, without changing a byte: an
+ * atomic add of 0 per page (a write access, so no read-only zero page is mapped first), safe
+ * while a peer writes there.
+ */
+export function prefaultPages(words: Int32Array, from: number, to: number): void {
+  if (to <= from) return;
+  for (let b = from & ~3; b < to; b += PAGE_BYTES) Atomics.add(words, b >> 2, 0);
+  Atomics.add(words, (to - 1) >> 2, 0);
+}
 
 export class ShmTransport implements Transport {
   readonly worldSize: number;
@@ -69,6 +82,21 @@ export class ShmTransport implements Transport {
     this.localWords = this.localAll.subarray(0, layout.metaBytes >> 2);
     this.beatTimer = setInterval(() => this.beat(), 50);
     this.beatTimer.unref();
+    this.prefault();
+  }
+
+  /**
+   * Registration maps the pages that p2p and EP traffic write, as RDMA registration pins them: the
+   * managed area of the own region (every ring toward me, the EP area, the all-gather slots) and my
+   * ring in every peer's region (page tables are per process for /dev/shm mappings). Otherwise the
+   * first messages pay a page fault per 4 KiB of ring (about 512 for the first 2 MiB through a
+   * fresh ring; docs/xccl.md, follow-up 5). The application area is left to its user.
+   */
+  private prefault(): void {
+    const l = this.layout;
+    prefaultPages(this.localAll, l.ringOffset, l.appOffset);
+    const mine = ringSlotOffset(l, this.rank, 0);
+    for (let p = 0; p < this.worldSize; p++) if (p !== this.rank) prefaultPages(this.wordsOf(p), mine, mine + l.config.numSlots * l.slotStride);
   }
 
   nowUs(): number {
