@@ -80,6 +80,12 @@ function memcpyFigures(): [number, number] {
   return [smallUs, MIB / median(Array.from(addon.memcpyPingPong(MIB, SEND_WARMUP + SEND_ITERS)).slice(SEND_WARMUP))];
 }
 
+/** A p2p ring of the bench: slots of `slotPayloadBytes` payload (plus the slot header), `numSlots` of them. */
+export interface BenchRing { readonly slotPayloadBytes: number; readonly numSlots: number }
+
+/** The shm pairs' ring: 32 slots of 64 KiB (2 MiB, as the main run's). */
+export const SHM_PAIRS_RING: BenchRing = { slotPayloadBytes: 64 << 10, numSlots: 32 };
+
 /**
  * shm through the public API (worker-thread ranks, the main run's ring and spin): 64 B ping-pong
  * one-way p50 and 1 MiB send+ACK (GB/s from the p50 message time of rank 0), against the memcpy
@@ -87,9 +93,9 @@ function memcpyFigures(): [number, number] {
  * (every size and the C baseline are slow together in about one launch in three), so the median
  * over launches is the steadier figure.
  */
-export async function shmPairs(pairs: number, spinUs: number, pinCpus: boolean): Promise<ShmPairSeries> {
+export async function shmPairs(pairs: number, spinUs: number, pinCpus: boolean, ring: BenchRing = SHM_PAIRS_RING): Promise<ShmPairSeries> {
   const args: LaunchArgs = {
-    region: { worldSize: 2, slotBytes: (64 << 10) + SLOT_HEADER_BYTES, numSlots: 32, epAreaBytes: 0 },
+    region: { worldSize: 2, slotBytes: ring.slotPayloadBytes + SLOT_HEADER_BYTES, numSlots: ring.numSlots, epAreaBytes: 0 },
     scenario: 'benchP2p',
     params: { sizes: [64], itersFor: { 64: SMALL_ITERS }, latencyBatch: 20, bandwidthSizes: [MIB], sendIters: SEND_ITERS, sendWarmup: SEND_WARMUP },
     options: { spinUs, timeoutMs: 60_000 },
