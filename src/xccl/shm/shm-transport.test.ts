@@ -78,7 +78,8 @@ describe('xccl shm waits', () => {
     };
     const inside = faultsWriting(256, 8449);
     const outside = faultsWriting(8449, 16384);
-    assert.ok(inside <= 8193 / 20, `${inside} faults writing 8193 pre-faulted pages`);
-    assert.ok(outside >= 7935 / 2, `${outside} faults writing 7935 pages outside the range (they were not mapped)`);
+    // NOTE: relative, so that it holds with transparent huge pages too (then one fault per 2 MiB outside).
+    assert.ok(outside > 0, 'writing 7935 pages outside the range took no fault (they were not mapped)');
+    assert.ok(inside * 10 <= outside, `${inside} faults writing 8193 pre-faulted pages, ${outside} writing 7935 others`);
   });
 });
