@@ -32,6 +32,8 @@ export interface RingContext {
   readonly direct: DirectSlots | undefined;
   readonly payloadBytes: number;
   readonly numSlots: number;
+  /** µs without progress after which a wait on a peer that is mid-message parks (WaitSpec.stallUs). */
+  readonly streamStallUs: number;
   /** True while some send waits for ring slots (waits then pump it in slices). */
   hasQueuedSends(): boolean;
   spec(peer: number, eventId: number, kind: number, wordIdx: number, bound: number): OpWait;
@@ -81,6 +83,11 @@ export const WAIT_DATA = 2;
 export class OpWait implements WaitSpec {
   peer = 0;
   wordIdx = 0;
+  /** A streaming wait (the peer is mid-message): WaitSpec.stallUs; undefined for the others. */
+  stallUs: number | undefined = undefined;
+  /** WaitSpec.wakeAt: the bound, or a higher threshold for a stream; wakeWord: the word it applies to (undefined: wordIdx). */
+  wakeAt = 0;
+  wakeWord: number | undefined = undefined;
   private eventId = 0;
   private kind = 0;
   private bound = 0;
@@ -95,6 +102,17 @@ export class OpWait implements WaitSpec {
     this.wordIdx = wordIdx;
     this.bound = bound;
     this.deadline = 0;
+    this.stallUs = undefined;
+    this.wakeAt = bound;
+    this.wakeWord = undefined;
+    return this;
+  }
+
+  /** Marks the wait as one on a peer that is streaming (WaitSpec.stallUs); once parked, it wakes when `wakeWord` reaches `wakeAt`. */
+  streaming(stallUs: number, wakeAt = this.bound, wakeWord?: number): this {
+    this.stallUs = stallUs;
+    this.wakeAt = wakeAt;
+    this.wakeWord = wakeWord;
     return this;
   }
 

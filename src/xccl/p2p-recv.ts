@@ -10,7 +10,7 @@ import { XdsError } from '../core/errors.js';
 import { SLOT_HEADER_BYTES, ringSlotOffset, wordOf } from './region.js';
 import { copyBytes } from './copy.js';
 import { isPromise, type MaybePromise } from './transport.js';
-import { H_ACK_EVENT, H_ACK_HEAD, H_EVENT, H_SEQ, H_TOTAL, H_CHUNK, IN_TAIL, ACK_EVENT, ACK_HEAD, RecvOp, WAIT_DATA, SMALL_PAYLOAD_BYTES, type RingContext } from './p2p-ops.js';
+import { H_ACK_EVENT, H_ACK_HEAD, H_EVENT, H_SEQ, H_TOTAL, H_CHUNK, IN_TAIL, ACK_EVENT, ACK_HEAD, RecvOp, WAIT_DATA, SMALL_PAYLOAD_BYTES, type OpWait, type RingContext } from './p2p-ops.js';
 
 export class RecvRing {
   private readonly queues: RecvOp[][];
@@ -172,10 +172,25 @@ export class RecvRing {
   private complete(op: RecvOp): MaybePromise<Uint8Array> {
     while (!this.pollRecv(op)) {
       const head = this.head[op.peer]!;
-      const r = this.c.wait(this.c.spec(op.peer, op.eventId, WAIT_DATA, this.dataWord(op.peer, this.slotOf(op.peer)), head + 1));
+      const spec = this.c.spec(op.peer, op.eventId, WAIT_DATA, this.dataWord(op.peer, this.slotOf(op.peer)), head + 1);
+      if (op.nextChunk > 0 && this.c.direct !== undefined) this.streamWait(spec, op, head);
+      const r = this.c.wait(spec);
       if (isPromise(r)) return r.then(() => this.complete(op));
     }
     return op.dst!;
+  }
+
+  /**
+   * Mid-message on shm, the sender is writing the next chunks: a streaming wait that, once parked,
+   * is woken by the seq of the chunk half a ring ahead (or the message's last), not by every chunk.
+   */
+  private streamWait(spec: OpWait, op: RecvOp, head: number): void {
+    const P = this.c.payloadBytes;
+    const left = Math.ceil(op.dst!.byteLength / P) - op.nextChunk; // chunks of the message not read yet
+    const m = Math.max(1, Math.min(left, this.c.numSlots >> 1));
+    const slot = (this.headSlot[op.peer]! + m - 1) % this.c.numSlots;
+    const wakeWord = ((this.ringBase[op.peer]! + slot * this.c.tr.layout.slotStride) >> 2) + H_SEQ;
+    spec.streaming(this.c.streamStallUs, head + m, wakeWord);
   }
 
   /** Copies out every chunk that has arrived, for the oldest pending receives first. */

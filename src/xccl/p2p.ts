@@ -28,17 +28,27 @@ export interface XcclHandle<T> {
   wait(): Promise<T>;
 }
 
-/** While sends are queued, waits are cut into slices this long (µs) to pump them. */
+/** While sends are queued, waits are cut into slices this long (µs) to pump them (parked waits; spins pump as they go). */
 const PUMP_SLICE_US = 1000;
+/**
+ * A peer mid-message moves a word at least once per chunk copy. A streaming wait that sees no
+ * progress for the time of one chunk at STALL_BYTES_PER_US (1 GB/s, well under a copy on this
+ * host), and at least STALL_MIN_US, parks: the peer is not running (it shares this core or lost
+ * its own), so spinning on would only hold the core it needs (docs/xccl.md, follow-up 6).
+ */
+const STALL_BYTES_PER_US = 1000;
+const STALL_MIN_US = 50;
 
 export class P2p implements RingContext {
   readonly payloadBytes: number;
   readonly numSlots: number;
+  readonly streamStallUs: number;
   /** shm: slots are polled, written and read in place (signals and waits reach any word of a region). */
   readonly direct: DirectSlots | undefined;
   private readonly recvRing: RecvRing;
   private readonly sendQueues: SendOp[][];
   private queuedSends = 0; // ops in sendQueues, over all peers
+  private chunksWritten = 0; // over all peers (progress of queued sends, for WaitSpec.poll)
   private readonly sendTail: number[]; // per peer: chunks written
   private readonly sendEnd: number[]; // per peer: ring position after the last issued message
   private readonly credits: SendCredits; // what each receiver has consumed and acknowledged
@@ -55,6 +65,7 @@ export class P2p implements RingContext {
     const W = tr.worldSize;
     this.payloadBytes = tr.layout.config.slotBytes - SLOT_HEADER_BYTES;
     this.numSlots = tr.layout.config.numSlots;
+    this.streamStallUs = Math.max(STALL_MIN_US, this.payloadBytes / STALL_BYTES_PER_US);
     this.direct = directSlotsOf(tr);
     this.sendQueues = Array.from({ length: W }, () => []);
     this.sendTail = new Array<number>(W).fill(0);
@@ -234,6 +245,7 @@ export class P2p implements RingContext {
     const start = chunkId * this.payloadBytes;
     const n = Math.min(this.payloadBytes, bytes.byteLength - start);
     this.sendTail[peer] = seq;
+    this.chunksWritten++;
     this.sendSlot[peer] = slot + 1 === this.numSlots ? 0 : slot + 1;
     if (this.direct !== undefined) {
       this.direct.writeSlot(peer, off, eventId, chunkId, bytes, start, n, this.recvRing.headOf(peer), this.recvRing.lastEventOf(peer));
@@ -271,14 +283,28 @@ export class P2p implements RingContext {
     const headWord = this.credits.ackWord(op.peer, ACK_HEAD);
     while (op.nextChunk < op.numChunks) {
       if (this.pumpSend(op.peer) === 0 || op.nextChunk === op.numChunks) break;
-      const r = this.wait(this.spec(op.peer, op.eventId, WAIT_SLOT, headWord, this.sendTail[op.peer]! - this.numSlots + 1));
+      const r = this.wait(this.creditWait(op, headWord));
       if (isPromise(r)) return r.then(() => this.completeSend(op));
     }
     if (!this.credits.isAcked(op.peer, op.endTail)) {
-      const r = this.wait(this.spec(op.peer, op.eventId, WAIT_ACK, headWord, op.endTail));
+      const spec = this.spec(op.peer, op.eventId, WAIT_ACK, headWord, op.endTail);
+      if (op.numChunks > 1) spec.streaming(this.streamStallUs); // the receiver is draining the message's chunks
+      const r = this.wait(spec);
       if (isPromise(r)) return r.then(() => this.checkAck(op.peer, op.eventId, op.endTail));
     }
     this.checkAck(op.peer, op.eventId, op.endTail);
+  }
+
+  /**
+   * The wait for a free slot toward `op.peer` mid-message (a credit stall): a streaming wait that,
+   * once parked, is woken when half the ring (or what the message still needs) is free, not at
+   * every credit: with both ranks on one core, each wake-up would otherwise hand the core over for
+   * one chunk.
+   */
+  private creditWait(op: SendOp, headWord: number): OpWait {
+    const bound = this.sendTail[op.peer]! - this.numSlots + 1;
+    const want = Math.max(1, Math.min(op.numChunks - op.nextChunk, this.numSlots >> 1));
+    return this.spec(op.peer, op.eventId, WAIT_SLOT, headWord, bound).streaming(this.streamStallUs, bound + want - 1);
   }
 
   private checkAck(peer: number, eventId: number, endTail: number): void {
@@ -299,7 +325,8 @@ export class P2p implements RingContext {
       if (this.queuedSends === 0 || !this.pumpAllSends()) return this.tr.waitLocal(spec);
       const sliceUs = Math.min(spec.deadlineUs, this.tr.nowUs() + PUMP_SLICE_US);
       try {
-        const r = this.tr.waitLocal({ wordIdx: spec.wordIdx, pred: (v) => spec.pred(v), peer: spec.peer, deadlineUs: sliceUs, what: spec.what });
+        const slice = { wordIdx: spec.wordIdx, pred: (v: number) => spec.pred(v), peer: spec.peer, deadlineUs: sliceUs, what: spec.what, stallUs: spec.stallUs, wakeAt: spec.wakeAt, wakeWord: spec.wakeWord, poll: this.pollSends };
+        const r = this.tr.waitLocal(slice);
         return isPromise(r) ? r.catch((e: unknown) => this.afterSlice(e, spec)) : r;
       } catch (e) {
         if (!this.isSliceEnd(e, spec)) throw e;
@@ -316,6 +343,13 @@ export class P2p implements RingContext {
     if (!this.isSliceEnd(e, spec)) throw e;
     return this.wait(spec);
   }
+
+  /** WaitSpec.poll of sliced waits: pumps the queued sends between spins; true when a chunk went out. */
+  private readonly pollSends = (): boolean => {
+    const before = this.chunksWritten;
+    if (this.queuedSends > 0) this.pumpAllSends();
+    return this.chunksWritten !== before;
+  };
 
   /** Pumps every peer's send queue; true while some send still waits for a slot. */
   private pumpAllSends(): boolean {

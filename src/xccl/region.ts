@@ -31,6 +31,10 @@ export const HDR = {
   sleepers: 3,
   /** World nonce: all ranks of one communicator agree on it. */
   nonce: 4,
+  /** The word the parked waiter waits on, or -1 (any value wakes it); written before `sleepers`. */
+  parkWord: 5,
+  /** A signal of `parkWord` below this value need not wake the parked waiter (WaitSpec.wakeAt). */
+  parkWakeAt: 6,
 } as const;
 
 export const RANK_STATE = { unstarted: 0, ready: 1, closed: 2, dead: 3 } as const;

@@ -25,6 +25,21 @@ export interface WaitSpec {
   readonly deadlineUs: number;
   /** What is awaited, for the error message (e.g. "recv ring tail from rank 2"). */
   readonly what: string;
+  /**
+   * Optional (shm): the peer is expected to move the word within about this long (µs), because it
+   * is streaming a message through a ring. A spin that sees neither the word change nor `poll`
+   * make progress for this long parks at once, whatever the spin budget: a peer that shares this
+   * core (or lost its own) then runs, instead of waiting for this spin's scheduler slice to end.
+   */
+  readonly stallUs?: number;
+  /**
+   * Optional (shm): a parked waiter needs no wake-up before word `wakeWord` (default `wordIdx`)
+   * reaches this value; `pred` must hold once it has. It then parks on `wakeWord`.
+   */
+  readonly wakeAt?: number;
+  readonly wakeWord?: number;
+  /** Optional (shm): called between spins; true when it made progress (resets the stall clock). */
+  readonly poll?: () => boolean;
 }
 
 export interface Transport {

@@ -83,7 +83,7 @@ function memcpyFigures(): [number, number] {
 /** A p2p ring of the bench: slots of `slotPayloadBytes` payload (plus the slot header), `numSlots` of them. */
 export interface BenchRing { readonly slotPayloadBytes: number; readonly numSlots: number }
 
-/** The shm pairs' ring: 32 slots of 64 KiB (2 MiB, as the main run's). */
+/** The bench's p2p ring: 32 slots of 64 KiB (2 MiB), for the shm pairs and the main run (`bench xccl` benchP2p) alike. */
 export const SHM_PAIRS_RING: BenchRing = { slotPayloadBytes: 64 << 10, numSlots: 32 };
 
 /**

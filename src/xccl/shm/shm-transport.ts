@@ -66,6 +66,8 @@ export class ShmTransport implements Transport {
   private readonly localAll: Int32Array; // [totalBytes / 4] i32: the own region, for waits on any word
   private readonly lastBeat = new Map<number, { value: number; sinceUs: number }>();
   private readonly beatTimer: NodeJS.Timeout;
+  /** Counts of the slow paths (tests and diagnostics): waits that parked, spins cut short by a stall, wakes not needed. */
+  readonly stats = { parks: 0, stalls: 0, skippedWakes: 0 };
 
   constructor(
     readonly kind: TransportKind,
@@ -144,7 +146,20 @@ export class ShmTransport implements Transport {
   signal(peer: number, wordIdx: number, value: number): void {
     const w = this.wordsOf(peer);
     Atomics.store(w, wordIdx, value);
-    if (Atomics.load(w, HDR.sleepers) > 0) this.parker.wake(w, wordIdx);
+    if (Atomics.load(w, HDR.sleepers) > 0 && this.needsWake(w, wordIdx, value)) this.parker.wake(w, wordIdx);
+  }
+
+  /**
+   * Whether storing `value` into `wordIdx` of a region with a parked waiter must wake it: always,
+   * unless that waiter said which word and value it needs (WaitSpec.wakeAt; a region has one
+   * waiter, its owner's thread) and this is not it. A stream then wakes a parked rank once per
+   * threshold (half a ring of credits or chunks), not once per chunk.
+   */
+  private needsWake(w: Int32Array, wordIdx: number, value: number): boolean {
+    const pw = Atomics.load(w, HDR.parkWord);
+    if (pw === -1 || (pw === wordIdx && value >= Atomics.load(w, HDR.parkWakeAt))) return true;
+    this.stats.skippedWakes++;
+    return false;
   }
 
   get(peer: number, offset: number, dst: Uint8Array): void {
@@ -162,31 +177,55 @@ export class ShmTransport implements Transport {
       v = Atomics.load(w, spec.wordIdx);
       if (spec.pred(v)) return v;
     }
-    const now = this.nowUs();
-    const spinEnd = Math.min(spec.deadlineUs, now + this.opts.spinUs);
-    const yieldFrom = now + (this.opts.yieldAfterUs ?? Infinity);
+    return this.spinUntil(spec, v) ?? this.parkUntil(spec);
+  }
+
+  /**
+   * The clocked part of a spin: the value once `spec.pred` holds, or undefined once the spin budget
+   * ends, or once a streaming wait (`spec.stallUs`) has seen no progress for that long.
+   */
+  private spinUntil(spec: WaitSpec, seen: number): number | undefined {
+    const w = this.localAll;
+    let t = this.nowUs();
+    const spinEnd = Math.min(spec.deadlineUs, t + this.opts.spinUs);
+    const yieldFrom = t + (this.opts.yieldAfterUs ?? Infinity);
+    const stallUs = spec.stallUs ?? Infinity;
+    let movedAt = t;
     for (let i = 1; ; i++) {
-      v = Atomics.load(w, spec.wordIdx);
+      const v = Atomics.load(w, spec.wordIdx);
       if (spec.pred(v)) return v;
       if ((i & 255) !== 0) continue;
-      const t = this.nowUs();
-      if (t >= spinEnd) break;
+      t = this.nowUs();
+      if (v !== seen || spec.poll?.() === true) {
+        seen = v;
+        movedAt = t;
+      }
+      if (t - movedAt >= stallUs) {
+        this.stats.stalls++;
+        return undefined;
+      }
+      if (t >= spinEnd) return undefined;
       if (t >= yieldFrom) this.parker.yieldCpu?.();
     }
-    return this.parkUntil(spec);
   }
 
   private parkUntil(spec: WaitSpec): number {
     const w = this.localAll;
+    const pw = spec.wakeWord ?? spec.wordIdx; // the word this waiter sleeps on
     for (;;) {
+      const pv = Atomics.load(w, pw);
       const v = Atomics.load(w, spec.wordIdx);
       if (spec.pred(v)) return v;
       if (this.isWordSetByGonePeer(spec)) continue;
       const leftUs = spec.deadlineUs - this.nowUs();
       if (leftUs <= 0) throw new XdsError('xccl_timeout', `xccl rank ${this.rank}: timed out waiting for ${spec.what} (rank ${spec.peer})`);
       this.beat();
+      // What wakes this waiter, published before it counts as a sleeper (signal() reads them after `sleepers`).
+      Atomics.store(w, HDR.parkWord, spec.wakeAt === undefined ? -1 : pw);
+      Atomics.store(w, HDR.parkWakeAt, spec.wakeAt ?? 0);
       Atomics.add(w, HDR.sleepers, 1);
-      if (Atomics.load(w, spec.wordIdx) === v) this.parker.park(w, spec.wordIdx, v, Math.max(0.05, Math.min(this.opts.parkSliceMs, leftUs / 1000)));
+      this.stats.parks++;
+      if (Atomics.load(w, pw) === pv) this.parker.park(w, pw, pv, Math.max(0.05, Math.min(this.opts.parkSliceMs, leftUs / 1000)));
       Atomics.sub(w, HDR.sleepers, 1);
     }
   }

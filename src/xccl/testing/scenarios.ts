@@ -7,6 +7,7 @@ import { isXdsError } from '../../core/errors.js';
 import type { Communicator } from '../communicator.js';
 import { EP_SCENARIOS } from './ep-scenarios.js';
 import { BENCH_SCENARIOS } from '../bench/rank-bench.js';
+import { STREAM_SCENARIOS } from './stream-scenarios.js';
 
 export type Scenario = (comm: Communicator, params: unknown) => Promise<unknown>;
 
@@ -158,4 +159,5 @@ export const SCENARIOS: Record<string, Scenario> = {
   collectives,
   ...EP_SCENARIOS,
   ...BENCH_SCENARIOS,
+  ...STREAM_SCENARIOS,
 };

@@ -10,7 +10,7 @@ import { numberFlag, parseFlags, type Command } from '../../command.js';
 import { freePorts, launchRanks, type LaunchKind, type RankResult } from '../../../xccl/testing/launch.js';
 import { loadXcclAddon } from '../../../xccl/shm/process.js';
 import { SLOT_HEADER_BYTES } from '../../../xccl/region.js';
-import { median, shmPairs, socketPairs, type PairSeries } from '../../../xccl/bench/pairs.js';
+import { SHM_PAIRS_RING, median, shmPairs, socketPairs, type PairSeries } from '../../../xccl/bench/pairs.js';
 
 const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens)] [--int8] [--spin-us N] [--only baseline,p2p,park,ep] [--pin] [--pairs N]
   shm = worker-thread ranks on SharedArrayBuffers (spinning waits); tcp = child-process ranks over loopback.
@@ -61,7 +61,8 @@ async function baselineSocket(f: Figures): Promise<void> {
 }
 
 async function benchP2p(f: Figures, name: string, kind: LaunchKind, spinUs: number, cfg: RunConfig): Promise<void> {
-  const region = { worldSize: 2, slotBytes: (64 << 10) + SLOT_HEADER_BYTES, numSlots: 32, epAreaBytes: 0 };
+  // The ring of the paired runs (SHM_PAIRS_RING), so that the main run and the pairs measure the same thing.
+  const region = { worldSize: 2, slotBytes: SHM_PAIRS_RING.slotPayloadBytes + SLOT_HEADER_BYTES, numSlots: SHM_PAIRS_RING.numSlots, epAreaBytes: 0 };
   const options = { spinUs: kind === 'tcp' ? 0 : spinUs, timeoutMs: 120_000 };
   // shm samples average 20 round trips (sub-µs figures; a clock read costs ~0.1 µs); tcp samples one, as the socket baseline.
   const params = { sizes: SIZES, itersFor: ITERS, bandwidthSizes: [1 << 20, 8 << 20], latencyBatch: kind === 'tcp' ? 1 : 20 };
