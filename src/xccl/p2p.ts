@@ -1,6 +1,6 @@
 /**
  * Point-to-point send/recv with event ids (paper notes §2.4.1, the 8-step protocol). The sender
- * writes chunks into its ring in the receiver's region: one slot each, header
+ * writes chunks into its ring in the receiver's region (p2p-write.ts): one slot each, header
  * [seq, eventId, chunkId, totalBytes] + payload, where seq = the ring position after the chunk.
  * On shm the seq word is stored last (the signal) and the receiver polls the slot itself, so the
  * flag and a small payload share one 128-byte pair of cache lines. Over transports that signal
@@ -13,9 +13,10 @@
  * through the ring as credits come back.
  */
 import { XdsError, isXdsError } from '../core/errors.js';
-import { SLOT_HEADER_BYTES, ringSlotOffset, wordOf } from './region.js';
+import { SLOT_HEADER_BYTES } from './region.js';
 import { asBytes, isPromise, type MaybePromise, type Transport, type WaitSpec } from './transport.js';
-import { ACK_HEAD, DONE, H_CHUNK, H_EVENT, H_SEQ, H_TOTAL, IN_TAIL, OpWait, SMALL_PAYLOAD_BYTES, SendOp, WAIT_ACK, WAIT_SLOT, type RingContext } from './p2p-ops.js';
+import { ACK_HEAD, DONE, OpWait, SMALL_PAYLOAD_BYTES, SendOp, WAIT_ACK, WAIT_SLOT, type RingContext } from './p2p-ops.js';
+import { SlotWriter } from './p2p-write.js';
 import { SendCredits } from './p2p-credits.js';
 import { RecvRing } from './p2p-recv.js';
 import { directSlotsOf, type DirectSlots } from './shm/slots.js';
@@ -48,18 +49,10 @@ export class P2p implements RingContext {
   private readonly recvRing: RecvRing;
   private readonly sendQueues: SendOp[][];
   private queuedSends = 0; // ops in sendQueues, over all peers
-  private chunksWritten = 0; // over all peers (progress of queued sends, for WaitSpec.poll)
-  private readonly sendTail: number[]; // per peer: chunks written
+  private readonly writer: SlotWriter; // chunks into the rings toward the peers
   private readonly sendEnd: number[]; // per peer: ring position after the last issued message
   private readonly credits: SendCredits; // what each receiver has consumed and acknowledged
-  private readonly sendSlot: number[]; // per peer: ring slot index of the next chunk (sendTail mod numSlots)
-  private readonly sendRingBase: number; // byte offset of my ring (slot 0) in every peer's region
-  private readonly slotStride: number;
   private readonly syncWait: OpWait; // reused by synchronous (shm) waits
-  // Scratch slot for puts through the transport: header + a small payload, so a small chunk is one put.
-  private readonly scratch = new Uint8Array(SLOT_HEADER_BYTES + SMALL_PAYLOAD_BYTES); // [16 + 256] u8
-  private readonly header = new Int32Array(this.scratch.buffer, 0, 4); // [4] i32
-  private staged: Uint8Array; // the scratch view of the last small put (reused while sizes repeat)
 
   constructor(readonly tr: Transport, private readonly timeoutUs: number) {
     const W = tr.worldSize;
@@ -68,15 +61,11 @@ export class P2p implements RingContext {
     this.streamStallUs = Math.max(STALL_MIN_US, this.payloadBytes / STALL_BYTES_PER_US);
     this.direct = directSlotsOf(tr);
     this.sendQueues = Array.from({ length: W }, () => []);
-    this.sendTail = new Array<number>(W).fill(0);
     this.sendEnd = new Array<number>(W).fill(0);
     this.credits = new SendCredits(tr);
-    this.sendSlot = new Array<number>(W).fill(0);
-    this.sendRingBase = ringSlotOffset(tr.layout, tr.rank, 0);
-    this.slotStride = tr.layout.slotStride;
     this.syncWait = new OpWait(tr, timeoutUs);
-    this.staged = this.scratch.subarray(0, SLOT_HEADER_BYTES);
     this.recvRing = new RecvRing(this);
+    this.writer = new SlotWriter(tr, this.direct, this.payloadBytes, this.numSlots, this.recvRing);
   }
 
   /** Synchronous send: returns after the receiver's ACK. */
@@ -98,7 +87,7 @@ export class P2p implements RingContext {
     const bytes = asBytes(data);
     if (this.canWriteSingle(peer, bytes.byteLength)) {
       const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + 1);
-      this.writeChunk(peer, eventId, 0, bytes);
+      this.writer.write(peer, eventId, 0, bytes);
       return new SendOp(this, peer, eventId, bytes, 1, endTail, 1);
     }
     return this.issueSend(peer, eventId, bytes);
@@ -161,7 +150,7 @@ export class P2p implements RingContext {
    * receiver wrote) only when the last value read says the ring is full.
    */
   private hasFreeSlot(peer: number): boolean {
-    return this.credits.hasFreeSlot(peer, this.sendTail[peer]!, this.numSlots);
+    return this.credits.hasFreeSlot(peer, this.writer.tailOf(peer), this.numSlots);
   }
 
   /**
@@ -171,7 +160,7 @@ export class P2p implements RingContext {
   private sendSingle(peer: number, eventId: number, bytes: Uint8Array): boolean {
     if (!this.canWriteSingle(peer, bytes.byteLength)) return false;
     const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + 1);
-    this.writeChunk(peer, eventId, 0, bytes);
+    this.writer.write(peer, eventId, 0, bytes);
     if (!this.credits.isAcked(peer, endTail)) this.tr.waitLocal(this.spec(peer, eventId, WAIT_ACK, this.credits.ackWord(peer, ACK_HEAD), endTail));
     this.checkAck(peer, eventId, endTail);
     return true;
@@ -190,7 +179,7 @@ export class P2p implements RingContext {
   /** Writes the one chunk, then one promise that the read callback storing the ACK settles (no op, no `.then`). */
   private sendParked(peer: number, eventId: number, bytes: Uint8Array): Promise<void> {
     const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + 1);
-    this.writeChunk(peer, eventId, 0, bytes);
+    this.writer.write(peer, eventId, 0, bytes);
     const spec = this.spec(peer, eventId, WAIT_ACK, this.credits.ackWord(peer, ACK_HEAD), endTail);
     return new Promise<void>((resolve, reject) => {
       const onAck = (): void => {
@@ -221,7 +210,7 @@ export class P2p implements RingContext {
 
   /** Writes the chunks of `op` that have free slots. */
   private writeChunks(op: SendOp): void {
-    while (op.nextChunk < op.numChunks && this.hasFreeSlot(op.peer)) this.writeChunk(op.peer, op.eventId, op.nextChunk++, op.bytes);
+    while (op.nextChunk < op.numChunks && this.hasFreeSlot(op.peer)) this.writer.write(op.peer, op.eventId, op.nextChunk++, op.bytes);
   }
 
   /** Writes every chunk that has a free slot, oldest send first; returns the sends still unissued. */
@@ -235,43 +224,6 @@ export class P2p implements RingContext {
       this.queuedSends--;
     }
     return q.length;
-  }
-
-  /** Chunk `chunkId` of message `bytes` into the next slot toward `peer`, then its signal. */
-  private writeChunk(peer: number, eventId: number, chunkId: number, bytes: Uint8Array): void {
-    const seq = this.sendTail[peer]! + 1;
-    const slot = this.sendSlot[peer]!;
-    const off = this.sendRingBase + slot * this.slotStride;
-    const start = chunkId * this.payloadBytes;
-    const n = Math.min(this.payloadBytes, bytes.byteLength - start);
-    this.sendTail[peer] = seq;
-    this.chunksWritten++;
-    this.sendSlot[peer] = slot + 1 === this.numSlots ? 0 : slot + 1;
-    if (this.direct !== undefined) {
-      this.direct.writeSlot(peer, off, eventId, chunkId, bytes, start, n, this.recvRing.headOf(peer), this.recvRing.lastEventOf(peer));
-      this.tr.signal(peer, (off >> 2) + H_SEQ, seq); // the slot's flag: after its header and payload
-    } else {
-      this.header[H_SEQ] = seq;
-      this.putSlot(peer, off, eventId, chunkId, bytes.byteLength, n === bytes.byteLength ? bytes : bytes.subarray(start, start + n));
-      this.tr.signal(peer, wordOf(this.tr.layout.p2pInField + this.tr.rank, IN_TAIL), seq);
-    }
-  }
-
-  /** Header + payload through the transport (tcp): one put when small. */
-  private putSlot(peer: number, off: number, eventId: number, chunkId: number, total: number, payload: Uint8Array): void {
-    const h = this.header;
-    h[H_EVENT] = eventId;
-    h[H_CHUNK] = chunkId;
-    h[H_TOTAL] = total;
-    const n = payload.byteLength;
-    if (n <= SMALL_PAYLOAD_BYTES) {
-      if (n > 0) this.scratch.set(payload, SLOT_HEADER_BYTES);
-      if (this.staged.byteLength !== SLOT_HEADER_BYTES + n) this.staged = this.scratch.subarray(0, SLOT_HEADER_BYTES + n);
-      this.tr.put(peer, off, this.staged);
-      return;
-    }
-    this.tr.put(peer, off, this.scratch.subarray(0, SLOT_HEADER_BYTES));
-    this.tr.put(peer, off + SLOT_HEADER_BYTES, payload);
   }
 
   /**
@@ -302,7 +254,7 @@ export class P2p implements RingContext {
    * one chunk.
    */
   private creditWait(op: SendOp, headWord: number): OpWait {
-    const bound = this.sendTail[op.peer]! - this.numSlots + 1;
+    const bound = this.writer.tailOf(op.peer) - this.numSlots + 1;
     const want = Math.max(1, Math.min(op.numChunks - op.nextChunk, this.numSlots >> 1));
     return this.spec(op.peer, op.eventId, WAIT_SLOT, headWord, bound).streaming(this.streamStallUs, bound + want - 1);
   }
@@ -346,9 +298,9 @@ export class P2p implements RingContext {
 
   /** WaitSpec.poll of sliced waits: pumps the queued sends between spins; true when a chunk went out. */
   private readonly pollSends = (): boolean => {
-    const before = this.chunksWritten;
+    const before = this.writer.chunksWritten;
     if (this.queuedSends > 0) this.pumpAllSends();
-    return this.chunksWritten !== before;
+    return this.writer.chunksWritten !== before;
   };
 
   /** Pumps every peer's send queue; true while some send still waits for a slot. */
