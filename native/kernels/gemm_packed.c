@@ -99,6 +99,12 @@ static inline void pack8x8_f32(const float *w, size_t ld, float *dst, int ps) {
   for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + (size_t)i * ps, r[i]);
 }
 
+/* Columns nvalid .. the next multiple of 8 of a [kc][ps] panel set to 0: the kernel reads whole ymm (8-column groups). */
+static void zero_pad_columns(float *panel, int nvalid, int kc, int ps) {
+  for (int j = nvalid; j < (nvalid + 7) / 8 * 8; j++)
+    for (int k = 0; k < kc; k++) panel[k * ps + j] = 0.0f;
+}
+
 /* pack_panel for f32 (bf16 = 0) or bf16 (bf16 = 1, a constant: inlined per format) weights,
  * columns [k0, k0 + kc) (k0 a multiple of 8). */
 static inline __attribute__((always_inline)) void pack_block(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel, int ps, const int bf16) {
@@ -114,8 +120,7 @@ static inline __attribute__((always_inline)) void pack_block(const xds_linear *l
     for (int i = 0; i < 8 && k8 < kc; i++) pack_row(lw, (size_t)(n0 + j0 + i), k0 + k8, kc - k8, panel + (size_t)k8 * ps + j0 + i, ps);
   }
   for (int j = j0; j < nvalid; j++) pack_row(lw, (size_t)(n0 + j), k0, kc, panel + j, ps);
-  for (int j = nvalid; j < (nvalid + 7) / 8 * 8; j++) /* the kernel reads whole ymm: 8-column groups */
-    for (int k = 0; k < kc; k++) panel[k * ps + j] = 0.0f;
+  zero_pad_columns(panel, nvalid, kc, ps);
 }
 
 static void pack_block_float(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel, int ps) {
@@ -139,8 +144,7 @@ static void pack_panel(const xds_linear *lw, int n0, int nvalid, int k0, int kc,
     }
   }
   for (int j = j0; j < nvalid; j++) pack_row(lw, (size_t)(n0 + j), k0, kc, panel + j, ps);
-  for (int j = nvalid; j < (nvalid + 7) / 8 * 8; j++) /* the kernel reads whole ymm: 8-column groups */
-    for (int k = 0; k < kc; k++) panel[k * ps + j] = 0.0f;
+  zero_pad_columns(panel, nvalid, kc, ps);
 }
 
 /* Row i of the kernel: named accumulators, guarded by the compile-time M and NV (dead ones vanish). */
