@@ -10,7 +10,7 @@
 #include "kernels.h"
 
 
-/* matmul(x, format, w, scales|null, groupSize, outDim, inDim, bias|null, y, rows, numThreads) */
+/* matmul(x, format, w, scales|null, groupSize, outDim, inDim, bias|null, y, rows, numThreads, panels?|null) */
 static napi_value js_matmul(napi_env env, napi_callback_info info) {
   call_args a = get_args(env, info);
   xds_linear lw;
@@ -24,8 +24,20 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
   lw.bias = view(&a, 7, NULL, true);
   float *y = view(&a, 8, NULL, false);
   int rows = (int)num(&a, 9), threads = (int)num(&a, 10);
+  const uint16_t *panels = view(&a, 11, NULL, true);
   if (a.failed) return NULL;
-  xds_matmul(&lw, x, y, rows, threads);
+  xds_matmul_panels(&lw, panels, x, y, rows, threads);
+  return NULL;
+}
+
+/* packBf16Panels(w, outDim, inDim, dst): dst [ceil(outDim/8)][inDim][8] (lengths checked in native.ts). */
+static napi_value js_pack_bf16_panels(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  const uint16_t *w = view(&a, 0, NULL, false);
+  int out_dim = (int)num(&a, 1), in_dim = (int)num(&a, 2);
+  uint16_t *dst = view(&a, 3, NULL, false);
+  if (a.failed) return NULL;
+  xds_pack_bf16_panels(w, out_dim, in_dim, dst);
   return NULL;
 }
 
@@ -241,6 +253,7 @@ static void export_fn(napi_env env, napi_value exports, const char *name, napi_c
 
 NAPI_MODULE_INIT() {
   export_fn(env, exports, "matmul", js_matmul);
+  export_fn(env, exports, "packBf16Panels", js_pack_bf16_panels);
   export_fn(env, exports, "rmsNorm", js_rms_norm);
   export_fn(env, exports, "siluMul", js_silu_mul);
   export_fn(env, exports, "add", js_add);

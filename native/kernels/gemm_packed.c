@@ -123,8 +123,47 @@ static inline __attribute__((always_inline)) void pack_block(const xds_linear *l
   zero_pad_columns(panel, nvalid, kc, ps);
 }
 
-static void pack_block_float(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel, int ps) {
-  if (lw->format == XDS_BF16) pack_block(lw, n0, nvalid, k0, kc, panel, ps, 1);
+/*
+ * Prepared bf16 panels (xds_pack_bf16_panels): output channels in groups of 8, each group
+ * [in_dim][8] bf16 contiguous, zero padded past out_dim: [ceil(out_dim / 8)][in_dim][8]. A
+ * panel block is then a widening copy of nv groups, with no transpose: panel[k][8g + j] =
+ * group (n0/8 + g)[k0 + k][j] (the padding columns come out as 0 from the zero-padded groups).
+ */
+size_t xds_bf16_panels_elems(int out_dim, int in_dim) { return (size_t)((out_dim + 7) / 8) * (size_t)in_dim * 8; }
+
+void xds_pack_bf16_panels(const uint16_t *w, int out_dim, int in_dim, uint16_t *dst) {
+  const size_t k = (size_t)in_dim;
+  for (int g = 0; g < (out_dim + 7) / 8; g++) {
+    uint16_t *d = dst + (size_t)g * k * 8; /* [in_dim][8] bf16 */
+    for (int j = 0; j < 8; j++) {
+      const int n = g * 8 + j;
+      if (n < out_dim) for (size_t i = 0; i < k; i++) d[i * 8 + (size_t)j] = w[(size_t)n * k + i];
+      else for (size_t i = 0; i < k; i++) d[i * 8 + (size_t)j] = 0;
+    }
+  }
+}
+
+static inline __m256 widen_bf16x8(const uint16_t *p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+/* panel[kc][ps] f32 from the prepared groups of columns [n0, n0 + nvalid) (n0 a multiple of 8), rows [k0, k0 + kc). */
+static void widen_block(const uint16_t *panels, int in_dim, int n0, int nvalid, int k0, int kc, float *panel, int ps) {
+  const size_t gs = (size_t)in_dim * 8; /* one group, bf16 elements */
+  const uint16_t *g0 = panels + (size_t)(n0 / 8) * gs + (size_t)k0 * 8;
+  const int nv = (nvalid + 7) / 8;
+  for (int k = 0; k < kc; k++) {
+    float *d = panel + (size_t)k * ps;
+    const uint16_t *s = g0 + (size_t)k * 8;
+    _mm256_store_ps(d, widen_bf16x8(s));
+    if (nv > 1) _mm256_store_ps(d + 8, widen_bf16x8(s + gs));
+    if (nv > 2) _mm256_store_ps(d + 16, widen_bf16x8(s + 2 * gs));
+  }
+}
+
+static void pack_block_float(const xds_linear *lw, const uint16_t *panels, int n0, int nvalid, int k0, int kc, float *panel, int ps) {
+  if (panels) widen_block(panels, lw->in_dim, n0, nvalid, k0, kc, panel, ps);
+  else if (lw->format == XDS_BF16) pack_block(lw, n0, nvalid, k0, kc, panel, ps, 1);
   else pack_block(lw, n0, nvalid, k0, kc, panel, ps, 0);
 }
 
@@ -235,15 +274,19 @@ typedef struct { const char *next, *end; int lines; } strip_prefetch;
 
 static size_t elem_bytes(const xds_linear *lw) { return lw->format == XDS_F32 ? 4 : lw->format == XDS_BF16 ? 2 : 1; }
 
-static strip_prefetch next_strip(const xds_linear *lw, int n1, int o1, int next_o0, int ws, int tiles) {
+static strip_prefetch next_strip(const xds_linear *lw, const uint16_t *panels, int n1, int o1, int next_o0, int ws, int tiles) {
   strip_prefetch p = { NULL, NULL, 0 };
   if (n1 >= o1 && next_o0 >= 0) { n1 = next_o0; o1 = lw->out_dim; }
   if (n1 >= o1) return p;
-  const size_t row = (size_t)lw->in_dim * elem_bytes(lw);
-  const int nr = o1 - n1 < ws ? o1 - n1 : ws;
-  p.next = (const char *)lw->w + (size_t)n1 * row;
+  const size_t row = (size_t)lw->in_dim * (panels ? 2 : elem_bytes(lw));
+  int nr = o1 - n1 < ws ? o1 - n1 : ws;
+  if (panels) nr = (nr + 7) / 8 * 8; /* whole groups, [in_dim][8] bf16 each, contiguous */
+  p.next = panels ? (const char *)(panels + (size_t)n1 * lw->in_dim) : (const char *)lw->w + (size_t)n1 * row;
   p.end = p.next + (size_t)nr * row;
   p.lines = (int)((p.end - p.next) / 64 / (size_t)tiles) + 1;
+#ifdef XDS_PANELS_NOPF
+  if (panels) p.lines = 0;
+#endif
   return p;
 }
 
@@ -283,18 +326,18 @@ static void strip_tiles(const xds_linear *lw, const float *x, const float *xp, i
   }
 }
 
-static void gemm_row_block(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0, int ws) {
-  const int k = lw->in_dim, per_block = lw->format != XDS_INT8;
+static void gemm_row_block(const xds_linear *lw, const uint16_t *panels, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0, int ws) {
+  const int k = lw->in_dim, per_block = lw->format != XDS_INT8 || panels;
   const int group = ws == NR ? MR : 6, tiles = ((k + KC - 1) / KC) * ((rows + group - 1) / group);
   float *panel = xds_scratch(0, (size_t)k * (size_t)ws * sizeof(float)); /* [k][ws] f32 */
   for (int n0 = o0; n0 < o1; n0 += ws) {
     const int nr = o1 - n0 < ws ? o1 - n0 : ws;
     if (!per_block) pack_panel(lw, n0, nr, 0, k, panel, ws);
-    strip_prefetch pf = next_strip(lw, n0 + ws, o1, next_o0, ws, tiles);
+    strip_prefetch pf = next_strip(lw, panels, n0 + ws, o1, next_o0, ws, tiles);
     for (int k0 = 0; k0 < k; k0 += KC) {
       const int kc = k - k0 < KC ? k - k0 : KC;
       float *pk = per_block ? panel : panel + (size_t)k0 * ws; /* [kc][ws] f32 */
-      if (per_block) pack_block_float(lw, n0, nr, k0, kc, pk, ws);
+      if (per_block) pack_block_float(lw, panels, n0, nr, k0, kc, pk, ws);
       strip_tiles(lw, x, xp, rows, y, n0, nr, ws, k0, kc, pk, &pf);
     }
   }
@@ -308,10 +351,14 @@ static void gemm_row_block(const xds_linear *lw, const float *x, const float *xp
 
 int xds_gemm_strip(int rows) { return rows <= MC_ROWS ? NR : 16; }
 
-void xds_gemm_packed(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0) {
-  const int k = lw->in_dim, n = lw->out_dim, ws = xds_gemm_strip(rows);
-  for (int m = 0; m < rows; m += MC_ROWS) {
-    const int mb = rows - m < MC_ROWS ? rows - m : MC_ROWS;
-    gemm_row_block(lw, x + (size_t)m * k, xp ? xp + (size_t)m * k : NULL, mb, y + (size_t)m * n, o0, o1, m + MC_ROWS < rows ? o0 : next_o0, ws);
+#ifndef XDS_PANELS_MC
+#define XDS_PANELS_MC (1 << 30)
+#endif
+
+void xds_gemm_packed(const xds_linear *lw, const uint16_t *panels, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0) {
+  const int k = lw->in_dim, n = lw->out_dim, ws = xds_gemm_strip(rows), mc = panels ? XDS_PANELS_MC : MC_ROWS;
+  for (int m = 0; m < rows; m += mc) {
+    const int mb = rows - m < mc ? rows - m : mc;
+    gemm_row_block(lw, panels, x + (size_t)m * k, xp ? xp + (size_t)m * k : NULL, mb, y + (size_t)m * n, o0, o1, m + mc < rows ? o0 : next_o0, ws);
   }
 }

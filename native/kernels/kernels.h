@@ -52,6 +52,14 @@ typedef struct {
 void xds_set_gemm_min_rows(int float_rows, int int8_rows);
 /* y[rows, out_dim] = x[rows, in_dim] · Wᵀ (+ bias), on num_threads threads. */
 void xds_matmul(const xds_linear *lw, const float *x, float *y, int rows, int num_threads);
+/* The same, with lw's bf16 weights also prepared as panels (xds_pack_bf16_panels; NULL: none),
+ * which the packed GEMM reads instead of transposing lw->w (same results, bit for bit); the GEMV
+ * (fewer rows) and other formats read lw->w. */
+void xds_matmul_panels(const xds_linear *lw, const uint16_t *panels, const float *x, float *y, int rows, int num_threads);
+/* bf16 weights [out_dim, in_dim] prepared once for the packed GEMM: output channels in groups of
+ * 8, each [in_dim][8] contiguous, zero padded: [ceil(out_dim / 8)][in_dim][8] bf16 (elements). */
+size_t xds_bf16_panels_elems(int out_dim, int in_dim);
+void xds_pack_bf16_panels(const uint16_t *w, int out_dim, int in_dim, uint16_t *dst);
 
 /* Quantizes one row to int8 per 32-block: xq[ceil32(k)] (zero padded), xs[ceil(k/32)] scales. */
 void xds_quantize_row_q8(const float *x, int k, int8_t *xq, float *xs);
@@ -80,10 +88,11 @@ const float *xds_gemm_pack_rows(const float *x, int rows, int k);
  * packing costs more than the conflict misses of reading the rows in place save). */
 #define XDS_GEMM_PACK_ROWS_MIN_OUT 192
 /* Packed, cache-blocked GEMM of x [rows, in_dim] over output channels [o0, o1) (o0 a multiple of
- * xds_gemm_strip(rows)), reading the packed rows xp of x if not NULL (24-column strips only);
+ * xds_gemm_strip(rows)), reading the packed rows xp of x if not NULL (24-column strips only) and
+ * the prepared bf16 panels of lw if not NULL (else lw->w, transposed per call);
  * next_o0 is the first channel of the range the thread runs next (its weights are prefetched),
  * -1 for none. Only matmul.c calls it. */
-void xds_gemm_packed(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0);
+void xds_gemm_packed(const xds_linear *lw, const uint16_t *panels, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0);
 
 /* Fused elementwise kernels. */
 void xds_rms_norm(const float *x, const float *w, float eps, float *y, int rows, int dim);

@@ -35,6 +35,7 @@ typedef struct {
   int use_gemm;
   const int8_t *xq;
   const float *xs;
+  const uint16_t *panels;  /* prepared bf16 panels of lw (GEMM only), or NULL */
 } matmul_job;
 
 static size_t weight_bytes(const xds_linear *lw) {
@@ -67,7 +68,7 @@ static void matmul_int8_one_row(const matmul_job *job, int o0, int o1) {
 
 /* Output channels [o0, o1) for all rows (next_o0: see xds_gemm_packed). */
 static void matmul_range(const matmul_job *job, const float *xp, int o0, int o1, int next_o0) {
-  if (job->use_gemm) xds_gemm_packed(job->lw, job->x, xp, job->rows, job->y, o0, o1, next_o0);
+  if (job->use_gemm) xds_gemm_packed(job->lw, job->panels, job->x, xp, job->rows, job->y, o0, o1, next_o0);
   else if (job->lw->format != XDS_INT8) xds_gemv_float(job->lw, job->x, job->rows, job->y, o0, o1);
   else if (job->rows == 1 && job->lw->in_dim < STREAM_MAX_IN_DIM) matmul_int8_one_row(job, o0, o1);
   else if (is_per_channel(job->lw)) {
@@ -134,6 +135,10 @@ static int choose_tasks(const xds_linear *lw, int rows, int num_threads) {
 }
 
 void xds_matmul(const xds_linear *lw, const float *x, float *y, int rows, int num_threads) {
+  xds_matmul_panels(lw, NULL, x, y, rows, num_threads);
+}
+
+void xds_matmul_panels(const xds_linear *lw, const uint16_t *panels, const float *x, float *y, int rows, int num_threads) {
   matmul_job job = { .lw = lw, .x = x, .y = y, .rows = rows, .num_chunks = 1 };
   if (rows <= 0 || lw->out_dim <= 0) return;
   if (lw->in_dim == 0) {
@@ -142,6 +147,7 @@ void xds_matmul(const xds_linear *lw, const float *x, float *y, int rows, int nu
     return;
   }
   job.use_gemm = rows >= gemm_min_rows(lw);
+  job.panels = job.use_gemm && lw->format == XDS_BF16 ? panels : NULL;
   if (lw->format == XDS_INT8 && !job.use_gemm) {
     int kp = (lw->in_dim + 31) / 32 * 32;
     int8_t *xq = xds_scratch(1, (size_t)rows * kp);

@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { routerWeightRules, type RouterSpec } from '../config/model-spec.js';
 import { loadNativeAddon } from '../core/native.js';
 import type { ComputeBackend, ExpertWeights, LinearWeight, MoeExpertsArgs, MoeRouteArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
+import { bf16Panels, setPanelBudget } from './native-panels.js';
 import { checkExpertShapes, checkInt, checkLength, checkLinear, checkMatmul, checkMoeExperts, checkMoeRoute, checkPagedAttention, checkPagedMla, checkPagedStatus, checkRope } from './native-checks.js';
 
 type F32 = Float32Array;
@@ -15,7 +16,10 @@ type Nullable<T> = T | null;
 
 /** The addon's exports (native/kernels/addon.c). */
 export interface KernelsAddon {
-  matmul(x: F32, format: number, w: Float32Array | Uint16Array | Int8Array, scales: Nullable<F32>, groupSize: number, outDim: number, inDim: number, bias: Nullable<F32>, y: F32, rows: number, numThreads: number): void;
+  /** panels: the weight's prepared bf16 GEMM panels (native-panels.ts), or null/absent. */
+  matmul(x: F32, format: number, w: Float32Array | Uint16Array | Int8Array, scales: Nullable<F32>, groupSize: number, outDim: number, inDim: number, bias: Nullable<F32>, y: F32, rows: number, numThreads: number, panels?: Nullable<Uint16Array>): void;
+  /** dst [⌈outDim/8⌉, inDim, 8] bf16 ← w [outDim, inDim] bf16 (gemm_packed.c xds_pack_bf16_panels). */
+  packBf16Panels(w: Uint16Array, outDim: number, inDim: number, dst: Uint16Array): void;
   rmsNorm(x: F32, weight: F32, eps: number, y: F32, rows: number, dim: number): void;
   siluMul(gate: F32, up: F32, out: F32, n: number): void;
   add(h: F32, y: F32, n: number): void;
@@ -77,6 +81,12 @@ export interface NativeBackendOptions {
    * accurate). Process-wide.
    */
   readonly int8Prefill?: 'q8' | 'dequant';
+  /**
+   * Bytes of bf16 weights this JS thread may copy into the packed GEMM's panel layout at their
+   * first GEMM-sized call (native-panels.ts); 0 turns the copies off. Default: 1/8 of the host's
+   * memory. Thread-wide (the last backend created with the option sets it).
+   */
+  readonly panelBudgetBytes?: number;
 }
 
 const INT8_GEMM_ROWS = { q8: 1 << 30, dequant: 2 } as const;
@@ -106,6 +116,7 @@ export function nativeBackend(opts: NativeBackendOptions & { quiet?: boolean } =
   if (!addon) return null;
   const numThreads = opts.numThreads ?? defaultNumThreads();
   checkInt(numThreads, 'numThreads', 1);
+  if (opts.panelBudgetBytes !== undefined) setPanelBudget(opts.panelBudgetBytes);
   addon.configure(opts.avx2Only === undefined ? -1 : Number(opts.avx2Only), opts.spinUs ?? -1, 0, opts.int8Prefill ? INT8_GEMM_ROWS[opts.int8Prefill] : 0);
   checkVnniOnce(addon);
   return new NativeBackend(addon, numThreads);
@@ -150,7 +161,7 @@ class NativeBackend implements ComputeBackend {
     checkMatmul(x, w, y, rows);
     const scales = w.format === 'int8' ? w.scales : null;
     const groupSize = w.format === 'int8' ? w.groupSize : 0;
-    this.addon.matmul(x, FORMAT_CODE[w.format], w.data, scales, groupSize, w.outDim, w.inDim, w.bias ?? null, y, rows, this.numThreads);
+    this.addon.matmul(x, FORMAT_CODE[w.format], w.data, scales, groupSize, w.outDim, w.inDim, w.bias ?? null, y, rows, this.numThreads, bf16Panels(this.addon, w, rows));
   }
 
   rmsNorm(x: F32, weight: F32, eps: number, y: F32, rows: number, dim: number): void {
