@@ -7,7 +7,8 @@
  * thread and call into 4-row tiles [k][4] (xds_gemm_pack_rows, BLIS's packed A) and a 4×24
  * micro-kernel (12 ymm accumulators, 3 panel loads and 4 broadcasts per 12 FMA) sweeps every tile
  * over the [KC][24] slice; with 16-column strips a 6×16 one reads the rows in place. C
- * accumulates in y.
+ * accumulates in y. bf16 weights prepared once as panels (gemm_panels.c; docs/kernels.md "GEMM
+ * weights packed once") are widened per K block instead of transposed.
  */
 #include "kernels.h"
 #include <immintrin.h>
@@ -123,46 +124,8 @@ static inline __attribute__((always_inline)) void pack_block(const xds_linear *l
   zero_pad_columns(panel, nvalid, kc, ps);
 }
 
-/*
- * Prepared bf16 panels (xds_pack_bf16_panels): output channels in groups of 8, each group
- * [in_dim][8] bf16 contiguous, zero padded past out_dim: [ceil(out_dim / 8)][in_dim][8]. A
- * panel block is then a widening copy of nv groups, with no transpose: panel[k][8g + j] =
- * group (n0/8 + g)[k0 + k][j] (the padding columns come out as 0 from the zero-padded groups).
- */
-size_t xds_bf16_panels_elems(int out_dim, int in_dim) { return (size_t)((out_dim + 7) / 8) * (size_t)in_dim * 8; }
-
-void xds_pack_bf16_panels(const uint16_t *w, int out_dim, int in_dim, uint16_t *dst) {
-  const size_t k = (size_t)in_dim;
-  for (int g = 0; g < (out_dim + 7) / 8; g++) {
-    uint16_t *d = dst + (size_t)g * k * 8; /* [in_dim][8] bf16 */
-    for (int j = 0; j < 8; j++) {
-      const int n = g * 8 + j;
-      if (n < out_dim) for (size_t i = 0; i < k; i++) d[i * 8 + (size_t)j] = w[(size_t)n * k + i];
-      else for (size_t i = 0; i < k; i++) d[i * 8 + (size_t)j] = 0;
-    }
-  }
-}
-
-static inline __m256 widen_bf16x8(const uint16_t *p) {
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
-}
-
-/* panel[kc][ps] f32 from the prepared groups of columns [n0, n0 + nvalid) (n0 a multiple of 8), rows [k0, k0 + kc). */
-static void widen_block(const uint16_t *panels, int in_dim, int n0, int nvalid, int k0, int kc, float *panel, int ps) {
-  const size_t gs = (size_t)in_dim * 8; /* one group, bf16 elements */
-  const uint16_t *g0 = panels + (size_t)(n0 / 8) * gs + (size_t)k0 * 8;
-  const int nv = (nvalid + 7) / 8;
-  for (int k = 0; k < kc; k++) {
-    float *d = panel + (size_t)k * ps;
-    const uint16_t *s = g0 + (size_t)k * 8;
-    _mm256_store_ps(d, widen_bf16x8(s));
-    if (nv > 1) _mm256_store_ps(d + 8, widen_bf16x8(s + gs));
-    if (nv > 2) _mm256_store_ps(d + 16, widen_bf16x8(s + 2 * gs));
-  }
-}
-
 static void pack_block_float(const xds_linear *lw, const uint16_t *panels, int n0, int nvalid, int k0, int kc, float *panel, int ps) {
-  if (panels) widen_block(panels, lw->in_dim, n0, nvalid, k0, kc, panel, ps);
+  if (panels) xds_gemm_widen_panels(panels, lw->in_dim, n0, nvalid, k0, kc, panel, ps);
   else if (lw->format == XDS_BF16) pack_block(lw, n0, nvalid, k0, kc, panel, ps, 1);
   else pack_block(lw, n0, nvalid, k0, kc, panel, ps, 0);
 }
@@ -284,9 +247,6 @@ static strip_prefetch next_strip(const xds_linear *lw, const uint16_t *panels, i
   p.next = panels ? (const char *)(panels + (size_t)n1 * lw->in_dim) : (const char *)lw->w + (size_t)n1 * row;
   p.end = p.next + (size_t)nr * row;
   p.lines = (int)((p.end - p.next) / 64 / (size_t)tiles) + 1;
-#ifdef XDS_PANELS_NOPF
-  if (panels) p.lines = 0;
-#endif
   return p;
 }
 
@@ -345,20 +305,17 @@ static void gemm_row_block(const xds_linear *lw, const uint16_t *panels, const f
 
 /*
  * Rows per block: a block's packed activations for one K block (MC_ROWS × KC f32 = 96 KiB) stay
- * in L2 while every strip of the chunk sweeps them; the weights are packed again per block.
+ * in L2 while every strip of the chunk sweeps them; the weights are packed again per block (with
+ * prepared panels a widening copy; all rows in one block measured 3-10 % slower at 512 rows).
  */
 #define MC_ROWS 96
 
 int xds_gemm_strip(int rows) { return rows <= MC_ROWS ? NR : 16; }
 
-#ifndef XDS_PANELS_MC
-#define XDS_PANELS_MC (1 << 30)
-#endif
-
 void xds_gemm_packed(const xds_linear *lw, const uint16_t *panels, const float *x, const float *xp, int rows, float *y, int o0, int o1, int next_o0) {
-  const int k = lw->in_dim, n = lw->out_dim, ws = xds_gemm_strip(rows), mc = panels ? XDS_PANELS_MC : MC_ROWS;
-  for (int m = 0; m < rows; m += mc) {
-    const int mb = rows - m < mc ? rows - m : mc;
-    gemm_row_block(lw, panels, x + (size_t)m * k, xp ? xp + (size_t)m * k : NULL, mb, y + (size_t)m * n, o0, o1, m + mc < rows ? o0 : next_o0, ws);
+  const int k = lw->in_dim, n = lw->out_dim, ws = xds_gemm_strip(rows);
+  for (int m = 0; m < rows; m += MC_ROWS) {
+    const int mb = rows - m < MC_ROWS ? rows - m : MC_ROWS;
+    gemm_row_block(lw, panels, x + (size_t)m * k, xp ? xp + (size_t)m * k : NULL, mb, y + (size_t)m * n, o0, o1, m + MC_ROWS < rows ? o0 : next_o0, ws);
   }
 }

@@ -60,6 +60,9 @@ void xds_matmul_panels(const xds_linear *lw, const uint16_t *panels, const float
  * 8, each [in_dim][8] contiguous, zero padded: [ceil(out_dim / 8)][in_dim][8] bf16 (elements). */
 size_t xds_bf16_panels_elems(int out_dim, int in_dim);
 void xds_pack_bf16_panels(const uint16_t *w, int out_dim, int in_dim, uint16_t *dst);
+/* panel[kc][ps] f32 (ps 16 or 24, 32-byte aligned rows) ← channels [n0, n0 + nvalid) (n0 a multiple
+ * of 8; padding channels come out 0), rows [k0, k0 + kc) of the prepared panels. */
+void xds_gemm_widen_panels(const uint16_t *panels, int in_dim, int n0, int nvalid, int k0, int kc, float *panel, int ps);
 
 /* Quantizes one row to int8 per 32-block: xq[ceil32(k)] (zero padded), xs[ceil(k/32)] scales. */
 void xds_quantize_row_q8(const float *x, int k, int8_t *xq, float *xs);
