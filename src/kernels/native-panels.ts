@@ -54,7 +54,7 @@ function keyOf(w: LinearWeight): string {
  * null otherwise (the addon then reads w.data only). Shapes were checked (checkLinear) before.
  */
 export function bf16Panels(packer: PanelPacker, w: LinearWeight, rows: number): Uint16Array | null {
-  if (w.format !== 'bf16') return null;
+  if (w.format !== 'bf16' || typeof packer.packBf16Panels !== 'function') return null; // an addon built before panels
   const known = cache.get(w.data.buffer)?.get(keyOf(w));
   if (known || rows < PANEL_MIN_ROWS) return known ?? null;
   const elems = panelElems(w.outDim, w.inDim);
