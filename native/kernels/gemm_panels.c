@@ -15,14 +15,35 @@
  */
 size_t xds_bf16_panels_elems(int out_dim, int in_dim) { return (size_t)((out_dim + 7) / 8) * (size_t)in_dim * 8; }
 
+/* Rows w[0..7] (stride ld), columns k..k+7, into d[k..k+7][8]: an 8×8 transpose of 16-bit values. */
+static inline void transpose8x8_u16(const uint16_t *w, size_t ld, uint16_t *d) {
+  __m128i r[8], t[8], u[8];
+  for (int j = 0; j < 8; j++) r[j] = _mm_loadu_si128((const __m128i *)(w + (size_t)j * ld));
+  for (int j = 0; j < 4; j++) {
+    t[2 * j] = _mm_unpacklo_epi16(r[2 * j], r[2 * j + 1]);
+    t[2 * j + 1] = _mm_unpackhi_epi16(r[2 * j], r[2 * j + 1]);
+  }
+  for (int h = 0; h < 2; h++) { /* rows 0-3 (h 0) and 4-7 (h 1) */
+    u[4 * h] = _mm_unpacklo_epi32(t[4 * h], t[4 * h + 2]); u[4 * h + 1] = _mm_unpackhi_epi32(t[4 * h], t[4 * h + 2]);
+    u[4 * h + 2] = _mm_unpacklo_epi32(t[4 * h + 1], t[4 * h + 3]); u[4 * h + 3] = _mm_unpackhi_epi32(t[4 * h + 1], t[4 * h + 3]);
+  }
+  for (int c = 0; c < 4; c++) { /* u[c]: columns 2c, 2c+1 of rows 0-3; u[c + 4] of rows 4-7 */
+    _mm_storeu_si128((__m128i *)(d + (size_t)(2 * c) * 8), _mm_unpacklo_epi64(u[c], u[c + 4]));
+    _mm_storeu_si128((__m128i *)(d + (size_t)(2 * c + 1) * 8), _mm_unpackhi_epi64(u[c], u[c + 4]));
+  }
+}
+
 void xds_pack_bf16_panels(const uint16_t *w, int out_dim, int in_dim, uint16_t *dst) {
-  const size_t k = (size_t)in_dim;
+  const size_t k = (size_t)in_dim, k8 = k / 8 * 8;
   for (int g = 0; g < (out_dim + 7) / 8; g++) {
     uint16_t *d = dst + (size_t)g * k * 8; /* [in_dim][8] bf16 */
+    const uint16_t *rows = w + (size_t)g * 8 * k;
+    size_t i0 = 0;
+    if (g * 8 + 8 <= out_dim)
+      for (; i0 < k8; i0 += 8) transpose8x8_u16(rows + i0, k, d + i0 * 8);
     for (int j = 0; j < 8; j++) {
       const int n = g * 8 + j;
-      if (n < out_dim) for (size_t i = 0; i < k; i++) d[i * 8 + (size_t)j] = w[(size_t)n * k + i];
-      else for (size_t i = 0; i < k; i++) d[i * 8 + (size_t)j] = 0;
+      for (size_t i = i0; i < k; i++) d[i * 8 + (size_t)j] = n < out_dim ? w[(size_t)n * k + i] : 0;
     }
   }
 }

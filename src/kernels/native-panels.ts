@@ -30,6 +30,8 @@ export function panelElems(outDim: number, inDim: number): number {
 
 /** Panels per weight region: buffer → `${byteOffset}:${outDim}x${inDim}` (weightRows views share a buffer). */
 const cache = new WeakMap<ArrayBufferLike, Map<string, Uint16Array>>();
+/** Per weight object (the fast path of repeated calls). */
+const byWeight = new WeakMap<LinearWeight, Uint16Array>();
 let bytesUsed = 0;
 let budgetBytes = Math.floor(totalmem() / 8);
 const freed = new FinalizationRegistry<number>((bytes) => { bytesUsed -= bytes; });
@@ -54,9 +56,16 @@ function keyOf(w: LinearWeight): string {
  * null otherwise (the addon then reads w.data only). Shapes were checked (checkLinear) before.
  */
 export function bf16Panels(packer: PanelPacker, w: LinearWeight, rows: number): Uint16Array | null {
-  if (w.format !== 'bf16' || typeof packer.packBf16Panels !== 'function') return null; // an addon built before panels
-  const known = cache.get(w.data.buffer)?.get(keyOf(w));
-  if (known || rows < PANEL_MIN_ROWS) return known ?? null;
+  if (rows < PANEL_MIN_ROWS || w.format !== 'bf16') return null; // the GEMV reads w.data
+  const mine = byWeight.get(w);
+  if (mine) return mine;
+  const known = cache.get(w.data.buffer)?.get(keyOf(w)) ?? makePanels(packer, w);
+  if (known) byWeight.set(w, known);
+  return known;
+}
+
+function makePanels(packer: PanelPacker, w: LinearWeight & { format: 'bf16' }): Uint16Array | null {
+  if (typeof packer.packBf16Panels !== 'function') return null; // an addon built before panels
   const elems = panelElems(w.outDim, w.inDim);
   if (elems === 0 || bytesUsed + elems * 2 > budgetBytes) return null;
   const panels = new Uint16Array(new SharedArrayBuffer(elems * 2)); // [⌈outDim/8⌉, inDim, 8] bf16
