@@ -149,6 +149,10 @@ static void pack_panel(const xds_linear *lw, int n0, int nvalid, int k0, int kc,
   zero_pad_columns(panel, nvalid, kc, ps);
 }
 
+static inline __m256 widen8(const uint16_t *p) { /* 8 bf16 → f32 (bits << 16) */
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
 /* Row i of the kernel: named accumulators, guarded by the compile-time M and NV (dead ones vanish). */
 #define ROW_FMA(i, ci0, ci1, ci2) if (M > i) { __m256 av = _mm256_broadcast_ss(ar[i] + k * KS); ci0 = _mm256_fmadd_ps(av, b0, ci0); \
   if (NV > 1) { ci1 = _mm256_fmadd_ps(av, b1, ci1); } if (NV > 2) { ci2 = _mm256_fmadd_ps(av, b2, ci2); } }
@@ -172,6 +176,28 @@ static inline __attribute__((always_inline)) void ukernel(const int M, const int
   for (int k = 0; k < kc; k++) {
     const float *p = panel + (size_t)k * PS;
     __m256 b0 = _mm256_load_ps(p), b1 = NV > 1 ? _mm256_load_ps(p + 8) : z, b2 = NV > 2 ? _mm256_load_ps(p + 16) : z;
+    ROWS(ROW_FMA)
+  }
+  ROWS(ROW_STORE)
+}
+
+/*
+ * The 4×24 kernel on a K block's first row tile, widening the prepared bf16 panels (three
+ * 8-channel groups gs elements apart, src at k0) as it goes and storing the f32 panel block
+ * [kc][24] that the strip's other tiles read: the widening's loads and stores overlap the FMAs
+ * instead of running as a pass of their own. Same arithmetic as ukernel(4, 3, MR, NR).
+ */
+static void ukernel_4x24_widen(int kc, const float *const ar[6], const uint16_t *src, size_t gs, float *panel, float *c, size_t ldc, int accumulate) {
+  const int M = 4, NV = 3, KS = MR;
+  __m256 z = _mm256_setzero_ps(), c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z;
+  __m256 c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z;
+  if (accumulate) { ROWS(ROW_LOAD) }
+#pragma GCC unroll 2
+  for (int k = 0; k < kc; k++) {
+    const uint16_t *s = src + (size_t)k * 8;
+    float *p = panel + (size_t)k * NR;
+    __m256 b0 = widen8(s), b1 = widen8(s + gs), b2 = widen8(s + 2 * gs);
+    _mm256_store_ps(p, b0); _mm256_store_ps(p + 8, b1); _mm256_store_ps(p + 16, b2);
     ROWS(ROW_FMA)
   }
   ROWS(ROW_STORE)
@@ -272,7 +298,7 @@ static void row_ptrs(const float *x, const float *xp, int k, int m0, int k0, con
 }
 
 /* Every row tile of one strip's K block [k0, k0 + kc) against its packed panel pk (stride ws). */
-static void strip_tiles(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int n0, int nr, int ws, int k0, int kc, const float *pk, strip_prefetch *pf) {
+static void strip_tiles(const xds_linear *lw, const float *x, const float *xp, int rows, float *y, int n0, int nr, int ws, int k0, int kc, float *pk, const uint16_t *src, strip_prefetch *pf) {
   const int k = lw->in_dim, nv = (nr + 7) / 8, group = nv == 3 ? MR : 6; /* 12 accumulators */
   const size_t n = (size_t)lw->out_dim;
   for (int m0 = 0; m0 < rows; m0 += group) {
@@ -281,7 +307,8 @@ static void strip_tiles(const xds_linear *lw, const float *x, const float *xp, i
     row_ptrs(x, xp, k, m0, k0, ar);
     float *c = y + (size_t)m0 * n + n0;
     prefetch_some(pf);
-    if (nr % 8 == 0) ukernel_rows(mr, nv, xp != NULL, ws, kc, ar, pk, c, n, k0 > 0);
+    if (src && m0 == 0) ukernel_4x24_widen(kc, ar, src, (size_t)k * 8, pk, c, n, k0 > 0);
+    else if (nr % 8 == 0) ukernel_rows(mr, nv, xp != NULL, ws, kc, ar, pk, c, n, k0 > 0);
     else edge_tile(mr, xp != NULL, ws, kc, ar, pk, c, n, nr, k0 > 0);
   }
 }
@@ -297,8 +324,10 @@ static void gemm_row_block(const xds_linear *lw, const uint16_t *panels, const f
     for (int k0 = 0; k0 < k; k0 += KC) {
       const int kc = k - k0 < KC ? k - k0 : KC;
       float *pk = per_block ? panel : panel + (size_t)k0 * ws; /* [kc][ws] f32 */
-      if (per_block) pack_block_float(lw, panels, n0, nr, k0, kc, pk, ws);
-      strip_tiles(lw, x, xp, rows, y, n0, nr, ws, k0, kc, pk, &pf);
+      /* full 24-column strips over packed rows: the first tile widens the panels (ukernel_4x24_widen) */
+      const uint16_t *src = panels && xp && nr == NR && rows >= MR ? panels + ((size_t)(n0 / 8) * k + (size_t)k0) * 8 : NULL;
+      if (per_block && !src) pack_block_float(lw, panels, n0, nr, k0, kc, pk, ws);
+      strip_tiles(lw, x, xp, rows, y, n0, nr, ws, k0, kc, pk, src, &pf);
     }
   }
 }

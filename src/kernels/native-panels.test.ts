@@ -77,7 +77,8 @@ test('packed GEMM over panels equals the transposing GEMM bit for bit: every str
       for (const [rows, k] of [[3, 9], [32, 203], [100, 37]] as const)
         for (const t of [1, 2]) sameBits(...pair(addon, n, k, rows, t, seed++), `N ${n} K ${k} rows ${rows} threads ${t}`);
     // Several K blocks (256) with a tail, 24- and 16-column strips, the packed-rows path (≥ 192 outputs).
-    for (const [n, k, rows] of [[200, 600, 33], [200, 600, 130], [37, 1, 5], [9, 257, 97]] as const)
+    // 240 × 264 × 32: 24-column strips over packed rows whose first tile widens the panels (2 K blocks).
+    for (const [n, k, rows] of [[200, 600, 33], [240, 264, 32], [200, 600, 130], [37, 1, 5], [9, 257, 97]] as const)
       for (const t of [1, 2]) sameBits(...pair(addon, n, k, rows, t, seed++), `N ${n} K ${k} rows ${rows} threads ${t}`);
   } finally {
     addon.configure(-1, -1, 16, -1);
