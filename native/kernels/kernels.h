@@ -63,6 +63,12 @@ void xds_pack_bf16_panels(const uint16_t *w, int out_dim, int in_dim, uint16_t *
 /* panel[kc][ps] f32 (ps 16 or 24, 32-byte aligned rows) ← channels [n0, n0 + nvalid) (n0 a multiple
  * of 8; padding channels come out 0), rows [k0, k0 + kc) of the prepared panels. */
 void xds_gemm_widen_panels(const uint16_t *panels, int in_dim, int n0, int nvalid, int k0, int kc, float *panel, int ps);
+/* A [kc][ps] f32 panel block of W's channels [n0, n0 + nvalid), columns [k0, k0 + kc) (k0 a multiple
+ * of 8), zero past nvalid up to a multiple of 8: f32/bf16 weights, from the prepared panels if not
+ * NULL (gemm_pack_weights.c). */
+void xds_gemm_pack_block(const xds_linear *lw, const uint16_t *panels, int n0, int nvalid, int k0, int kc, float *panel, int ps);
+/* The same for any format, from k0 = 0 (int8's whole-strip panel). */
+void xds_gemm_pack_panel(const xds_linear *lw, int n0, int nvalid, int k0, int kc, float *panel, int ps);
 
 /* Quantizes one row to int8 per 32-block: xq[ceil32(k)] (zero padded), xs[ceil(k/32)] scales. */
 void xds_quantize_row_q8(const float *x, int k, int8_t *xq, float *xs);
