@@ -7,6 +7,7 @@ import type { MaybePromise, Transport, WaitSpec } from './transport.js';
 import type { P2p, XcclHandle } from './p2p.js';
 import type { RecvRing } from './p2p-recv.js';
 import type { DirectSlots } from './shm/slots.js';
+import type { ZeroCopy } from './p2p-zero-copy.js';
 
 // Slot header words (SLOT_HEADER_BYTES): seq = ring position after this chunk (the flag on shm), then the message fields.
 export const H_SEQ = 0;
@@ -30,6 +31,8 @@ export interface RingContext {
   readonly tr: Transport;
   /** shm: slots are polled, written and read in place. */
   readonly direct: DirectSlots | undefined;
+  /** shm with an application area: receives posted there are zero-copy. */
+  readonly zc: ZeroCopy | undefined;
   readonly payloadBytes: number;
   readonly numSlots: number;
   /** µs without progress after which a wait on a peer that is mid-message parks (WaitSpec.stallUs). */
@@ -55,6 +58,8 @@ export class SendOp implements XcclHandle<void> {
     readonly numChunks: number,
     readonly endTail: number,
     public nextChunk = 0, // chunks written
+    /** The bytes went straight into the receiver's posted buffer; the one chunk is the marker. */
+    readonly isZeroCopy = false,
   ) {}
   poll(): boolean { return this.p.pollSend(this); }
   wait(): Promise<void> { return this.p.waitSend(this); }

@@ -4,11 +4,15 @@
  * in the sender's head word, and a message's event id is written just before its final head (the
  * ACK). `recv` on an empty queue takes a fast path without an op: on shm without a closure or a
  * promise per wait; over tcp (`Transport.parkLocal`) with one promise, settled from the read
- * callback that stores the ring's tail, after the chunk was copied out.
+ * callback that stores the ring's tail, after the chunk was copied out. On shm, the first queued
+ * receive whose buffer lies in the application area posts it (p2p-zero-copy.ts): at issue when it
+ * is first, else just before the ACK of the message ahead of it, so a sender that sees that ACK
+ * sees the post; a marker in the ring then says the bytes are already there.
  */
 import { XdsError } from '../core/errors.js';
 import { SLOT_HEADER_BYTES, ringSlotOffset, wordOf } from './region.js';
 import { copyBytes } from './copy.js';
+import { ZC_CHUNK } from './p2p-zero-copy.js';
 import { isPromise, type MaybePromise } from './transport.js';
 import { H_ACK_EVENT, H_ACK_HEAD, H_EVENT, H_SEQ, H_TOTAL, H_CHUNK, IN_TAIL, ACK_EVENT, ACK_HEAD, RecvOp, WAIT_DATA, SMALL_PAYLOAD_BYTES, type OpWait, type RingContext } from './p2p-ops.js';
 
@@ -47,7 +51,7 @@ export class RecvRing {
   }
 
   recv(peer: number, eventId: number, dst: Uint8Array | undefined): Promise<Uint8Array> {
-    if (this.queues[peer]!.length === 0 && !this.isParked[peer]) {
+    if (this.queues[peer]!.length === 0 && !this.isParked[peer] && !this.isPostable(dst)) {
       if (this.canPark(peer)) return this.recvParked(peer, eventId, dst);
       const got = this.recvSingle(peer, eventId, dst);
       if (got !== undefined) return this.resolved(got);
@@ -95,8 +99,22 @@ export class RecvRing {
 
   issue(peer: number, eventId: number, dst: Uint8Array | undefined): RecvOp {
     const op = new RecvOp(this, peer, eventId, dst);
-    this.queues[peer]!.push(op);
+    const q = this.queues[peer]!;
+    q.push(op);
+    if (q.length === 1 && this.c.zc !== undefined && !this.isParked[peer] && !this.hasArrived(peer, this.slotOf(peer), this.head[peer]!)) this.post(op, this.head[peer]!);
     return op;
+  }
+
+  /** Whether `dst` is a zero-copy destination (then receives take the queued path, which posts it). */
+  private isPostable(dst: Uint8Array | undefined): boolean {
+    return dst !== undefined && this.c.zc !== undefined && this.c.zc.postableOffset(dst) >= 0;
+  }
+
+  /** Posts the buffer of `op` (if it is a zero-copy destination) for the message at ring position `pos`. */
+  private post(op: RecvOp, pos: number): void {
+    const zc = this.c.zc;
+    const off = zc === undefined ? -1 : zc.postableOffset(op.dst);
+    if (off >= 0) zc!.post(op.peer, pos, off, op.dst!.byteLength, op.eventId);
   }
 
   /** A resolved promise of `out`, reused while receives land in the same buffer (a promise costs ~50 ns). */
@@ -159,7 +177,7 @@ export class RecvRing {
       this.c.tr.waitLocal(this.c.spec(peer, eventId, WAIT_DATA, h + H_SEQ, head + 1));
     }
     const total = this.localI32[h + H_TOTAL]!;
-    if (this.localI32[h + H_EVENT] !== eventId || total > this.c.payloadBytes || (dst !== undefined && dst.byteLength < total)) return undefined;
+    if (this.localI32[h + H_EVENT] !== eventId || this.localI32[h + H_CHUNK] !== 0 || total > this.c.payloadBytes || (dst !== undefined && dst.byteLength < total)) return undefined;
     const out = dst === undefined ? new Uint8Array(total) : dst.byteLength === total ? dst : dst.subarray(0, total);
     if (this.c.direct !== undefined && total <= SMALL_PAYLOAD_BYTES) this.c.direct.readSlot(off, dst ?? out, total);
     else copyBytes(out, 0, this.c.tr.local, off + SLOT_HEADER_BYTES, total);
@@ -174,7 +192,13 @@ export class RecvRing {
       const head = this.head[op.peer]!;
       const spec = this.c.spec(op.peer, op.eventId, WAIT_DATA, this.dataWord(op.peer, this.slotOf(op.peer)), head + 1);
       if (op.nextChunk > 0 && this.c.direct !== undefined) this.streamWait(spec, op, head);
-      const r = this.c.wait(spec);
+      let r;
+      try {
+        r = this.c.wait(spec);
+      } catch (e) {
+        if (op.nextChunk === 0 && this.queues[op.peer]![0] === op) this.c.zc?.retire(op.peer); // withdrawn, unless already claimed
+        throw e;
+      }
       if (isPromise(r)) return r.then(() => this.complete(op));
     }
     return op.dst!;
@@ -219,14 +243,24 @@ export class RecvRing {
     const eventId = this.localI32[h + H_EVENT]!;
     const chunkId = this.localI32[h + H_CHUNK]!;
     const total = this.localI32[h + H_TOTAL]!;
+    const zc = this.c.zc;
+    if (op.nextChunk === 0 && chunkId !== ZC_CHUNK && zc !== undefined && zc.hasOpenPost(peer)) zc.retire(peer); // the message took the ring
     if (op.nextChunk === 0) this.startMessage(op, eventId, total);
-    if (chunkId !== op.nextChunk) throw new XdsError('xccl_event_mismatch', `xccl rank ${this.c.tr.rank}: chunk ${chunkId} of event ${eventId} from rank ${peer} arrived, expected chunk ${op.nextChunk}`, { param: 'chunkId' });
-    const start = chunkId * this.c.payloadBytes;
-    copyBytes(op.dst!, start, this.c.tr.local, off + SLOT_HEADER_BYTES, Math.min(this.c.payloadBytes, total - start));
+    if (chunkId === ZC_CHUNK && op.nextChunk === 0 && zc !== undefined) {
+      zc.landed(peer, op.dst!, total); // the bytes are at the post already
+      op.done = true;
+    } else {
+      if (chunkId !== op.nextChunk) throw new XdsError('xccl_event_mismatch', `xccl rank ${this.c.tr.rank}: chunk ${chunkId} of event ${eventId} from rank ${peer} arrived, expected chunk ${op.nextChunk}`, { param: 'chunkId' });
+      const start = chunkId * this.c.payloadBytes;
+      copyBytes(op.dst!, start, this.c.tr.local, off + SLOT_HEADER_BYTES, Math.min(this.c.payloadBytes, total - start));
+      op.done = start + this.c.payloadBytes >= total;
+    }
     if (this.c.direct !== undefined) this.c.notePiggyback(peer, this.localI32[h + H_ACK_HEAD]!, this.localI32[h + H_ACK_EVENT]!);
     op.nextChunk++;
-    op.done = start + this.c.payloadBytes >= total;
-    this.consumed(peer, this.head[peer]! + 1, op.eventId, op.done);
+    const head = this.head[peer]! + 1;
+    const next = this.queues[peer]![1];
+    if (op.done && next !== undefined && this.queues[peer]![0] === op) this.post(next, head); // before the ACK below
+    this.consumed(peer, head, op.eventId, op.done);
   }
 
   /** Returns the slot's credit to `peer`; after a message's last chunk, its event id goes first (the ACK). */

@@ -48,13 +48,13 @@ export class SlotWriter {
     return this.tail[peer]!;
   }
 
-  /** Chunk `chunkId` of message `bytes` into the next slot toward `peer`, then its signal. */
+  /** Chunk `chunkId` of message `bytes` into the next slot toward `peer`, then its signal (ZC_CHUNK: a marker, no payload). */
   write(peer: number, eventId: number, chunkId: number, bytes: Uint8Array): void {
     const seq = this.tail[peer]! + 1;
     const slot = this.slot[peer]!;
     const off = this.ringBase + slot * this.slotStride;
     const start = chunkId * this.payloadBytes;
-    const n = Math.min(this.payloadBytes, bytes.byteLength - start);
+    const n = chunkId < 0 ? 0 : Math.min(this.payloadBytes, bytes.byteLength - start);
     this.tail[peer] = seq;
     this.chunksWritten++;
     this.slot[peer] = slot + 1 === this.numSlots ? 0 : slot + 1;

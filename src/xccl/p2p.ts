@@ -10,7 +10,9 @@
  * (its event id is written just before; p2p-credits.ts keeps what the sender knows of both).
  * `send` waits for the ACK (synchronous mode); `isend`/`irecv` return handles to poll or await
  * (asynchronous mode). Messages larger than a slot are chunked and reassembled; they stream
- * through the ring as credits come back.
+ * through the ring as credits come back. On shm, a message for a receive posted into the
+ * receiver's application area is copied straight there and the ring carries a one-slot marker
+ * (p2p-zero-copy.ts).
  */
 import { XdsError, isXdsError } from '../core/errors.js';
 import { SLOT_HEADER_BYTES } from './region.js';
@@ -20,6 +22,7 @@ import { SlotWriter } from './p2p-write.js';
 import { SendCredits } from './p2p-credits.js';
 import { RecvRing } from './p2p-recv.js';
 import { directSlotsOf, type DirectSlots } from './shm/slots.js';
+import { ZC_CHUNK, ZC_MIN_BYTES, zeroCopyOf, type ZeroCopy } from './p2p-zero-copy.js';
 
 /** A transfer that was issued; completion is polled or awaited (DeepEP/XCCL async mode). */
 export interface XcclHandle<T> {
@@ -46,6 +49,8 @@ export class P2p implements RingContext {
   readonly streamStallUs: number;
   /** shm: slots are polled, written and read in place (signals and waits reach any word of a region). */
   readonly direct: DirectSlots | undefined;
+  /** shm with an application area: zero-copy sends into posted receive buffers. */
+  readonly zc: ZeroCopy | undefined;
   private readonly recvRing: RecvRing;
   private readonly sendQueues: SendOp[][];
   private queuedSends = 0; // ops in sendQueues, over all peers
@@ -60,6 +65,7 @@ export class P2p implements RingContext {
     this.numSlots = tr.layout.config.numSlots;
     this.streamStallUs = Math.max(STALL_MIN_US, this.payloadBytes / STALL_BYTES_PER_US);
     this.direct = directSlotsOf(tr);
+    this.zc = this.direct !== undefined ? zeroCopyOf(tr) : undefined;
     this.sendQueues = Array.from({ length: W }, () => []);
     this.sendEnd = new Array<number>(W).fill(0);
     this.credits = new SendCredits(tr);
@@ -195,9 +201,10 @@ export class P2p implements RingContext {
   }
 
   private issueSend(peer: number, eventId: number, bytes: Uint8Array): SendOp {
-    const numChunks = bytes.byteLength <= this.payloadBytes ? 1 : Math.ceil(bytes.byteLength / this.payloadBytes);
+    const isZeroCopy = this.zc !== undefined && bytes.byteLength >= ZC_MIN_BYTES && this.zc.claim(peer, this.sendEnd[peer]!, eventId, bytes);
+    const numChunks = isZeroCopy || bytes.byteLength <= this.payloadBytes ? 1 : Math.ceil(bytes.byteLength / this.payloadBytes);
     const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + numChunks);
-    const op = new SendOp(this, peer, eventId, bytes, numChunks, endTail);
+    const op = new SendOp(this, peer, eventId, bytes, numChunks, endTail, 0, isZeroCopy);
     const q = this.sendQueues[peer]!;
     if (q.length === 0) {
       this.writeChunks(op);
@@ -208,9 +215,12 @@ export class P2p implements RingContext {
     return op;
   }
 
-  /** Writes the chunks of `op` that have free slots. */
+  /** Writes the chunks of `op` that have free slots (a zero-copy message: its marker). */
   private writeChunks(op: SendOp): void {
-    while (op.nextChunk < op.numChunks && this.hasFreeSlot(op.peer)) this.writer.write(op.peer, op.eventId, op.nextChunk++, op.bytes);
+    while (op.nextChunk < op.numChunks && this.hasFreeSlot(op.peer)) {
+      this.writer.write(op.peer, op.eventId, op.isZeroCopy ? ZC_CHUNK : op.nextChunk, op.bytes);
+      op.nextChunk++;
+    }
   }
 
   /** Writes every chunk that has a free slot, oldest send first; returns the sends still unissued. */

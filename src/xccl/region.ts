@@ -49,7 +49,7 @@ export interface RegionConfig {
   readonly epAreaBytes: number;
   /** Bytes per source rank in the all-gather area (two parity halves each). */
   readonly allGatherBytes: number;
-  /** Bytes of the application area (KV blocks, activations) registered for a later zero-copy path. */
+  /** Bytes of the application area (KV blocks, activations): p2p receives into it can be zero-copy (p2p-zero-copy.ts). */
   readonly appBytes: number;
 }
 
@@ -78,6 +78,7 @@ export interface RegionLayout {
   readonly barrierField: number; // + source
   readonly allGatherField: number; // + source
   readonly epInField: number; // EP channel fields start here (see epInFieldOf / epAckFieldOf)
+  readonly p2pPostField: number; // + receiver: its posted zero-copy destination for my next message to it (p2p-zero-copy.ts)
   readonly numFields: number;
 }
 
@@ -110,7 +111,8 @@ export function makeRegionLayout(partial: Partial<RegionConfig> & { worldSize: n
   const barrierField = p2pAckField + W;
   const allGatherField = barrierField + W;
   const epInField = allGatherField + W;
-  const numFields = epInField + NUM_EP_CHANNELS * 2 * W;
+  const p2pPostField = epInField + NUM_EP_CHANNELS * 2 * W;
+  const numFields = p2pPostField + W;
   const metaBytes = align(numFields * FIELD_BYTES);
   const ringOffset = align(metaBytes, SLOT_ALIGN_BYTES);
   const slotStride = align(config.slotBytes, SLOT_ALIGN_BYTES);
@@ -119,7 +121,7 @@ export function makeRegionLayout(partial: Partial<RegionConfig> & { worldSize: n
   const appOffset = align(allGatherOffset + W * 2 * config.allGatherBytes);
   const totalBytes = align(appOffset + config.appBytes, 4096);
   return Object.freeze({ config: Object.freeze(config), metaBytes, ringOffset, slotStride, epOffset, allGatherOffset, appOffset, totalBytes,
-    p2pInField, p2pAckField, barrierField, allGatherField, epInField, numFields });
+    p2pInField, p2pAckField, barrierField, allGatherField, epInField, p2pPostField, numFields });
 }
 
 /** Word index of word `w` of field `field`. */

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { launchRanks, type LaunchKind, type RankResult } from './launch.js';
 import { EP_STEPS, EP_WORLD, type ConformanceStep } from './ep-conformance.js';
 import { SLOT_HEADER_BYTES } from '../region.js';
+import { ZC_MIN_BYTES } from '../p2p-zero-copy.js';
+import type { ZeroCopyReport } from './zero-copy-scenarios.js';
 
 export function okValues(results: readonly RankResult[]): unknown[] {
   return results.map((r, i) => {
@@ -20,6 +22,8 @@ export function okValues(results: readonly RankResult[]): unknown[] {
 interface ErrorReport { code: string; message: string; elapsedMs: number }
 
 const SIZES = [0, 1, 240, 241, 1000, 2100, 7, 480, 64];
+/** Zero-copy step: larger than the ring (4 slots of 240 B), one small message among them. */
+const ZC_SIZES = [16_384, 100, 40_000, 70_000, 20_000];
 
 const P2P_STEPS: readonly ConformanceStep[] = [
   {
@@ -35,6 +39,12 @@ const P2P_STEPS: readonly ConformanceStep[] = [
     check: (v) => { for (const r of v) assert.deepEqual(r, { received: 12, bad: 0 }); },
   },
   {
+    name: 'p2p into the registered application area: zero-copy when posted (shm), the ring otherwise; same bytes (pairs 0→1, 2→3)',
+    scenario: 'zeroCopy',
+    params: { sizes: ZC_SIZES },
+    check: (v) => checkZeroCopy(v as ZeroCopyReport[]),
+  },
+  {
     name: 'barrier and allGather over several rounds',
     scenario: 'collectives',
     params: { rounds: 5 },
@@ -45,8 +55,20 @@ const P2P_STEPS: readonly ConformanceStep[] = [
   },
 ];
 
+/** Every message intact; on shm every posted message from ZC_MIN_BYTES up went zero-copy, the late one through the ring. */
+function checkZeroCopy(v: readonly ZeroCopyReport[]): void {
+  const big = ZC_SIZES.filter((n) => n >= ZC_MIN_BYTES).length;
+  for (const [r, rep] of v.entries()) {
+    if (rep.role === 'receiver') assert.deepEqual(rep.messages.map((m) => [m.bytes, m.firstBad]), [...ZC_SIZES, 30_000].map((n) => [n, -1]), `rank ${r}`);
+    if (rep.zc === null) continue; // tcp: the ring only
+    const expected = rep.role === 'sender' ? { sent: big, received: 0, unused: 0 } : { sent: 0, received: big, unused: ZC_SIZES.length - big };
+    assert.deepEqual(rep.zc, expected, `rank ${r} zero-copy counts`);
+    if (rep.role === 'receiver') assert.ok(rep.messages.every((m) => m.inPlace), `rank ${r}: receives resolve to the posted buffers`);
+  }
+}
+
 export function conformanceSuite(kind: LaunchKind): void {
-  const region = { slotBytes: SLOT_HEADER_BYTES + 240, numSlots: 4, epAreaBytes: 1 << 16 };
+  const region = { slotBytes: SLOT_HEADER_BYTES + 240, numSlots: 4, epAreaBytes: 1 << 16, appBytes: 1 << 18 };
   const steps = [...P2P_STEPS, ...EP_STEPS];
   describe(`xccl conformance: ${kind}`, { concurrency: 1 }, () => {
     let batch: unknown[][] = [];

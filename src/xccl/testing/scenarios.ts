@@ -8,6 +8,7 @@ import type { Communicator } from '../communicator.js';
 import { EP_SCENARIOS } from './ep-scenarios.js';
 import { BENCH_SCENARIOS } from '../bench/rank-bench.js';
 import { STREAM_SCENARIOS } from './stream-scenarios.js';
+import { ZERO_COPY_SCENARIOS } from './zero-copy-scenarios.js';
 
 export type Scenario = (comm: Communicator, params: unknown) => Promise<unknown>;
 
@@ -160,4 +161,5 @@ export const SCENARIOS: Record<string, Scenario> = {
   ...EP_SCENARIOS,
   ...BENCH_SCENARIOS,
   ...STREAM_SCENARIOS,
+  ...ZERO_COPY_SCENARIOS,
 };

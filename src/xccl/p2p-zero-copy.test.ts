@@ -1,0 +1,133 @@
+/**
+ * Tests of zero-copy p2p into the registered application area (p2p-zero-copy.ts; issue 5): two
+ * ranks of a real shm communicator (SharedArrayBuffer regions) driven from one thread through
+ * handles, so each case controls whether the receive is posted before the send. Checked: the
+ * bytes land at the posted buffer with one copy (the receive resolves to that very view), every
+ * case that cannot use the post takes the ring with the right bytes or the ring's typed error,
+ * and a receive that times out withdraws its post. Threads and processes: conformance suite.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { isXdsError, type ErrorCode } from '../core/errors.js';
+import { createCommunicator, type Communicator } from './communicator.js';
+import { SLOT_HEADER_BYTES, makeRegionLayout } from './region.js';
+import { allocateThreadRegions } from './shm/thread.js';
+import { ZC_MIN_BYTES } from './p2p-zero-copy.js';
+import type { XcclHandle } from './p2p.js';
+
+const APP = 1 << 18;
+
+async function pair(timeoutMs = 2000): Promise<[Communicator, Communicator]> {
+  const region = { worldSize: 2, slotBytes: SLOT_HEADER_BYTES + 4096, numSlots: 4, epAreaBytes: 0, appBytes: APP };
+  const regions = allocateThreadRegions(makeRegionLayout(region));
+  const open = (rank: number): Promise<Communicator> => createCommunicator({ transport: { kind: 'shm-thread', regions }, region, nonce: 9 }, rank, { timeoutMs });
+  return Promise.all([open(0), open(1)]) as Promise<[Communicator, Communicator]>;
+}
+
+function payload(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (seed * 31 + i * 7 + (i >> 9)) & 255;
+  return b;
+}
+
+/** Polls the handles in turn (sender and receiver share this thread) until all are complete. */
+function drive(...hs: XcclHandle<unknown>[]): void {
+  let polls = 0;
+  while (!hs.map((h) => h.poll()).every(Boolean)) assert.ok(++polls < 100_000, 'no progress');
+}
+
+function zcStats(c: Communicator): { sent: number; received: number; unused: number } {
+  assert.ok(c.p2p.zc, 'shm with an application area has the zero-copy path');
+  return { ...c.p2p.zc.stats };
+}
+
+async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<void> {
+  await assert.rejects(p, (e: unknown) => isXdsError(e, code));
+}
+
+describe('xccl p2p zero-copy into the registered application area (shm)', () => {
+  it('a posted receive gets the bytes at its buffer, with a marker through the ring; a chain of posts stays zero-copy', async () => {
+    const [a, b] = await pair();
+    const bufs = [b.appArea.subarray(0, 100_000), b.appArea.subarray(131_072, 231_072)];
+    const sizes = [ZC_MIN_BYTES, 20_001, 99_999];
+    const rs = sizes.map((_, i) => b.irecv(0, 10 + i, bufs[i % 2]));
+    for (const [i, n] of sizes.entries()) {
+      const s = a.isend(1, 10 + i, payload(n, i)); // the post of receive i was made when receive i - 1 completed
+      drive(s, rs[i]!);
+      const got = await rs[i]!.wait();
+      assert.equal(got.byteLength, n);
+      assert.equal(got.byteOffset, bufs[i % 2]!.byteOffset, 'a view of the posted buffer');
+      assert.deepEqual(got, payload(n, i));
+    }
+    assert.deepEqual(zcStats(a), { sent: 3, received: 0, unused: 0 });
+    assert.deepEqual(zcStats(b), { sent: 0, received: 3, unused: 0 });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a send before the post, an unregistered buffer and a small message take the ring', async () => {
+    const [a, b] = await pair();
+    const dst = b.appArea.subarray(4096, 4096 + 50_000);
+    const s1 = a.isend(1, 1, payload(30_000, 1)); // not posted yet
+    const r1 = b.irecv(0, 1, dst);
+    drive(s1, r1);
+    assert.deepEqual(await r1.wait(), payload(30_000, 1));
+    const r2 = b.irecv(0, 2, new Uint8Array(50_000)); // not in the application area: never posted
+    const s2 = a.isend(1, 2, payload(40_000, 2));
+    drive(s2, r2);
+    assert.deepEqual(await r2.wait(), payload(40_000, 2));
+    const r3 = b.irecv(0, 3, dst); // posted, but the message is small: the post is retired
+    const s3 = a.isend(1, 3, payload(100, 3));
+    drive(s3, r3);
+    assert.deepEqual(await r3.wait(), payload(100, 3));
+    assert.deepEqual(zcStats(a), { sent: 0, received: 0, unused: 0 });
+    assert.deepEqual(zcStats(b), { sent: 0, received: 0, unused: 1 });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('another event id or a bigger message than the post: the ring, with the typed error; the retry works', async () => {
+    const [a, b] = await pair();
+    const dst = b.appArea.subarray(0, 20_000);
+    const r1 = b.irecv(0, 5, dst);
+    const s1 = a.isend(1, 6, payload(20_000, 6));
+    await rejectsWith(r1.wait(), 'xccl_event_mismatch');
+    const r1b = b.irecv(0, 6, dst);
+    drive(s1, r1b);
+    assert.deepEqual(await r1b.wait(), payload(20_000, 6));
+    const r2 = b.irecv(0, 7, dst); // posted for 20 000 bytes
+    const s2 = a.isend(1, 7, payload(30_000, 7));
+    await rejectsWith(r2.wait(), 'xccl_buffer_too_small');
+    const r2b = b.irecv(0, 7, b.appArea.subarray(0, 40_000));
+    drive(s2, r2b);
+    assert.deepEqual(await r2b.wait(), payload(30_000, 7));
+    assert.equal(zcStats(a).sent, 0);
+    assert.equal(zcStats(b).unused, 2);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a receive that times out withdraws its post: the next send takes the ring', async () => {
+    const [a, b] = await pair(150);
+    const dst = b.appArea.subarray(0, 20_000);
+    const r = b.irecv(0, 1, dst);
+    await rejectsWith(r.wait(), 'xccl_timeout');
+    assert.equal(zcStats(b).unused, 1);
+    const s = a.isend(1, 1, payload(20_000, 1));
+    drive(s, r); // the timed-out receive is still first in line and takes the message
+    assert.deepEqual(await r.wait(), payload(20_000, 1));
+    assert.equal(zcStats(a).sent, 0);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a sender ahead of the receiver: the posted first message is zero-copy, the rest keep order through the ring', async () => {
+    const [a, b] = await pair();
+    const app = b.appArea;
+    const sizes = [20_000, 100, 50_000, 30_000];
+    const dsts = [app.subarray(0, 20_000), app.subarray(20_000, 40_000), new Uint8Array(50_000), app.subarray(65_536, 65_536 + 30_000)];
+    const rs = sizes.map((_, i) => b.irecv(0, i + 1, dsts[i]));
+    const ss = sizes.map((n, i) => a.isend(1, i + 1, payload(n, i))); // all issued before the receiver reads anything
+    drive(...ss, ...rs);
+    for (const [i, n] of sizes.entries()) assert.deepEqual(await rs[i]!.wait(), payload(n, i), `message ${i}`);
+    assert.equal(zcStats(a).sent, 1, 'only the first send found its post (its ring position was the receiver\'s head)');
+    assert.equal(zcStats(b).received, 1);
+    await Promise.all([a.close(), b.close()]);
+  });
+});

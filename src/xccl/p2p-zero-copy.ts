@@ -1,0 +1,140 @@
+/**
+ * Zero-copy p2p into a registered receive buffer (issue 5: "the application area (KV blocks,
+ * activations) can be registered too, so that a zero-copy path is possible"; paper notes §2.4.1,
+ * memory semantics: the sender writes straight into the receiver's memory). shm only.
+ *
+ * Rendezvous in the metadata area: a receive whose destination lies in the receiver's application
+ * area posts it, as [seq, pos, offset, maxBytes, eventId] in the post field of the sender's region
+ * (field p2pPostField + receiver): "my next message from you starts at ring position `pos`; put
+ * it at byte `offset` of my region". A sender whose next message starts at exactly `pos`, carries
+ * `eventId` and fits, claims the post (compare-and-swap of seq), copies the message straight into
+ * the receiver's region (one copy instead of sender → ring slot → receiver's buffer), and then
+ * writes a one-slot *marker* into the ring (chunk id ZC_CHUNK, no payload): ring order, credits,
+ * the ACK and every error path stay those of the ring protocol. Anything else takes the ring: a
+ * post that arrives late, another event id, a bigger message, a small one. Such a post is dead
+ * (the sender's ring position has passed `pos`) and is retired when the message at `pos` is read.
+ *
+ * seq of post k (k = 1, 2, ...): 2k - 1 while open, 2k once claimed (sender) or retired
+ * (receiver), both by compare-and-swap from 2k - 1, so exactly one of them wins. The receiver
+ * writes the fields of post k + 1 only after seq left 2k - 1, and a claim checks them before its
+ * swap: a claim that succeeds read the fields of the post it claimed.
+ */
+import { wordOf } from './region.js';
+import { copyBytes } from './copy.js';
+import { ShmTransport } from './shm/shm-transport.js';
+import type { Transport } from './transport.js';
+
+/** Messages from this size are sent zero-copy when posted; a posted destination must be at least this big. */
+export const ZC_MIN_BYTES = 16 << 10;
+/** Chunk id of the marker slot that completes a zero-copy message (its payload already lies at the post). */
+export const ZC_CHUNK = -1;
+
+// Words of a post field (in the sender's region, one field per receiver).
+const P_SEQ = 0;
+const P_POS = 1;
+const P_OFF = 2;
+const P_MAX = 3;
+const P_EVENT = 4;
+
+export class ZeroCopy {
+  /** Counts (tests and the bench): zero-copy sends, zero-copy receives, posts that were not used. */
+  readonly stats = { sent: 0, received: 0, unused: 0 };
+  private readonly words: Int32Array[]; // [worldSize] regions, [totalBytes / 4] i32 each
+  private readonly bytes: Uint8Array[]; // [worldSize] regions, [totalBytes] u8 each
+  private readonly posts: number[]; // receiver, per sender: posts made (k of the last one)
+  private readonly isOpen: boolean[]; // receiver, per sender: the last post is neither claimed nor retired, as far as known
+  private readonly postedOff: number[]; // receiver, per sender: byte offset in my region of the last post's destination
+  private readonly appStart: number; // byte range of the application area in every region
+  private readonly appEnd: number;
+
+  constructor(private readonly tr: ShmTransport) {
+    const W = tr.worldSize;
+    this.words = Array.from({ length: W }, (_, r) => tr.regionWords(r));
+    this.bytes = Array.from({ length: W }, (_, r) => tr.regionBytes(r));
+    this.posts = new Array<number>(W).fill(0);
+    this.isOpen = new Array<boolean>(W).fill(false);
+    this.postedOff = new Array<number>(W).fill(0);
+    this.appStart = tr.layout.appOffset;
+    this.appEnd = tr.layout.appOffset + tr.layout.config.appBytes;
+  }
+
+  /** Byte offset in my region of `dst` when it lies in my application area and is big enough to post; else -1. */
+  postableOffset(dst: Uint8Array | undefined): number {
+    if (dst === undefined || dst.byteLength < ZC_MIN_BYTES) return -1;
+    const local = this.tr.local;
+    if (dst.buffer !== local.buffer) return -1;
+    const off = dst.byteOffset - local.byteOffset;
+    return off >= this.appStart && off + dst.byteLength <= this.appEnd ? off : -1;
+  }
+
+  /** Receiver: posts `dst` (at byte `off` of my region) for the message from `peer` at ring position `pos`. */
+  post(peer: number, pos: number, off: number, maxBytes: number, eventId: number): void {
+    if (this.isOpen[peer]) this.retire(peer);
+    const w = this.words[peer]!;
+    const f = wordOf(this.tr.layout.p2pPostField + this.tr.rank);
+    const k = ++this.posts[peer]!;
+    w[f + P_POS] = pos;
+    w[f + P_OFF] = off;
+    w[f + P_MAX] = maxBytes;
+    w[f + P_EVENT] = eventId;
+    Atomics.store(w, f + P_SEQ, 2 * k - 1);
+    this.isOpen[peer] = true;
+    this.postedOff[peer] = off;
+  }
+
+  /**
+   * Receiver: the last post to `peer` will not be used (its message took the ring, or the receive
+   * failed). True when it was withdrawn; false when the sender had claimed it (its bytes land there).
+   */
+  retire(peer: number): boolean {
+    if (!this.isOpen[peer]) return true;
+    this.isOpen[peer] = false;
+    const f = wordOf(this.tr.layout.p2pPostField + this.tr.rank);
+    const open = 2 * this.posts[peer]! - 1;
+    const won = Atomics.compareExchange(this.words[peer]!, f + P_SEQ, open, open + 1) === open;
+    if (won) this.stats.unused++;
+    return won;
+  }
+
+  /** Receiver: whether a post to `peer` may be open (a ring message from it then retires it). */
+  hasOpenPost(peer: number): boolean {
+    return this.isOpen[peer]!;
+  }
+
+  /**
+   * Receiver: a marker from `peer` said its message of `total` bytes lies at the last post. Copies
+   * it into `dst` unless `dst` is that very destination (a receive that timed out after its post
+   * was claimed leaves the bytes to the next receive).
+   */
+  landed(peer: number, dst: Uint8Array, total: number): void {
+    this.isOpen[peer] = false;
+    this.stats.received++;
+    const off = this.postedOff[peer]!;
+    const local = this.tr.local;
+    if (dst.buffer === local.buffer && dst.byteOffset === local.byteOffset + off) return;
+    copyBytes(dst, 0, local, off, total);
+  }
+
+  /**
+   * Sender: claims `peer`'s post when it is for ring position `pos` and event `eventId` and `bytes`
+   * fit, and copies `bytes` into its region there. False (nothing written): the ring takes it.
+   */
+  claim(peer: number, pos: number, eventId: number, bytes: Uint8Array): boolean {
+    const w = this.tr.localWords;
+    const f = wordOf(this.tr.layout.p2pPostField + peer);
+    const seq = Atomics.load(w, f + P_SEQ);
+    if ((seq & 1) === 0 || w[f + P_POS] !== pos || w[f + P_EVENT] !== eventId) return false;
+    const n = bytes.byteLength;
+    const off = w[f + P_OFF]!;
+    if (n > w[f + P_MAX]! || off < this.appStart || off + n > this.appEnd) return false;
+    if (Atomics.compareExchange(w, f + P_SEQ, seq, seq + 1) !== seq) return false;
+    copyBytes(this.bytes[peer]!, off, bytes, 0, n);
+    this.stats.sent++;
+    return true;
+  }
+}
+
+/** The zero-copy path of a transport that maps its peers' memory (shm); undefined elsewhere (tcp keeps the ring). */
+export function zeroCopyOf(tr: Transport): ZeroCopy | undefined {
+  return tr instanceof ShmTransport && tr.layout.config.appBytes >= ZC_MIN_BYTES ? new ZeroCopy(tr) : undefined;
+}
