@@ -20,6 +20,7 @@ export const H_ACK_HEAD = 4;
 export const H_ACK_EVENT = 5;
 // Words of the p2p metadata fields.
 export const IN_TAIL = 0; // receiver's field for a sender: chunks written (signalled only where slot words cannot be, i.e. tcp)
+export const IN_ZC_PROGRESS = 1; // receiver's field for a sender: pieces copied by zero-copy sends, a running count (shm)
 export const ACK_HEAD = 0; // sender's field for a receiver: chunks consumed (credits; a message is ACKed once head passes it)
 export const ACK_EVENT = 1; // event id of the last message received, written before its final head
 
@@ -37,6 +38,8 @@ export interface RingContext {
   readonly numSlots: number;
   /** µs without progress after which a wait on a peer that is mid-message parks (WaitSpec.stallUs). */
   readonly streamStallUs: number;
+  /** The same for a wait on a zero-copy message: one piece (ZC_PIECE_BYTES) at the stall rate. */
+  readonly zcStallUs: number;
   /** True while some send waits for ring slots (waits then pump it in slices). */
   hasQueuedSends(): boolean;
   spec(peer: number, eventId: number, kind: number, wordIdx: number, bound: number): OpWait;
@@ -93,6 +96,8 @@ export class OpWait implements WaitSpec {
   /** WaitSpec.wakeAt: the bound, or a higher threshold for a stream; wakeWord: the word it applies to (undefined: wordIdx). */
   wakeAt = 0;
   wakeWord: number | undefined = undefined;
+  /** WaitSpec.poll: progress other than the word's (a zero-copy copy in flight); undefined for the others. */
+  poll: (() => boolean) | undefined = undefined;
   private eventId = 0;
   private kind = 0;
   private bound = 0;
@@ -110,6 +115,13 @@ export class OpWait implements WaitSpec {
     this.stallUs = undefined;
     this.wakeAt = bound;
     this.wakeWord = undefined;
+    this.poll = undefined;
+    return this;
+  }
+
+  /** Sets WaitSpec.poll (for a streaming wait whose peer moves another word than the awaited one). */
+  polling(poll: () => boolean): this {
+    this.poll = poll;
     return this;
   }
 

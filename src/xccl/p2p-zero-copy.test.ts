@@ -10,12 +10,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isXdsError, type ErrorCode } from '../core/errors.js';
 import { createCommunicator, type Communicator } from './communicator.js';
-import { SLOT_HEADER_BYTES, makeRegionLayout } from './region.js';
+import { SLOT_HEADER_BYTES, makeRegionLayout, wordOf } from './region.js';
 import { allocateThreadRegions } from './shm/thread.js';
-import { ZC_MIN_BYTES } from './p2p-zero-copy.js';
+import { ZC_MIN_BYTES, ZC_PIECE_BYTES } from './p2p-zero-copy.js';
+import { IN_ZC_PROGRESS } from './p2p-ops.js';
 import type { XcclHandle } from './p2p.js';
 
-const APP = 1 << 18;
+const APP = 1 << 20;
 
 async function pair(timeoutMs = 2000): Promise<[Communicator, Communicator]> {
   const region = { worldSize: 2, slotBytes: SLOT_HEADER_BYTES + 4096, numSlots: 4, epAreaBytes: 0, appBytes: APP };
@@ -61,6 +62,20 @@ describe('xccl p2p zero-copy into the registered application area (shm)', () => 
     }
     assert.deepEqual(zcStats(a), { sent: 3, received: 0, unused: 0 });
     assert.deepEqual(zcStats(b), { sent: 0, received: 3, unused: 0 });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a large copy goes in pieces, each counted in the receiver\'s progress word (what its streaming wait watches)', async () => {
+    const [a, b] = await pair();
+    const n = 2 * ZC_PIECE_BYTES + 1000;
+    const progress = (): number => Atomics.load(b.transport.localWords, wordOf(b.transport.layout.p2pInField + 0, IN_ZC_PROGRESS));
+    const before = progress();
+    const r = b.irecv(0, 1, b.appArea.subarray(0, n));
+    const s = a.isend(1, 1, payload(n, 4));
+    assert.equal(progress() - before, 3, 'three pieces');
+    drive(s, r);
+    assert.deepEqual(await r.wait(), payload(n, 4));
+    assert.equal(zcStats(b).received, 1);
     await Promise.all([a.close(), b.close()]);
   });
 

@@ -18,9 +18,16 @@
  * (receiver), both by compare-and-swap from 2k - 1, so exactly one of them wins. The receiver
  * writes the fields of post k + 1 only after seq left 2k - 1, and a claim checks them before its
  * swap: a claim that succeeds read the fields of the post it claimed.
+ *
+ * The copy goes in pieces of ZC_PIECE_BYTES, each followed by a progress count in the receiver's
+ * region (word IN_ZC_PROGRESS of its p2p-in field for this sender): the receiver's wait for the
+ * marker is a streaming wait on that progress (p2p-recv.ts), so a receiver that shares its core
+ * with the copying sender parks instead of spinning through the slice the copy needs (the
+ * one-core mode of docs/xccl.md follow-up 6).
  */
 import { wordOf } from './region.js';
 import { copyBytes } from './copy.js';
+import { IN_ZC_PROGRESS } from './p2p-ops.js';
 import { ShmTransport } from './shm/shm-transport.js';
 import type { Transport } from './transport.js';
 
@@ -28,6 +35,8 @@ import type { Transport } from './transport.js';
 export const ZC_MIN_BYTES = 16 << 10;
 /** Chunk id of the marker slot that completes a zero-copy message (its payload already lies at the post). */
 export const ZC_CHUNK = -1;
+/** A zero-copy copy signals its progress after each piece this big. */
+export const ZC_PIECE_BYTES = 256 << 10;
 
 // Words of a post field (in the sender's region, one field per receiver).
 const P_SEQ = 0;
@@ -46,6 +55,9 @@ export class ZeroCopy {
   private readonly postedOff: number[]; // receiver, per sender: byte offset in my region of the last post's destination
   private readonly appStart: number; // byte range of the application area in every region
   private readonly appEnd: number;
+  private readonly progress: number[]; // sender, per receiver: pieces copied so far (a running count)
+  private pollPeer = 0; // receiver: the sender whose copy `poll` watches, and the progress it saw last
+  private pollSeen = 0;
 
   constructor(private readonly tr: ShmTransport) {
     const W = tr.worldSize;
@@ -56,6 +68,7 @@ export class ZeroCopy {
     this.postedOff = new Array<number>(W).fill(0);
     this.appStart = tr.layout.appOffset;
     this.appEnd = tr.layout.appOffset + tr.layout.config.appBytes;
+    this.progress = new Array<number>(W).fill(0);
   }
 
   /** Byte offset in my region of `dst` when it lies in my application area and is big enough to post; else -1. */
@@ -128,10 +141,44 @@ export class ZeroCopy {
     const off = w[f + P_OFF]!;
     if (n > w[f + P_MAX]! || off < this.appStart || off + n > this.appEnd) return false;
     if (Atomics.compareExchange(w, f + P_SEQ, seq, seq + 1) !== seq) return false;
-    copyBytes(this.bytes[peer]!, off, bytes, 0, n);
+    this.copyPieces(peer, off, bytes);
     this.stats.sent++;
     return true;
   }
+
+  /** Copies `bytes` to byte `off` of `peer`'s region, counting each piece in its progress word. */
+  private copyPieces(peer: number, off: number, bytes: Uint8Array): void {
+    const dst = this.bytes[peer]!;
+    const word = wordOf(this.tr.layout.p2pInField + this.tr.rank, IN_ZC_PROGRESS);
+    for (let at = 0; at < bytes.byteLength; at += ZC_PIECE_BYTES) {
+      copyBytes(dst, off + at, bytes, at, Math.min(ZC_PIECE_BYTES, bytes.byteLength - at));
+      Atomics.store(this.words[peer]!, word, ++this.progress[peer]!);
+    }
+  }
+
+  /**
+   * Receiver: WaitSpec.poll for the wait on the marker from `peer` (see `poll`). A wait that uses
+   * it must be a streaming wait with stallUs of about one piece's copy.
+   */
+  watch(peer: number): () => boolean {
+    this.pollPeer = peer;
+    this.pollSeen = Atomics.load(this.tr.localWords, wordOf(this.tr.layout.p2pInField + peer, IN_ZC_PROGRESS));
+    return this.poll;
+  }
+
+  /**
+   * True (progress) while the post to the watched sender is not claimed yet (the sender is not
+   * copying: the wait spins on as a plain one), and when a piece was copied since the last call.
+   */
+  private readonly poll = (): boolean => {
+    const peer = this.pollPeer;
+    const f = wordOf(this.tr.layout.p2pPostField + this.tr.rank);
+    if ((Atomics.load(this.words[peer]!, f + P_SEQ) & 1) === 1) return true;
+    const v = Atomics.load(this.tr.localWords, wordOf(this.tr.layout.p2pInField + peer, IN_ZC_PROGRESS));
+    if (v === this.pollSeen) return false;
+    this.pollSeen = v;
+    return true;
+  };
 }
 
 /** The zero-copy path of a transport that maps its peers' memory (shm); undefined elsewhere (tcp keeps the ring). */

@@ -22,7 +22,7 @@ import { SlotWriter } from './p2p-write.js';
 import { SendCredits } from './p2p-credits.js';
 import { RecvRing } from './p2p-recv.js';
 import { directSlotsOf, type DirectSlots } from './shm/slots.js';
-import { ZC_CHUNK, ZC_MIN_BYTES, zeroCopyOf, type ZeroCopy } from './p2p-zero-copy.js';
+import { ZC_CHUNK, ZC_MIN_BYTES, ZC_PIECE_BYTES, zeroCopyOf, type ZeroCopy } from './p2p-zero-copy.js';
 
 /** A transfer that was issued; completion is polled or awaited (DeepEP/XCCL async mode). */
 export interface XcclHandle<T> {
@@ -47,6 +47,7 @@ export class P2p implements RingContext {
   readonly payloadBytes: number;
   readonly numSlots: number;
   readonly streamStallUs: number;
+  readonly zcStallUs: number;
   /** shm: slots are polled, written and read in place (signals and waits reach any word of a region). */
   readonly direct: DirectSlots | undefined;
   /** shm with an application area: zero-copy sends into posted receive buffers. */
@@ -64,6 +65,7 @@ export class P2p implements RingContext {
     this.payloadBytes = tr.layout.config.slotBytes - SLOT_HEADER_BYTES;
     this.numSlots = tr.layout.config.numSlots;
     this.streamStallUs = Math.max(STALL_MIN_US, this.payloadBytes / STALL_BYTES_PER_US);
+    this.zcStallUs = Math.max(STALL_MIN_US, ZC_PIECE_BYTES / STALL_BYTES_PER_US);
     this.direct = directSlotsOf(tr);
     this.zc = this.direct !== undefined ? zeroCopyOf(tr) : undefined;
     this.sendQueues = Array.from({ length: W }, () => []);
@@ -250,7 +252,8 @@ export class P2p implements RingContext {
     }
     if (!this.credits.isAcked(op.peer, op.endTail)) {
       const spec = this.spec(op.peer, op.eventId, WAIT_ACK, headWord, op.endTail);
-      if (op.numChunks > 1) spec.streaming(this.streamStallUs); // the receiver is draining the message's chunks
+      // The receiver is draining the message's chunks, or has a marker to read and ACK at once (zero-copy).
+      if (op.numChunks > 1 || op.isZeroCopy) spec.streaming(this.streamStallUs);
       const r = this.wait(spec);
       if (isPromise(r)) return r.then(() => this.checkAck(op.peer, op.eventId, op.endTail));
     }

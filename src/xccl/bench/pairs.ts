@@ -36,8 +36,8 @@ function firstValue(results: readonly RankResult[]): unknown {
 }
 
 /** Runs `pairs` pairs of (baseline, p2p), alternating which goes first. */
-async function runPairs<T>(pairs: number, baseline: () => Promise<T>, p2p: () => Promise<T>): Promise<{ b: T; p: T }[]> {
-  const out: { b: T; p: T }[] = [];
+async function runPairs<B, P>(pairs: number, baseline: () => Promise<B>, p2p: () => Promise<P>): Promise<{ b: B; p: P }[]> {
+  const out: { b: B; p: P }[] = [];
   for (let i = 0; i < pairs; i++) {
     if (i % 2 === 0) {
       const b = await baseline();
@@ -57,8 +57,16 @@ const SMALL_ITERS = 20_000; // 64 B round trips, in samples of 20 (the main run'
 const SMALL_WARMUP = SMALL_ITERS / 10; // unmeasured 64 B round trips first (the p2p ping-pong skips as many)
 
 export interface ShmPairSeries {
-  /** 1 MiB send+ACK GB/s against the memcpy ping-pong's GB/s. */
+  /**
+   * 1 MiB send+ACK GB/s into pre-posted receives in the registered application area (the KV
+   * hand-off path: zero-copy, one copy per message) against the memcpy ping-pong's GB/s (which
+   * copies twice: in, then out on the other thread).
+   */
   readonly bandwidth: PairSeries;
+  /** The same through the ring (unregistered buffers: sender → ring slot → receiver's buffer, two copies). */
+  readonly ringBandwidth: PairSeries;
+  /** Per pair: the fraction of the registered 1 MiB messages that went zero-copy. */
+  readonly zeroCopyFraction: number[];
   /** 64 B one-way p50 µs against the memcpy ping-pong's one-way p50 µs (the host's state in that pair). */
   readonly latency: PairSeries;
 }
@@ -80,6 +88,14 @@ function memcpyFigures(): [number, number] {
   return [smallUs, MIB / median(Array.from(addon.memcpyPingPong(MIB, SEND_WARMUP + SEND_ITERS)).slice(SEND_WARMUP))];
 }
 
+/** What a benchP2p rank returns (rank-bench.ts): per size, µs samples; the fraction of registered messages sent zero-copy. */
+export interface BenchP2pValue {
+  readonly latency: Record<string, number[]>;
+  readonly sendUs: Record<string, number[]>;
+  readonly registeredUs: Record<string, number[]>;
+  readonly zeroCopySent: Record<string, number>;
+}
+
 /** A p2p ring of the bench: slots of `slotPayloadBytes` payload (plus the slot header), `numSlots` of them. */
 export interface BenchRing { readonly slotPayloadBytes: number; readonly numSlots: number }
 
@@ -95,22 +111,21 @@ export const SHM_PAIRS_RING: BenchRing = { slotPayloadBytes: 64 << 10, numSlots:
  */
 export async function shmPairs(pairs: number, spinUs: number, pinCpus: boolean, ring: BenchRing = SHM_PAIRS_RING): Promise<ShmPairSeries> {
   const args: LaunchArgs = {
-    region: { worldSize: 2, slotBytes: ring.slotPayloadBytes + SLOT_HEADER_BYTES, numSlots: ring.numSlots, epAreaBytes: 0 },
+    region: { worldSize: 2, slotBytes: ring.slotPayloadBytes + SLOT_HEADER_BYTES, numSlots: ring.numSlots, epAreaBytes: 0, appBytes: 2 * MIB },
     scenario: 'benchP2p',
-    params: { sizes: [64], itersFor: { 64: SMALL_ITERS }, latencyBatch: 20, bandwidthSizes: [MIB], sendIters: SEND_ITERS, sendWarmup: SEND_WARMUP },
+    params: { sizes: [64], itersFor: { 64: SMALL_ITERS }, latencyBatch: 20, bandwidthSizes: [MIB], sendIters: SEND_ITERS, sendWarmup: SEND_WARMUP, registered: true },
     options: { spinUs, timeoutMs: 60_000 },
     killAfterMs: 120_000,
     pinCpus,
   };
-  const p2p = async (): Promise<[number, number]> => {
-    const v = firstValue(await launchRanks('shm-thread', args)) as { latency: Record<string, number[]>; sendUs: Record<string, number[]> };
-    return [median(v.latency['64'] ?? []), MIB / (median(v.sendUs[String(MIB)] ?? []) * 1000)];
+  const gbPerSec = (us: number[] | undefined): number => MIB / (median(us ?? []) * 1000);
+  const p2p = async (): Promise<[number, number, number, number]> => {
+    const v = firstValue(await launchRanks('shm-thread', args)) as BenchP2pValue;
+    return [median(v.latency['64'] ?? []), gbPerSec(v.registeredUs[String(MIB)]), gbPerSec(v.sendUs[String(MIB)]), v.zeroCopySent[String(MIB)] ?? 0];
   };
   const both = await runPairs(pairs, async () => memcpyFigures(), p2p);
-  return {
-    latency: { baseline: both.map((x) => x.b[0]), p2p: both.map((x) => x.p[0]), ratio: both.map((x) => x.p[0] / x.b[0]) },
-    bandwidth: { baseline: both.map((x) => x.b[1]), p2p: both.map((x) => x.p[1]), ratio: both.map((x) => x.p[1] / x.b[1]) },
-  };
+  const series = (b: 0 | 1, p: 0 | 1 | 2): PairSeries => ({ baseline: both.map((x) => x.b[b]), p2p: both.map((x) => x.p[p]), ratio: both.map((x) => x.p[p] / x.b[b]) });
+  return { latency: series(0, 0), bandwidth: series(1, 1), ringBandwidth: series(1, 2), zeroCopyFraction: both.map((x) => x.p[3]) };
 }
 
 const PING_ITERS = 3000;

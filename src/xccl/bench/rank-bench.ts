@@ -1,6 +1,7 @@
 /**
  * Rank programs of `xdeepserve bench xccl` (figures, not tests): p2p ping-pong latency and
- * send+ACK bandwidth, dispatch/combine latency at DeepSeek-V3 shapes, and a raw-socket ping-pong
+ * send+ACK bandwidth (through the ring, and into pre-posted receives in the registered application
+ * area, the zero-copy path of a KV hand-off on shm), dispatch/combine latency at DeepSeek-V3 shapes, and a raw-socket ping-pong
  * baseline between the same kind of processes. Each returns raw timings (µs); the CLI summarizes.
  */
 import { createServer, connect, type Socket } from 'node:net';
@@ -18,6 +19,8 @@ export interface P2pBenchParams {
   readonly sendIters?: number;
   /** Unmeasured send+ACK messages before those (default: WARMUP_BYTES worth, at least 8). */
   readonly sendWarmup?: number;
+  /** Also measure send+ACK into pre-posted receives in the application area (needs appBytes >= 2x the largest size). */
+  readonly registered?: boolean;
 }
 
 /**
@@ -89,6 +92,32 @@ async function sendAckTimes(comm: Communicator, bytes: number, iters: number, wa
   return out;
 }
 
+/**
+ * As sendAckTimes, but rank 1 receives into two buffers of its registered application area in
+ * turn and keeps the next receive issued behind the current one, as a decode rank receiving KV
+ * blocks would: each receive is posted before the ACK of the one ahead, so on shm every message
+ * is copied once, straight into the posted buffer (p2p-zero-copy.ts).
+ */
+async function sendAckRegistered(comm: Communicator, bytes: number, iters: number, warmup: number): Promise<number[]> {
+  const buf = new Uint8Array(bytes).fill(5);
+  const dsts = [comm.appArea.subarray(0, bytes), comm.appArea.subarray(bytes, 2 * bytes)];
+  const total = warmup + iters;
+  let h = comm.rank === 1 ? comm.irecv(0, 0, dsts[0]) : undefined;
+  await comm.barrier();
+  const out: number[] = [];
+  for (let i = 0; i < total; i++) {
+    const t0 = now();
+    if (comm.rank === 0) await comm.send(1, i, buf);
+    else {
+      const next = i + 1 < total ? comm.irecv(0, i + 1, dsts[(i + 1) % 2]) : undefined;
+      await h!.wait();
+      h = next;
+    }
+    if (i >= warmup) out.push(now() - t0);
+  }
+  return out;
+}
+
 async function benchP2p(comm: Communicator, params: unknown): Promise<unknown> {
   const p = params as P2pBenchParams;
   const latency: Record<string, number[]> = {};
@@ -101,7 +130,17 @@ async function benchP2p(comm: Communicator, params: unknown): Promise<unknown> {
     const iters = p.sendIters ?? Math.max(8, Math.floor((64 << 20) / n));
     sendUs[String(n)] = await sendAckTimes(comm, n, iters, p.sendWarmup ?? sendWarmupFor(n));
   }
-  return { latency, sendUs };
+  // Registered: send+ACK µs per size, and how many of those messages rank 0 sent zero-copy.
+  const registeredUs: Record<string, number[]> = {};
+  const zeroCopySent: Record<string, number> = {};
+  for (const n of p.registered ? p.bandwidthSizes : []) {
+    const iters = p.sendIters ?? Math.max(8, Math.floor((64 << 20) / n));
+    const warmup = p.sendWarmup ?? sendWarmupFor(n);
+    const before = comm.p2p.zc?.stats.sent ?? 0;
+    registeredUs[String(n)] = await sendAckRegistered(comm, n, iters, warmup);
+    zeroCopySent[String(n)] = ((comm.p2p.zc?.stats.sent ?? 0) - before) / (iters + warmup);
+  }
+  return { latency, sendUs, registeredUs, zeroCopySent };
 }
 
 export interface EpBenchParams { readonly hidden: number; readonly topk: number; readonly numExperts: number; readonly tokens: readonly number[]; readonly iters: number; readonly isInt8: boolean }

@@ -72,10 +72,23 @@ function threadCpuMs(): number | undefined {
   }
 }
 
-interface StreamParams { readonly bytes: number; readonly messages: number }
+/** registered: rank 1 receives into its application area, the next receive queued behind the current one (zero-copy). */
+interface StreamParams { readonly bytes: number; readonly messages: number; readonly registered?: boolean }
+
+/** Rank 1's receives of messages [from, from + n) into two buffers of its application area, each posted before the ACK ahead of it. */
+async function recvRegistered(comm: Communicator, from: number, n: number, bytes: number, out: Uint8Array[]): Promise<void> {
+  const bufs = [comm.appArea.subarray(0, bytes), comm.appArea.subarray(bytes, 2 * bytes)];
+  let h = comm.irecv(0, from, bufs[0]);
+  await comm.barrier(); // posted before rank 0 sends
+  for (let m = from; m < from + n; m++) {
+    const next = m + 1 < from + n ? comm.irecv(0, m + 1, bufs[(m + 1 - from) % 2]) : undefined;
+    out[m] = (await h.wait()).slice();
+    if (next) h = next;
+  }
+}
 
 async function streamOneCore(comm: Communicator, params: unknown): Promise<unknown> {
-  const { bytes, messages } = params as StreamParams;
+  const { bytes, messages, registered } = params as StreamParams;
   const tr = shmOf(comm);
   const cpu = pinThreadToCpu(0);
   const all = await comm.allGather(new Int32Array([cpu ?? -1]));
@@ -83,6 +96,8 @@ async function streamOneCore(comm: Communicator, params: unknown): Promise<unkno
   if (cpus.some((c) => c < 0 || c !== cpus[0])) return { isPinned: false };
   const payloads = Array.from({ length: 2 * messages }, (_, m) => (comm.rank === 0 ? makePayload(0, 1, m, bytes) : new Uint8Array(bytes)));
   const stream = async (from: number): Promise<void> => {
+    if (registered && comm.rank === 1) return recvRegistered(comm, from, messages, bytes, payloads);
+    if (registered) await comm.barrier();
     for (let m = from; m < from + messages; m++) {
       if (comm.rank === 0) await comm.send(1, m, payloads[m]!);
       else await comm.recv(0, m, payloads[m]);
@@ -96,7 +111,7 @@ async function streamOneCore(comm: Communicator, params: unknown): Promise<unkno
   const cpuMs = cpu0 === undefined ? -1 : threadCpuMs()! - cpu0;
   const bad = comm.rank === 0 ? 0 : payloads.filter((b, m) => checkPayload(b, 0, 1, m) >= 0).length;
   await comm.barrier();
-  return { isPinned: true, bad, cpuMs, stalls: tr.stats.stalls - s0.stalls, parks: tr.stats.parks - s0.parks };
+  return { isPinned: true, bad, cpuMs, stalls: tr.stats.stalls - s0.stalls, parks: tr.stats.parks - s0.parks, zc: comm.p2p.zc?.stats };
 }
 
 export const STREAM_SCENARIOS = { wakeThreshold, streamOneCore };

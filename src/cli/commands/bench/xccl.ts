@@ -1,6 +1,8 @@
 /**
  * `xdeepserve bench xccl [--transport shm|tcp] [--json]` (paper notes §2.4; CPU-FACTS.md §3):
- * p2p one-way latency p50/p99 from 64 B to 8 MiB and send+ACK bandwidth; dispatch/combine latency
+ * p2p one-way latency p50/p99 from 64 B to 8 MiB and send+ACK bandwidth (shm: into pre-posted
+ * receives in the registered application area, zero-copy, as a KV hand-off would; `_ring` keys:
+ * through the ring with unregistered buffers); dispatch/combine latency
  * for 2–8 ranks and 1–128 tokens per rank at DeepSeek-V3 shapes (hidden 7168, top-8 of 256);
  * and, in the same run, a native two-thread memcpy ping-pong and a raw socket ping-pong as
  * baselines, with ratios. Ranks are real worker threads (shm) or child processes (tcp).
@@ -10,14 +12,17 @@ import { numberFlag, parseFlags, type Command } from '../../command.js';
 import { freePorts, launchRanks, type LaunchKind, type RankResult } from '../../../xccl/testing/launch.js';
 import { loadXcclAddon } from '../../../xccl/shm/process.js';
 import { SLOT_HEADER_BYTES } from '../../../xccl/region.js';
-import { SHM_PAIRS_RING, median, shmPairs, socketPairs, type PairSeries } from '../../../xccl/bench/pairs.js';
+import { SHM_PAIRS_RING, median, shmPairs, socketPairs, type BenchP2pValue, type PairSeries } from '../../../xccl/bench/pairs.js';
 
 const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens)] [--int8] [--spin-us N] [--only baseline,p2p,park,ep] [--pin] [--pairs N]
   shm = worker-thread ranks on SharedArrayBuffers (spinning waits); tcp = child-process ranks over loopback.
   --pin binds rank i of the p2p, park and EP runs to CPU i mod ncpu (as osu_latency and nccl-tests do; the
   baselines stay unpinned); the figures say so (config.pinned). With both baseline and p2p, the ratios come from
   --pairs N (default 5) pairs of a baseline and a short p2p launch measured back to back (median of per-pair ratios),
-  and shm 64 B p50 and 1 MiB GB/s, and the baselines, are medians over those pairs (min, max and pairs at target listed). Without --transport both run; --only runs just the listed parts (default all). Figures only; targets: shm 64 B p50 <= 1 us, shm 1 MiB >= 80% of memcpy, tcp <= 1.5x raw socket.`;
+  and shm 64 B p50 and 1 MiB GB/s, and the baselines, are medians over those pairs (min, max and pairs at target listed). Without --transport both run; --only runs just the listed parts (default all). Figures only; targets: shm 64 B p50 <= 1 us, shm 1 MiB >= 80% of memcpy, tcp <= 1.5x raw socket.
+  shm GB/s keys: p2p.shm.gbPerSec_* = send+ACK into pre-posted receives in the registered application area (zero-copy:
+  one copy, sender -> receiver's buffer; zeroCopyFraction_* says how many went so); p2p.shm.gbPerSec_*_ring = through the
+  ring with plain buffers (two copies). The memcpy baseline copies twice (in, then out on the other thread).`;
 
 const SIZES = [64, 1024, 65536, 1 << 20, 8 << 20];
 const ITERS: Record<string, number> = { 64: 20000, 1024: 10000, 65536: 2000, [1 << 20]: 200, [8 << 20]: 20 };
@@ -62,21 +67,31 @@ async function baselineSocket(f: Figures): Promise<void> {
 
 async function benchP2p(f: Figures, name: string, kind: LaunchKind, spinUs: number, cfg: RunConfig): Promise<void> {
   // The ring of the paired runs (SHM_PAIRS_RING), so that the main run and the pairs measure the same thing.
-  const region = { worldSize: 2, slotBytes: SHM_PAIRS_RING.slotPayloadBytes + SLOT_HEADER_BYTES, numSlots: SHM_PAIRS_RING.numSlots, epAreaBytes: 0 };
+  // The ring of the paired runs; an application area for two of the largest registered receives (shm; tcp has no zero-copy path).
+  const registered = kind !== 'tcp';
+  const region = { worldSize: 2, slotBytes: SHM_PAIRS_RING.slotPayloadBytes + SLOT_HEADER_BYTES, numSlots: SHM_PAIRS_RING.numSlots, epAreaBytes: 0, appBytes: registered ? 2 * (8 << 20) : 0 };
   const options = { spinUs: kind === 'tcp' ? 0 : spinUs, timeoutMs: 120_000 };
   // shm samples average 20 round trips (sub-µs figures; a clock read costs ~0.1 µs); tcp samples one, as the socket baseline.
-  const params = { sizes: SIZES, itersFor: ITERS, bandwidthSizes: [1 << 20, 8 << 20], latencyBatch: kind === 'tcp' ? 1 : 20 };
-  const v = values(await launchRanks(kind, { region, scenario: 'benchP2p', params, options, killAfterMs: 900_000, pinCpus: cfg.isPinRequested }), cfg)[0] as { latency: Record<string, number[]>; sendUs: Record<string, number[]> };
+  const params = { sizes: SIZES, itersFor: ITERS, bandwidthSizes: [1 << 20, 8 << 20], latencyBatch: kind === 'tcp' ? 1 : 20, registered };
+  const v = values(await launchRanks(kind, { region, scenario: 'benchP2p', params, options, killAfterMs: 900_000, pinCpus: cfg.isPinRequested }), cfg)[0] as BenchP2pValue;
   for (const n of SIZES) {
     const xs = v.latency[String(n)] ?? [];
     f[`p2p.${name}.latencyUsP50_${label(n)}`] = pct(xs, 0.5);
     f[`p2p.${name}.latencyUsP99_${label(n)}`] = pct(xs, 0.99);
   }
   // GB/s from the p50 send+ACK time, as the memcpy baseline (p50 of copy in + copy out + ack); the mean shows the stalls.
-  for (const [n, us] of Object.entries(v.sendUs)) {
-    f[`p2p.${name}.gbPerSec_${label(Number(n))}`] = Number(n) / (pct(us, 0.5) * 1000);
-    f[`p2p.${name}.gbPerSecMean_${label(Number(n))}`] = (Number(n) * us.length) / (us.reduce((a, b) => a + b, 0) * 1000);
+  const ring = registered ? '_ring' : '';
+  for (const [n, us] of Object.entries(v.sendUs)) sendFigures(f, `p2p.${name}`, label(Number(n)) + ring, Number(n), us);
+  for (const [n, us] of Object.entries(v.registeredUs)) {
+    sendFigures(f, `p2p.${name}`, label(Number(n)), Number(n), us);
+    f[`p2p.${name}.zeroCopyFraction_${label(Number(n))}`] = v.zeroCopySent[n] ?? 0;
   }
+}
+
+/** GB/s from the p50 send+ACK time, and from the mean (which shows the stalls). */
+function sendFigures(f: Figures, prefix: string, suffix: string, n: number, us: readonly number[]): void {
+  f[`${prefix}.gbPerSec_${suffix}`] = n / (pct(us, 0.5) * 1000);
+  f[`${prefix}.gbPerSecMean_${suffix}`] = (n * us.length) / (us.reduce((a, b) => a + b, 0) * 1000);
 }
 
 /** 64 B ping-pong with waiters that park at once (futex/Atomics.wait wake-up cost). */
@@ -122,6 +137,8 @@ async function benchPairs(f: Figures, name: string, pairs: number, spinUs: numbe
   if (name === 'shm') {
     const s = await shmPairs(pairs, spinUs, cfg.isPinRequested);
     pairFigures(f, s.bandwidth, { baseline: 'baseline.memcpyGbPerSec_1MiB', p2p: 'p2p.shm.gbPerSec_1MiB', ratio: 'ratio.shmToMemcpy_1MiB' }, (r) => r >= 0.8);
+    pairFigures(f, s.ringBandwidth, { baseline: 'baseline.memcpyGbPerSec_1MiB', p2p: 'p2p.shm.gbPerSec_1MiB_ring', ratio: 'ratio.shmRingToMemcpy_1MiB' }, (r) => r >= 0.8);
+    f['p2p.shm.zeroCopyFraction_1MiB'] = median(s.zeroCopyFraction);
     pairFigures(f, s.latency, { baseline: 'baseline.memcpyLatencyUsP50_64B', p2p: 'p2p.shm.latencyUsP50_64B', ratio: 'ratio.shmToMemcpyLatency_64B' });
     f['p2p.shm.latencyUsP50_64B.min'] = Math.min(...s.latency.p2p);
     f['p2p.shm.latencyUsP50_64B.max'] = Math.max(...s.latency.p2p);
