@@ -128,7 +128,7 @@ export class RecvRing {
 
   /** @internal handle support: copies out what has arrived; true once `op` is complete. Throws its error. */
   pollRecv(op: RecvOp): boolean {
-    this.pump(op.peer);
+    this.pump(op.peer, op);
     if (op.error !== undefined) throw op.error;
     return op.done;
   }
@@ -218,8 +218,15 @@ export class RecvRing {
     spec.streaming(this.c.streamStallUs, head + m, wakeWord);
   }
 
-  /** Copies out every chunk that has arrived, for the oldest pending receives first. */
-  private pump(peer: number): void {
+  /**
+   * Copies out every chunk that has arrived, for the oldest pending receives first. With zero-copy,
+   * it stops once `polled` is complete: the next message stays in the ring until its receive is
+   * polled, by which time the receive after it has usually been issued, and is posted before that
+   * message's ACK. Read on at once, the ACK would go out with nothing posted behind it, and the
+   * sender (woken by it, on a busy host often before this rank runs again) would send the next
+   * message through the ring (1 MiB bench: a third to four fifths of the messages).
+   */
+  private pump(peer: number, polled: RecvOp): void {
     const q = this.queues[peer]!;
     if (this.isParked[peer]) return; // the next message is the parked fast-path receive's
     while (q.length > 0) {
@@ -234,7 +241,9 @@ export class RecvRing {
         q.shift();
         continue;
       }
-      if (op.done) q.shift();
+      if (!op.done) continue;
+      q.shift();
+      if (op === polled && this.c.zc !== undefined) return;
     }
   }
 
