@@ -106,8 +106,10 @@ static napi_value futex_wake(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* ---- Baseline: two pthreads, memcpy in on one core, flag, memcpy out on the other. ---- */
-typedef struct { size_t bytes; int iters; char *src, *mid, *dst; _Atomic int flag, ack; double *ns; } pp_t;
+/* ---- Baseline: two pthreads, memcpy in on one core, flag, memcpy out on the other. ----
+ * With copies = 1 the peer copies nothing: the one-copy floor of a transfer that writes straight
+ * into the receiver's memory (the zero-copy p2p path), against which two copies are no fair bar. */
+typedef struct { size_t bytes; int iters, copies; char *src, *mid, *dst; _Atomic int flag, ack; double *ns; } pp_t;
 
 static double now_ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return (double)t.tv_sec * 1e9 + (double)t.tv_nsec; }
 
@@ -115,20 +117,22 @@ static void *pp_peer(void *arg) {
   pp_t *p = arg;
   for (int i = 1; i <= p->iters; i++) {
     while (atomic_load_explicit(&p->flag, memory_order_acquire) != i) {}
-    memcpy(p->dst, p->mid, p->bytes);
+    if (p->copies == 2) memcpy(p->dst, p->mid, p->bytes);
     atomic_store_explicit(&p->ack, i, memory_order_release);
   }
   return NULL;
 }
 
-/* memcpyPingPong(bytes, iters) -> Float64Array of per-iteration ns (send + copy out + ack). */
+/* memcpyPingPong(bytes, iters, copies = 2) -> Float64Array of per-iteration ns (send + copy out + ack). */
 static napi_value memcpy_ping_pong(napi_env env, napi_callback_info info) {
-  size_t argc = 2; napi_value argv[2];
+  size_t argc = 3; napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  double dbytes; int32_t iters;
+  double dbytes; int32_t iters, copies = 2;
   CHECK(napi_get_value_double(env, argv[0], &dbytes));
   CHECK(napi_get_value_int32(env, argv[1], &iters));
-  pp_t p = { (size_t)dbytes, iters, malloc((size_t)dbytes), malloc((size_t)dbytes), malloc((size_t)dbytes), 0, 0, NULL };
+  if (argc >= 3) CHECK(napi_get_value_int32(env, argv[2], &copies));
+  if (copies != 1 && copies != 2) { napi_throw_range_error(env, NULL, "memcpyPingPong: copies must be 1 or 2"); return NULL; }
+  pp_t p = { (size_t)dbytes, iters, copies, malloc((size_t)dbytes), malloc((size_t)dbytes), malloc((size_t)dbytes), 0, 0, NULL };
   napi_value ab, out; void *nsData;
   CHECK(napi_create_arraybuffer(env, sizeof(double) * (size_t)iters, &nsData, &ab));
   p.ns = nsData;

@@ -63,6 +63,8 @@ export interface ShmPairSeries {
    * copies twice: in, then out on the other thread).
    */
   readonly bandwidth: PairSeries;
+  /** The registered path against the one-copy ping-pong (copy into the peer's buffer, flag, ack): like for like. */
+  readonly oneCopyBandwidth: PairSeries;
   /** The same through the ring (unregistered buffers: sender → ring slot → receiver's buffer, two copies). */
   readonly ringBandwidth: PairSeries;
   /** Per pair: the fraction of the registered 1 MiB messages that went zero-copy. */
@@ -78,14 +80,15 @@ function memcpyAddon(): NonNullable<ReturnType<typeof loadXcclAddon>> {
 }
 
 /**
- * The addon's memcpy ping-pong: [64 B one-way p50 µs, 1 MiB GB/s (p50 of copy in + copy out + ack)].
- * Measured as the p2p side is: the same warm-up, then the same repetitions (its buffers are
- * pre-faulted by a memset, as p2p's are by the warm-up).
+ * The addon's memcpy ping-pong: [64 B one-way p50 µs, 1 MiB GB/s (p50 of copy in + copy out + ack),
+ * 1 MiB GB/s with one copy (into the peer's buffer + ack)]. Measured as the p2p side is: the same
+ * warm-up, then the same repetitions (its buffers are pre-faulted by a memset, as p2p's are by the warm-up).
  */
-function memcpyFigures(): [number, number] {
+function memcpyFigures(): [number, number, number] {
   const addon = memcpyAddon();
   const smallUs = median(Array.from(addon.memcpyPingPong(64, SMALL_WARMUP + SMALL_ITERS)).slice(SMALL_WARMUP)) / 2000;
-  return [smallUs, MIB / median(Array.from(addon.memcpyPingPong(MIB, SEND_WARMUP + SEND_ITERS)).slice(SEND_WARMUP))];
+  const mibGbPerSec = (copies: 1 | 2): number => MIB / median(Array.from(addon.memcpyPingPong(MIB, SEND_WARMUP + SEND_ITERS, copies)).slice(SEND_WARMUP));
+  return [smallUs, mibGbPerSec(2), mibGbPerSec(1)];
 }
 
 /** What a benchP2p rank returns (rank-bench.ts): per size, µs samples; the fraction of registered messages sent zero-copy. */
@@ -124,8 +127,8 @@ export async function shmPairs(pairs: number, spinUs: number, pinCpus: boolean, 
     return [median(v.latency['64'] ?? []), gbPerSec(v.registeredUs[String(MIB)]), gbPerSec(v.sendUs[String(MIB)]), v.zeroCopySent[String(MIB)] ?? 0];
   };
   const both = await runPairs(pairs, async () => memcpyFigures(), p2p);
-  const series = (b: 0 | 1, p: 0 | 1 | 2): PairSeries => ({ baseline: both.map((x) => x.b[b]), p2p: both.map((x) => x.p[p]), ratio: both.map((x) => x.p[p] / x.b[b]) });
-  return { latency: series(0, 0), bandwidth: series(1, 1), ringBandwidth: series(1, 2), zeroCopyFraction: both.map((x) => x.p[3]) };
+  const series = (b: 0 | 1 | 2, p: 0 | 1 | 2): PairSeries => ({ baseline: both.map((x) => x.b[b]), p2p: both.map((x) => x.p[p]), ratio: both.map((x) => x.p[p] / x.b[b]) });
+  return { latency: series(0, 0), bandwidth: series(1, 1), oneCopyBandwidth: series(2, 1), ringBandwidth: series(1, 2), zeroCopyFraction: both.map((x) => x.p[3]) };
 }
 
 const PING_ITERS = 3000;

@@ -14,8 +14,8 @@ export interface XcclAddon {
   /** 0 woken, 1 value differed, 2 timed out. */
   futexWait(words: Int32Array, idx: number, expected: number, timeoutMs: number): number;
   futexWake(words: Int32Array, idx: number, count: number): number;
-  /** Per-iteration ns of a two-thread memcpy-in, flag, memcpy-out ping-pong (bench baseline). */
-  memcpyPingPong(bytes: number, iters: number): Float64Array;
+  /** Per-iteration ns of a two-thread memcpy-in, flag, memcpy-out ping-pong (bench baseline); copies 1: the peer only acks (the zero-copy floor). */
+  memcpyPingPong(bytes: number, iters: number, copies?: 1 | 2): Float64Array;
   /** dst[dstOff + i] += w * src[srcOff + i] for i < n (f32). */
   axpy(dst: Float32Array, dstOff: number, src: Float32Array, srcOff: number, n: number, w: number): void;
   /** memmove of n bytes between Uint8Arrays (shared or not); range-checked. Used through copy.ts. */
