@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseModelConfig } from '../config/model-config.js';
+import { bf16ToF32 } from '../core/dtype.js';
 import { isXdsError } from '../core/errors.js';
 import { referenceBackend as B } from '../kernels/reference.js';
 import { bindModelWeights } from '../model/model-weights.js';
@@ -36,6 +37,24 @@ test('embedding rows and dense FFN == naive', () => {
   const want = rows(e, 3, D).flatMap((x) => mlp(x, values(src.get(n.mlp.gate)), values(src.get(n.mlp.up)), values(src.get(n.mlp.down)), 56));
   assert.ok(maxAbsDiff(y, want) <= 1e-5);
 });
+
+for (const [D, at] of [[5, 0], [6, 0], [6, 1]] as const) {
+  test(`embedding of a bf16 table (D ${D}, table at element ${at}): the values of bf16ToF32 (±0 and NaN included), into a view at an offset; bad id refused`, () => {
+    const V = 7;
+    const all = Uint16Array.from({ length: at + V * D }, (_, i) => (i === 3 ? 0x8000 : i === 4 ? 0x7fc1 : (i * 7919 + 0x3f00) & 0xffff));
+    const data = all.subarray(at); // [V, D] bf16 bits; at 1: not 4-byte aligned
+    const table = { format: 'bf16', outDim: V, inDim: D, data } as const;
+    const ids = Int32Array.of(6, 0, 3, 3);
+    const buf = new Float32Array(1 + ids.length * D);
+    embedTokens(table, ids, buf.subarray(1)); // a view with byteOffset 4
+    const same = (a: number, b: number): boolean => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
+    ids.forEach((id, t) => {
+      for (let i = 0; i < D; i++) assert.ok(same(buf[1 + t * D + i]!, bf16ToF32(data[id * D + i]!)), `row ${t} col ${i}`);
+    });
+    assert.ok([...all].some((b) => b === 0x8000) && [...all].some((b) => (b & 0x7f80) === 0x7f80), 'the table holds -0 and an infinity or NaN');
+    assert.throws(() => embedTokens(table, Int32Array.of(V), buf), (err: unknown) => isXdsError(err, 'invalid_argument') && /tokenIds/.test(String((err as { param?: string }).param)));
+  });
+}
 
 for (const arch of ['mixtral', 'qwen3_moe', 'deepseek_v3', 'deepseek_v3_noq', 'deepseek_v2']) {
   test(`MoE (${arch}) == per-token naive Σ w·Expert(x) + Shared(x)`, () => {
