@@ -39,12 +39,13 @@ const PROMPTS = [
 ];
 const MAX_TOKENS = 8;
 
-interface EngineSetup { numBlocks: number; budget: number; maxNumSeqs: number }
+interface EngineSetup { numBlocks: number; budget: number; maxNumSeqs: number; warmUp?: boolean }
 
 /** Serves `prompts` concurrently; returns each one's greedy tokens and the engine for checks. */
 async function serve(prompts: readonly number[][], s: EngineSetup): Promise<{ tokens: number[][]; engine: DpEngine }> {
   const runner = new LocalModelRunner(model.spec, model.weights, referenceBackend, { numBlocks: s.numBlocks, blockSizeTokens: 4 });
   const engine = new DpEngine({ runner, scheduler: { maxNumBatchedTokens: s.budget, maxNumSeqs: s.maxNumSeqs, maxWaiting: 16 } });
+  if (s.warmUp === true) engine.warmUp();
   const tokens = prompts.map(() => [] as number[]);
   prompts.forEach((p, i) => {
     engine.addRequest({ id: `m${i}`, promptTokenIds: p, maxTokens: MAX_TOKENS, sampling: { temperature: 0 } }, (e: EngineEvent) => {
@@ -71,4 +72,24 @@ test('tiny llama: concurrent requests give the same greedy tokens as each alone'
   assert.deepEqual(tight.tokens, alone);
   assert.ok(tight.engine.stats().numPreemptions > 0, 'a 12-block cache forces preemption');
   assertKvIdle(tight.engine.kv);
+});
+
+test('tiny llama: an engine warmed up (runner.warmUp with the scheduler shapes) gives the same tokens; warmUp after a request does nothing', async () => {
+  const cold = await serve(PROMPTS, { numBlocks: 64, budget: 10, maxNumSeqs: 8 });
+  const warm = await serve(PROMPTS, { numBlocks: 64, budget: 10, maxNumSeqs: 8, warmUp: true });
+  assert.deepEqual(warm.tokens, cold.tokens);
+  assertKvIdle(warm.engine.kv);
+
+  const seen: { maxRows: number; maxSeqs: number }[] = [];
+  class CountingRunner extends LocalModelRunner {
+    override warmUp(shapes: { maxRows: number; maxSeqs: number }): void { seen.push(shapes); super.warmUp(shapes); }
+  }
+  const runner = new CountingRunner(model.spec, model.weights, referenceBackend, { numBlocks: 16, blockSizeTokens: 4 });
+  const engine = new DpEngine({ runner, scheduler: { maxNumBatchedTokens: 24, maxNumSeqs: 3, maxWaiting: 4 } });
+  engine.warmUp();
+  assert.deepEqual(seen, [{ maxRows: 24, maxSeqs: 3 }]);
+  engine.addRequest({ id: 'x', promptTokenIds: [1, 2], maxTokens: 1 }, () => {});
+  engine.warmUp();
+  assert.equal(seen.length, 1);
+  await engine.run();
 });

@@ -134,6 +134,16 @@ export class DpEngine {
     return runUntilIdle(this);
   }
 
+  /**
+   * Load-time preparation of the runner for the step shapes the scheduler allows (ModelRunner.warmUp:
+   * pre-faulted KV pages, dummy forwards). Call before serving; a no-op once a request was added.
+   */
+  warmUp(): void {
+    if (this.arrivalSeq > 0 || this.runner.warmUp === undefined) return;
+    const c = this.scheduler.config;
+    this.runner.warmUp({ maxRows: c.maxNumBatchedTokens, maxSeqs: c.maxNumSeqs });
+  }
+
   /** Starts the background serving loop (idempotent); it parks when idle. */
   start(): void {
     this.isDraining = false;

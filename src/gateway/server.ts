@@ -63,6 +63,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     app, ctx,
     get isDraining() { return isDraining; },
     async listen({ port, host }) {
+      o.model.engine.warmUp(); // before the port opens: the first requests do not pay it
       try {
         await app.listen({ port, host });
       } catch (e) {

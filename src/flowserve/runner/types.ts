@@ -31,10 +31,24 @@ export interface ForwardResult {
   readonly hidden: Float32Array;
 }
 
+/** The step shapes a runner prepares for at load time (ModelRunner.warmUp). */
+export interface WarmUpShapes {
+  /** Most tokens one step computes (the scheduler's maxNumBatchedTokens). */
+  readonly maxRows: number;
+  /** Most sequences one step holds (maxNumSeqs). */
+  readonly maxSeqs: number;
+}
+
 export interface ModelRunner {
   readonly vocabSize: number;
   readonly hiddenSize: number;
   readonly blockSizeTokens: number;
   readonly numBlocks: number;
   forward(batch: ForwardBatch): ForwardResult;
+  /**
+   * Optional load-time preparation before the first request (vLLM's profile run): whatever the
+   * first steps of these shapes would otherwise pay once. Only while no sequence holds KV blocks:
+   * it may write any block.
+   */
+  warmUp?(shapes: WarmUpShapes): void;
 }
