@@ -192,7 +192,7 @@ export class DpEngine {
   /** One forward over every scheduled slice; on failure every scheduled request ends with 'error'. */
   private execute(out: SchedulerOutput): ForwardResult | null {
     try {
-      return this.runner.forward({ kind: 'forward', seqs: out.seqs.map(toSequenceSlice) });
+      return this.runner.forward({ kind: 'forward', seqs: out.seqs.map(toSequenceSlice), mayReuseOutputs: true }); // sampled at once
     } catch (e) {
       const message = `forward failed: ${(e as Error)?.message ?? String(e)}`;
       const reqs = this.scheduler.failAll(out.seqs.map((s) => s.request.id), 'error', message);

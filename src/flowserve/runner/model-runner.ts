@@ -112,7 +112,7 @@ export class LocalModelRunner implements ModelRunner {
       const routing = decoderBlock(this.state(l), this.spec, w, this.spec.layers[l]!.ffn, h, layout, this.mlaMode);
       this.report(l, routing);
     }
-    return this.finish(h, layout, batch.seqs, this.weights.finalNorm, this.weights.lmHead);
+    return this.finish(h, layout, batch.seqs, this.weights.finalNorm, this.weights.lmHead, batch.mayReuseOutputs === true);
   }
 
   /**
@@ -152,9 +152,12 @@ export class LocalModelRunner implements ModelRunner {
 
   /**
    * Final norm on the wanted rows (all, or the last of each slice), then the head over those rows
-   * only. hidden and logits are the step's outputs, so they are fresh arrays, not scratch.
+   * only. hidden and logits are the step's outputs: fresh arrays, or scratch slots when the caller
+   * reads them before its next forward (`reuse`, ForwardBatch.mayReuseOutputs).
+   * NOTE: fresh arrays of these sizes (batch 32: 128 + 59 KiB) come from the allocator as new pages:
+   * ~45 page faults and the zeroing per step, and external memory that drives V8's GC.
    */
-  private finish(h: Float32Array, layout: StepLayout, seqs: readonly SequenceSlice[], norm: Float32Array, head: ModelWeights['lmHead']): ForwardResult {
+  private finish(h: Float32Array, layout: StepLayout, seqs: readonly SequenceSlice[], norm: Float32Array, head: ModelWeights['lmHead'], reuse = false): ForwardResult {
     const pick = this.scratch.i32('runner.pick', layout.numRows); // [≤ T] wanted rows
     let n = 0;
     const rows = seqs.map((s, k) => {
@@ -164,8 +167,9 @@ export class LocalModelRunner implements ModelRunner {
       else pick[n++] = r.first + r.count - 1;
       return { first, count: n - first };
     });
-    const hidden = finalNormRows(this.backend, norm, this.spec.rmsNormEps, h, pick.subarray(0, n), this.hiddenSize);
-    return { logits: lmHeadLogits(this.backend, head, hidden, n), rows, hidden };
+    const D = this.hiddenSize, V = head.outDim;
+    const hidden = finalNormRows(this.backend, norm, this.spec.rmsNormEps, h, pick.subarray(0, n), D, reuse ? this.scratch.f32('runner.hidden', n * D) : undefined);
+    return { logits: lmHeadLogits(this.backend, head, hidden, n, reuse ? this.scratch.f32('runner.logits', n * V) : undefined), rows, hidden };
   }
 
   /** [T] the slices' tokens back to back (a scratch view). */

@@ -20,6 +20,12 @@ export interface SequenceSlice {
 export interface ForwardBatch {
   readonly kind: 'forward';
   readonly seqs: readonly SequenceSlice[];
+  /**
+   * The caller reads the result before its next forward (the engine samples at once): the runner
+   * may return logits and hidden in buffers it reuses step after step instead of fresh arrays.
+   * Default false: the result stays valid for good.
+   */
+  readonly mayReuseOutputs?: boolean;
 }
 
 export interface ForwardResult {

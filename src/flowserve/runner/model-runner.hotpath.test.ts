@@ -1,6 +1,7 @@
-// LocalModelRunner.warmUp (load-time preparation, issue 4): later forwards give the same logits as a
-// runner that never warmed up, its dummy routing is not reported, and the KV pages it allocated are
-// already written (touching them again takes far fewer page faults than on a fresh runner).
+// LocalModelRunner serving-path options (issue 4). warmUp (load-time preparation): later forwards give
+// the same logits as a runner that never warmed up, its dummy routing is not reported, and the KV
+// pages it allocated are already written (touching them again takes far fewer page faults than on a
+// fresh runner). ForwardBatch.mayReuseOutputs: the same logits, in buffers reused step after step.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseModelConfig } from '../../config/model-config.js';
@@ -73,4 +74,22 @@ test('warmUp writes the KV pages it allocated (few faults on touching them again
   layer0.latent[layer0.latent.length - 1] = 7; // a block no warm-up forward writes (blocks 0… only)
   makeRunner('deepseek_v3', { kv: shared }).warmUp({ maxRows: 4, maxSeqs: 1 });
   assert.equal(layer0.latent[layer0.latent.length - 1], 7);
+});
+
+test('mayReuseOutputs: the same logits and hidden rows, in buffers reused by the next step; without it, fresh arrays', () => {
+  const table = Int32Array.from([2, 0, 1, 3]);
+  const step = (r: LocalModelRunner, reuse: boolean, tokens: Int32Array, startPos: number): { logits: Float32Array; hidden: Float32Array } =>
+    r.forward({ kind: 'forward', seqs: [{ seqId: 'a', tokenIds: tokens, startPos, blockTable: table, wantAllLogits: startPos === 0 }], mayReuseOutputs: reuse });
+  const fresh = makeRunner('deepseek_v3'), reusing = makeRunner('deepseek_v3');
+  const f1 = step(fresh, false, PROMPT, 0), r1 = step(reusing, true, PROMPT, 0);
+  assert.deepEqual(r1.logits, f1.logits);
+  assert.deepEqual(r1.hidden, f1.hidden);
+  const f1Logits = Float32Array.from(f1.logits);
+  const f2 = step(fresh, false, Int32Array.of(11), 9), r2 = step(reusing, true, Int32Array.of(11), 9);
+  assert.deepEqual(r2.logits, f2.logits);
+  assert.deepEqual(r2.hidden, f2.hidden);
+  assert.equal(r2.logits.buffer, r1.logits.buffer, 'logits reuse one buffer');
+  assert.equal(r2.hidden.buffer, r1.hidden.buffer, 'hidden reuses one buffer');
+  assert.notEqual(f2.logits.buffer, f1.logits.buffer);
+  assert.deepEqual(f1.logits, f1Logits, 'a result without the flag stays valid after the next forward');
 });
