@@ -142,7 +142,7 @@ export function profileDecode(runner: LocalModelRunner, tb: TimingBackend, o: Pr
     const t0 = nowUs();
     const c0 = process.cpuUsage();
     tb.begin();
-    runner.forward({ kind: 'forward', seqs });
+    runner.forward({ kind: 'forward', seqs, mayReuseOutputs: true }); // as the engine's steps
     tb.end();
     const c = process.cpuUsage(c0);
     const units = new Map<Unit, [number, number]>(UNITS.map((u) => [u, [tb.times.kernelUs.get(u) ?? 0, tb.times.glueUs.get(u) ?? 0]]));
