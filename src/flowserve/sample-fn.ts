@@ -16,8 +16,8 @@ export function requestSamplerFn(): SampleFn {
       for (const t of req.outputTokenIds) s.history.recordOutput(t);
       samplers.set(req, s);
     }
-    const r = s.sample(logits);
-    return req.sampling.logprobs === null ? { tokenId: r.tokenId, logprob: r.logprob } : r;
+    // NOTE: no logprob unless asked for: nothing downstream reports it (the gateway shows logprobs only when requested).
+    return req.sampling.logprobs === null ? { tokenId: s.sampleToken(logits) } : s.sample(logits);
   };
 }
 

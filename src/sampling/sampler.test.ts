@@ -128,3 +128,14 @@ test('bad parameters are XdsErrors naming the field', () => {
   }
   assert.equal(makeSamplingParams({ topK: -1 }).topK, 0);
 });
+
+test('sampleToken (no logprob) picks and records the same tokens as sample, greedy and seeded, with penalties', () => {
+  for (const params of [{ temperature: 0 }, { temperature: 0, repetitionPenalty: 1.3, presencePenalty: 0.5 }, { seed: 7, temperature: 0.8, topP: 0.9 }, { seed: 9, temperature: 1.2, topK: 20, frequencyPenalty: 0.4 }]) {
+    const a = new RequestSampler(params, [1, 2, 3]);
+    const b = new RequestSampler(params, [1, 2, 3]);
+    for (let step = 0; step < 40; step++) {
+      const logits = randomLogits(100 + step, 500, 1);
+      assert.equal(b.sampleToken(logits), a.sample(logits).tokenId, `${JSON.stringify(params)} step ${step}`);
+    }
+  }
+});

@@ -17,7 +17,7 @@ import { Rng } from '../core/rng.js';
 import { TokenHistory } from './penalties.js';
 import { topLogprobs, type TokenLogprob } from './logprobs.js';
 import { makeSamplingParams, type SamplingParams } from './params.js';
-import { penalize, pickGreedy, pickRandom, scaleInto } from './pick.js';
+import { argmax, penalize, pickGreedy, pickRandom, scaleInto } from './pick.js';
 import { threadScratch } from './scratch.js';
 
 export { argmax } from './pick.js';
@@ -49,6 +49,19 @@ export class RequestSampler {
     const result = this.peek(logits);
     this.history.recordOutput(result.tokenId);
     return result;
+  }
+
+  /**
+   * Picks and records the next token without its logprob: the same token as `sample`, but greedy
+   * skips the log Σ exp pass (at a 129k vocabulary ~1 ms a row, 3× the argmax), for requests that
+   * asked for no logprobs.
+   */
+  sampleToken(logits: Float32Array): number {
+    const { temperature } = this.params;
+    const row = penalize(logits, this.params, this.history, threadScratch); // [vocab] f32
+    const tokenId = temperature === 0 ? argmax(row) : pickRandom(row, 1 / temperature, this.params, this.rng.uniform(), threadScratch).tokenId;
+    this.history.recordOutput(tokenId);
+    return tokenId;
   }
 
   /** Picks the next token without recording it (the caller must `history.recordOutput` it). */
