@@ -56,7 +56,30 @@ export class RecvRing {
       const got = this.recvSingle(peer, eventId, dst);
       if (got !== undefined) return this.resolved(got);
     }
-    return this.waitRecv(this.issue(peer, eventId, dst));
+    return this.waitOnce(this.issue(peer, eventId, dst));
+  }
+
+  /**
+   * The queued path of `recv`: the application holds no handle, so a receive whose wait fails
+   * before its message started (a timeout) is cancelled, as the fast paths leave nothing queued;
+   * kept, it would take the next message from `peer` with nobody to see it. (A handle from
+   * `irecv` that times out stays first in line and may be waited again.)
+   */
+  private waitOnce(op: RecvOp): Promise<Uint8Array> {
+    try {
+      const r = this.complete(op);
+      return isPromise(r) ? r.catch((e: unknown) => this.cancel(op, e)) : Promise.resolve(r);
+    } catch (e) {
+      return this.cancel(op, e);
+    }
+  }
+
+  /** Takes `op` out of its queue unless its message has started (its post was retired in `complete`); rejects with `e`. */
+  private cancel(op: RecvOp, e: unknown): Promise<never> {
+    const q = this.queues[op.peer]!;
+    const i = q.indexOf(op);
+    if (i >= 0 && op.nextChunk === 0) q.splice(i, 1);
+    return Promise.reject(e);
   }
 
   /** tcp fast path: nothing has arrived yet, waits are not sliced, the transport parks with callbacks. */

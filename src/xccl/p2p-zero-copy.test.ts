@@ -4,7 +4,10 @@
  * handles, so each case controls whether the receive is posted before the send. Checked: the
  * bytes land at the posted buffer with one copy (the receive resolves to that very view), every
  * case that cannot use the post takes the ring with the right bytes or the ring's typed error,
- * and a receive that times out withdraws its post. Threads and processes: conformance suite.
+ * and a receive that times out withdraws its post. A receive that times out after the sender
+ * claimed its post (a test hook holds the sender between its claim and its copy): an irecv handle
+ * (one thread) and a cancelled recv() followed by another receive (two threads: recv() waits
+ * synchronously on shm). Threads and processes: conformance suite.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +18,8 @@ import { allocateThreadRegions } from './shm/thread.js';
 import { ZC_MIN_BYTES, ZC_PIECE_BYTES } from './p2p-zero-copy.js';
 import { IN_ZC_PROGRESS } from './p2p-ops.js';
 import type { XcclHandle } from './p2p.js';
+import { launchRanks } from './testing/launch.js';
+import type { StaleReport } from './testing/zero-copy-scenarios.js';
 
 const APP = 1 << 20;
 
@@ -44,6 +49,23 @@ function zcStats(c: Communicator): { sent: number; received: number; unused: num
 
 async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<void> {
   await assert.rejects(p, (e: unknown) => isXdsError(e, code));
+}
+
+/** A posted receive that goes zero-copy, then a message through the ring: bytes intact; the zero-copy counts are then `sent` (sender) and `after` (receiver). */
+async function checkRingUsable(a: Communicator, b: Communicator, sent: number, after: ReturnType<typeof zcStats>): Promise<void> {
+  const dst = b.appArea.subarray(131_072, 131_072 + 40_000);
+  const r1 = b.irecv(0, 21, dst);
+  const s1 = a.isend(1, 21, payload(40_000, 21));
+  drive(s1, r1);
+  const got = await r1.wait();
+  assert.equal(got.byteOffset, dst.byteOffset, 'zero-copy into the posted buffer');
+  assert.deepEqual(got, payload(40_000, 21));
+  const r2 = b.irecv(0, 22, new Uint8Array(9000)); // not in the application area: the ring
+  const s2 = a.isend(1, 22, payload(9000, 22));
+  drive(s2, r2);
+  assert.deepEqual(await r2.wait(), payload(9000, 22));
+  assert.equal(zcStats(a).sent, sent);
+  assert.deepEqual(zcStats(b), after);
 }
 
 describe('xccl p2p zero-copy into the registered application area (shm)', () => {
@@ -130,6 +152,62 @@ describe('xccl p2p zero-copy into the registered application area (shm)', () => 
     assert.deepEqual(await r.wait(), payload(20_000, 1));
     assert.equal(zcStats(a).sent, 0);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a receive that times out after the sender claimed its post: it rejects, the bytes land in its buffer and waiting it again returns them there; the ring stays usable', async () => {
+    const [a, b] = await pair(100);
+    const dst = b.appArea.subarray(0, 20_000);
+    dst.fill(0xee);
+    const r = b.irecv(0, 1, dst); // posted
+    let timedOut: Promise<Uint8Array> | undefined;
+    let statsAtTimeout: ReturnType<typeof zcStats> | undefined;
+    a.p2p.zc!.afterClaimForTest = () => { // the sender holds the claim, no byte copied, no marker in the ring
+      timedOut = r.wait(); // shm waits are synchronous: the receiver's deadline passes here
+      statsAtTimeout = zcStats(b);
+    };
+    const s = a.isend(1, 1, payload(20_000, 1));
+    a.p2p.zc!.afterClaimForTest = undefined;
+    assert.ok(timedOut, 'the send claimed the post');
+    await rejectsWith(timedOut, 'xccl_timeout');
+    assert.deepEqual(statsAtTimeout, { sent: 0, received: 0, unused: 0 }, 'the withdrawal lost: the post stays claimed');
+    assert.equal(zcStats(a).sent, 1);
+    assert.deepEqual(dst, payload(20_000, 1), 'the copy went on into the timed-out receive\'s buffer');
+    drive(s, r); // the timed-out receive is still first in line: the marker completes it
+    const got = await r.wait();
+    assert.equal(got.byteOffset, dst.byteOffset, 'a view of the posted buffer');
+    assert.deepEqual(got, payload(20_000, 1));
+    assert.deepEqual(zcStats(b), { sent: 0, received: 1, unused: 0 });
+    await checkRingUsable(a, b, 2, { sent: 0, received: 2, unused: 0 });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('recv() into a posted buffer that times out is cancelled: the next recv() of the same event id gets the message', async () => {
+    const [a, b] = await pair(100);
+    const dst = b.appArea.subarray(0, 20_000);
+    await rejectsWith(b.recv(0, 1, dst), 'xccl_timeout'); // posted, then withdrawn
+    assert.equal(zcStats(b).unused, 1);
+    const s = a.isend(1, 1, payload(16_000, 1)); // the ring (the post was withdrawn); it fits, so no handle needs polling
+    assert.deepEqual(await b.recv(0, 1, dst), payload(16_000, 1));
+    await s.wait();
+    await checkRingUsable(a, b, 1, { sent: 0, received: 1, unused: 1 });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('recv() that times out after the sender claimed its post (two threads): the next receive of that event id, into another buffer, gets the bytes', async () => {
+    const n = 40_000;
+    const rs = await launchRanks('shm-thread', { region: { worldSize: 2, slotBytes: SLOT_HEADER_BYTES + 4096, numSlots: 4, epAreaBytes: 0, appBytes: 1 << 19 }, scenario: 'zeroCopyStale', params: { bytes: n }, options: { timeoutMs: 500 }, killAfterMs: 30_000 });
+    const [s, r] = rs.map((x) => { assert.ok(x.ok, JSON.stringify(x)); return x.value as StaleReport; }) as [StaleReport, StaleReport];
+    assert.equal(s.claimed, true, 'the send claimed the post (the path under test)');
+    assert.equal(r.firstRecv, 'xccl_timeout');
+    assert.deepEqual(r.zcAtTimeout, { sent: 0, received: 0, unused: 0 }, 'the withdrawal lost: claimed, not withdrawn');
+    assert.deepEqual(r.messages, [
+      { bytes: n, firstBad: -1, inPlace: true }, // copied out of the timed-out receive's buffer into its own
+      { bytes: n, firstBad: -1, inPlace: true }, // the ring stays usable: zero-copy ...
+      { bytes: 1000, firstBad: -1, inPlace: true }, // ... and a ring message
+    ]);
+    assert.equal(r.timedOutBufferBad, -1, 'the timed-out receive\'s buffer holds the message');
+    assert.deepEqual(s.zc, { sent: 2, received: 0, unused: 0 });
+    assert.deepEqual(r.zc, { sent: 0, received: 2, unused: 0 });
   });
 
   it('a sender ahead of the receiver: the posted first message is zero-copy, the rest keep order through the ring', async () => {

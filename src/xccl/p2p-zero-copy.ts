@@ -48,11 +48,14 @@ const P_EVENT = 4;
 export class ZeroCopy {
   /** Counts (tests and the bench): zero-copy sends, zero-copy receives, posts that were not used. */
   readonly stats = { sent: 0, received: 0, unused: 0 };
+  /** Test only (p2p-zero-copy.test.ts): run by a claim after its compare-and-swap, before the copy. */
+  afterClaimForTest: ((peer: number) => void) | undefined = undefined;
   private readonly words: Int32Array[]; // [worldSize] regions, [totalBytes / 4] i32 each
   private readonly bytes: Uint8Array[]; // [worldSize] regions, [totalBytes] u8 each
   private readonly posts: number[]; // receiver, per sender: posts made (k of the last one)
   private readonly isOpen: boolean[]; // receiver, per sender: the last post is neither claimed nor retired, as far as known
   private readonly postedOff: number[]; // receiver, per sender: byte offset in my region of the last post's destination
+  private readonly isClaimed: boolean[]; // receiver, per sender: a withdrawal lost, the claimed message's marker is not read yet (its bytes go to postedOff)
   private readonly appStart: number; // byte range of the application area in every region
   private readonly appEnd: number;
   private readonly progress: number[]; // sender, per receiver: pieces copied so far (a running count)
@@ -66,6 +69,7 @@ export class ZeroCopy {
     this.posts = new Array<number>(W).fill(0);
     this.isOpen = new Array<boolean>(W).fill(false);
     this.postedOff = new Array<number>(W).fill(0);
+    this.isClaimed = new Array<boolean>(W).fill(false);
     this.appStart = tr.layout.appOffset;
     this.appEnd = tr.layout.appOffset + tr.layout.config.appBytes;
     this.progress = new Array<number>(W).fill(0);
@@ -83,6 +87,7 @@ export class ZeroCopy {
   /** Receiver: posts `dst` (at byte `off` of my region) for the message from `peer` at ring position `pos`. */
   post(peer: number, pos: number, off: number, maxBytes: number, eventId: number): void {
     if (this.isOpen[peer]) this.retire(peer);
+    if (this.isClaimed[peer]) return; // the message at `pos` is claimed already (its receive was cancelled): no post
     const w = this.words[peer]!;
     const f = wordOf(this.tr.layout.p2pPostField + this.tr.rank);
     const k = ++this.posts[peer]!;
@@ -106,6 +111,7 @@ export class ZeroCopy {
     const open = 2 * this.posts[peer]! - 1;
     const won = Atomics.compareExchange(this.words[peer]!, f + P_SEQ, open, open + 1) === open;
     if (won) this.stats.unused++;
+    else this.isClaimed[peer] = true;
     return won;
   }
 
@@ -116,11 +122,12 @@ export class ZeroCopy {
 
   /**
    * Receiver: a marker from `peer` said its message of `total` bytes lies at the last post. Copies
-   * it into `dst` unless `dst` is that very destination (a receive that timed out after its post
-   * was claimed leaves the bytes to the next receive).
+   * it into `dst` unless `dst` is that very destination (a `recv` that timed out after its post
+   * was claimed is cancelled and leaves the bytes, at its buffer, to the next receive).
    */
   landed(peer: number, dst: Uint8Array, total: number): void {
     this.isOpen[peer] = false;
+    this.isClaimed[peer] = false;
     this.stats.received++;
     const off = this.postedOff[peer]!;
     const local = this.tr.local;
@@ -141,6 +148,7 @@ export class ZeroCopy {
     const off = w[f + P_OFF]!;
     if (n > w[f + P_MAX]! || off < this.appStart || off + n > this.appEnd) return false;
     if (Atomics.compareExchange(w, f + P_SEQ, seq, seq + 1) !== seq) return false;
+    this.afterClaimForTest?.(peer);
     this.copyPieces(peer, off, bytes);
     this.stats.sent++;
     return true;

@@ -7,7 +7,10 @@
  * its post); then a message sent before its receive is posted takes the ring. tcp has no
  * zero-copy path and must deliver the same bytes through the ring.
  */
+import { isXdsError } from '../../core/errors.js';
 import type { Communicator } from '../communicator.js';
+import { wordOf } from '../region.js';
+import type { ShmTransport } from '../shm/shm-transport.js';
 import { checkPayload, makePayload } from './scenarios.js';
 
 /** Bytes of one of the receiver's two buffers in its application area. */
@@ -61,4 +64,93 @@ async function zeroCopy(comm: Communicator, params: unknown): Promise<unknown> {
   return report;
 }
 
-export const ZERO_COPY_SCENARIOS = { zeroCopy };
+/** Byte offset in the receiver's application area of the word by which it tells the sender that its receive timed out. */
+const STALE_FLAG_BYTE = 2 * HALF;
+
+export interface StaleReport {
+  readonly role: 'sender' | 'receiver';
+  /** Sender: whether its first send claimed the post (the path under test was taken). */
+  readonly claimed?: boolean;
+  /** Receiver: how the first receive ended ('resolved' or its error code), and the zero-copy counts right after. */
+  readonly firstRecv?: string;
+  readonly zcAtTimeout?: { sent: number; received: number; unused: number };
+  /** Receiver: first wrong byte (-1) of the timed-out receive's buffer once the next receive completed. */
+  readonly timedOutBufferBad?: number;
+  /** Receiver: the next receive of that event id, then a posted one (zero-copy) and a ring one. */
+  readonly messages?: ReportMessages;
+  readonly zc: { sent: number; received: number; unused: number } | null;
+}
+
+/** Blocks this thread until `cond` holds (a test rank with nothing else to do; 10 s at most). */
+function blockUntil(cond: () => boolean, what: string): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; !cond(); i++) {
+    if (i > 10_000) throw new Error(`stale-post scenario: gave up waiting for ${what}`);
+    Atomics.wait(nap, 0, 0, 1);
+  }
+}
+
+/**
+ * Sender of `zeroCopyStale`: waits for the receiver's post, sends; its claim (test hook) holds the
+ * copy and the marker until the receiver says its receive timed out. Then two more messages.
+ */
+async function staleSender(comm: Communicator, peer: number, n: number): Promise<StaleReport> {
+  const zc = comm.p2p.zc;
+  if (zc === undefined) throw new Error('stale-post scenario: no zero-copy path');
+  const tr = comm.transport as ShmTransport;
+  const seqWord = wordOf(tr.layout.p2pPostField + peer); // word 0 (seq) of my post field for `peer`
+  const flagWord = (tr.layout.appOffset + STALE_FLAG_BYTE) >> 2; // in `peer`'s region
+  blockUntil(() => (Atomics.load(tr.localWords, seqWord) & 1) === 1, 'the post');
+  let claimed = false;
+  zc.afterClaimForTest = () => {
+    claimed = true;
+    blockUntil(() => Atomics.load(tr.regionWords(peer), flagWord) === 1, 'the receiver\'s timeout');
+  };
+  await comm.send(peer, 7, makePayload(comm.rank, peer, 7, n));
+  zc.afterClaimForTest = undefined;
+  await comm.barrier(); // the receiver posted its receive of message 8
+  await comm.send(peer, 8, makePayload(comm.rank, peer, 8, n));
+  await comm.send(peer, 9, makePayload(comm.rank, peer, 9, 1000));
+  return { role: 'sender', claimed, zc: { ...zc.stats } };
+}
+
+function report(m: Uint8Array, peer: number, rank: number, msg: number, dst: Uint8Array): ReportMessages[number] {
+  return { bytes: m.byteLength, firstBad: checkPayload(m, peer, rank, msg), inPlace: m.buffer === dst.buffer && m.byteOffset === dst.byteOffset };
+}
+
+/**
+ * Receiver of `zeroCopyStale`: recv() of message 7 into a posted buffer times out while the
+ * sender holds its claim; the next receive of event 7 (another buffer, issued before the copy)
+ * must get the bytes; then a posted receive (zero-copy) and a ring one.
+ */
+async function staleReceiver(comm: Communicator, peer: number, n: number): Promise<StaleReport> {
+  const zc = comm.p2p.zc!;
+  const app = comm.appArea;
+  const dst1 = app.subarray(0, n);
+  const dst2 = app.subarray(HALF, HALF + n);
+  let firstRecv = 'resolved';
+  await comm.recv(peer, 7, dst1).catch((e: unknown) => { firstRecv = isXdsError(e) ? e.code : String(e); });
+  const zcAtTimeout = { ...zc.stats };
+  const next = comm.irecv(peer, 7, dst2); // before the copy: the message is claimed, this must not post
+  Atomics.store(new Int32Array(app.buffer, app.byteOffset + STALE_FLAG_BYTE, 1), 0, 1);
+  const messages = [report(await next.wait(), peer, comm.rank, 7, dst2)];
+  const timedOutBufferBad = checkPayload(dst1, peer, comm.rank, 7);
+  const h8 = comm.irecv(peer, 8, dst1);
+  await comm.barrier();
+  messages.push(report(await h8.wait(), peer, comm.rank, 8, dst1));
+  const ring = new Uint8Array(1000);
+  messages.push(report(await comm.recv(peer, 9, ring), peer, comm.rank, 9, ring));
+  return { role: 'receiver', firstRecv, zcAtTimeout, timedOutBufferBad, messages, zc: { ...zc.stats } };
+}
+
+/**
+ * Two shm ranks (0 sends, 1 receives): a receive that times out after the sender claimed its
+ * post (p2p-zero-copy.ts). params.bytes: the message size (ZC_MIN_BYTES to HALF). Needs an
+ * application area of at least 2 * HALF + 4 bytes and a short timeoutMs (the receive's deadline).
+ */
+async function zeroCopyStale(comm: Communicator, params: unknown): Promise<unknown> {
+  const { bytes } = params as { bytes: number };
+  return comm.rank === 0 ? staleSender(comm, 1, bytes) : staleReceiver(comm, 0, bytes);
+}
+
+export const ZERO_COPY_SCENARIOS = { zeroCopy, zeroCopyStale };
