@@ -1,14 +1,17 @@
 /**
  * Connections of the `tcp` transport (paper notes §2.4 semantics over sockets; CPU-FACTS.md §3):
- * one connection per direction between two ranks. Each rank dials every peer and reads what that
- * peer writes on it, through `onread` into one fixed buffer per peer (no Buffer and no stream
- * 'data' event per read). The peer writes on the connection it accepted, after the hello that
- * names the dialing rank. Nagle is off on both. Also the listen and the join deadline.
+ * one connection per pair of ranks, carrying frames both ways. The higher rank dials the lower one
+ * and sends hello(rank) first; it reads through `onread` into one fixed buffer (no Buffer and no
+ * stream 'data' event per read). The lower rank reads the connection it accepted through 'data'
+ * events (a server socket has no `onread`). One connection, not one per direction: a reply then
+ * carries the TCP ACK of the message it answers, where a connection that only receives sends a
+ * pure ACK segment per message (4 segments per round trip instead of 2; docs/xccl.md follow-up 8).
+ * Nagle is off on both ends. Also the listen and the join deadline.
  */
-import { connect, type Server, type Socket } from 'node:net';
+import { connect, Socket, type Server } from 'node:net';
 import { XdsError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
-import { FRAME, FrameParser, frameHeader } from './frames.js';
+import { FRAME, FrameParser, frameHeader, type FrameHandler } from './frames.js';
 
 export interface Endpoint { readonly host: string; readonly port: number }
 
@@ -58,23 +61,46 @@ export async function dialPeer(ep: Endpoint, peer: number, rank: number, limits:
 }
 
 /**
- * Reads the hello on an accepted connection and hands it over with the rank it names. Nothing
- * may follow the hello on it (the dialing rank only reads there): `onExtra` reports bytes that do.
+ * Reads the hello on an accepted connection (from a server made with `pauseOnConnect`), then hands
+ * the connection over with the rank it names: `onHello(peer, socket)` returns the handler of the
+ * frames that follow (in the same read or later ones), or undefined to refuse it (destroyed).
+ * `socket` reads through `onread` as a dialed one does (see readThroughBuffer).
  */
-export function acceptHello(socket: Socket, onHello: (peer: number) => void, onExtra: (peer: number) => void): void {
+export function acceptHello(accepted: Socket, onHello: (peer: number, socket: Socket) => FrameHandler | undefined): void {
+  const parser = new FrameParser();
+  let handler: FrameHandler | undefined;
+  const first: FrameHandler = (type, buf, start, end) => {
+    if (handler !== undefined) return handler(type, buf, start, end);
+    if (type !== FRAME.hello || end - start < 4) { socket.destroy(); return; }
+    handler = onHello(buf.readInt32LE(start), socket);
+    if (handler === undefined) socket.destroy();
+  };
+  const socket = readThroughBuffer(accepted, (buf, n) => { if (!socket.destroyed) parser.drain(buf, n, first); });
   socket.setNoDelay(true);
   socket.on('error', () => {});
-  const parser = new FrameParser();
-  let peer = -1;
-  socket.on('data', (d: Buffer) => {
-    parser.drain(d, d.length, (type, buf, start) => {
-      if (peer >= 0) return onExtra(peer);
-      if (type !== FRAME.hello) { socket.destroy(); return; }
-      peer = buf.readInt32LE(start);
-      onHello(peer);
-    });
-    if (peer >= 0 && parser.pendingBytes > 0) onExtra(peer);
-  });
+}
+
+/**
+ * The accepted connection, reading into one fixed buffer through `onread` (a server socket has no
+ * such option): its handle is moved, before any read, into a new Socket made with `onread`. Each
+ * read through 'data' events cost about 10 µs of CPU more here (a Buffer per read, the stream
+ * machinery), which ate what one connection per pair saved (docs/xccl.md follow-up 8).
+ * NOTE: `_handle` and the `handle` option of Socket are Node internals (net.js; Node 20); without
+ * them this falls back to 'data' events. The old Socket object stays counted by its server, so
+ * the server's close callback never fires: close the server without waiting for it.
+ */
+export function readThroughBuffer(accepted: Socket, onRead: (buf: Buffer, n: number) => void): Socket {
+  const holder = accepted as unknown as { _handle: unknown };
+  const handle = holder._handle;
+  if (handle === null || typeof handle !== 'object') {
+    accepted.on('data', (d: Buffer) => onRead(d, d.length));
+    accepted.resume();
+    return accepted;
+  }
+  holder._handle = null;
+  const readBuf = Buffer.allocUnsafe(READ_BUFFER_BYTES); // [READ_BUFFER_BYTES] u8, reused by every read
+  const options = { handle, readable: true, writable: true, onread: { buffer: readBuf, callback: (n: number): boolean => { onRead(readBuf, n); return true; } } };
+  return new Socket(options as ConstructorParameters<typeof Socket>[0]);
 }
 
 export function listen(server: Server, me: Endpoint, rank: number): Promise<void> {
@@ -89,7 +115,7 @@ export async function joinOrFail(tr: Joining, joined: Promise<unknown>, deadline
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     const ms = Math.max(1, (deadlineUs - clock.nowUs()) / 1000);
-    timer = setTimeout(() => reject(new XdsError('xccl_timeout', `xccl rank ${tr.rank}: only ${numLinks()} of ${2 * (tr.worldSize - 1)} tcp connections up by the join deadline`)), ms);
+    timer = setTimeout(() => reject(new XdsError('xccl_timeout', `xccl rank ${tr.rank}: only ${numLinks()} of ${tr.worldSize - 1} tcp connections up by the join deadline`)), ms);
   });
   try {
     await Promise.race([joined, timeout]);

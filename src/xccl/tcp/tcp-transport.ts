@@ -6,7 +6,8 @@
  * by the peer's application). Everything queued in one synchronous run, and in the promise
  * continuations it sets off, leaves in one write per peer at the end of that run. Back-pressure
  * is end to end: p2p ring credits and EP acks bound what is in flight. A closed connection makes
- * every wait on that peer end in `xccl_peer_gone`. Connections: links.ts.
+ * every wait on that peer end in `xccl_peer_gone`. Connections (one per pair of ranks, frames both
+ * ways): links.ts.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { XdsError } from '../../core/errors.js';
@@ -18,8 +19,6 @@ import { Outbox } from './outbox.js';
 import { WaitList } from './waits.js';
 import { acceptHello, dialPeer, joinOrFail, listen, type Endpoint } from './links.js';
 
-/** A closed write connection marks its peer gone after this long at most (ms; see attachWriter). */
-const WRITER_CLOSE_GRACE_MS = 500;
 /** Microtask hops the flush of a run waits for a park to flush first (see flushLater). */
 const FLUSH_HOPS = 4;
 /** Batches up to this size are copied into one buffer; bigger ones are corked writes. */
@@ -33,10 +32,8 @@ export class TcpTransport implements Transport {
   readonly kind = 'tcp' as const;
   readonly local: Uint8Array;
   readonly localWords: Int32Array;
-  /** Per peer: the connection this rank writes on (the one the peer dialed). */
-  private readonly writers: (Socket | undefined)[];
-  /** Per peer: the connection this rank dialed (reads only, through `onRead`). */
-  private readonly readers: (Socket | undefined)[];
+  /** Per peer: the one connection to it (dialed toward a lower rank, accepted from a higher one). */
+  private readonly conns: (Socket | undefined)[];
   private readonly boxes: Outbox[];
   private readonly parsers: FrameParser[];
   private readonly handlers: FrameHandler[];
@@ -53,8 +50,7 @@ export class TcpTransport implements Transport {
   constructor(readonly rank: number, readonly worldSize: number, readonly layout: RegionLayout, private readonly clock: Clock) {
     this.local = new Uint8Array(layout.totalBytes);
     this.localWords = new Int32Array(this.local.buffer, 0, layout.metaBytes / 4);
-    this.writers = new Array<Socket | undefined>(worldSize).fill(undefined);
-    this.readers = new Array<Socket | undefined>(worldSize).fill(undefined);
+    this.conns = new Array<Socket | undefined>(worldSize).fill(undefined);
     this.boxes = Array.from({ length: worldSize }, () => new Outbox());
     this.parsers = Array.from({ length: worldSize }, () => new FrameParser());
     this.handlers = Array.from({ length: worldSize }, (_, peer) => (type: number, buf: Buffer, start: number, end: number) => this.onFrame(peer, type, buf, start, end));
@@ -72,19 +68,23 @@ export class TcpTransport implements Transport {
     this.parsers[peer]!.drain(buf, n, this.handlers[peer]!);
   }
 
-  /** Adopts the connection this rank dialed to `peer` (reads only). */
-  attachReader(peer: number, socket: Socket): void {
-    this.readers[peer] = socket;
-    socket.on('close', () => this.markGone(peer, 'closed its connection'));
+  /** The handler of the frames `peer` sends (on a connection this rank accepted; links.ts parses them). */
+  frameHandler(peer: number): FrameHandler {
+    return this.handlers[peer]!;
   }
 
-  /** Adopts the connection `peer` dialed, once its hello named it (writes only). */
-  attachWriter(peer: number, socket: Socket): void {
-    this.writers[peer] = socket;
-    // NOTE: the peer's frames come on the other connection, and between hosts its close may
-    // arrive after this one: waits on the peer fail once that one closes too (its last frames
-    // applied), or after a grace period. Sends to the peer fail at once (box).
-    socket.on('close', () => { setTimeout(() => this.markGone(peer, 'closed its connection'), WRITER_CLOSE_GRACE_MS).unref(); });
+  /** True when `peer` may dial this rank now: a higher rank, not connected yet. */
+  mayAccept(peer: number): boolean {
+    return Number.isInteger(peer) && peer > this.rank && peer < this.worldSize && this.conns[peer] === undefined;
+  }
+
+  /**
+   * Adopts the connection to `peer` (frames both ways). Its close marks the peer gone: both read
+   * paths deliver every byte before 'close', so the peer's last frames are applied first.
+   */
+  attach(peer: number, socket: Socket): void {
+    this.conns[peer] = socket;
+    socket.on('close', () => this.markGone(peer, 'closed its connection'));
   }
 
   put(peer: number, offset: number, src: Uint8Array): void {
@@ -150,7 +150,7 @@ export class TcpTransport implements Transport {
 
   /** The outbox toward `peer`, with a flush queued; undefined toward a gone peer (throws unless `isReply`). */
   private box(peer: number, isReply: boolean): Outbox | undefined {
-    const s = this.writers[peer];
+    const s = this.conns[peer];
     if (this.gone[peer] || s === undefined || s.destroyed) {
       if (isReply) return undefined;
       this.checkPeer(peer);
@@ -194,7 +194,7 @@ export class TcpTransport implements Transport {
 
   /** Writes the batch toward `peer`: one write; large batches are corked instead of copied. */
   private flush(peer: number): void {
-    const s = this.writers[peer];
+    const s = this.conns[peer];
     const q = this.boxes[peer]!.take();
     if (s === undefined || s.destroyed || q.length === 0) return;
     if (q.length === 1) { s.write(q[0]!); return; }
@@ -264,31 +264,34 @@ export class TcpTransport implements Transport {
     for (let p = 0; p < this.worldSize; p++) if (!this.gone[p]) this.gone[p] = 'closed (local side)';
     this.flushAll(); // frames of this run still leave
     this.waits.unref();
-    const sockets = [...this.writers, ...this.readers];
-    for (const s of sockets) s?.end();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    for (const s of sockets) s?.destroy();
+    const sockets = this.conns.filter((s): s is Socket => s !== undefined);
+    this.server?.close(); // stops listening now; its close callback never fires (links.ts readThroughBuffer)
+    // NOTE: each connection ends once what was written on it has left and the peer ended it too
+    // (as the server's close callback waited for before), then it is destroyed.
+    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => { if (s.closed) resolve(); else { s.once('close', () => resolve()); s.end(); } })));
+    for (const s of sockets) s.destroy();
   }
 }
 
-/** Listens on this rank's endpoint, dials every peer, and returns once every peer has dialed back. */
+/** Listens on this rank's endpoint, dials every lower rank, and returns once every higher rank has dialed in. */
 export async function connectTcp(endpoints: readonly Endpoint[], rank: number, layout: RegionLayout, opts: TcpOptions): Promise<TcpTransport> {
   const W = layout.config.worldSize;
   const tr = new TcpTransport(rank, W, layout, opts.clock);
   const deadline = opts.clock.nowUs() + opts.timeoutMs * 1000;
-  let numLinks = 0; // connections up, of 2 (W - 1)
+  let numLinks = 0; // connections up, of W - 1
   let onLink: () => void = () => {};
-  const allLinked = new Promise<void>((resolve) => { onLink = () => { if (++numLinks === 2 * (W - 1)) resolve(); }; if (W === 1) resolve(); });
-  tr.server = createServer((socket) => acceptHello(socket, (peer) => {
-    if (!Number.isInteger(peer) || peer < 0 || peer >= W || peer === rank) { socket.destroy(); return; }
-    tr.attachWriter(peer, socket);
+  const allLinked = new Promise<void>((resolve) => { onLink = () => { if (++numLinks === W - 1) resolve(); }; if (W === 1) resolve(); });
+  tr.server = createServer({ pauseOnConnect: true }, (accepted) => acceptHello(accepted, (peer, socket) => {
+    if (!tr.mayAccept(peer)) return undefined;
+    tr.attach(peer, socket);
     onLink();
-  }, (peer) => tr.markGone(peer, 'sent frames on the connection it dialed (it only reads there)')));
+    return tr.frameHandler(peer);
+  }));
   await listen(tr.server, endpoints[rank]!, rank);
   const dials = Promise.all(endpoints.map(async (ep, peer) => {
-    if (peer === rank) return;
+    if (peer >= rank) return;
     const s = await dialPeer(ep, peer, rank, { deadlineUs: deadline, clock: opts.clock, isCancelled: () => tr.isClosing }, (buf, n) => tr.onRead(peer, buf, n));
-    tr.attachReader(peer, s);
+    tr.attach(peer, s);
     onLink();
   }));
   await joinOrFail(tr, Promise.all([allLinked, dials]), deadline, opts.clock, () => numLinks);
