@@ -14,7 +14,12 @@ import { weightRow } from '../kernels/reference.js';
 export function embedTokens(table: LinearWeight, tokenIds: Int32Array, out: Float32Array): void {
   const D = table.inDim;
   for (let t = 0; t < tokenIds.length; t++) checkId(tokenIds[t]!, table.outDim);
-  if (table.format === 'bf16') { widenBf16Rows(table.data, D, tokenIds, out); return; }
+  // NOTE: an odd D or an unaligned table (rare) takes weightRow, which converts the same bits one value at a time.
+  if (table.format === 'bf16' && IS_LITTLE_ENDIAN && D % 2 === 0 && table.data.byteOffset % 4 === 0) {
+    const pairs = new Uint32Array(table.data.buffer, table.data.byteOffset, table.data.length >> 1); // [V, D/2] u32
+    widenBf16Pairs(pairs, D, tokenIds, new Uint32Array(out.buffer, out.byteOffset, tokenIds.length * D));
+    return;
+  }
   for (let t = 0; t < tokenIds.length; t++) weightRow(table, tokenIds[t]!, out.subarray(t * D, (t + 1) * D));
 }
 
@@ -24,17 +29,7 @@ function checkId(id: number, vocab: number): void {
 
 const IS_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
-/** out[t] = f32(table[ids[t]]): bf16 bits b become the f32 bits b << 16. table [V, D] u16, out [T, D] f32. */
-function widenBf16Rows(table: Uint16Array, D: number, ids: Int32Array, out: Float32Array): void {
-  const bits = new Uint32Array(out.buffer, out.byteOffset, ids.length * D); // [T, D] the f32 bits of out
-  if (IS_LITTLE_ENDIAN && D % 2 === 0 && table.byteOffset % 4 === 0) { widenBf16Pairs(new Uint32Array(table.buffer, table.byteOffset, table.length >> 1), D, ids, bits); return; }
-  for (let t = 0; t < ids.length; t++) {
-    const src = ids[t]! * D, dst = t * D;
-    for (let i = 0; i < D; i++) bits[dst + i] = table[src + i]! << 16;
-  }
-}
-
-/** As widenBf16Rows over pairs: pairs [V, D/2] u32 (little-endian: value 2j in the low half), bits [T, D] u32. */
+/** out[t] = f32(table[ids[t]]) as bits (bf16 b → f32 b << 16), two values per load: pairs [V, D/2] u32 (little-endian: value 2j in the low half), bits [T, D] u32. */
 function widenBf16Pairs(pairs: Uint32Array, D: number, ids: Int32Array, bits: Uint32Array): void {
   const half = D >> 1;
   for (let t = 0; t < ids.length; t++) {
