@@ -1,11 +1,12 @@
 /**
  * Tests of copy.ts (the data-path copies of paper notes §2.4.1): copyBytes equals a naive byte
  * loop for sizes below and above NATIVE_COPY_BYTES, between shared and plain buffers, at odd
- * offsets; the addon's own range check rejects a copy past the end.
+ * offsets; the addon's own range check rejects a copy past the end. copyBytesCounting copies the
+ * same bytes and counts one store per piece.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { NATIVE_COPY_BYTES, copyBytes } from './copy.js';
+import { NATIVE_COPY_BYTES, copyBytes, copyBytesCounting } from './copy.js';
 import { loadXcclAddon } from './shm/process.js';
 
 function naive(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
@@ -30,10 +31,26 @@ describe('xccl copyBytes', () => {
     });
   }
 
+  for (const [n, piece] of [[100, 64], [NATIVE_COPY_BYTES * 5 + 3, NATIVE_COPY_BYTES], [NATIVE_COPY_BYTES * 4, NATIVE_COPY_BYTES]] as const) {
+    it(`copyBytesCounting: ${n} bytes in pieces of ${piece}, one count per piece`, () => {
+      const dst = new Uint8Array(new SharedArrayBuffer(n + 16));
+      const src = new Uint8Array(n + 8).map((_, i) => (i * 13 + 1) & 255);
+      const want = new Uint8Array(n + 16);
+      naive(want, 7, src, 2, n);
+      const words = new Int32Array(new SharedArrayBuffer(16));
+      words[3] = 41;
+      const end = copyBytesCounting(dst, 7, src, 2, n, piece, words, 3, 41);
+      assert.deepEqual([...dst], [...want]);
+      assert.equal(end, 41 + Math.ceil(n / piece));
+      assert.equal(words[3], end);
+    });
+  }
+
   it('the addon copy rejects a range past the end (when built)', () => {
     const addon = loadXcclAddon(true);
     if (!addon) return;
     assert.throws(() => addon.copy(new Uint8Array(8), 4, new Uint8Array(8), 0, 5), RangeError);
     assert.throws(() => addon.copy(new Uint8Array(8), 0, new Uint8Array(8), 6, 3), RangeError);
+    assert.throws(() => addon.copyPieces(new Uint8Array(8), 0, new Uint8Array(8), 0, 8, 4, new Int32Array(2), 2, 0), RangeError);
   });
 });

@@ -26,7 +26,7 @@
  * one-core mode of docs/xccl.md follow-up 6).
  */
 import { wordOf } from './region.js';
-import { copyBytes } from './copy.js';
+import { copyBytes, copyBytesCounting } from './copy.js';
 import { IN_ZC_PROGRESS } from './p2p-ops.js';
 import { ShmTransport } from './shm/shm-transport.js';
 import type { Transport } from './transport.js';
@@ -156,12 +156,8 @@ export class ZeroCopy {
 
   /** Copies `bytes` to byte `off` of `peer`'s region, counting each piece in its progress word. */
   private copyPieces(peer: number, off: number, bytes: Uint8Array): void {
-    const dst = this.bytes[peer]!;
     const word = wordOf(this.tr.layout.p2pInField + this.tr.rank, IN_ZC_PROGRESS);
-    for (let at = 0; at < bytes.byteLength; at += ZC_PIECE_BYTES) {
-      copyBytes(dst, off + at, bytes, at, Math.min(ZC_PIECE_BYTES, bytes.byteLength - at));
-      Atomics.store(this.words[peer]!, word, ++this.progress[peer]!);
-    }
+    this.progress[peer] = copyBytesCounting(this.bytes[peer]!, off, bytes, 0, bytes.byteLength, ZC_PIECE_BYTES, this.words[peer]!, word, this.progress[peer]!);
   }
 
   /**
