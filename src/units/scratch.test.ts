@@ -20,6 +20,20 @@ test('a slot returns views of one buffer while the request fits; it grows when i
   assert.ok(s.f32('x', 15).buffer === c.buffer, 'grown by at least 1.5×');
 });
 
+test('a request of the same length as the last one gets the same view (no new view per call)', () => {
+  const s = new Scratch();
+  s.i32('y', 30);
+  const a = s.i32('y', 12);
+  assert.equal(s.i32('y', 12), a);
+  const b = s.i32('y', 5);
+  assert.equal(b.length, 5);
+  assert.equal(b.buffer, a.buffer);
+  const c = s.i32('y', 12);
+  assert.equal(c.length, 12);
+  assert.equal(c.buffer, a.buffer);
+  assert.equal(s.f32('z', 9), s.f32('z', 9));
+});
+
 test('distinct slots (and f32 vs i32) never alias', () => {
   const s = new Scratch();
   const a = s.f32('a', 8);

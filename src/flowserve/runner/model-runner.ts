@@ -34,7 +34,10 @@ export interface LocalModelRunnerOptions {
   readonly mtpZeroEmbedAtPos0?: boolean;
   /** Use this KV storage (e.g. shared with another runner) instead of allocating one; must match numBlocks/blockSizeTokens. */
   readonly kv?: KvStorage;
-  /** Called after each MoE block with its routing (expert-load counters for EPLB); MTP blocks report layer numLayers + i. */
+  /**
+   * Called after each MoE block with its routing (expert-load counters for EPLB); MTP blocks report
+   * layer numLayers + i. The routing's arrays may be the runner's scratch: copy what you keep.
+   */
   readonly onRouting?: (layer: number, routing: Routing) => void;
 }
 

@@ -107,6 +107,21 @@ function useNaive(mode: MlaMode, spec: MlaAttentionSpec, s: SeqRows): boolean {
   return mode === 'naive' || (mode === 'auto' && naiveIsCheaper(spec, s));
 }
 
+/** The sequences of a step split by form; the same for every layer of the step (one spec, one mode). */
+interface FormSplit { readonly spec: MlaAttentionSpec; readonly mode: MlaMode; readonly naive: readonly SeqRows[]; readonly absorbed: readonly SeqRows[] }
+
+const splits = new WeakMap<StepLayout, FormSplit>();
+
+function splitByForm(layout: StepLayout, spec: MlaAttentionSpec, mode: MlaMode): FormSplit {
+  const hit = splits.get(layout);
+  if (hit !== undefined && hit.spec === spec && hit.mode === mode) return hit;
+  const naive: SeqRows[] = [], absorbed: SeqRows[] = [];
+  for (const s of layout.seqs) (useNaive(mode, spec, s) ? naive : absorbed).push(s);
+  const split = { spec, mode, naive, absorbed };
+  splits.set(layout, split);
+  return split;
+}
+
 /** out [T, D] = MLA(x [T, D]) for the rows of `layout`; writes the latent cache at every row's position. */
 export function mlaAttention(st: AttentionState, w: MlaAttentionWeights, spec: MlaAttentionSpec, x: Float32Array, out: Float32Array, layout: StepLayout, mode: MlaMode): void {
   const q = projectQ(st, w, spec, x, layout);
@@ -114,9 +129,8 @@ export function mlaAttention(st: AttentionState, w: MlaAttentionWeights, spec: M
   const qk = spec.qkNopeHeadDim + spec.qkRopeHeadDim;
   const vw = spec.numHeads * spec.vHeadDim;
   const attn = scratchOf(st).f32('mla.attn', layout.numRows * vw); // [T, H, dv]
-  const absorbed: SeqRows[] = [];
-  for (const s of layout.seqs) {
-    if (!useNaive(mode, spec, s)) { absorbed.push(s); continue; }
+  const { naive, absorbed } = splitByForm(layout, spec, mode);
+  for (const s of naive) {
     const qs = q.subarray(s.first * spec.numHeads * qk, (s.first + s.count) * spec.numHeads * qk);
     const os = attn.subarray(s.first * vw, (s.first + s.count) * vw);
     mlaNaive(st, w, spec, qs, os, s, layout.positions.subarray(s.first, s.first + s.count));

@@ -13,21 +13,32 @@ export interface PagedSeqsLayout {
   readonly blockTable: Int32Array;
 }
 
+/** Slot names per prefix, built once: a template literal per call is a new string to hash at every lookup. */
+const slotNames = new Map<string, readonly [string, string, string, string]>();
+
+function namesOf(prefix: string): readonly [string, string, string, string] {
+  let n = slotNames.get(prefix);
+  if (n === undefined) slotNames.set(prefix, (n = [`${prefix}.firstRow`, `${prefix}.numRows`, `${prefix}.tableStart`, `${prefix}.blockTable`]));
+  return n;
+}
+
 /** `seqs` (in row order) as PagedSeqs over one flattened block table; slots named `prefix.*`. */
 export function pagedSeqsLayout(sc: Scratch, seqs: readonly SeqRows[], prefix: string): PagedSeqsLayout {
   const S = seqs.length;
-  const firstRow = sc.i32(`${prefix}.firstRow`, S); // [S]
-  const numRows = sc.i32(`${prefix}.numRows`, S); // [S]
-  const tableStart = sc.i32(`${prefix}.tableStart`, S + 1); // [S + 1]
+  const names = namesOf(prefix);
+  const firstRow = sc.i32(names[0], S); // [S]
+  const numRows = sc.i32(names[1], S); // [S]
+  const tableStart = sc.i32(names[2], S + 1); // [S + 1]
   let total = 0;
   tableStart[0] = 0;
-  seqs.forEach((s, i) => {
+  for (let i = 0; i < S; i++) {
+    const s = seqs[i]!;
     firstRow[i] = s.first;
     numRows[i] = s.count;
     total += s.blockTable.length;
     tableStart[i + 1] = total;
-  });
-  const blockTable = sc.i32(`${prefix}.blockTable`, total);
-  seqs.forEach((s, i) => blockTable.set(s.blockTable, tableStart[i]!));
+  }
+  const blockTable = sc.i32(names[3], total);
+  for (let i = 0; i < S; i++) blockTable.set(seqs[i]!.blockTable, tableStart[i]);
   return { seqs: { firstRow, numRows, tableStart }, blockTable };
 }
