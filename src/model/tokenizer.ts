@@ -135,11 +135,20 @@ export function byteToUnicodeTable(): string[] {
   return table;
 }
 
-/** ByteLevel decoding: added tokens verbatim, runs of other tokens mapped back to bytes, then UTF-8. */
+/**
+ * ByteLevel decoding: added tokens verbatim, runs of other tokens mapped back to bytes, then UTF-8.
+ * Each id's bytes are mapped once and kept; a token whose bytes are all ASCII, met with no bytes
+ * pending, is appended as text (ASCII bytes decode to themselves and end no multi-byte sequence),
+ * so the detokenizer's per-token decodes of short windows mostly skip the UTF-8 decoder.
+ */
 class ByteLevelDecoder {
   private readonly charToByte: ReadonlyMap<string, number> = new Map(byteToUnicodeTable().map((ch, b) => [ch, b]));
   private readonly addedIds: ReadonlySet<number>;
   private readonly utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+  /** Per id, filled on first use: the token's bytes, or its text when they are all ASCII or it is added. */
+  private readonly pieces: (Uint8Array | string | null)[] = [];
+  private pending = new Uint8Array(256); // bytes of the current run not yet decoded
+  private numPending = 0;
 
   /** Only where the library's decode is exactly this: a ByteLevel decoder and no clean-up pass. */
   static fits(json: Record<string, unknown>, config: Record<string, unknown>): boolean {
@@ -155,19 +164,52 @@ class ByteLevelDecoder {
 
   decode(ids: readonly number[], skip: ReadonlySet<number> | undefined): string {
     let out = '';
-    let bytes: number[] = [];
+    this.numPending = 0;
     for (const id of ids) {
       if (skip?.has(id)) continue;
-      const token = this.tok.idToToken(id);
-      if (token === undefined) continue;
-      if (!this.addedIds.has(id)) {
-        for (const ch of token) bytes.push(this.charToByte.get(ch) ?? 0);
-        continue;
-      }
-      out += this.utf8.decode(Uint8Array.from(bytes)) + token;
-      bytes = [];
+      const p = this.piece(id);
+      if (p === null) continue;
+      if (typeof p !== 'string') this.push(p);
+      else if (this.addedIds.has(id)) out += this.flush() + p;
+      else if (this.numPending === 0) out += p;
+      else for (let i = 0; i < p.length; i++) this.push1(p.charCodeAt(i));
     }
-    return out + this.utf8.decode(Uint8Array.from(bytes));
+    return out + this.flush();
+  }
+
+  private piece(id: number): Uint8Array | string | null {
+    let p = this.pieces[id];
+    if (p !== undefined) return p;
+    const token = this.tok.idToToken(id);
+    if (token === undefined) p = null;
+    else if (this.addedIds.has(id)) p = token;
+    else {
+      const bytes = Uint8Array.from(token, (ch) => this.charToByte.get(ch) ?? 0);
+      p = bytes.every((b) => b < 0x80) ? String.fromCharCode(...bytes) : bytes;
+    }
+    this.pieces[id] = p;
+    return p;
+  }
+
+  private push(bytes: Uint8Array): void {
+    for (let i = 0; i < bytes.length; i++) this.push1(bytes[i]!);
+  }
+
+  private push1(b: number): void {
+    if (this.numPending === this.pending.length) {
+      const grown = new Uint8Array(2 * this.pending.length);
+      grown.set(this.pending);
+      this.pending = grown;
+    }
+    this.pending[this.numPending++] = b;
+  }
+
+  /** The pending bytes as text (U+FFFD for bytes that form no character), and none pending after. */
+  private flush(): string {
+    if (this.numPending === 0) return '';
+    const text = this.utf8.decode(this.pending.subarray(0, this.numPending));
+    this.numPending = 0;
+    return text;
   }
 }
 
