@@ -89,9 +89,10 @@ async function idleBurst(admit: Partial<AdmitPolicy>, gapMs: number): Promise<nu
 }
 
 test('an idle engine admits a burst that takes longer than half its last step in one step', async () => {
-  // The arrivals 3 ms apart outlast half the last step (~1 ms) many times over; only the quiet
-  // gap (10 ms here, so that timer jitter cannot end it) and maxUs bound the window.
-  assert.equal(await idleBurst({ quietUs: 10_000 }, 3), 1);
+  // The arrivals 15 ms apart (105 ms in all) outlast both the quiet gap and half the last step
+  // (~1 ms), the old cap; only the quiet gap between two arrivals (40 ms here, so that timer
+  // jitter on a loaded host cannot end it) and maxUs bound the window now.
+  assert.equal(await idleBurst({ quietUs: 40_000, maxUs: 1_000_000 }, 15), 1);
   // Arrivals further apart than the quiet gap still go in as they come.
   assert.ok(await idleBurst({ quietUs: 1000 }, 15) >= 4);
 });
