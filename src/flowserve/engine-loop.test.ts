@@ -66,37 +66,6 @@ test('without the window (quietUs 0) the same burst trickles in over several ste
   assertKvIdle(engine.kv);
 });
 
-/**
- * An idle engine (its last step a short one) and NUM_CLIENTS clients that send their requests
- * `gapMs` apart over kept-open connections; returns how many steps prefilled them.
- */
-async function idleBurst(admit: Partial<AdmitPolicy>, gapMs: number): Promise<number> {
-  const runner = new FakeRunner({ numBlocks: 64, blockSizeTokens: 4, vocabSize: 50, forwardCostUs: 2000 });
-  const engine = new DpEngine({ runner, sample: greedySampleFn, admit, scheduler: { maxNumBatchedTokens: 256, maxNumSeqs: 16, maxWaiting: 16 } });
-  engine.start();
-  await new Promise<void>((resolve) => engine.addRequest({ id: 'first', promptTokenIds: [1, 2, 3], maxTokens: 1 }, (ev) => { if (ev.kind === 'finished') resolve(); }));
-  const finished: Promise<void>[] = [];
-  for (let i = 0; i < NUM_CLIENTS; i++) {
-    if (i > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
-    finished.push(new Promise((resolve) => {
-      engine.addRequest({ id: `c${i}`, promptTokenIds: Array.from({ length: PROMPT_LEN }, (_, j) => 10 + i + j), maxTokens: 2 }, (ev) => { if (ev.kind === 'finished') resolve(); });
-    }));
-  }
-  await Promise.all(finished);
-  await engine.drain();
-  assertKvIdle(engine.kv);
-  return runner.batches.filter((b) => b.seqs.some((s) => s.seqId.startsWith('c') && s.tokenIds.length === PROMPT_LEN)).length;
-}
-
-test('an idle engine admits a burst that takes longer than half its last step in one step', async () => {
-  // The arrivals 15 ms apart (105 ms in all) outlast both the quiet gap and half the last step
-  // (~1 ms), the old cap; only the quiet gap between two arrivals (40 ms here, so that timer
-  // jitter on a loaded host cannot end it) and maxUs bound the window now.
-  assert.equal(await idleBurst({ quietUs: 40_000, maxUs: 1_000_000 }, 15), 1);
-  // Arrivals further apart than the quiet gap still go in as they come.
-  assert.ok(await idleBurst({ quietUs: 1000 }, 15) >= 4);
-});
-
 test('with a clock that does not move (simulation) the window ends after a quiet turn', { timeout: 5000 }, async () => {
   const runner = new FakeRunner({ numBlocks: 16, blockSizeTokens: 4, vocabSize: 50 });
   const engine = new DpEngine({ runner, sample: greedySampleFn, clock: new ManualClock(), scheduler: { maxNumBatchedTokens: 64, maxNumSeqs: 4, maxWaiting: 4 } });

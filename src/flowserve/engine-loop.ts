@@ -10,12 +10,7 @@
  * came in the turn after a step (or woke the parked loop), the loop keeps yielding turns while
  * arrivals keep coming (each within `quietUs` of the last), for at most `maxFraction` of the last
  * step's time (≤ `maxUs`), then steps with everything that arrived. With no arrival it steps at
- * once, so steady decode pays one event-loop turn per step and nothing more. When nothing is
- * running (the arrivals found the engine idle), the cap is `maxUs` alone: the window then holds back
- * no running request's next token, and a burst of clients (a wave of a closed-loop benchmark, a
- * batch job starting) takes tens of ms to arrive, longer than a fraction of the last step, which
- * may be a batch-1 step or none at all. Cut short, the burst is prefilled in two steps, and the
- * second re-reads every weight (docs/overview.md, "Stop 11").
+ * once, so steady decode pays one event-loop turn per step and nothing more.
  */
 import { realClock, type Clock } from '../core/clock.js';
 
@@ -25,8 +20,6 @@ export interface Steppable {
   step(): unknown;
   /** Grows by one per arrival event (a request added, a connection announced); optional. */
   readonly arrivals?: number;
-  /** Requests that have been scheduled and not finished (0: a window delays no one's next token); optional. */
-  readonly numRunning?: number;
 }
 
 export interface AdmitPolicy {
@@ -34,7 +27,7 @@ export interface AdmitPolicy {
   readonly quietUs: number;
   /** The window is at most this fraction of the previous step's time. Default 0.5. */
   readonly maxFraction: number;
-  /** ... and never longer than this (µs), which is also the cap when the loop was idle. Default 50000. */
+  /** ... and never longer than this (µs). Default 50000. */
   readonly maxUs: number;
 }
 
@@ -114,16 +107,12 @@ export class ServeLoop {
     this.lastStepUs = this.clock.nowUs() - t0;
   }
 
-  /**
-   * Yields event-loop turns while arrivals keep coming (see the header); returns at once when none
-   * came. With nothing running, only `maxUs` caps the window.
-   */
+  /** Yields event-loop turns while arrivals keep coming (see the header); returns at once when none came. */
   private async admitArrivals(): Promise<void> {
     const { quietUs, maxFraction, maxUs } = this.admit;
     if (quietUs <= 0 || this.target.arrivals === undefined) return;
     const start = this.clock.nowUs();
-    const isIdle = this.target.numRunning === 0;
-    const limitUs = isIdle ? maxUs : Math.min(maxUs, Math.max(quietUs, maxFraction * this.lastStepUs));
+    const limitUs = Math.min(maxUs, Math.max(quietUs, maxFraction * this.lastStepUs));
     let lastArrivalUs = -Infinity;
     let prevUs = -Infinity;
     for (;;) {
