@@ -38,3 +38,9 @@ export function integerFlag(value: string | undefined, name: string, fallback: n
   if (!Number.isInteger(n)) throw new XdsError('invalid_argument', `--${name} must be an integer, got '${value}'`, { param: name });
   return n;
 }
+
+/** Reads a flag that must be given (and not empty), naming it and the command's --help otherwise. */
+export function requiredFlag(value: string | undefined, name: string, command: string): string {
+  if (value === undefined || value === '') throw new XdsError('invalid_argument', `--${name} is required (see xdeepserve ${command} --help)`, { param: name });
+  return value;
+}

@@ -6,6 +6,7 @@ const KINDS: Record<string, () => Promise<Command>> = {
   kernels: async () => (await import('./bench/kernels.js')).command,
   decode: async () => (await import('./bench/decode.js')).command,
   serve: async () => (await import('./bench/serve.js')).command,
+  scaling: async () => (await import('./bench/scaling.js')).command,
   xccl: async () => (await import('./bench/xccl.js')).command,
   engine: async () => (await import('./bench/engine.js')).command,
 };

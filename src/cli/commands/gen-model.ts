@@ -3,8 +3,7 @@
  * (MODELS.md §9) through model/generator/write-checkpoint.ts; progress goes to stderr.
  */
 import type { Command } from '../command.js';
-import { integerFlag, numberFlag, parseFlags } from '../command.js';
-import { XdsError } from '../../core/errors.js';
+import { integerFlag, numberFlag, parseFlags, requiredFlag } from '../command.js';
 import { generateCheckpoint, GEN_TOKENIZERS, type GenProgress } from '../../model/generator/write-checkpoint.js';
 import { GEN_ARCHS, GEN_VARIANTS } from '../../model/generator/presets.js';
 
@@ -24,10 +23,6 @@ const OPTIONS = {
   tokenizer: { type: 'string' }, variant: { type: 'string' }, dtype: { type: 'string' }, 'max-shard-mb': { type: 'string' },
 } as const;
 
-function required(value: string | undefined, flag: string): string {
-  if (value === undefined || value === '') throw new XdsError('invalid_argument', `--${flag} is required (see xdeepserve gen-model --help)`, { param: flag });
-  return value;
-}
 
 /** A bar redrawn in place on a terminal; a line per 25 % when stderr is a file or a pipe. */
 function progressPrinter(): (p: GenProgress) => void {
@@ -53,11 +48,11 @@ export const command: Command = {
   usage: USAGE,
   async run(argv) {
     const { values } = parseFlags(argv, OPTIONS);
-    const seed = integerFlag(required(values.seed, 'seed'), 'seed', 0, 0, Number.MAX_SAFE_INTEGER);
+    const seed = integerFlag(requiredFlag(values.seed, 'seed', 'gen-model'), 'seed', 0, 0, Number.MAX_SAFE_INTEGER);
     const shardMb = numberFlag(values['max-shard-mb'], 'max-shard-mb', 200, 1);
     const t0 = Date.now();
     const r = await generateCheckpoint({
-      arch: required(values.arch, 'arch'), preset: required(values.preset, 'preset'), seed, outDir: required(values.out, 'out'),
+      arch: requiredFlag(values.arch, 'arch', 'gen-model'), preset: requiredFlag(values.preset, 'preset', 'gen-model'), seed, outDir: requiredFlag(values.out, 'out', 'gen-model'),
       tokenizer: values.tokenizer, variant: values.variant, dtype: values.dtype, maxShardBytes: shardMb * 2 ** 20,
       onProgress: progressPrinter(),
     });

@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from '../command.js';
-import { integerFlag, numberFlag, parseFlags } from '../command.js';
+import { integerFlag, numberFlag, parseFlags, requiredFlag } from '../command.js';
 import { XdsError } from '../../core/errors.js';
 import { parseModelConfig } from '../../config/model-config.js';
 import type { ModelSpec } from '../../config/model-spec.js';
@@ -94,10 +94,6 @@ function quantize(weights: ModelWeights, q: string | undefined): ModelWeights {
   return r.weights;
 }
 
-function required(value: string | undefined, flag: string): string {
-  if (value === undefined) throw new XdsError('invalid_argument', `--${flag} is required (see xdeepserve generate --help)`, { param: flag });
-  return value;
-}
 
 function printSummary(r: GenerateResult): void {
   const f = (x: number): string => x.toFixed(1);
@@ -111,8 +107,8 @@ export const command: Command = {
   usage: USAGE,
   async run(argv) {
     const { values: v } = parseFlags(argv, OPTIONS);
-    const dir = required(v.model, 'model');
-    const prompt = required(v.prompt, 'prompt');
+    const dir = requiredFlag(v.model, 'model', 'generate');
+    const prompt = requiredFlag(v.prompt, 'prompt', 'generate');
     const maxTokens = integerFlag(v['max-tokens'], 'max-tokens', 64, 1);
     const backendKind = parseBackendKind(v.backend);
     const m = loadModel(dir);

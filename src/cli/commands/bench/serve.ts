@@ -5,7 +5,7 @@
  * server's scheduler share of step time when it exports it. `--json` prints one JSON object.
  */
 import type { Command } from '../../command.js';
-import { integerFlag, numberFlag, parseFlags } from '../../command.js';
+import { integerFlag, numberFlag, parseFlags, requiredFlag } from '../../command.js';
 import { XdsError } from '../../../core/errors.js';
 import { runServeBench, type LatencyStats, type ServeBenchResult } from '../../../bench/serve-client.js';
 
@@ -66,13 +66,13 @@ export const command: Command = {
   usage: USAGE,
   async run(argv) {
     const { values: v } = parseFlags(argv, OPTIONS);
-    if (v.url === undefined) throw new XdsError('invalid_argument', '--url is required (see xdeepserve bench serve --help)', { param: 'url' });
+    const url = requiredFlag(v.url, 'url', 'bench serve');
     if (v.concurrency !== undefined && v.rate !== undefined) throw new XdsError('invalid_argument', 'give --concurrency or --rate, not both', { param: 'rate' });
     const concurrency = v.concurrency === undefined ? undefined : integerFlag(v.concurrency, 'concurrency', 1, 1);
     const sloTtftMs = optional(v['slo-ttft-ms'], 'slo-ttft-ms', 0);
     const sloTpotMs = optional(v['slo-tpot-ms'], 'slo-tpot-ms', 0);
     const r = await runServeBench({
-      url: v.url.replace(/\/+$/, ''), ...(v.model === undefined ? {} : { model: v.model }),
+      url: url.replace(/\/+$/, ''), ...(v.model === undefined ? {} : { model: v.model }),
       ...(concurrency === undefined ? {} : { concurrency }), ...(v.rate === undefined ? {} : { ratePerSec: numberFlag(v.rate, 'rate', 1, Number.MIN_VALUE) }),
       numPrompts: integerFlag(v['num-prompts'], 'num-prompts', 64, 1), inputLen: integerFlag(v['input-len'], 'input-len', 32, 1),
       outputLen: integerFlag(v['output-len'], 'output-len', 32, 1), seed: integerFlag(v.seed, 'seed', 0, 0),
