@@ -5,6 +5,7 @@
  * each pair runs both concurrencies back to back, their order alternating from pair to pair (a
  * drift of the host favours neither), and the figure is the median of the per-pair ratios.
  */
+import { median } from '../core/stats.js';
 import { runServeBench, type ServeBenchOptions, type ServeBenchResult } from './serve-client.js';
 
 /** One side of the pairs: a concurrency and how many requests a run sends. */
@@ -53,10 +54,7 @@ export interface ScalingResult {
 }
 
 export function summarize(xs: readonly number[]): ScalingSummary {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  const median = s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  return { median, min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
+  return { median: median(xs), min: xs.length === 0 ? NaN : Math.min(...xs), max: xs.length === 0 ? NaN : Math.max(...xs) };
 }
 
 function keep(r: ServeBenchResult): ScalingRun {

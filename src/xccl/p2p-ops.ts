@@ -3,6 +3,7 @@
  * and field word layout, the ops that `isend`/`irecv` return as handles, the allocation-free wait
  * spec of one op, and the context that the receive side (p2p-recv.ts) shares with P2p.
  */
+import { XdsError } from '../core/errors.js';
 import type { MaybePromise, Transport, WaitSpec } from './transport.js';
 import type { P2p, XcclHandle } from './p2p.js';
 import type { RecvRing } from './p2p-recv.js';
@@ -76,6 +77,17 @@ export class RecvOp implements XcclHandle<Uint8Array> {
   constructor(private readonly p: RecvRing, readonly peer: number, readonly eventId: number, public dst: Uint8Array | undefined) {}
   poll(): boolean { return this.p.pollRecv(this); }
   wait(): Promise<Uint8Array> { return this.p.waitRecv(this); }
+
+  /** The first chunk of the message arrived (on rank `rank`): checks its event id and size, sizes `dst` to it. */
+  start(eventId: number, total: number, rank: number): void {
+    if (eventId !== this.eventId) {
+      throw new XdsError('xccl_event_mismatch', `xccl rank ${rank}: recv from rank ${this.peer} expected event ${this.eventId}, got event ${eventId}`, { param: 'eventId' });
+    }
+    if (this.dst === undefined) this.dst = new Uint8Array(total);
+    else if (this.dst.byteLength < total) {
+      throw new XdsError('xccl_buffer_too_small', `xccl rank ${rank}: event ${eventId} from rank ${this.peer} has ${total} bytes, the receive buffer only ${this.dst.byteLength}`, { param: 'dst' });
+    } else if (this.dst.byteLength !== total) this.dst = this.dst.subarray(0, total);
+  }
 }
 
 export const WAIT_SLOT = 0;

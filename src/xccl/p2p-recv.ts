@@ -278,7 +278,7 @@ export class RecvRing {
     const total = this.localI32[h + H_TOTAL]!;
     const zc = this.c.zc;
     if (op.nextChunk === 0 && chunkId !== ZC_CHUNK && zc !== undefined && zc.hasOpenPost(peer)) zc.retire(peer); // the message took the ring
-    if (op.nextChunk === 0) this.startMessage(op, eventId, total);
+    if (op.nextChunk === 0) op.start(eventId, total, this.c.tr.rank);
     if (chunkId === ZC_CHUNK && op.nextChunk === 0 && zc !== undefined) {
       zc.landed(peer, op.dst!, total); // the bytes are at the post already
       op.done = true;
@@ -306,16 +306,5 @@ export class RecvRing {
     if (isLast && d !== undefined) d.store(peer, this.ackBase + ACK_EVENT, eventId); // published by the head signal below
     else if (isLast) this.c.tr.signal(peer, this.ackBase + ACK_EVENT, eventId);
     this.c.tr.signal(peer, this.ackBase + ACK_HEAD, head);
-  }
-
-  private startMessage(op: RecvOp, eventId: number, total: number): void {
-    const rank = this.c.tr.rank;
-    if (eventId !== op.eventId) {
-      throw new XdsError('xccl_event_mismatch', `xccl rank ${rank}: recv from rank ${op.peer} expected event ${op.eventId}, got event ${eventId}`, { param: 'eventId' });
-    }
-    if (op.dst === undefined) op.dst = new Uint8Array(total);
-    else if (op.dst.byteLength < total) {
-      throw new XdsError('xccl_buffer_too_small', `xccl rank ${rank}: event ${eventId} from rank ${op.peer} has ${total} bytes, the receive buffer only ${op.dst.byteLength}`, { param: 'dst' });
-    } else if (op.dst.byteLength !== total) op.dst = op.dst.subarray(0, total);
   }
 }

@@ -10,9 +10,9 @@
  * (its event id is written just before; p2p-credits.ts keeps what the sender knows of both).
  * `send` waits for the ACK (synchronous mode); `isend`/`irecv` return handles to poll or await
  * (asynchronous mode). Messages larger than a slot are chunked and reassembled; they stream
- * through the ring as credits come back. On shm, a message for a receive posted into the
- * receiver's application area is copied straight there and the ring carries a one-slot marker
- * (p2p-zero-copy.ts).
+ * through the ring as credits come back (queued per peer, p2p-send-queue.ts). On shm, a message
+ * for a receive posted into the receiver's application area is copied straight there and the ring
+ * carries a one-slot marker (p2p-zero-copy.ts).
  */
 import { XdsError, isXdsError } from '../core/errors.js';
 import { SLOT_HEADER_BYTES } from './region.js';
@@ -22,7 +22,8 @@ import { SlotWriter } from './p2p-write.js';
 import { SendCredits } from './p2p-credits.js';
 import { RecvRing } from './p2p-recv.js';
 import { directSlotsOf, type DirectSlots } from './shm/slots.js';
-import { ZC_CHUNK, ZC_MIN_BYTES, ZC_PIECE_BYTES, zeroCopyOf, type ZeroCopy } from './p2p-zero-copy.js';
+import { ZC_MIN_BYTES, ZC_PIECE_BYTES, zeroCopyOf, type ZeroCopy } from './p2p-zero-copy.js';
+import { SendQueues } from './p2p-send-queue.js';
 
 /** A transfer that was issued; completion is polled or awaited (DeepEP/XCCL async mode). */
 export interface XcclHandle<T> {
@@ -53,8 +54,7 @@ export class P2p implements RingContext {
   /** shm with an application area: zero-copy sends into posted receive buffers. */
   readonly zc: ZeroCopy | undefined;
   private readonly recvRing: RecvRing;
-  private readonly sendQueues: SendOp[][];
-  private queuedSends = 0; // ops in sendQueues, over all peers
+  private readonly sends: SendQueues; // messages waiting for ring slots
   private readonly writer: SlotWriter; // chunks into the rings toward the peers
   private readonly sendEnd: number[]; // per peer: ring position after the last issued message
   private readonly credits: SendCredits; // what each receiver has consumed and acknowledged
@@ -68,12 +68,12 @@ export class P2p implements RingContext {
     this.zcStallUs = Math.max(STALL_MIN_US, ZC_PIECE_BYTES / STALL_BYTES_PER_US);
     this.direct = directSlotsOf(tr);
     this.zc = this.direct !== undefined ? zeroCopyOf(tr) : undefined;
-    this.sendQueues = Array.from({ length: W }, () => []);
     this.sendEnd = new Array<number>(W).fill(0);
     this.credits = new SendCredits(tr);
     this.syncWait = new OpWait(tr, timeoutUs);
     this.recvRing = new RecvRing(this);
     this.writer = new SlotWriter(tr, this.direct, this.payloadBytes, this.numSlots, this.recvRing);
+    this.sends = new SendQueues(W, this.writer, (peer) => this.hasFreeSlot(peer));
   }
 
   /** Synchronous send: returns after the receiver's ACK. */
@@ -118,7 +118,7 @@ export class P2p implements RingContext {
 
   /** @internal handle support: makes progress on `op`; true once acknowledged. */
   pollSend(op: SendOp): boolean {
-    if (this.queuedSends > 0) this.pumpSend(op.peer);
+    if (!this.sends.isEmpty) this.sends.pump(op.peer);
     return op.nextChunk === op.numChunks && this.credits.isAcked(op.peer, op.endTail);
   }
 
@@ -138,7 +138,7 @@ export class P2p implements RingContext {
   }
 
   hasQueuedSends(): boolean {
-    return this.queuedSends > 0;
+    return !this.sends.isEmpty;
   }
 
   /** The wait spec for one op: the reused instance while waits are synchronous (shm), else a new one. */
@@ -176,12 +176,12 @@ export class P2p implements RingContext {
 
   /** shm, a small one-chunk message, nothing queued, a free slot: written in place at once. */
   private canWriteSingle(peer: number, n: number): boolean {
-    return this.direct !== undefined && n <= SMALL_PAYLOAD_BYTES && n <= this.payloadBytes && this.queuedSends === 0 && this.hasFreeSlot(peer);
+    return this.direct !== undefined && n <= SMALL_PAYLOAD_BYTES && n <= this.payloadBytes && this.sends.isEmpty && this.hasFreeSlot(peer);
   }
 
   /** tcp fast path of `send`: one chunk, nothing queued, a free slot, a transport that parks with callbacks. */
   private canSendParked(peer: number, bytes: Uint8Array): boolean {
-    return this.direct === undefined && this.tr.parkLocal !== undefined && this.queuedSends === 0 && bytes.byteLength <= this.payloadBytes && this.hasFreeSlot(peer);
+    return this.direct === undefined && this.tr.parkLocal !== undefined && this.sends.isEmpty && bytes.byteLength <= this.payloadBytes && this.hasFreeSlot(peer);
   }
 
   /** Writes the one chunk, then one promise that the read callback storing the ACK settles (no op, no `.then`). */
@@ -207,35 +207,8 @@ export class P2p implements RingContext {
     const numChunks = isZeroCopy || bytes.byteLength <= this.payloadBytes ? 1 : Math.ceil(bytes.byteLength / this.payloadBytes);
     const endTail = (this.sendEnd[peer] = this.sendEnd[peer]! + numChunks);
     const op = new SendOp(this, peer, eventId, bytes, numChunks, endTail, 0, isZeroCopy);
-    const q = this.sendQueues[peer]!;
-    if (q.length === 0) {
-      this.writeChunks(op);
-      if (op.nextChunk === numChunks) return op;
-    }
-    q.push(op);
-    this.queuedSends++;
+    this.sends.issue(op);
     return op;
-  }
-
-  /** Writes the chunks of `op` that have free slots (a zero-copy message: its marker). */
-  private writeChunks(op: SendOp): void {
-    while (op.nextChunk < op.numChunks && this.hasFreeSlot(op.peer)) {
-      this.writer.write(op.peer, op.eventId, op.isZeroCopy ? ZC_CHUNK : op.nextChunk, op.bytes);
-      op.nextChunk++;
-    }
-  }
-
-  /** Writes every chunk that has a free slot, oldest send first; returns the sends still unissued. */
-  private pumpSend(peer: number): number {
-    const q = this.sendQueues[peer]!;
-    while (q.length > 0) {
-      const op = q[0]!;
-      this.writeChunks(op);
-      if (op.nextChunk < op.numChunks) break;
-      q.shift();
-      this.queuedSends--;
-    }
-    return q.length;
   }
 
   /**
@@ -246,7 +219,7 @@ export class P2p implements RingContext {
   private completeSend(op: SendOp): MaybePromise<void> {
     const headWord = this.credits.ackWord(op.peer, ACK_HEAD);
     while (op.nextChunk < op.numChunks) {
-      if (this.pumpSend(op.peer) === 0 || op.nextChunk === op.numChunks) break;
+      if (this.sends.pump(op.peer) === 0 || op.nextChunk === op.numChunks) break;
       const r = this.wait(this.creditWait(op, headWord));
       if (isPromise(r)) return r.then(() => this.completeSend(op));
     }
@@ -287,7 +260,7 @@ export class P2p implements RingContext {
    */
   wait(spec: WaitSpec): MaybePromise<number> {
     for (;;) {
-      if (this.queuedSends === 0 || !this.pumpAllSends()) return this.tr.waitLocal(spec);
+      if (this.sends.isEmpty || !this.sends.pumpAll()) return this.tr.waitLocal(spec);
       const sliceUs = Math.min(spec.deadlineUs, this.tr.nowUs() + PUMP_SLICE_US);
       try {
         const slice = { wordIdx: spec.wordIdx, pred: (v: number) => spec.pred(v), peer: spec.peer, deadlineUs: sliceUs, what: spec.what, stallUs: spec.stallUs, wakeAt: spec.wakeAt, wakeWord: spec.wakeWord, poll: this.pollSends };
@@ -312,14 +285,7 @@ export class P2p implements RingContext {
   /** WaitSpec.poll of sliced waits: pumps the queued sends between spins; true when a chunk went out. */
   private readonly pollSends = (): boolean => {
     const before = this.writer.chunksWritten;
-    if (this.queuedSends > 0) this.pumpAllSends();
+    if (!this.sends.isEmpty) this.sends.pumpAll();
     return this.writer.chunksWritten !== before;
   };
-
-  /** Pumps every peer's send queue; true while some send still waits for a slot. */
-  private pumpAllSends(): boolean {
-    let pending = false;
-    for (let p = 0; p < this.tr.worldSize; p++) if (this.sendQueues[p]!.length > 0 && this.pumpSend(p) > 0) pending = true;
-    return pending;
-  }
 }

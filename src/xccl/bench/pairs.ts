@@ -14,6 +14,7 @@
 import { freePorts, launchRanks, type LaunchArgs, type RankResult } from '../testing/launch.js';
 import { loadXcclAddon } from '../shm/process.js';
 import { XdsError } from '../../core/errors.js';
+import { median } from '../../core/stats.js';
 import { SLOT_HEADER_BYTES } from '../region.js';
 import { sendWarmupFor } from './rank-bench.js';
 
@@ -22,12 +23,6 @@ export interface PairSeries {
   readonly p2p: number[];
   /** p2p / baseline per pair: GB/s over GB/s (shm 1 MiB), µs over µs (tcp 64 B). */
   readonly ratio: number[];
-}
-
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function firstValue(results: readonly RankResult[]): unknown {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ModelSpec } from '../../../config/model-spec.js';
+import { median } from '../../../core/stats.js';
 import type { ComputeBackend } from '../../../kernels/backend.js';
 import { formatQuantizationReport, quantizeLinearTree } from '../../../kernels/quantize.js';
 import { LocalModelRunner } from '../../../flowserve/runner/model-runner.js';
@@ -65,11 +66,6 @@ export function loadOurs(spec: ModelSpec, o: DecodeBenchOptions, source: Paramet
   const { weights: q, report } = quantizeLinearTree(weights, o.int8Group);
   o.log(`ours: ${formatQuantizationReport(report)}, scales per ${o.int8Group === 'channel' ? 'output channel' : '32-block'}`);
   return q;
-}
-
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 export interface DecodeBenchResult {

@@ -12,7 +12,8 @@ import { numberFlag, parseFlags, type Command } from '../../command.js';
 import { freePorts, launchRanks, type LaunchKind, type RankResult } from '../../../xccl/testing/launch.js';
 import { loadXcclAddon } from '../../../xccl/shm/process.js';
 import { SLOT_HEADER_BYTES } from '../../../xccl/region.js';
-import { SHM_PAIRS_RING, median, shmPairs, socketPairs, type BenchP2pValue, type PairSeries } from '../../../xccl/bench/pairs.js';
+import { median } from '../../../core/stats.js';
+import { SHM_PAIRS_RING, shmPairs, socketPairs, type BenchP2pValue, type PairSeries } from '../../../xccl/bench/pairs.js';
 
 const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens)] [--int8] [--spin-us N] [--only baseline,p2p,park,ep] [--pin] [--pairs N]
   shm = worker-thread ranks on SharedArrayBuffers (spinning waits); tcp = child-process ranks over loopback.
