@@ -211,6 +211,17 @@ static napi_value js_read_probe(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* adviseHugePages(bytes: Uint8Array) → bytes advised (the 2 MiB-aligned interior; 0 where unsupported). */
+static napi_value js_advise_huge_pages(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  size_t n = 0;
+  uint8_t *buf = view(&a, 0, &n, false);
+  if (a.failed) return NULL;
+  napi_value r;
+  napi_create_double(env, (double)xds_advise_huge(buf, n), &r);
+  return r;
+}
+
 static napi_value js_fma_probe(napi_env env, napi_callback_info info) {
   call_args a = get_args(env, info);
   long iters = (long)num(&a, 0);
@@ -267,6 +278,7 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "int8Min", js_int8_min);
   export_fn(env, exports, "readProbe", js_read_probe);
   export_fn(env, exports, "fmaProbe", js_fma_probe);
+  export_fn(env, exports, "adviseHugePages", js_advise_huge_pages);
   export_fn(env, exports, "configure", js_configure);
   return exports;
 }

@@ -194,6 +194,8 @@ void xds_axpy_f32(float *y, float alpha, const float *x, int n);
 
 /* Probes for `bench kernels`: bytes/s of a plain read, FLOP/s of independent FMA chains. */
 double xds_read_probe(const uint8_t *buf, size_t bytes, int num_threads);
+/* madvise(MADV_HUGEPAGE) on the 2 MiB-aligned interior of [p, p + n) (memory.c); bytes advised, 0 where unsupported. */
+size_t xds_advise_huge(void *p, size_t n);
 double xds_fma_probe(long iters, int num_threads);
 
 #endif

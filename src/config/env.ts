@@ -10,6 +10,8 @@ export interface XdsEnv {
   readonly cacheDir: string;
   /** Log level of the gateway logger ($XDS_LOG_LEVEL, default 'info'). */
   readonly logLevel: string;
+  /** Weights, GEMM panels and the KV cache on transparent huge pages ($XDS_HUGE_PAGES, default on; '0' turns it off). */
+  readonly hugePages: boolean;
 }
 
 function nonEmpty(v: string | undefined): string | undefined {
@@ -21,5 +23,5 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): XdsEnv {
   const explicit = nonEmpty(env['XDS_CACHE_DIR']);
   const xdg = nonEmpty(env['XDG_CACHE_HOME']);
   const cacheDir = explicit ?? join(xdg ?? join(homedir(), '.cache'), 'xdeepserve');
-  return Object.freeze({ cacheDir, logLevel: nonEmpty(env['XDS_LOG_LEVEL']) ?? 'info' });
+  return Object.freeze({ cacheDir, logLevel: nonEmpty(env['XDS_LOG_LEVEL']) ?? 'info', hugePages: env['XDS_HUGE_PAGES'] !== '0' });
 }

@@ -14,6 +14,7 @@
 import { totalmem } from 'node:os';
 import type { LinearWeight } from './backend.js';
 import { XdsError } from '../core/errors.js';
+import { SharedArena } from './huge-pages.js';
 
 /** The addon entry that makes the panels (addon.c packBf16Panels). */
 export interface PanelPacker {
@@ -33,6 +34,8 @@ const cache = new WeakMap<ArrayBufferLike, Map<string, Uint16Array>>();
 /** Per weight object (the fast path of repeated calls). */
 const byWeight = new WeakMap<LinearWeight, Uint16Array>();
 let bytesUsed = 0;
+/** NOTE: panels of weights that are gone free their memory only with their whole chunk. */
+const arena = new SharedArena(8 << 20);
 let budgetBytes = Math.floor(totalmem() / 8);
 const freed = new FinalizationRegistry<number>((bytes) => { bytesUsed -= bytes; });
 
@@ -68,7 +71,8 @@ function makePanels(packer: PanelPacker, w: LinearWeight & { format: 'bf16' }): 
   if (typeof packer.packBf16Panels !== 'function') return null; // an addon built before panels
   const elems = panelElems(w.outDim, w.inDim);
   if (elems === 0 || bytesUsed + elems * 2 > budgetBytes) return null;
-  const panels = new Uint16Array(new SharedArrayBuffer(elems * 2)); // [⌈outDim/8⌉, inDim, 8] bf16
+  const at = arena.alloc(elems * 2);
+  const panels = new Uint16Array(at.buffer, at.byteOffset, elems); // [⌈outDim/8⌉, inDim, 8] bf16
   packer.packBf16Panels(w.data, w.outDim, w.inDim, panels);
   let perBuffer = cache.get(w.data.buffer);
   if (!perBuffer) cache.set(w.data.buffer, (perBuffer = new Map()));

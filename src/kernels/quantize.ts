@@ -6,17 +6,19 @@
  */
 import { XdsError } from '../core/errors.js';
 import type { LinearWeight } from './backend.js';
+import { SharedArena } from './huge-pages.js';
 import { weightRow } from './reference.js';
 
-/** Quantizes one [outDim, inDim] weight; groupSize 'channel' = one scale per output row. */
-export function quantizeLinearInt8(w: LinearWeight, groupSize: number | 'channel'): LinearWeight {
+/** Quantizes one [outDim, inDim] weight; groupSize 'channel' = one scale per output row. `arena`: where data and scales go (default: buffers of their own). */
+export function quantizeLinearInt8(w: LinearWeight, groupSize: number | 'channel', arena?: SharedArena): LinearWeight {
   const gs = groupSize === 'channel' ? w.inDim : groupSize;
   if (!Number.isInteger(gs) || gs <= 0 || (gs % 32 !== 0 && gs < w.inDim)) {
     throw new XdsError('invalid_argument', `groupSize must be 'channel' or a positive multiple of 32, got ${String(groupSize)}`, { param: 'groupSize' });
   }
   const groups = Math.ceil(w.inDim / gs);
-  const data = new Int8Array(new SharedArrayBuffer(w.outDim * w.inDim)); // [outDim, inDim] int8
-  const scales = new Float32Array(new SharedArrayBuffer(w.outDim * groups * 4)); // [outDim, groups] f32
+  const d = arena?.alloc(w.outDim * w.inDim), s = arena?.alloc(w.outDim * groups * 4);
+  const data = d ? new Int8Array(d.buffer, d.byteOffset, w.outDim * w.inDim) : new Int8Array(new SharedArrayBuffer(w.outDim * w.inDim)); // [outDim, inDim] int8
+  const scales = s ? new Float32Array(s.buffer, s.byteOffset, w.outDim * groups) : new Float32Array(new SharedArrayBuffer(w.outDim * groups * 4)); // [outDim, groups] f32
   const row = new Float32Array(w.inDim); // one dequantized source row
   for (let o = 0; o < w.outDim; o++) {
     weightRow(w, o, row);
@@ -80,10 +82,11 @@ export interface QuantizeTreeOptions {
 export function quantizeLinearTree<T>(root: T, groupSize: number | 'channel', opts: QuantizeTreeOptions = {}): { readonly weights: T; readonly report: QuantizationReport } {
   const skip = new Set(opts.skipKeys ?? ['router', 'embed']);
   const done = new Map<LinearWeight, LinearWeight>();
+  const arena = new SharedArena(8 << 20); // the tree's weights live and die together
   const walk = (v: unknown, key: string): unknown => {
     if (isFloatLinear(v)) {
       if (skip.has(key)) return v;
-      const q = done.get(v) ?? quantizeLinearInt8(v, groupSize);
+      const q = done.get(v) ?? quantizeLinearInt8(v, groupSize, arena);
       done.set(v, q);
       return q;
     }

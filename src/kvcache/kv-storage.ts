@@ -10,6 +10,7 @@
 
 import type { ModelSpec } from '../config/model-spec.js';
 import { XdsError } from '../core/errors.js';
+import { hugePageBuffer } from '../kernels/huge-pages.js';
 
 export type LayerKv =
   | { readonly kind: 'gqa'; /** [numBlocks, bs, Hkv, dh] f32 */ readonly k: Float32Array; /** [numBlocks, bs, Hkv, dv] f32 */ readonly v: Float32Array }
@@ -67,7 +68,7 @@ export class KvStorage {
 
   private allocLayer(): LayerKv {
     const n = this.numBlocks * this.blockSizeTokens * this.entryWidth;
-    const f32 = (): Float32Array => new Float32Array(new SharedArrayBuffer(n * 4));
+    const f32 = (): Float32Array => new Float32Array(hugePageBuffer(n * 4));
     return this.kind === 'gqa' ? { kind: 'gqa', k: f32(), v: f32() } : { kind: 'mla', latent: f32() };
   }
 

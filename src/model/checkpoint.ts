@@ -9,7 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { XdsError } from '../core/errors.js';
 import type { WeightSource } from './tensor.js';
-import { openSafetensorsWeights } from './safetensors.js';
+import { openSafetensorsWeights, type SafetensorsOptions } from './safetensors.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 import { loadChatTemplate, type ChatTemplate } from './chat-template.js';
 import { loadGenerationConfig, readJsonObject, type GenerationConfig } from './generation-config.js';
@@ -45,7 +45,7 @@ function lazy<T>(load: () => T): () => T {
  * Opens `dir`. Missing directory or config.json, or no safetensors: 'checkpoint_missing'; invalid
  * config.json or corrupt safetensors headers: 'checkpoint_corrupt'. Each error names the file.
  */
-export function openCheckpoint(dir: string): Checkpoint {
+export function openCheckpoint(dir: string, opts: SafetensorsOptions = {}): Checkpoint {
   const abs = resolve(dir);
   if (!existsSync(abs) || !statSync(abs).isDirectory()) {
     throw new XdsError('checkpoint_missing', `checkpoint directory ${abs} does not exist`, { param: dir });
@@ -54,7 +54,7 @@ export function openCheckpoint(dir: string): Checkpoint {
   return Object.freeze({
     dir: abs,
     configJson,
-    weights: openSafetensorsWeights(abs),
+    weights: openSafetensorsWeights(abs, opts),
     generationConfig: loadGenerationConfig(abs),
     tokenizer: lazy(() => loadTokenizer(abs)),
     chatTemplate: lazy(() => loadChatTemplate(abs)),

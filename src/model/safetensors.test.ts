@@ -187,3 +187,19 @@ test('opens a single .safetensors path, or any *.safetensors in a folder without
   writeSafetensors(join(dir, 'c.safetensors'), [tensors[0]!]);
   expectCode(() => openSafetensorsWeights(dir), 'checkpoint_corrupt', /'a\.f32' appears in both a\.safetensors and c\.safetensors/);
 });
+
+test('tensors are read into one shared arena by default, into buffers of their own with arena: false; the values are the same', () => {
+  const dir = newDir();
+  const tensors = makeTensors();
+  writeSafetensors(join(dir, SINGLE_FILE), tensors);
+  const shared = openSafetensorsWeights(dir);
+  const own = openSafetensorsWeights(dir, { arena: false });
+  const names = tensors.map((t) => t.name);
+  for (const t of tensors) {
+    assertSame(shared.get(t.name), t);
+    assertSame(own.get(t.name), t);
+    assert.equal(shared.get(t.name).data.byteOffset % 64, 0, `${t.name} starts on a cache line`);
+  }
+  assert.equal(new Set(names.map((n) => shared.get(n).data.buffer)).size, 1, 'one arena chunk holds these small tensors');
+  assert.equal(new Set(names.map((n) => own.get(n).data.buffer)).size, names.length);
+});

@@ -11,6 +11,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { XdsError } from '../core/errors.js';
+import { hugePageBuffer, SharedArena, type ArenaSlice } from '../kernels/huge-pages.js';
 import { numElements, type StorageDType, type Tensor, type WeightSource } from './tensor.js';
 import { INDEX_FILE, SINGLE_FILE } from './safetensors-writer.js';
 
@@ -23,8 +24,12 @@ const MAX_READ_BYTES = 1 << 30;
 /** A checkpoint's tensors across one or more safetensors files. */
 export class SafetensorsWeights implements WeightSource {
   private readonly cache = new Map<string, Tensor>();
+  private readonly alloc: (bytes: number) => ArenaSlice;
 
-  constructor(readonly entries: ReadonlyMap<string, SafetensorsEntry>) {}
+  constructor(readonly entries: ReadonlyMap<string, SafetensorsEntry>, opts: SafetensorsOptions = {}) {
+    const arena = (opts.arena ?? true) ? new SharedArena(8 << 20) : null;
+    this.alloc = arena ? (bytes) => arena.alloc(bytes) : (bytes) => ({ buffer: hugePageBuffer(bytes), byteOffset: 0 });
+  }
 
   has(name: string): boolean {
     return this.entries.has(name);
@@ -49,12 +54,12 @@ export class SafetensorsWeights implements WeightSource {
     if (!dtype) {
       throw new XdsError('unsupported_dtype', `tensor '${name}' in ${e.file} has dtype ${e.dtype}; only F32, F16 and BF16 are supported`, { param: name });
     }
-    const bytes = readBytes(e);
+    const bytes = readBytes(e, this.alloc);
     const t: Tensor = Object.freeze({
       name,
       dtype,
       shape: Object.freeze([...e.shape]),
-      data: dtype === 'f32' ? new Float32Array(bytes.buffer) : new Uint16Array(bytes.buffer),
+      data: dtype === 'f32' ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) : new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2),
     });
     this.cache.set(name, t);
     return t;
@@ -68,14 +73,15 @@ export class SafetensorsWeights implements WeightSource {
   /** The raw bytes of any tensor, whatever its dtype (e.g. F8_E4M3 weights, I64 buffers). */
   getRaw(name: string): { entry: SafetensorsEntry; bytes: Uint8Array } {
     const e = this.info(name);
-    return { entry: e, bytes: readBytes(e) };
+    return { entry: e, bytes: readBytes(e, this.alloc) };
   }
 }
 
-/** Reads one tensor's bytes into fresh SharedArrayBuffer memory. */
-function readBytes(e: SafetensorsEntry): Uint8Array {
+/** Reads one tensor's bytes into fresh shared memory. */
+function readBytes(e: SafetensorsEntry, alloc: (bytes: number) => ArenaSlice): Uint8Array {
   const length = e.end - e.begin;
-  const bytes = new Uint8Array(new SharedArrayBuffer(length)); // [length] u8
+  const slice = alloc(length);
+  const bytes = new Uint8Array(slice.buffer, slice.byteOffset, length); // [length] u8
   const fd = openSync(e.file, 'r');
   try {
     let done = 0;
@@ -90,16 +96,25 @@ function readBytes(e: SafetensorsEntry): Uint8Array {
   return bytes;
 }
 
+export interface SafetensorsOptions {
+  /**
+   * Read tensors into shared huge-page chunks (kernels/huge-pages.ts; default true), for tensors
+   * that are used as read. false: a buffer per tensor, so that tensors converted after loading
+   * (quantized) can be collected one by one; a chunk lives while any tensor in it does.
+   */
+  readonly arena?: boolean;
+}
+
 /**
  * Opens `dir`'s safetensors: `model.safetensors.index.json` with its shards, else `model.safetensors`,
  * else every `*.safetensors` in the folder. `dir` may also name one .safetensors file.
  */
-export function openSafetensorsWeights(dir: string): SafetensorsWeights {
+export function openSafetensorsWeights(dir: string, opts: SafetensorsOptions = {}): SafetensorsWeights {
   const files = findSafetensorsFiles(dir);
-  if (files.kind === 'index') return openIndexed(files.indexPath);
+  if (files.kind === 'index') return openIndexed(files.indexPath, opts);
   const entries = new Map<string, SafetensorsEntry>();
   for (const f of files.paths) addEntries(entries, readSafetensorsHeader(f).entries);
-  return new SafetensorsWeights(entries);
+  return new SafetensorsWeights(entries, opts);
 }
 
 type FoundFiles = { kind: 'index'; indexPath: string } | { kind: 'files'; paths: string[] };
@@ -123,7 +138,7 @@ function addEntries(into: Map<string, SafetensorsEntry>, from: ReadonlyMap<strin
   }
 }
 
-function openIndexed(indexPath: string): SafetensorsWeights {
+function openIndexed(indexPath: string, opts: SafetensorsOptions): SafetensorsWeights {
   const weightMap = readWeightMap(indexPath);
   const shards = new Map<string, ReadonlyMap<string, SafetensorsEntry>>();
   const entries = new Map<string, SafetensorsEntry>();
@@ -134,7 +149,7 @@ function openIndexed(indexPath: string): SafetensorsWeights {
     if (!e) throw new XdsError('checkpoint_corrupt', `${INDEX_FILE} maps tensor '${name}' to ${shard}, which does not contain it`, { param: name });
     entries.set(name, e);
   }
-  return new SafetensorsWeights(entries);
+  return new SafetensorsWeights(entries, opts);
 }
 
 function loadShard(indexPath: string, shard: string): ReadonlyMap<string, SafetensorsEntry> {

@@ -83,11 +83,12 @@ function nonNegative(n: number, param: string): number {
 /** Opens, binds and wires a checkpoint; the engine is not started (call engine.start()). */
 export function loadServedModel(o: ServedModelOptions): ServedModel {
   const log = o.onLog ?? (() => {});
-  const ckpt = openCheckpoint(o.dir);
+  const int8 = (o.quantization ?? 'none') === 'int8';
+  const ckpt = openCheckpoint(o.dir, { arena: !int8 }); // int8: the bf16 tensors are dropped after quantizing
   const spec = parseModelConfig({ ...ckpt.configJson });
   const tokenizer = ckpt.tokenizer();
   let weights = bindModelWeights(spec, ckpt.weights, { dtype: 'keep', includeMtp: false });
-  if ((o.quantization ?? 'none') === 'int8') {
+  if (int8) {
     const q = quantizeLinearTree(weights, 'channel');
     weights = q.weights;
     log(formatQuantizationReport(q.report));
