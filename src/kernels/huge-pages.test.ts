@@ -30,7 +30,8 @@ test('SharedArena: 64-byte aligned slices that never overlap, chunks that grow, 
 test('hugePageBuffer advises the 2 MiB-aligned interior (Linux with the addon), and the pages come back huge where THP allows', (t) => {
   if (loadKernelsAddon({ quiet: true }) === null) return t.skip('native addon not built');
   if (process.platform !== 'linux') return t.skip('MADV_HUGEPAGE is Linux only');
-  setHugePages(true);
+  const was = setHugePages(true);
+  t.after(() => setHugePages(was));
   const before = hugePageBytesAdvised();
   const bytes = 16 * HUGE_PAGE_BYTES;
   const buf = hugePageBuffer(bytes);

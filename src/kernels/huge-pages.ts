@@ -24,9 +24,11 @@ let enabled: boolean | undefined;
 let addon: AdviseAddon | null | undefined;
 let advisedBytes = 0;
 
-/** Turns huge-page advice on or off for buffers allocated from now on (default: on unless XDS_HUGE_PAGES=0). */
-export function setHugePages(on: boolean): void {
+/** Turns huge-page advice on or off for buffers allocated from now on (default: on unless XDS_HUGE_PAGES=0); returns the previous setting. */
+export function setHugePages(on: boolean): boolean {
+  const was = (enabled ??= readEnv().hugePages);
   enabled = on;
+  return was;
 }
 
 /** Bytes advised so far in this thread (a figure for benchmarks and tests). */
