@@ -14,7 +14,7 @@
 import { totalmem } from 'node:os';
 import type { LinearWeight } from './backend.js';
 import { XdsError } from '../core/errors.js';
-import { SharedArena } from './huge-pages.js';
+import { SharedArena } from '../core/huge-pages.js';
 
 /** The addon entry that makes the panels (addon.c packBf16Panels). */
 export interface PanelPacker {

@@ -6,7 +6,7 @@
  */
 import { XdsError } from '../core/errors.js';
 import type { LinearWeight } from './backend.js';
-import { SharedArena } from './huge-pages.js';
+import { SharedArena } from '../core/huge-pages.js';
 import { weightRow } from './reference.js';
 
 /** Quantizes one [outDim, inDim] weight; groupSize 'channel' = one scale per output row. `arena`: where data and scales go (default: buffers of their own). */

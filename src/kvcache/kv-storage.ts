@@ -10,7 +10,7 @@
 
 import type { ModelSpec } from '../config/model-spec.js';
 import { XdsError } from '../core/errors.js';
-import { hugePageBuffer } from '../kernels/huge-pages.js';
+import { hugePageBuffer } from '../core/huge-pages.js';
 
 export type LayerKv =
   | { readonly kind: 'gqa'; /** [numBlocks, bs, Hkv, dh] f32 */ readonly k: Float32Array; /** [numBlocks, bs, Hkv, dv] f32 */ readonly v: Float32Array }

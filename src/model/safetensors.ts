@@ -11,7 +11,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { XdsError } from '../core/errors.js';
-import { hugePageBuffer, SharedArena, type ArenaSlice } from '../kernels/huge-pages.js';
+import { hugePageBuffer, SharedArena, type ArenaSlice } from '../core/huge-pages.js';
 import { numElements, type StorageDType, type Tensor, type WeightSource } from './tensor.js';
 import { INDEX_FILE, SINGLE_FILE } from './safetensors-writer.js';
 

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseModelConfig } from '../../config/model-config.js';
-import { setHugePages } from '../../kernels/huge-pages.js';
+import { setHugePages } from '../../core/huge-pages.js';
 import { referenceBackend } from '../../kernels/reference.js';
 import { bindModelWeights } from '../../model/model-weights.js';
 import { KvStorage } from '../../kvcache/kv-storage.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { HUGE_PAGE_BYTES, hugePageBuffer, hugePageBytesAdvised, setHugePages, SharedArena } from './huge-pages.js';
-import { loadKernelsAddon } from './native.js';
+import { loadKernelsAddon } from '../kernels/native.js';
 
 test('SharedArena: 64-byte aligned slices that never overlap, chunks that grow, big requests on their own', () => {
   const arena = new SharedArena(1 << 16, 1 << 20);

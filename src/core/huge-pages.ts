@@ -13,7 +13,7 @@
  * so an arena suits memory that lives as long as its neighbours (a checkpoint's tensors).
  */
 import { readEnv } from '../config/env.js';
-import { loadNativeAddon } from '../core/native.js';
+import { loadNativeAddon } from './native.js';
 
 interface AdviseAddon { adviseHugePages?(bytes: Uint8Array): number }
 
