@@ -6,6 +6,7 @@
  * matrices (≥ 128 MiB) that every call streams its weights from DRAM, as in real decode.
  */
 import { performance } from 'node:perf_hooks';
+import { hugePageBuffer, hugePageBytesAdvised } from '../core/huge-pages.js';
 import type { ComputeBackend, ExpertWeights, LinearWeight, MoeExpertsArgs } from './backend.js';
 import { moeExpertsLoop } from './moe-experts.js';
 import type { KernelsAddon } from './native.js';
@@ -37,6 +38,8 @@ export interface KernelBenchReport {
   readonly numThreads: number;
   readonly readProbeGBs: number;
   readonly fmaProbeGFlops: number;
+  /** Whether the weights and the read probe's buffer were on huge pages, as the served model's are (XDS_HUGE_PAGES=0: not). */
+  readonly hugePages: boolean;
   readonly figures: KernelFigure[];
 }
 
@@ -55,9 +58,9 @@ export function medianSeconds(fn: (i: number) => void, seconds: number): number 
   return times[times.length >> 1]!;
 }
 
-/** A shared buffer of `bytes` filled cheaply with non-trivial data (a 64 KiB pattern repeated). */
+/** A shared buffer of `bytes` (huge pages, as the product's weights) filled cheaply with non-trivial data (a 64 KiB pattern repeated). */
 function sharedBytes(bytes: number, seed: number): Uint8Array {
-  const u8 = new Uint8Array(new SharedArrayBuffer(bytes));
+  const u8 = new Uint8Array(hugePageBuffer(bytes));
   const pattern = new Uint8Array(65536);
   let s = seed;
   for (let i = 0; i < pattern.length; i++) { s = (s * 1103515245 + 12345) >>> 0; pattern[i] = (((s >>> 16) % 255) - 127) & 255; } // as int8: [-127, 127]
@@ -235,5 +238,5 @@ export function runKernelBench(backend: ComputeBackend, addon: KernelsAddon, o: 
     ...elementwiseFigures(backend, o, probe('read')),
   ];
   const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-  return { kind: 'kernel_bench', backend: backend.name, numThreads: o.numThreads, readProbeGBs: med(reads), fmaProbeGFlops: med(fmas), figures };
+  return { kind: 'kernel_bench', backend: backend.name, numThreads: o.numThreads, readProbeGBs: med(reads), fmaProbeGFlops: med(fmas), hugePages: hugePageBytesAdvised() > 0, figures };
 }

@@ -19,7 +19,7 @@ const USAGE = `usage: xdeepserve bench kernels [--json] [--threads N] [--dim N] 
 function printTable(r: KernelBenchReport): void {
   const lines = [
     `backend ${r.backend}`,
-    `read probe ${r.readProbeGBs.toFixed(1)} GB/s, FMA probe ${r.fmaProbeGFlops.toFixed(1)} GFLOP/s (${r.numThreads} threads)`,
+    `read probe ${r.readProbeGBs.toFixed(1)} GB/s, FMA probe ${r.fmaProbeGFlops.toFixed(1)} GFLOP/s (${r.numThreads} threads); weights ${r.hugePages ? 'on huge pages' : 'on 4 KiB pages'}`,
     '',
     `${'kernel'.padEnd(52)} ${'value'.padStart(9)} ${'unit'.padEnd(8)} ${'of probe'.padStart(8)} ${'median µs'.padStart(10)}`,
     ...r.figures.map((f) => `${f.name.padEnd(52)} ${f.value.toFixed(1).padStart(9)} ${f.unit.padEnd(8)} ${(f.fraction * 100).toFixed(0).padStart(7)}% ${f.medianUs.toFixed(0).padStart(10)}`),
