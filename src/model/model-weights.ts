@@ -10,6 +10,7 @@
 import type { ModelSpec } from '../config/model-spec.js';
 import { XdsError } from '../core/errors.js';
 import { f16ToF32 } from '../core/dtype.js';
+import { hugePageBuffer } from '../core/huge-pages.js';
 import type { LinearWeight } from '../kernels/backend.js';
 import type { Tensor, WeightSource } from './tensor.js';
 import {
@@ -124,7 +125,7 @@ class Binder {
 export function toF32(t: Tensor): Float32Array {
   if (t.dtype === 'f32') return t.data as Float32Array;
   const src = t.data as Uint16Array;
-  const out = new Float32Array(new SharedArrayBuffer(src.length * 4)); // [numel] f32
+  const out = new Float32Array(hugePageBuffer(src.length * 4)); // [numel] f32
   if (t.dtype === 'bf16') {
     const bits = new Uint32Array(out.buffer);
     for (let i = 0; i < src.length; i++) bits[i] = src[i]! << 16;

@@ -65,7 +65,10 @@ export class SafetensorsWeights implements WeightSource {
     return t;
   }
 
-  /** Drops the cached tensor (e.g. after converting it), so its memory can be collected; a later `get` reads it again. */
+  /**
+   * Drops the cached tensor (e.g. after converting it), so its memory can be collected (opened with
+   * `arena: false`; in an arena only once every tensor of its chunk is gone); a later `get` reads it again.
+   */
   release(name: string): void {
     this.cache.delete(name);
   }
@@ -73,7 +76,7 @@ export class SafetensorsWeights implements WeightSource {
   /** The raw bytes of any tensor, whatever its dtype (e.g. F8_E4M3 weights, I64 buffers). */
   getRaw(name: string): { entry: SafetensorsEntry; bytes: Uint8Array } {
     const e = this.info(name);
-    return { entry: e, bytes: readBytes(e, this.alloc) };
+    return { entry: e, bytes: readBytes(e, (bytes) => ({ buffer: new SharedArrayBuffer(bytes), byteOffset: 0 })) }; // not cached: a buffer per call
   }
 }
 
@@ -98,7 +101,7 @@ function readBytes(e: SafetensorsEntry, alloc: (bytes: number) => ArenaSlice): U
 
 export interface SafetensorsOptions {
   /**
-   * Read tensors into shared huge-page chunks (kernels/huge-pages.ts; default true), for tensors
+   * Read tensors into shared huge-page chunks (core/huge-pages.ts; default true), for tensors
    * that are used as read. false: a buffer per tensor, so that tensors converted after loading
    * (quantized) can be collected one by one; a chunk lives while any tensor in it does.
    */

@@ -114,7 +114,9 @@ export const command: Command = {
     const m = loadModel(dir);
     const params = samplingParams(v, m.generation);
     const ids = promptIds(dir, m, prompt, v.chat ?? false);
-    const weights = quantize(bindModelWeights(m.spec, openSafetensorsWeights(dir), { dtype: 'keep', includeMtp: false }), v.quantization);
+    const int8 = v.quantization !== undefined && v.quantization !== 'none';
+    // int8: tensors in buffers of their own, so the bf16 ones can be collected after quantizing
+    const weights = quantize(bindModelWeights(m.spec, openSafetensorsWeights(dir, { arena: !int8 }), { dtype: 'keep', includeMtp: false }), v.quantization);
     const capacity = Math.min(ids.length + maxTokens, m.spec.maxPositionEmbeddings);
     const runner = new LocalModelRunner(m.spec, weights, selectBackend({ kind: backendKind, ...(v.threads === undefined ? {} : { numThreads: integerFlag(v.threads, 'threads', 1, 1, 1024) }) }), { numBlocks: Math.max(1, Math.ceil(capacity / 16)), blockSizeTokens: 16 });
     const r = await generate({

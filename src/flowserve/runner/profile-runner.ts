@@ -171,7 +171,7 @@ export function formatProfile(r: ProfileResult): string {
 
 function loadRunner(dir: string, backend: ComputeBackend, int8: string, numBlocks: number): { runner: LocalModelRunner; tb: TimingBackend } {
   const spec = parseModelConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')) as Record<string, unknown>);
-  let weights = bindModelWeights(spec, openSafetensorsWeights(dir), { dtype: 'keep', includeMtp: false });
+  let weights = bindModelWeights(spec, openSafetensorsWeights(dir, { arena: int8 === 'none' }), { dtype: 'keep', includeMtp: false });
   if (int8 !== 'none') weights = quantizeLinearTree(weights, int8 === 'channel' ? 'channel' : Number(int8)).weights;
   const tb = new TimingBackend(backend, unitMap(weights), new UnitTimes());
   return { runner: new LocalModelRunner(spec, weights, tb, { numBlocks }), tb };
