@@ -24,6 +24,7 @@ import type { ForwardResult, ModelRunner } from './runner/types.js';
 import type { DpEngineOptions, EngineEvent, EngineStats, EventSink, SampleFn, SampledToken, StepTiming } from './engine-types.js';
 import { requestSamplerFn } from './sample-fn.js';
 import { ServeLoop, runUntilIdle } from './engine-loop.js';
+import { RequestSinks } from './request-sinks.js';
 
 export class DpEngine {
   readonly kv: KvManager;
@@ -31,7 +32,7 @@ export class DpEngine {
   private readonly runner: ModelRunner;
   private readonly sample: SampleFn;
   private readonly clock: Clock;
-  private readonly sinks = new Map<string, { readonly sink: EventSink; readonly detach: () => void }>();
+  private readonly sinks = new RequestSinks((id) => { this.abort(id); });
   private readonly loop: ServeLoop;
   private arrivalSeq = 0;
   /** Arrival events: requests added plus arrivals announced by the front end (`noteArrival`). */
@@ -92,7 +93,7 @@ export class DpEngine {
     if (opts.signal?.aborted === true) throw new XdsError('request_aborted', `request ${init.id} was aborted before it started`);
     const req = new Request(init, this.clock.nowUs(), this.arrivalSeq++);
     this.scheduler.addRequest(req);
-    this.sinks.set(req.id, { sink, detach: this.watchSignal(req.id, opts.signal) });
+    this.sinks.add(req.id, sink, opts.signal);
     this.numArrivalEvents++;
     this.loop.notify();
     return req;
@@ -125,7 +126,7 @@ export class DpEngine {
   /** Aborts every live request (hard shutdown); returns how many. */
   abortAll(): number {
     let n = 0;
-    for (const id of [...this.sinks.keys()]) if (this.abort(id)) n++;
+    for (const id of this.sinks.ids()) if (this.abort(id)) n++;
     return n;
   }
 
@@ -255,32 +256,14 @@ export class DpEngine {
   private emitFinished(req: Request): void {
     const usage = { promptTokens: req.numPromptTokens, completionTokens: req.numOutputTokens, cachedTokens: req.numCachedTokens };
     this.emit(req.id, { kind: 'finished', requestId: req.id, reason: req.finishReason ?? 'abort', usage });
-    this.forget(req.id);
+    this.sinks.forget(req.id);
   }
 
   /** Delivers an event; a sink that throws gets its request aborted (its blocks freed). */
   private emit(requestId: string, event: EngineEvent): void {
-    const entry = this.sinks.get(requestId);
-    if (entry === undefined) return;
-    try {
-      entry.sink(event);
-    } catch {
-      if (event.kind !== 'finished') this.abort(requestId);
-      this.forget(requestId);
-    }
-  }
-
-  private forget(requestId: string): void {
-    this.sinks.get(requestId)?.detach();
-    this.sinks.delete(requestId);
-  }
-
-  /** Aborts the request when `signal` fires; returns the function that stops watching. */
-  private watchSignal(requestId: string, signal: AbortSignal | undefined): () => void {
-    if (signal === undefined) return () => {};
-    const onAbort = (): void => { this.abort(requestId); };
-    signal.addEventListener('abort', onAbort, { once: true });
-    return () => signal.removeEventListener('abort', onAbort);
+    if (this.sinks.deliver(requestId, event)) return;
+    if (event.kind !== 'finished') this.abort(requestId);
+    this.sinks.forget(requestId);
   }
 
   private failRequest(requestId: string, message: string, cause: unknown): void {
@@ -293,7 +276,7 @@ export class DpEngine {
   private failEverything(e: unknown): void {
     const message = `engine step failed: ${(e as Error)?.message ?? String(e)}`;
     this.scheduler.cancelPendingStep();
-    for (const id of [...this.sinks.keys()]) this.failRequest(id, message, e);
+    for (const id of this.sinks.ids()) this.failRequest(id, message, e);
   }
 }
 
