@@ -55,6 +55,11 @@ export function hugePageBuffer(bytes: number): SharedArrayBuffer {
 /** A slice of an arena chunk. */
 export interface ArenaSlice { readonly buffer: SharedArrayBuffer; readonly byteOffset: number }
 
+/** `bytes` from `arena`, or without one a buffer of their own (advised where large enough). */
+export function sharedSlice(bytes: number, arena?: SharedArena | null): ArenaSlice {
+  return arena ? arena.alloc(bytes) : { buffer: hugePageBuffer(bytes), byteOffset: 0 };
+}
+
 /** Alignment of every slice: a cache line, so no two tensors share one and AVX loads never split. */
 const SLICE_ALIGN = 64;
 

@@ -6,7 +6,7 @@
  */
 import { XdsError } from '../core/errors.js';
 import type { LinearWeight } from './backend.js';
-import { SharedArena } from '../core/huge-pages.js';
+import { SharedArena, sharedSlice } from '../core/huge-pages.js';
 import { weightRow } from './reference.js';
 
 /** Quantizes one [outDim, inDim] weight; groupSize 'channel' = one scale per output row. `arena`: where data and scales go (default: buffers of their own). */
@@ -16,9 +16,9 @@ export function quantizeLinearInt8(w: LinearWeight, groupSize: number | 'channel
     throw new XdsError('invalid_argument', `groupSize must be 'channel' or a positive multiple of 32, got ${String(groupSize)}`, { param: 'groupSize' });
   }
   const groups = Math.ceil(w.inDim / gs);
-  const d = arena?.alloc(w.outDim * w.inDim), s = arena?.alloc(w.outDim * groups * 4);
-  const data = d ? new Int8Array(d.buffer, d.byteOffset, w.outDim * w.inDim) : new Int8Array(new SharedArrayBuffer(w.outDim * w.inDim)); // [outDim, inDim] int8
-  const scales = s ? new Float32Array(s.buffer, s.byteOffset, w.outDim * groups) : new Float32Array(new SharedArrayBuffer(w.outDim * groups * 4)); // [outDim, groups] f32
+  const d = sharedSlice(w.outDim * w.inDim, arena), s = sharedSlice(w.outDim * groups * 4, arena);
+  const data = new Int8Array(d.buffer, d.byteOffset, w.outDim * w.inDim); // [outDim, inDim] int8
+  const scales = new Float32Array(s.buffer, s.byteOffset, w.outDim * groups); // [outDim, groups] f32
   const row = new Float32Array(w.inDim); // one dequantized source row
   for (let o = 0; o < w.outDim; o++) {
     weightRow(w, o, row);

@@ -11,7 +11,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { XdsError } from '../core/errors.js';
-import { hugePageBuffer, SharedArena, type ArenaSlice } from '../core/huge-pages.js';
+import { SharedArena, sharedSlice, type ArenaSlice } from '../core/huge-pages.js';
 import { numElements, type StorageDType, type Tensor, type WeightSource } from './tensor.js';
 import { INDEX_FILE, SINGLE_FILE } from './safetensors-writer.js';
 
@@ -28,7 +28,7 @@ export class SafetensorsWeights implements WeightSource {
 
   constructor(readonly entries: ReadonlyMap<string, SafetensorsEntry>, opts: SafetensorsOptions = {}) {
     const arena = (opts.arena ?? true) ? new SharedArena(8 << 20) : null;
-    this.alloc = arena ? (bytes) => arena.alloc(bytes) : (bytes) => ({ buffer: hugePageBuffer(bytes), byteOffset: 0 });
+    this.alloc = (bytes) => sharedSlice(bytes, arena);
   }
 
   has(name: string): boolean {
@@ -76,7 +76,7 @@ export class SafetensorsWeights implements WeightSource {
   /** The raw bytes of any tensor, whatever its dtype (e.g. F8_E4M3 weights, I64 buffers). */
   getRaw(name: string): { entry: SafetensorsEntry; bytes: Uint8Array } {
     const e = this.info(name);
-    return { entry: e, bytes: readBytes(e, (bytes) => ({ buffer: new SharedArrayBuffer(bytes), byteOffset: 0 })) }; // not cached: a buffer per call
+    return { entry: e, bytes: readBytes(e, (bytes) => sharedSlice(bytes)) }; // not cached: a buffer per call
   }
 }
 
