@@ -1,8 +1,9 @@
 /**
  * Tests of copy.ts (the data-path copies of paper notes §2.4.1): copyBytes equals a naive byte
  * loop for sizes below and above NATIVE_COPY_BYTES, between shared and plain buffers, at odd
- * offsets; the addon's own range check rejects a copy past the end. copyBytesCounting copies the
- * same bytes and counts one store per piece.
+ * offsets, at 4 KiB-aliased distances and over overlapping ranges; the addon's own range check
+ * rejects a copy past the end. copyBytesCounting copies the same bytes and counts one store per
+ * piece.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,6 +46,28 @@ describe('xccl copyBytes', () => {
       assert.equal(words[3], end);
     });
   }
+
+  it('4 KiB-aliased distances (the addon loop, not rep movsb) and overlapping ranges copy as memmove', () => {
+    const n = 3 * NATIVE_COPY_BYTES + 77;
+    const src = new Uint8Array(n + 4096 + 256).map((_, i) => (i * 29 + 5) & 255);
+    for (const dist of [0, 1, 8, 24, 31, 63, 64, 65, 4096 + 24, 4096 - 8]) {
+      for (const srcOff of [0, 16, 40]) {
+        const dst = new Uint8Array(new SharedArrayBuffer(n + 8192));
+        const want = new Uint8Array(n + 8192);
+        copyBytes(dst, srcOff + dist, src, srcOff, n);
+        naive(want, srcOff + dist, src, srcOff, n);
+        assert.deepEqual(dst, want, `distance ${dist}, source offset ${srcOff}`);
+      }
+    }
+    for (const shift of [24, -24, 4096 + 8, -(4096 + 8)]) {
+      const buf = new Uint8Array(n + 16384).map((_, i) => (i * 13 + 7) & 255);
+      const want = buf.slice();
+      const from = 4200;
+      want.copyWithin(from + shift, from, from + n); // memmove semantics
+      copyBytes(buf, from + shift, buf, from, n);
+      assert.deepEqual(buf, want, `overlap, shift ${shift}`);
+    }
+  });
 
   it('the addon copy rejects a range past the end (when built)', () => {
     const addon = loadXcclAddon(true);
