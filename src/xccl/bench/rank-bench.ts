@@ -155,25 +155,41 @@ function randomRouting(T: number, topk: number, numExperts: number): Int32Array 
   return idx;
 }
 
-/** Per tokens-per-rank: per-iteration dispatch and combine µs of this rank. */
+/**
+ * Untimed 1-token dispatch+combine rounds before the measured ones. As for the p2p sizes
+ * (WARMUP_BYTES), V8 optimizes the EP path (layout, row encoding, pulls, grouping) only after a few
+ * hundred calls: with the one warm-up round there was before, 2 ranks x 16 tokens measured 6-7 ms
+ * per dispatch against ~1.5 ms after 1,000 rounds (docs/xccl.md, follow-up 10).
+ */
+export const EP_WARMUP_ROUNDS = 300;
+
+/** Per tokens-per-rank: per-iteration dispatch and combine µs of this rank (after EP_WARMUP_ROUNDS). */
 async function benchEp(comm: Communicator, params: unknown): Promise<unknown> {
   const p = params as EpBenchParams;
   const ep = new ExpertParallel(comm, { hidden: p.hidden, topk: p.topk, numExperts: p.numExperts, isInt8: p.isInt8 });
   const out: Record<string, { dispatchUs: number[]; combineUs: number[] }> = {};
+  const wx = new Float32Array(p.hidden).fill(0.25);
+  const ww = new Float32Array(p.topk).fill(1 / p.topk);
+  for (let i = 0; i < EP_WARMUP_ROUNDS; i++) {
+    const r = await ep.dispatch(wx, randomRouting(1, p.topk, p.numExperts), ww);
+    await ep.combine(r.recvX, r.handle);
+  }
   for (const T of p.tokens) {
     const x = new Float32Array(T * p.hidden).map(() => Math.random() - 0.5);
     const w = new Float32Array(T * p.topk).fill(1 / p.topk);
     const idx = randomRouting(T, p.topk, p.numExperts);
     const rec = { dispatchUs: [] as number[], combineUs: [] as number[] };
-    const iters = T >= 64 ? Math.min(p.iters, 3) : p.iters; // big batches are slow on 2 cores
-    for (let i = 0; i < iters + 1; i++) {
+    const big = T >= 64; // big batches are slow on 2 cores
+    const iters = big ? Math.min(p.iters, 3) : p.iters;
+    const warmup = big ? 2 : 20; // a new size runs its first rounds 2-3x slower even after EP_WARMUP_ROUNDS
+    for (let i = 0; i < warmup + iters; i++) {
       await comm.barrier();
       const t0 = now();
       const r = await ep.dispatch(x, idx, w);
       const t1 = now();
       await ep.combine(r.recvX, r.handle);
       const t2 = now();
-      if (i > 0) { rec.dispatchUs.push(t1 - t0); rec.combineUs.push(t2 - t1); }
+      if (i >= warmup) { rec.dispatchUs.push(t1 - t0); rec.combineUs.push(t2 - t1); }
     }
     out[String(T)] = rec;
   }
