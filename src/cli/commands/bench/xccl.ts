@@ -15,7 +15,7 @@ import { SLOT_HEADER_BYTES } from '../../../xccl/region.js';
 import { median } from '../../../core/stats.js';
 import { SHM_PAIRS_RING, shmPairs, socketPairs, type BenchP2pValue, type PairSeries } from '../../../xccl/bench/pairs.js';
 
-const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens)] [--int8] [--spin-us N] [--only baseline,p2p,park,ep] [--pin] [--pairs N]
+const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens; after 300 untimed 1-token rounds and 20 per size)] [--int8] [--spin-us N] [--only baseline,p2p,park,ep] [--pin] [--pairs N]
   shm = worker-thread ranks on SharedArrayBuffers (spinning waits); tcp = child-process ranks over loopback.
   --pin binds rank i of the p2p, park and EP runs to CPU i mod ncpu (as osu_latency and nccl-tests do; the
   baselines stay unpinned); the figures say so (config.pinned). With both baseline and p2p, the ratios come from
