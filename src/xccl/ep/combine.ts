@@ -8,6 +8,7 @@ import { assert } from '../../core/assert.js';
 import type { DispatchHandle } from './dispatch.js';
 import type { Pulled, Section } from './pull.js';
 import { combineRowBytes } from './wire.js';
+import { copyBytes } from '../copy.js';
 import { loadXcclAddon } from '../shm/process.js';
 
 const addon = loadXcclAddon(true);
@@ -41,13 +42,16 @@ export function writeCombine(area: Uint8Array, members: readonly number[], handl
     off += rows * rowBytes;
     return sec;
   });
-  // NOTE: sums go into private memory first: element loops over shared memory are several times slower.
-  const sums = new Float32Array(off / 4); // [sum rowsFrom, hidden] f32
+  // With the native axpy the sums go straight into the shared area; the TS loop is several times
+  // slower over shared memory than over private memory, so without the addon they are summed
+  // privately and copied in.
+  const sums = addon ? new Float32Array(area.buffer, area.byteOffset, off / 4) : new Float32Array(off / 4); // [sum rowsFrom, hidden] f32
+  if (addon) sums.fill(0);
   for (let i = 0; i < handle.entrySource.length; i++) {
     const base = starts[handle.entrySource[i]!]! / 4 + handle.entryRow[i]! * hidden;
     axpy(sums, base, y, i * hidden, hidden, handle.recvWeights[i]!);
   }
-  new Float32Array(area.buffer, area.byteOffset, off / 4).set(sums);
+  if (!addon) copyBytes(area, 0, new Uint8Array(sums.buffer), 0, off);
   return sections;
 }
 

@@ -3,7 +3,16 @@
  * A dispatch row carries one token: its hidden state (f32, or int8 with one f32 scale per token:
  * symmetric, scale = max|x| / 127, so |x - deq(x)| <= scale / 2), then its top-k expert ids (i32)
  * and gate weights (f32). A combine row is one f32 hidden vector.
+ *
+ * Hidden rows are written into the shared EP area with copyBytes (the addon's memcpy when built):
+ * TypedArray.set into a shared buffer copies element by element with relaxed atomics.
  */
+import { copyBytes } from '../copy.js';
+
+/** The bytes of a typed array, as a Uint8Array view. */
+function bytesOf(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
 
 export interface RowFormat {
   readonly hidden: number;
@@ -49,7 +58,7 @@ export function encodeDispatchRow(buf: Uint8Array, off: number, f: RowFormat, x:
     new Float32Array(buf.buffer, tail, 1)[0] = scale;
     tail += 4;
   } else {
-    new Float32Array(buf.buffer, base, f.hidden).set(src);
+    copyBytes(buf, off, bytesOf(x), 4 * t * f.hidden, 4 * f.hidden);
     tail = base + 4 * f.hidden;
   }
   new Int32Array(buf.buffer, tail, f.topk).set(idx.subarray(t * f.topk, (t + 1) * f.topk));
