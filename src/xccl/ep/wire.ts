@@ -50,10 +50,9 @@ export function quantizeRowInt8(src: Float32Array, dst: Int8Array): number {
  */
 export function encodeDispatchRow(buf: Uint8Array, off: number, f: RowFormat, x: Float32Array, idx: Int32Array, w: Float32Array, t: number): void {
   const base = buf.byteOffset + off;
-  const src = x.subarray(t * f.hidden, (t + 1) * f.hidden);
   let tail = base;
   if (f.isInt8) {
-    const scale = quantizeRowInt8(src, new Int8Array(buf.buffer, base, f.hidden));
+    const scale = quantizeRowInt8(x.subarray(t * f.hidden, (t + 1) * f.hidden), new Int8Array(buf.buffer, base, f.hidden));
     tail = base + pad4(f.hidden);
     new Float32Array(buf.buffer, tail, 1)[0] = scale;
     tail += 4;
