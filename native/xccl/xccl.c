@@ -3,7 +3,7 @@
  * that are separate processes on one host, and gives them futex wait/wake across processes
  * (no FUTEX_PRIVATE_FLAG). Also a C two-thread memcpy ping-pong, the hardware baseline of
  * `xdeepserve bench xccl`, `axpy` for the weighted sums of EP combine, and `pinThread` (CPU
- * affinity of a bench rank), `copy` / `copyPieces` for big p2p copies. Built to build/xccl.node by scripts/build-native.mjs.
+ * affinity of a bench rank), `copy` / `copyClaimed` for big p2p copies. Built to build/xccl.node by scripts/build-native.mjs.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -210,33 +210,39 @@ static napi_value copy_bytes(napi_env env, napi_callback_info info) {
 }
 
 /*
- * copyPieces(dst u8, dstOff, src u8, srcOff, n, pieceBytes, words i32, wordIdx, count) -> count
- * after the last piece: the copy of copy() in pieces, each followed by a sequentially consistent
- * store of the next count into words[wordIdx] (as Atomics.store), in one call. A zero-copy send
- * signals its progress this way (src/xccl/p2p-zero-copy.ts); one addon call per piece cost
- * ~0.4 us each and broke the copy's stride (1 MiB in 4 calls: +1.3-2.4 us against one memcpy).
+ * copyClaimed(dst u8, dstOff, src u8, srcOff, n, pieceBytes, claim i32, claimIdx, progress i32,
+ * progressIdx) -> pieces this call copied: the copy of copy() in pieces that the caller claims one
+ * by one from the counter claim[claimIdx] (atomic fetch-add, as Atomics.add), each followed by a
+ * sequentially consistent add of 1 to progress[progressIdx]. A zero-copy send and, when the send's
+ * source lies in shared memory, its receiver both run it on the same counters and so split the
+ * copy between two cores (src/xccl/p2p-zero-copy.ts). One call for all pieces: a call per piece
+ * cost ~0.4 us each and broke the copy's stride (1 MiB in 4 calls: +1.3-2.4 us against one memcpy).
  */
-static napi_value copy_pieces(napi_env env, napi_callback_info info) {
-  size_t argc = 9; napi_value argv[9];
+static napi_value copy_claimed(napi_env env, napi_callback_info info) {
+  size_t argc = 10; napi_value argv[10];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  size_t dlen, slen, wlen; double doff, soff, n, piece; uint32_t widx; int32_t count;
+  size_t dlen, slen, clen, plen; double doff, soff, n, piece; uint32_t cidx, pidx;
   uint8_t *d = typed_ptr(env, argv[0], napi_uint8_array, &dlen), *s = typed_ptr(env, argv[2], napi_uint8_array, &slen);
-  int32_t *w = typed_ptr(env, argv[6], napi_int32_array, &wlen);
-  if (!d || !s || !w || napi_get_value_double(env, argv[1], &doff) != napi_ok || napi_get_value_double(env, argv[3], &soff) != napi_ok
+  int32_t *claim = typed_ptr(env, argv[6], napi_int32_array, &clen), *progress = typed_ptr(env, argv[8], napi_int32_array, &plen);
+  if (!d || !s || !claim || !progress || napi_get_value_double(env, argv[1], &doff) != napi_ok || napi_get_value_double(env, argv[3], &soff) != napi_ok
       || napi_get_value_double(env, argv[4], &n) != napi_ok || napi_get_value_double(env, argv[5], &piece) != napi_ok
-      || napi_get_value_uint32(env, argv[7], &widx) != napi_ok || napi_get_value_int32(env, argv[8], &count) != napi_ok
-      || doff < 0 || soff < 0 || n < 0 || piece < 1 || doff + n > (double)dlen || soff + n > (double)slen || widx >= wlen) {
-    napi_throw_range_error(env, NULL, "copyPieces(dst: Uint8Array, dstOff, src: Uint8Array, srcOff, n, pieceBytes, words: Int32Array, wordIdx, count) out of range");
+      || napi_get_value_uint32(env, argv[7], &cidx) != napi_ok || napi_get_value_uint32(env, argv[9], &pidx) != napi_ok
+      || doff < 0 || soff < 0 || n < 0 || piece < 1 || doff + n > (double)dlen || soff + n > (double)slen || cidx >= clen || pidx >= plen) {
+    napi_throw_range_error(env, NULL, "copyClaimed(dst: Uint8Array, dstOff, src: Uint8Array, srcOff, n, pieceBytes, claim: Int32Array, claimIdx, progress: Int32Array, progressIdx) out of range");
     return NULL;
   }
-  for (size_t at = 0, total = (size_t)n, step = (size_t)piece; at < total; at += step) {
-    const size_t len = total - at < step ? total - at : step;
+  const size_t total = (size_t)n, step = (size_t)piece, pieces = (total + step - 1) / step;
+  int32_t mine = 0;
+  for (;;) {
+    const int32_t c = __atomic_fetch_add(claim + cidx, 1, __ATOMIC_SEQ_CST);
+    if (c < 0 || (size_t)c >= pieces) break;
+    const size_t at = (size_t)c * step, len = total - at < step ? total - at : step;
     copy_any(d + (size_t)doff + at, s + (size_t)soff + at, len);
-    count = (int32_t)((uint32_t)count + 1u); /* wraps as Atomics.store does */
-    __atomic_store_n(w + widx, count, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(progress + pidx, 1, __ATOMIC_SEQ_CST);
+    mine++;
   }
   napi_value out;
-  CHECK(napi_create_int32(env, count, &out));
+  CHECK(napi_create_int32(env, mine, &out));
   return out;
 }
 
@@ -288,7 +294,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "memcpyPingPong", NULL, memcpy_ping_pong, NULL, NULL, NULL, napi_default, NULL },
     { "axpy", NULL, axpy, NULL, NULL, NULL, napi_default, NULL },
     { "copy", NULL, copy_bytes, NULL, NULL, NULL, napi_default, NULL },
-    { "copyPieces", NULL, copy_pieces, NULL, NULL, NULL, napi_default, NULL },
+    { "copyClaimed", NULL, copy_claimed, NULL, NULL, NULL, napi_default, NULL },
     { "yieldCpu", NULL, yield_cpu, NULL, NULL, NULL, napi_default, NULL },
     { "pinThread", NULL, pin_thread, NULL, NULL, NULL, napi_default, NULL },
   };

@@ -2,12 +2,13 @@
  * Tests of copy.ts (the data-path copies of paper notes §2.4.1): copyBytes equals a naive byte
  * loop for sizes below and above NATIVE_COPY_BYTES, between shared and plain buffers, at odd
  * offsets, at 4 KiB-aliased distances and over overlapping ranges; the addon's own range check
- * rejects a copy past the end. copyBytesCounting copies the same bytes and counts one store per
- * piece.
+ * rejects a copy past the end. copyBytesClaimed copies the same bytes, one piece per claim from
+ * the counter, counting each in the progress word; pieces another caller claimed first are left
+ * to it (both the addon and the JS loop: sizes below NATIVE_COPY_BYTES take the loop).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { NATIVE_COPY_BYTES, copyBytes, copyBytesCounting } from './copy.js';
+import { NATIVE_COPY_BYTES, copyBytes, copyBytesClaimed } from './copy.js';
 import { loadXcclAddon } from './shm/process.js';
 
 function naive(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
@@ -33,18 +34,25 @@ describe('xccl copyBytes', () => {
   }
 
   for (const [n, piece] of [[100, 64], [NATIVE_COPY_BYTES * 5 + 3, NATIVE_COPY_BYTES], [NATIVE_COPY_BYTES * 4, NATIVE_COPY_BYTES]] as const) {
-    it(`copyBytesCounting: ${n} bytes in pieces of ${piece}, one count per piece`, () => {
-      const dst = new Uint8Array(new SharedArrayBuffer(n + 16));
-      const src = new Uint8Array(n + 8).map((_, i) => (i * 13 + 1) & 255);
-      const want = new Uint8Array(n + 16);
-      naive(want, 7, src, 2, n);
-      const words = new Int32Array(new SharedArrayBuffer(16));
-      words[3] = 41;
-      const end = copyBytesCounting(dst, 7, src, 2, n, piece, words, 3, 41);
-      assert.deepEqual([...dst], [...want]);
-      assert.equal(end, 41 + Math.ceil(n / piece));
-      assert.equal(words[3], end);
-    });
+    const pieces = Math.ceil(n / piece);
+    for (const taken of [0, 1, pieces]) {
+      it(`copyBytesClaimed: ${n} bytes in pieces of ${piece}, ${taken} claimed by another caller first`, () => {
+        const dst = new Uint8Array(new SharedArrayBuffer(n + 16));
+        const src = new Uint8Array(n + 8).map((_, i) => (i * 13 + 1) & 255);
+        const want = new Uint8Array(n + 16);
+        naive(want, 7 + taken * piece, src, 2 + taken * piece, Math.max(0, n - taken * piece)); // the pieces left to this call
+        const claim = new Int32Array(new SharedArrayBuffer(16));
+        const progress = new Int32Array(new SharedArrayBuffer(16));
+        claim[1] = taken;
+        progress[3] = 41;
+        const mine = copyBytesClaimed(dst, 7, src, 2, n, piece, claim, 1, progress, 3);
+        assert.deepEqual([...dst], [...want]);
+        assert.equal(mine, pieces - taken);
+        assert.equal(progress[3], 41 + pieces - taken);
+        assert.ok(claim[1]! > pieces, 'the counter moved past the last piece');
+        assert.equal(copyBytesClaimed(dst, 7, src, 2, n, piece, claim, 1, progress, 3), 0, 'nothing is left to claim');
+      });
+    }
   }
 
   it('4 KiB-aliased distances (the addon loop, not rep movsb) and overlapping ranges copy as memmove', () => {
@@ -74,6 +82,7 @@ describe('xccl copyBytes', () => {
     if (!addon) return;
     assert.throws(() => addon.copy(new Uint8Array(8), 4, new Uint8Array(8), 0, 5), RangeError);
     assert.throws(() => addon.copy(new Uint8Array(8), 0, new Uint8Array(8), 6, 3), RangeError);
-    assert.throws(() => addon.copyPieces(new Uint8Array(8), 0, new Uint8Array(8), 0, 8, 4, new Int32Array(2), 2, 0), RangeError);
+    assert.throws(() => addon.copyClaimed(new Uint8Array(8), 0, new Uint8Array(8), 0, 8, 4, new Int32Array(2), 2, new Int32Array(2), 0), RangeError);
+    assert.throws(() => addon.copyClaimed(new Uint8Array(8), 0, new Uint8Array(8), 0, 8, 4, new Int32Array(2), 0, new Int32Array(2), 2), RangeError);
   });
 });

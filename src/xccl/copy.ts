@@ -12,7 +12,7 @@ export const NATIVE_COPY_BYTES = 4096;
 
 interface CopyAddon {
   copy?(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void;
-  copyPieces?(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number, pieceBytes: number, words: Int32Array, wordIdx: number, count: number): number;
+  copyClaimed?(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number, pieceBytes: number, claim: Int32Array, claimIdx: number, progress: Int32Array, progressIdx: number): number;
 }
 
 let addon: CopyAddon | null | undefined;
@@ -39,17 +39,22 @@ export function copyBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcO
 }
 
 /**
- * copyBytes of n bytes in pieces of `pieceBytes`, each followed by Atomics.store of the next count
- * into words[wordIdx] (a progress word a peer watches); returns the count after the last piece.
- * One addon call for all pieces when built (copyPieces; a call per piece cost ~0.4 µs each and
+ * copyBytes of n bytes in pieces of `pieceBytes` that the caller claims one at a time from the
+ * counter claim[claimIdx] (Atomics.add), each followed by Atomics.add(progress, progressIdx, 1) (a
+ * progress word a peer watches); returns how many pieces this call copied. Callers on two threads
+ * (or processes) with the same counters split the copy between them; each piece is copied once.
+ * One addon call for all pieces when built (copyClaimed; a call per piece cost ~0.4 µs each and
  * broke the copy's stride), else a loop of copyBytes.
  */
-export function copyBytesCounting(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number, pieceBytes: number, words: Int32Array, wordIdx: number, count: number): number {
-  const native = loaded()?.copyPieces;
-  if (native && n >= NATIVE_COPY_BYTES) return native.call(addon, dst, dstOff, src, srcOff, n, pieceBytes, words, wordIdx, count);
-  for (let at = 0; at < n; at += pieceBytes) {
+export function copyBytesClaimed(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number, pieceBytes: number, claim: Int32Array, claimIdx: number, progress: Int32Array, progressIdx: number): number {
+  const native = loaded()?.copyClaimed;
+  if (native && n >= NATIVE_COPY_BYTES) return native.call(addon, dst, dstOff, src, srcOff, n, pieceBytes, claim, claimIdx, progress, progressIdx);
+  const pieces = Math.ceil(n / pieceBytes);
+  let mine = 0;
+  for (let c; (c = Atomics.add(claim, claimIdx, 1)) >= 0 && c < pieces; mine++) {
+    const at = c * pieceBytes;
     copyBytes(dst, dstOff + at, src, srcOff + at, Math.min(pieceBytes, n - at));
-    Atomics.store(words, wordIdx, ++count);
+    Atomics.add(progress, progressIdx, 1);
   }
-  return count;
+  return mine;
 }

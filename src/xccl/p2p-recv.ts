@@ -215,7 +215,11 @@ export class RecvRing {
       const head = this.head[op.peer]!;
       const spec = this.c.spec(op.peer, op.eventId, WAIT_DATA, this.dataWord(op.peer, this.slotOf(op.peer)), head + 1);
       if (op.nextChunk > 0 && this.c.direct !== undefined) this.streamWait(spec, op, head);
-      else if (this.c.zc?.hasOpenPost(op.peer) === true && this.queues[op.peer]![0] === op) spec.streaming(this.c.zcStallUs).polling(this.c.zc.watch(op.peer)); // its post: the bytes may be in flight
+      else if (this.c.zc?.hasOpenPost(op.peer) === true && this.queues[op.peer]![0] === op) {
+        const poll = this.c.zc.watch(op.peer); // its post: the bytes may be in flight
+        if (poll() && this.pollRecv(op)) break; // a claimed copy may have pieces left for this rank to take at once
+        spec.streaming(this.c.zcStallUs).polling(poll);
+      }
       let r;
       try {
         r = this.c.wait(spec);

@@ -19,7 +19,7 @@ import { ZC_MIN_BYTES, ZC_PIECE_BYTES } from './p2p-zero-copy.js';
 import { IN_ZC_PROGRESS } from './p2p-ops.js';
 import type { XcclHandle } from './p2p.js';
 import { launchRanks } from './testing/launch.js';
-import type { StaleReport } from './testing/zero-copy-scenarios.js';
+import type { SharedSourceReport, StaleReport } from './testing/zero-copy-scenarios.js';
 
 const APP = 1 << 20;
 
@@ -44,7 +44,8 @@ function drive(...hs: XcclHandle<unknown>[]): void {
 
 function zcStats(c: Communicator): { sent: number; received: number; unused: number } {
   assert.ok(c.p2p.zc, 'shm with an application area has the zero-copy path');
-  return { ...c.p2p.zc.stats };
+  const { sent, received, unused } = c.p2p.zc.stats;
+  return { sent, received, unused };
 }
 
 async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<void> {
@@ -84,6 +85,38 @@ describe('xccl p2p zero-copy into the registered application area (shm)', () => 
     }
     assert.deepEqual(zcStats(a), { sent: 3, received: 0, unused: 0 });
     assert.deepEqual(zcStats(b), { sent: 0, received: 3, unused: 0 });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a send from the sender\'s application area: the receiver, waiting, copies the pieces left to claim (two-sided copy); from a plain buffer it cannot', async () => {
+    const [a, b] = await pair();
+    const n = 3 * ZC_PIECE_BYTES + 1000;
+    const progress = (): number => Atomics.load(b.transport.localWords, wordOf(b.transport.layout.p2pInField + 0, IN_ZC_PROGRESS));
+    const poll = b.p2p.zc!.watch(0); // what b's wait on the marker calls between spins
+    const sendOnce = async (src: Uint8Array, eventId: number): Promise<{ helped: number; pieces: number }> => {
+      const dst = b.appArea.subarray(0, n);
+      const r = b.irecv(0, eventId, dst);
+      const p0 = progress();
+      let helped = -1;
+      a.p2p.zc!.afterClaimForTest = () => { // a has claimed the post, b's wait polls before a copies
+        const h0 = b.p2p.zc!.stats.helped;
+        poll();
+        helped = b.p2p.zc!.stats.helped - h0;
+      };
+      const s = a.isend(1, eventId, src);
+      a.p2p.zc!.afterClaimForTest = undefined;
+      drive(s, r);
+      const got = await r.wait();
+      assert.equal(got.byteOffset, dst.byteOffset, 'zero-copy into the posted buffer');
+      assert.deepEqual(got, payload(n, eventId));
+      return { helped, pieces: progress() - p0 };
+    };
+    const shared = a.appArea.subarray(4096, 4096 + n);
+    shared.set(payload(n, 5));
+    assert.deepEqual(await sendOnce(shared, 5), { helped: 4, pieces: 4 }, 'every piece copied once, all by the receiver');
+    assert.deepEqual(await sendOnce(payload(n, 6), 6), { helped: 0, pieces: 4 }, 'a plain source is not readable by the receiver');
+    assert.deepEqual(zcStats(a), { sent: 2, received: 0, unused: 0 });
+    assert.deepEqual(zcStats(b), { sent: 0, received: 2, unused: 0 });
     await Promise.all([a.close(), b.close()]);
   });
 
@@ -223,4 +256,18 @@ describe('xccl p2p zero-copy into the registered application area (shm)', () => 
     assert.equal(zcStats(b).received, 1);
     await Promise.all([a.close(), b.close()]);
   });
+
+  for (const kind of ['shm-thread', 'shm-process'] as const) {
+    it(`sends from the sender's application area (${kind}): every message intact at its posted buffer, every piece counted once, whichever rank copied it`, async () => {
+      const bytes = 2 * ZC_PIECE_BYTES + 123; // three pieces
+      const count = 16;
+      const rs = await launchRanks(kind, { region: { worldSize: 2, slotBytes: SLOT_HEADER_BYTES + 4096, numSlots: 4, epAreaBytes: 0, appBytes: count * bytes }, scenario: 'zeroCopySharedSource', params: { bytes, count }, options: { timeoutMs: 10_000 }, killAfterMs: 60_000 });
+      const [s, r] = rs.map((x) => { assert.ok(x.ok, JSON.stringify(x)); return x.value as SharedSourceReport; }) as [SharedSourceReport, SharedSourceReport];
+      assert.deepEqual(r.messages, Array.from({ length: count }, () => ({ firstBad: -1, inPlace: true })));
+      assert.equal(r.pieces, 3 * count, 'each piece counted exactly once');
+      assert.ok(r.helped >= 0 && r.helped <= r.pieces, `the receiver copied ${r.helped} of ${r.pieces} pieces`);
+      assert.deepEqual(s.zc, { sent: count, received: 0, unused: 0 });
+      assert.deepEqual(r.zc, { sent: 0, received: count, unused: 0 });
+    });
+  }
 });

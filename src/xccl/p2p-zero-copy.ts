@@ -19,14 +19,23 @@
  * writes the fields of post k + 1 only after seq left 2k - 1, and a claim checks them before its
  * swap: a claim that succeeds read the fields of the post it claimed.
  *
- * The copy goes in pieces of ZC_PIECE_BYTES, each followed by a progress count in the receiver's
- * region (word IN_ZC_PROGRESS of its p2p-in field for this sender): the receiver's wait for the
- * marker is a streaming wait on that progress (p2p-recv.ts), so a receiver that shares its core
- * with the copying sender parks instead of spinning through the slice the copy needs (the
- * one-core mode of docs/xccl.md follow-up 6).
+ * The copy goes in pieces of ZC_PIECE_BYTES, claimed one by one from a counter in the post field,
+ * each followed by an add to a progress count in the receiver's region (word IN_ZC_PROGRESS of its
+ * p2p-in field for this sender): the receiver's wait for the marker is a streaming wait on that
+ * progress (p2p-recv.ts), so a receiver that shares its core with the copying sender parks instead
+ * of spinning through the slice the copy needs (the one-core mode of docs/xccl.md follow-up 6).
+ *
+ * Two-sided copy: when the send's source lies in the sender's own application area (a KV block
+ * handed from one registered cache to another), the claim publishes where, and a receiver that is
+ * waiting for this message claims pieces from the same counter and copies them itself, from the
+ * sender's region into its own: one copy of the message, split between two cores (a 1 MiB copy
+ * between cores is bound by what one core moves; docs/xccl.md follow-up 11). The sender writes the
+ * marker once no piece is left to claim; a piece the receiver still copies then is done before
+ * the receiver reads the marker (it copies inside its wait), and the send completes only at the
+ * ACK, after that, so the source is not reused while the receiver reads it.
  */
 import { wordOf } from './region.js';
-import { copyBytes, copyBytesCounting } from './copy.js';
+import { copyBytes, copyBytesClaimed } from './copy.js';
 import { IN_ZC_PROGRESS } from './p2p-ops.js';
 import { ShmTransport } from './shm/shm-transport.js';
 import type { Transport } from './transport.js';
@@ -35,7 +44,7 @@ import type { Transport } from './transport.js';
 export const ZC_MIN_BYTES = 16 << 10;
 /** Chunk id of the marker slot that completes a zero-copy message (its payload already lies at the post). */
 export const ZC_CHUNK = -1;
-/** A zero-copy copy signals its progress after each piece this big. */
+/** A zero-copy copy is claimed, and signals its progress, in pieces this big. */
 export const ZC_PIECE_BYTES = 256 << 10;
 
 // Words of a post field (in the sender's region, one field per receiver).
@@ -44,10 +53,14 @@ const P_POS = 1;
 const P_OFF = 2;
 const P_MAX = 3;
 const P_EVENT = 4;
+// Written by the sender before its claim: the source's byte offset in its region (-1: not in shared memory), the bytes, the next piece to claim.
+const P_SRC = 5;
+const P_BYTES = 6;
+const P_NEXT = 7;
 
 export class ZeroCopy {
-  /** Counts (tests and the bench): zero-copy sends, zero-copy receives, posts that were not used. */
-  readonly stats = { sent: 0, received: 0, unused: 0 };
+  /** Counts (tests and the bench): zero-copy sends, zero-copy receives, posts that were not used, pieces this rank copied as the receiver. */
+  readonly stats = { sent: 0, received: 0, unused: 0, helped: 0 };
   /** Test only (p2p-zero-copy.test.ts): run by a claim after its compare-and-swap, before the copy. */
   afterClaimForTest: ((peer: number) => void) | undefined = undefined;
   private readonly words: Int32Array[]; // [worldSize] regions, [totalBytes / 4] i32 each
@@ -58,7 +71,6 @@ export class ZeroCopy {
   private readonly isClaimed: boolean[]; // receiver, per sender: a withdrawal lost, the claimed message's marker is not read yet (its bytes go to postedOff)
   private readonly appStart: number; // byte range of the application area in every region
   private readonly appEnd: number;
-  private readonly progress: number[]; // sender, per receiver: pieces copied so far (a running count)
   private pollPeer = 0; // receiver: the sender whose copy `poll` watches, and the progress it saw last
   private pollSeen = 0;
 
@@ -72,16 +84,19 @@ export class ZeroCopy {
     this.isClaimed = new Array<boolean>(W).fill(false);
     this.appStart = tr.layout.appOffset;
     this.appEnd = tr.layout.appOffset + tr.layout.config.appBytes;
-    this.progress = new Array<number>(W).fill(0);
   }
 
   /** Byte offset in my region of `dst` when it lies in my application area and is big enough to post; else -1. */
   postableOffset(dst: Uint8Array | undefined): number {
-    if (dst === undefined || dst.byteLength < ZC_MIN_BYTES) return -1;
+    return dst === undefined || dst.byteLength < ZC_MIN_BYTES ? -1 : this.appOffset(dst);
+  }
+
+  /** Byte offset in my region of `a` when it lies in my application area; else -1. */
+  private appOffset(a: Uint8Array): number {
     const local = this.tr.local;
-    if (dst.buffer !== local.buffer) return -1;
-    const off = dst.byteOffset - local.byteOffset;
-    return off >= this.appStart && off + dst.byteLength <= this.appEnd ? off : -1;
+    if (a.buffer !== local.buffer) return -1;
+    const off = a.byteOffset - local.byteOffset;
+    return off >= this.appStart && off + a.byteLength <= this.appEnd ? off : -1;
   }
 
   /** Receiver: posts `dst` (at byte `off` of my region) for the message from `peer` at ring position `pos`. */
@@ -147,17 +162,29 @@ export class ZeroCopy {
     const n = bytes.byteLength;
     const off = w[f + P_OFF]!;
     if (n > w[f + P_MAX]! || off < this.appStart || off + n > this.appEnd) return false;
-    if (Atomics.compareExchange(w, f + P_SEQ, seq, seq + 1) !== seq) return false;
+    w[f + P_SRC] = this.appOffset(bytes);
+    w[f + P_BYTES] = n;
+    w[f + P_NEXT] = 0;
+    if (Atomics.compareExchange(w, f + P_SEQ, seq, seq + 1) !== seq) return false; // publishes the three words above with the claim
     this.afterClaimForTest?.(peer);
-    this.copyPieces(peer, off, bytes);
+    copyBytesClaimed(this.bytes[peer]!, off, bytes, 0, n, ZC_PIECE_BYTES, w, f + P_NEXT, this.words[peer]!, wordOf(this.tr.layout.p2pInField + this.tr.rank, IN_ZC_PROGRESS));
     this.stats.sent++;
     return true;
   }
 
-  /** Copies `bytes` to byte `off` of `peer`'s region, counting each piece in its progress word. */
-  private copyPieces(peer: number, off: number, bytes: Uint8Array): void {
-    const word = wordOf(this.tr.layout.p2pInField + this.tr.rank, IN_ZC_PROGRESS);
-    this.progress[peer] = copyBytesCounting(this.bytes[peer]!, off, bytes, 0, bytes.byteLength, ZC_PIECE_BYTES, this.words[peer]!, word, this.progress[peer]!);
+  /**
+   * Receiver: when `peer` claimed my open post for a source in its shared memory and pieces are
+   * left to claim, copies them (from its region into mine) until none is; the pieces copied.
+   */
+  private help(peer: number): number {
+    const w = this.words[peer]!;
+    const f = wordOf(this.tr.layout.p2pPostField + this.tr.rank);
+    const src = w[f + P_SRC]!;
+    const n = w[f + P_BYTES]!;
+    if (src < 0 || Atomics.load(w, f + P_NEXT) * ZC_PIECE_BYTES >= n) return 0;
+    const mine = copyBytesClaimed(this.tr.local, this.postedOff[peer]!, this.bytes[peer]!, src, n, ZC_PIECE_BYTES, w, f + P_NEXT, this.tr.localWords, wordOf(this.tr.layout.p2pInField + peer, IN_ZC_PROGRESS));
+    this.stats.helped += mine;
+    return mine;
   }
 
   /**
@@ -173,11 +200,13 @@ export class ZeroCopy {
   /**
    * True (progress) while the post to the watched sender is not claimed yet (the sender is not
    * copying: the wait spins on as a plain one), and when a piece was copied since the last call.
+   * Once the post is claimed, copies what pieces are left when the source is shared (`help`).
    */
   private readonly poll = (): boolean => {
     const peer = this.pollPeer;
     const f = wordOf(this.tr.layout.p2pPostField + this.tr.rank);
     if ((Atomics.load(this.words[peer]!, f + P_SEQ) & 1) === 1) return true;
+    if (this.help(peer) > 0) return true;
     const v = Atomics.load(this.tr.localWords, wordOf(this.tr.layout.p2pInField + peer, IN_ZC_PROGRESS));
     if (v === this.pollSeen) return false;
     this.pollSeen = v;

@@ -16,7 +16,7 @@ import { loadXcclAddon } from '../shm/process.js';
 import { XdsError } from '../../core/errors.js';
 import { median } from '../../core/stats.js';
 import { SLOT_HEADER_BYTES } from '../region.js';
-import { sendWarmupFor } from './rank-bench.js';
+import { sendWarmupFor, type P2pBenchValue } from './rank-bench.js';
 
 export interface PairSeries {
   readonly baseline: number[];
@@ -25,9 +25,13 @@ export interface PairSeries {
   readonly ratio: number[];
 }
 
-function firstValue(results: readonly RankResult[]): unknown {
+function rankValues(results: readonly RankResult[]): unknown[] {
   for (const [i, r] of results.entries()) if (!r.ok) throw new XdsError('internal', `bench xccl pairs: rank ${i} failed: ${r.code}: ${r.message}`);
-  return (results[0] as { value: unknown }).value;
+  return results.map((r) => (r as { value: unknown }).value);
+}
+
+function firstValue(results: readonly RankResult[]): unknown {
+  return rankValues(results)[0];
 }
 
 /** Runs `pairs` pairs of (baseline, p2p), alternating which goes first. */
@@ -62,6 +66,10 @@ export interface ShmPairSeries {
   readonly oneCopyBandwidth: PairSeries;
   /** The same through the ring (unregistered buffers: sender → ring slot → receiver's buffer, two copies). */
   readonly ringBandwidth: PairSeries;
+  /** The registered path from a source in the sender's application area (two-sided copy) against the one-copy ping-pong. */
+  readonly sharedOneCopyBandwidth: PairSeries;
+  /** Per pair: of those shared-source messages' pieces, the fraction the receiver copied. */
+  readonly receiverCopied: number[];
   /** Per pair: the fraction of the registered 1 MiB messages that went zero-copy. */
   readonly zeroCopyFraction: number[];
   /** 64 B one-way p50 µs against the memcpy ping-pong's one-way p50 µs (the host's state in that pair). */
@@ -84,14 +92,6 @@ function memcpyFigures(): [number, number, number] {
   const smallUs = median(Array.from(addon.memcpyPingPong(64, SMALL_WARMUP + SMALL_ITERS)).slice(SMALL_WARMUP)) / 2000;
   const mibGbPerSec = (copies: 1 | 2): number => MIB / median(Array.from(addon.memcpyPingPong(MIB, SEND_WARMUP + SEND_ITERS, copies)).slice(SEND_WARMUP));
   return [smallUs, mibGbPerSec(2), mibGbPerSec(1)];
-}
-
-/** What a benchP2p rank returns (rank-bench.ts): per size, µs samples; the fraction of registered messages sent zero-copy. */
-export interface BenchP2pValue {
-  readonly latency: Record<string, number[]>;
-  readonly sendUs: Record<string, number[]>;
-  readonly registeredUs: Record<string, number[]>;
-  readonly zeroCopySent: Record<string, number>;
 }
 
 /** A p2p ring of the bench: slots of `slotPayloadBytes` payload (plus the slot header), `numSlots` of them. */
@@ -117,13 +117,17 @@ export async function shmPairs(pairs: number, spinUs: number, pinCpus: boolean, 
     pinCpus,
   };
   const gbPerSec = (us: number[] | undefined): number => MIB / (median(us ?? []) * 1000);
-  const p2p = async (): Promise<[number, number, number, number]> => {
-    const v = firstValue(await launchRanks('shm-thread', args)) as BenchP2pValue;
-    return [median(v.latency['64'] ?? []), gbPerSec(v.registeredUs[String(MIB)]), gbPerSec(v.sendUs[String(MIB)]), v.zeroCopySent[String(MIB)] ?? 0];
+  const p2p = async (): Promise<[number, number, number, number, number, number]> => {
+    const [v, r] = rankValues(await launchRanks('shm-thread', args)) as [P2pBenchValue, P2pBenchValue];
+    const key = String(MIB);
+    return [median(v.latency['64'] ?? []), gbPerSec(v.registeredUs[key]), gbPerSec(v.sendUs[key]), v.zeroCopySent[key] ?? 0, gbPerSec(v.registeredSharedUs[key]), r.receiverCopied[key] ?? 0];
   };
   const both = await runPairs(pairs, async () => memcpyFigures(), p2p);
-  const series = (b: 0 | 1 | 2, p: 0 | 1 | 2): PairSeries => ({ baseline: both.map((x) => x.b[b]), p2p: both.map((x) => x.p[p]), ratio: both.map((x) => x.p[p] / x.b[b]) });
-  return { latency: series(0, 0), bandwidth: series(1, 1), oneCopyBandwidth: series(2, 1), ringBandwidth: series(1, 2), zeroCopyFraction: both.map((x) => x.p[3]) };
+  const series = (b: 0 | 1 | 2, p: 0 | 1 | 2 | 4): PairSeries => ({ baseline: both.map((x) => x.b[b]), p2p: both.map((x) => x.p[p]), ratio: both.map((x) => x.p[p] / x.b[b]) });
+  return {
+    latency: series(0, 0), bandwidth: series(1, 1), oneCopyBandwidth: series(2, 1), ringBandwidth: series(1, 2), zeroCopyFraction: both.map((x) => x.p[3]),
+    sharedOneCopyBandwidth: series(2, 4), receiverCopied: both.map((x) => x.p[5]),
+  };
 }
 
 const PING_ITERS = 3000;

@@ -8,6 +8,7 @@ import { createServer, connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { Communicator } from '../communicator.js';
 import { ExpertParallel } from '../ep/expert-parallel.js';
+import { ZC_PIECE_BYTES } from '../p2p-zero-copy.js';
 
 export interface P2pBenchParams {
   readonly sizes: readonly number[];
@@ -21,6 +22,20 @@ export interface P2pBenchParams {
   readonly sendWarmup?: number;
   /** Also measure send+ACK into pre-posted receives in the application area (needs appBytes >= 2x the largest size). */
   readonly registered?: boolean;
+}
+
+/** What benchP2p returns (rank 0's timings; every rank returns its own). */
+export interface P2pBenchValue {
+  readonly latency: Record<string, number[]>;
+  readonly sendUs: Record<string, number[]>;
+  /** Registered receives, the sender's source a plain buffer. */
+  readonly registeredUs: Record<string, number[]>;
+  /** The same with the source in the sender's application area (a KV block handed from one registered cache to another). */
+  readonly registeredSharedUs: Record<string, number[]>;
+  /** Per size: the fraction of the registered messages this rank sent zero-copy (plain source). */
+  readonly zeroCopySent: Record<string, number>;
+  /** Per size: of the shared-source messages' pieces, the fraction the receiver copied (its rank's value; two-sided copy). */
+  readonly receiverCopied: Record<string, number>;
 }
 
 /**
@@ -96,10 +111,11 @@ async function sendAckTimes(comm: Communicator, bytes: number, iters: number, wa
  * As sendAckTimes, but rank 1 receives into two buffers of its registered application area in
  * turn and keeps the next receive issued behind the current one, as a decode rank receiving KV
  * blocks would: each receive is posted before the ACK of the one ahead, so on shm every message
- * is copied once, straight into the posted buffer (p2p-zero-copy.ts).
+ * is copied once, straight into the posted buffer (p2p-zero-copy.ts). With `isSourceShared`, rank 0
+ * sends from its own application area, and the receiver, waiting, may copy pieces of it too.
  */
-async function sendAckRegistered(comm: Communicator, bytes: number, iters: number, warmup: number): Promise<number[]> {
-  const buf = new Uint8Array(bytes).fill(5);
+async function sendAckRegistered(comm: Communicator, bytes: number, iters: number, warmup: number, isSourceShared: boolean): Promise<number[]> {
+  const buf = isSourceShared ? comm.appArea.subarray(0, bytes).fill(5) : new Uint8Array(bytes).fill(5);
   const dsts = [comm.appArea.subarray(0, bytes), comm.appArea.subarray(bytes, 2 * bytes)];
   const total = warmup + iters;
   let h = comm.rank === 1 ? comm.irecv(0, 0, dsts[0]) : undefined;
@@ -130,17 +146,23 @@ async function benchP2p(comm: Communicator, params: unknown): Promise<unknown> {
     const iters = p.sendIters ?? Math.max(8, Math.floor((64 << 20) / n));
     sendUs[String(n)] = await sendAckTimes(comm, n, iters, p.sendWarmup ?? sendWarmupFor(n));
   }
-  // Registered: send+ACK µs per size, and how many of those messages rank 0 sent zero-copy.
+  // Registered: send+ACK µs per size, and how many of those messages rank 0 sent zero-copy; then from a shared source.
   const registeredUs: Record<string, number[]> = {};
+  const registeredSharedUs: Record<string, number[]> = {};
   const zeroCopySent: Record<string, number> = {};
+  const receiverCopied: Record<string, number> = {};
   for (const n of p.registered ? p.bandwidthSizes : []) {
     const iters = p.sendIters ?? Math.max(8, Math.floor((64 << 20) / n));
     const warmup = p.sendWarmup ?? sendWarmupFor(n);
     const before = comm.p2p.zc?.stats.sent ?? 0;
-    registeredUs[String(n)] = await sendAckRegistered(comm, n, iters, warmup);
+    registeredUs[String(n)] = await sendAckRegistered(comm, n, iters, warmup, false);
     zeroCopySent[String(n)] = ((comm.p2p.zc?.stats.sent ?? 0) - before) / (iters + warmup);
+    const helped = comm.p2p.zc?.stats.helped ?? 0;
+    registeredSharedUs[String(n)] = await sendAckRegistered(comm, n, iters, warmup, true);
+    receiverCopied[String(n)] = ((comm.p2p.zc?.stats.helped ?? 0) - helped) / ((iters + warmup) * Math.ceil(n / ZC_PIECE_BYTES));
   }
-  return { latency, sendUs, registeredUs, zeroCopySent };
+  const out: P2pBenchValue = { latency, sendUs, registeredUs, registeredSharedUs, zeroCopySent, receiverCopied };
+  return out;
 }
 
 export interface EpBenchParams { readonly hidden: number; readonly topk: number; readonly numExperts: number; readonly tokens: readonly number[]; readonly iters: number; readonly isInt8: boolean }

@@ -20,8 +20,8 @@ export interface XcclAddon {
   axpy(dst: Float32Array, dstOff: number, src: Float32Array, srcOff: number, n: number, w: number): void;
   /** memmove of n bytes between Uint8Arrays (shared or not); range-checked. Used through copy.ts. */
   copy(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void;
-  /** copy in pieces, each followed by a seq-cst store of the next count into words[wordIdx]; the last count. Used through copy.ts. */
-  copyPieces(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number, pieceBytes: number, words: Int32Array, wordIdx: number, count: number): number;
+  /** copy in pieces claimed from claim[claimIdx], each followed by a seq-cst add of 1 to progress[progressIdx]; the pieces this call copied. Used through copy.ts. */
+  copyClaimed(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number, pieceBytes: number, claim: Int32Array, claimIdx: number, progress: Int32Array, progressIdx: number): number;
   /** sched_yield(): a long spin lets other runnable threads have the core (absent from addons built before it). */
   yieldCpu?(): void;
   /** Binds the calling thread to the index-th allowed CPU (mod their count); the CPU, or -1 (absent from older addons). */

@@ -10,7 +10,10 @@
 import { isXdsError } from '../../core/errors.js';
 import type { Communicator } from '../communicator.js';
 import { wordOf } from '../region.js';
+import { IN_ZC_PROGRESS } from '../p2p-ops.js';
+import { copyBytes } from '../copy.js';
 import type { ShmTransport } from '../shm/shm-transport.js';
+import type { ZeroCopy } from '../p2p-zero-copy.js';
 import { checkPayload, makePayload } from './scenarios.js';
 
 /** Bytes of one of the receiver's two buffers in its application area. */
@@ -22,6 +25,12 @@ export interface ZeroCopyReport {
   readonly messages: { bytes: number; firstBad: number; inPlace: boolean }[];
   /** The zero-copy counts (null: the transport has no zero-copy path). */
   readonly zc: { sent: number; received: number; unused: number } | null;
+}
+
+/** The counts the reports compare (what a receiver copied of two-sided sends varies with timing). */
+function counts(zc: ZeroCopy): { sent: number; received: number; unused: number } {
+  const { sent, received, unused } = zc.stats;
+  return { sent, received, unused };
 }
 
 async function sender(comm: Communicator, peer: number, sizes: readonly number[]): Promise<void> {
@@ -59,7 +68,7 @@ async function zeroCopy(comm: Communicator, params: unknown): Promise<unknown> {
   let messages: ReportMessages = [];
   if (isSender) await sender(comm, peer, sizes);
   else messages = await receiver(comm, peer, sizes);
-  const zc = comm.p2p.zc ? { ...comm.p2p.zc.stats } : null;
+  const zc = comm.p2p.zc ? counts(comm.p2p.zc) : null;
   const report: ZeroCopyReport = { role: isSender ? 'sender' : 'receiver', messages, zc };
   return report;
 }
@@ -111,7 +120,7 @@ async function staleSender(comm: Communicator, peer: number, n: number): Promise
   await comm.barrier(); // the receiver posted its receive of message 8
   await comm.send(peer, 8, makePayload(comm.rank, peer, 8, n));
   await comm.send(peer, 9, makePayload(comm.rank, peer, 9, 1000));
-  return { role: 'sender', claimed, zc: { ...zc.stats } };
+  return { role: 'sender', claimed, zc: counts(zc) };
 }
 
 function report(m: Uint8Array, peer: number, rank: number, msg: number, dst: Uint8Array): ReportMessages[number] {
@@ -130,7 +139,7 @@ async function staleReceiver(comm: Communicator, peer: number, n: number): Promi
   const dst2 = app.subarray(HALF, HALF + n);
   let firstRecv = 'resolved';
   await comm.recv(peer, 7, dst1).catch((e: unknown) => { firstRecv = isXdsError(e) ? e.code : String(e); });
-  const zcAtTimeout = { ...zc.stats };
+  const zcAtTimeout = counts(zc);
   const next = comm.irecv(peer, 7, dst2); // before the copy: the message is claimed, this must not post
   Atomics.store(new Int32Array(app.buffer, app.byteOffset + STALE_FLAG_BYTE, 1), 0, 1);
   const messages = [report(await next.wait(), peer, comm.rank, 7, dst2)];
@@ -140,7 +149,7 @@ async function staleReceiver(comm: Communicator, peer: number, n: number): Promi
   messages.push(report(await h8.wait(), peer, comm.rank, 8, dst1));
   const ring = new Uint8Array(1000);
   messages.push(report(await comm.recv(peer, 9, ring), peer, comm.rank, 9, ring));
-  return { role: 'receiver', firstRecv, zcAtTimeout, timedOutBufferBad, messages, zc: { ...zc.stats } };
+  return { role: 'receiver', firstRecv, zcAtTimeout, timedOutBufferBad, messages, zc: counts(zc) };
 }
 
 /**
@@ -153,4 +162,48 @@ async function zeroCopyStale(comm: Communicator, params: unknown): Promise<unkno
   return comm.rank === 0 ? staleSender(comm, 1, bytes) : staleReceiver(comm, 0, bytes);
 }
 
-export const ZERO_COPY_SCENARIOS = { zeroCopy, zeroCopyStale };
+export interface SharedSourceReport {
+  readonly role: 'sender' | 'receiver';
+  /** Receiver: per message, the first wrong byte (-1) and whether it resolved to the posted buffer. */
+  readonly messages: { firstBad: number; inPlace: boolean }[];
+  /** Receiver: pieces counted in its progress word for the sender over all messages, and how many of them it copied. */
+  readonly pieces: number;
+  readonly helped: number;
+  readonly zc: { sent: number; received: number; unused: number };
+}
+
+/**
+ * Two shm ranks: rank 0 sends params.count messages of params.bytes, each from its own place in
+ * rank 0's application area (all written before the first send), to rank 1, which receives them
+ * zero-copy, each into its own place in its application area, the next receive queued behind the
+ * current one; the bytes are checked after the last. Back to back like this, the receiver is
+ * usually spinning in its wait when a send claims its post, so both ranks copy pieces of a message
+ * (two-sided copy, p2p-zero-copy.ts). Needs an application area of params.count * params.bytes.
+ */
+async function zeroCopySharedSource(comm: Communicator, params: unknown): Promise<SharedSourceReport> {
+  const { bytes, count } = params as { bytes: number; count: number };
+  const zc = comm.p2p.zc;
+  if (zc === undefined) throw new Error('shared-source scenario: no zero-copy path');
+  const bufs = Array.from({ length: count }, (_, i) => comm.appArea.subarray(i * bytes, (i + 1) * bytes));
+  if (comm.rank === 0) {
+    for (const [i, b] of bufs.entries()) copyBytes(b, 0, makePayload(0, 1, i, bytes), 0, bytes);
+    await comm.barrier();
+    for (const [i, b] of bufs.entries()) await comm.send(1, i, b);
+    return { role: 'sender', messages: [], pieces: 0, helped: 0, zc: counts(zc) };
+  }
+  const tr = comm.transport;
+  const progress = (): number => Atomics.load(tr.localWords, wordOf(tr.layout.p2pInField + 0, IN_ZC_PROGRESS));
+  const p0 = progress();
+  let h = comm.irecv(0, 0, bufs[0]);
+  await comm.barrier();
+  const got: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const next = i + 1 < count ? comm.irecv(0, i + 1, bufs[i + 1]) : undefined;
+    got.push(await h.wait());
+    if (next) h = next;
+  }
+  const messages = got.map((m, i) => ({ firstBad: checkPayload(m, 0, 1, i), inPlace: m.buffer === bufs[i]!.buffer && m.byteOffset === bufs[i]!.byteOffset }));
+  return { role: 'receiver', messages, pieces: progress() - p0, helped: zc.stats.helped, zc: counts(zc) };
+}
+
+export const ZERO_COPY_SCENARIOS = { zeroCopy, zeroCopyStale, zeroCopySharedSource };

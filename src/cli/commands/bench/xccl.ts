@@ -13,7 +13,8 @@ import { freePorts, launchRanks, type LaunchKind, type RankResult } from '../../
 import { loadXcclAddon } from '../../../xccl/shm/process.js';
 import { SLOT_HEADER_BYTES } from '../../../xccl/region.js';
 import { median } from '../../../core/stats.js';
-import { SHM_PAIRS_RING, shmPairs, socketPairs, type BenchP2pValue, type PairSeries } from '../../../xccl/bench/pairs.js';
+import { SHM_PAIRS_RING, shmPairs, socketPairs, type PairSeries } from '../../../xccl/bench/pairs.js';
+import type { P2pBenchValue } from '../../../xccl/bench/rank-bench.js';
 
 const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--max-ranks N] [--tokens 1,16,128] [--iters N (EP, at most 3 from 64 tokens; after 300 untimed 1-token rounds and 20 per size)] [--int8] [--spin-us N] [--only baseline,p2p,park,ep] [--pin] [--pairs N]
   shm = worker-thread ranks on SharedArrayBuffers (spinning waits); tcp = child-process ranks over loopback.
@@ -25,7 +26,9 @@ const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--ma
   one copy, sender -> receiver's buffer; zeroCopyFraction_* says how many went so); p2p.shm.gbPerSec_*_ring = through the
   ring with plain buffers (two copies). The memcpy baseline copies twice (in, then out on the other thread); the
   one-copy baseline (memcpyOneCopy: into the peer's buffer, flag, ack) is the like-for-like bar of the registered path
-  (ratio.shmToOneCopy_1MiB), the two-copy one that of the ring path (ratio.shmRingToMemcpy_1MiB).`;
+  (ratio.shmToOneCopy_1MiB), the two-copy one that of the ring path (ratio.shmRingToMemcpy_1MiB). *_shared keys: the
+  registered path with the source in the sender's application area too (a KV block between registered caches), where
+  the waiting receiver copies pieces of the message alongside the sender (receiverCopiedFraction_*_shared: its share).`;
 
 const SIZES = [64, 1024, 65536, 1 << 20, 8 << 20];
 const ITERS: Record<string, number> = { 64: 20000, 1024: 10000, 65536: 2000, [1 << 20]: 200, [8 << 20]: 20 };
@@ -76,7 +79,7 @@ async function benchP2p(f: Figures, name: string, kind: LaunchKind, spinUs: numb
   const options = { spinUs: kind === 'tcp' ? 0 : spinUs, timeoutMs: 120_000 };
   // shm samples average 20 round trips (sub-µs figures; a clock read costs ~0.1 µs); tcp samples one, as the socket baseline.
   const params = { sizes: SIZES, itersFor: ITERS, bandwidthSizes: [1 << 20, 8 << 20], latencyBatch: kind === 'tcp' ? 1 : 20, registered };
-  const v = values(await launchRanks(kind, { region, scenario: 'benchP2p', params, options, killAfterMs: 900_000, pinCpus: cfg.isPinRequested }), cfg)[0] as BenchP2pValue;
+  const [v, r] = values(await launchRanks(kind, { region, scenario: 'benchP2p', params, options, killAfterMs: 900_000, pinCpus: cfg.isPinRequested }), cfg) as [P2pBenchValue, P2pBenchValue];
   for (const n of SIZES) {
     const xs = v.latency[String(n)] ?? [];
     f[`p2p.${name}.latencyUsP50_${label(n)}`] = pct(xs, 0.5);
@@ -88,6 +91,10 @@ async function benchP2p(f: Figures, name: string, kind: LaunchKind, spinUs: numb
   for (const [n, us] of Object.entries(v.registeredUs)) {
     sendFigures(f, `p2p.${name}`, label(Number(n)), Number(n), us);
     f[`p2p.${name}.zeroCopyFraction_${label(Number(n))}`] = v.zeroCopySent[n] ?? 0;
+  }
+  for (const [n, us] of Object.entries(v.registeredSharedUs)) {
+    sendFigures(f, `p2p.${name}`, `${label(Number(n))}_shared`, Number(n), us);
+    f[`p2p.${name}.receiverCopiedFraction_${label(Number(n))}_shared`] = r.receiverCopied[n] ?? 0;
   }
 }
 
@@ -143,6 +150,8 @@ async function benchPairs(f: Figures, name: string, pairs: number, spinUs: numbe
     pairFigures(f, s.oneCopyBandwidth, { baseline: 'baseline.memcpyOneCopyGbPerSec_1MiB', p2p: 'p2p.shm.gbPerSec_1MiB', ratio: 'ratio.shmToOneCopy_1MiB' }, (r) => r >= 0.8);
     pairFigures(f, s.ringBandwidth, { baseline: 'baseline.memcpyGbPerSec_1MiB', p2p: 'p2p.shm.gbPerSec_1MiB_ring', ratio: 'ratio.shmRingToMemcpy_1MiB' }, (r) => r >= 0.8);
     f['p2p.shm.zeroCopyFraction_1MiB'] = median(s.zeroCopyFraction);
+    pairFigures(f, s.sharedOneCopyBandwidth, { baseline: 'baseline.memcpyOneCopyGbPerSec_1MiB', p2p: 'p2p.shm.gbPerSec_1MiB_shared', ratio: 'ratio.shmSharedToOneCopy_1MiB' }, (r) => r >= 0.8);
+    f['p2p.shm.receiverCopiedFraction_1MiB_shared'] = median(s.receiverCopied);
     pairFigures(f, s.latency, { baseline: 'baseline.memcpyLatencyUsP50_64B', p2p: 'p2p.shm.latencyUsP50_64B', ratio: 'ratio.shmToMemcpyLatency_64B' });
     f['p2p.shm.latencyUsP50_64B.min'] = Math.min(...s.latency.p2p);
     f['p2p.shm.latencyUsP50_64B.max'] = Math.max(...s.latency.p2p);
@@ -159,6 +168,8 @@ function ratios(f: Figures): void {
   if (mem !== undefined && shm !== undefined) f['ratio.shmToMemcpy_1MiB'] ??= shm / mem;
   const one = f['baseline.memcpyOneCopyGbPerSec_1MiB'];
   if (one !== undefined && shm !== undefined) f['ratio.shmToOneCopy_1MiB'] ??= shm / one;
+  const shared = f['p2p.shm.gbPerSec_1MiB_shared'];
+  if (one !== undefined && shared !== undefined) f['ratio.shmSharedToOneCopy_1MiB'] ??= shared / one;
   const sock = f['baseline.socketLatencyUsP50_64B'];
   const tcp = f['p2p.tcp.latencyUsP50_64B'];
   if (sock !== undefined && tcp !== undefined) f['ratio.tcpToSocketLatency_64B'] ??= tcp / sock;
