@@ -70,6 +70,9 @@ export class Communicator {
   send(peer: number, eventId: number, data: ArrayBufferView): Promise<void> { return this.p2p.send(peer, eventId, data); }
   isend(peer: number, eventId: number, data: ArrayBufferView): XcclHandle<void> { return this.p2p.isend(peer, eventId, data); }
   recv(peer: number, eventId: number, dst?: Uint8Array): Promise<Uint8Array> { return this.p2p.recv(peer, eventId, dst); }
+  /** Blocking forms of send / recv on shm (no promise; tcp: invalid_argument). */
+  sendSync(peer: number, eventId: number, data: ArrayBufferView): void { this.p2p.sendSync(peer, eventId, data); }
+  recvSync(peer: number, eventId: number, dst?: Uint8Array): Uint8Array { return this.p2p.recvSync(peer, eventId, dst); }
   irecv(peer: number, eventId: number, dst?: Uint8Array): XcclHandle<Uint8Array> { return this.p2p.irecv(peer, eventId, dst); }
   barrier(): Promise<void> { return this.collectives.barrier(); }
   allGather(data: ArrayBufferView): Promise<Uint8Array[]> { return this.collectives.allGather(data); }

@@ -60,6 +60,27 @@ export class RecvRing {
   }
 
   /**
+   * `recv` without a promise, for transports whose waits block (shm; P2p.recvSync checks): the
+   * message, or a throw. A failed wait cancels the receive as in `waitOnce`.
+   */
+  recvSync(peer: number, eventId: number, dst: Uint8Array | undefined): Uint8Array {
+    if (this.queues[peer]!.length === 0 && !this.isParked[peer] && !this.isPostable(dst)) {
+      const got = this.recvSingle(peer, eventId, dst);
+      if (got !== undefined) return got;
+    }
+    const op = this.issue(peer, eventId, dst);
+    let r: MaybePromise<Uint8Array>;
+    try {
+      r = this.complete(op);
+    } catch (e) {
+      this.unqueue(op);
+      throw e;
+    }
+    if (isPromise(r)) throw new XdsError('internal', `xccl rank ${this.c.tr.rank}: a blocking receive met a wait that does not block`);
+    return r;
+  }
+
+  /**
    * The queued path of `recv`: the application holds no handle, so a receive whose wait fails
    * before its message started (a timeout) is cancelled, as the fast paths leave nothing queued;
    * kept, it would take the next message from `peer` with nobody to see it. (A handle from
@@ -76,10 +97,14 @@ export class RecvRing {
 
   /** Takes `op` out of its queue unless its message has started (its post was retired in `complete`); rejects with `e`. */
   private cancel(op: RecvOp, e: unknown): Promise<never> {
+    this.unqueue(op);
+    return Promise.reject(e);
+  }
+
+  private unqueue(op: RecvOp): void {
     const q = this.queues[op.peer]!;
     const i = q.indexOf(op);
     if (i >= 0 && op.nextChunk === 0) q.splice(i, 1);
-    return Promise.reject(e);
   }
 
   /** tcp fast path: nothing has arrived yet, waits are not sliced, the transport parks with callbacks. */

@@ -116,4 +116,22 @@ describe('xccl p2p fast paths (shm, two ranks in one thread)', () => {
     }
     await Promise.all([a.close(), b.close()]);
   });
+
+  it('blocking calls: recvSync and sendSync end in a thrown xccl_timeout at their deadline; a timed-out recvSync is cancelled, the next one gets the message', async () => {
+    const [a, b] = await pair();
+    const timeout = (fn: () => unknown): number => {
+      const t0 = performance.now();
+      assert.throws(fn, (e: unknown) => isXdsError(e, 'xccl_timeout'));
+      return performance.now() - t0;
+    };
+    assert.ok(timeout(() => b.recvSync(0, 1)) >= 150, 'waited for its deadline');
+    const m = payload(100, 1, 1);
+    const h = a.isend(1, 1, m); // small: in the slot at once
+    assert.deepEqual(b.recvSync(0, 1, new Uint8Array(100)), m, 'the cancelled receive took nothing');
+    await h.wait();
+    const big = payload(NUM_SLOTS * 300 * 2, 2, 0); // more than the ring, and nobody receives: the credit wait times out
+    assert.ok(timeout(() => a.sendSync(1, 2, big)) >= 150);
+    assert.throws(() => a.sendSync(5, 3, m), (e: unknown) => isXdsError(e, 'invalid_argument'));
+    await Promise.all([a.close(), b.close()]);
+  });
 });

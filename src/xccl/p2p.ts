@@ -89,6 +89,27 @@ export class P2p implements RingContext {
     }
   }
 
+  /**
+   * `send` without a promise where waits block (shm: they spin, then park in place): returns after
+   * the receiver's ACK, or throws. Each `await` of a promise costs a microtask turn, which on this
+   * project's VM was most of a 64 B one-way trip (docs/xccl.md, follow-up 12); a rank in a tight
+   * exchange loop can skip it. Over tcp, `invalid_argument`: use `send`.
+   */
+  sendSync(peer: number, eventId: number, data: ArrayBufferView): void {
+    this.checkPeerArg(peer);
+    this.checkBlockingWaits('sendSync');
+    const bytes = asBytes(data);
+    if (this.sendSingle(peer, eventId, bytes)) return;
+    if (this.completeSend(this.issueSend(peer, eventId, bytes)) !== undefined) throw new XdsError('internal', `xccl rank ${this.tr.rank}: a blocking send met a wait that does not block`);
+  }
+
+  /** `recv` without a promise where waits block (shm); see `sendSync`. Over tcp, `invalid_argument`: use `recv`. */
+  recvSync(peer: number, eventId: number, dst?: Uint8Array): Uint8Array {
+    this.checkPeerArg(peer);
+    this.checkBlockingWaits('recvSync');
+    return this.recvRing.recvSync(peer, eventId, dst);
+  }
+
   /** Asynchronous send: chunks that fit are written now; the handle completes on the ACK. */
   isend(peer: number, eventId: number, data: ArrayBufferView): XcclHandle<void> {
     this.checkPeerArg(peer);
@@ -145,6 +166,11 @@ export class P2p implements RingContext {
   spec(peer: number, eventId: number, kind: number, wordIdx: number, bound: number): OpWait {
     const w = this.direct !== undefined ? this.syncWait : new OpWait(this.tr, this.timeoutUs);
     return w.reset(peer, eventId, kind, wordIdx, bound);
+  }
+
+  /** Blocking calls need waits that block in place: shm's (the direct slots say shm). */
+  private checkBlockingWaits(call: string): void {
+    if (this.direct === undefined) throw new XdsError('invalid_argument', `xccl ${call}: blocking p2p needs a shared-memory transport, this one is ${this.tr.kind}; use the promise form`, { param: 'transport' });
   }
 
   private checkPeerArg(peer: number): void {

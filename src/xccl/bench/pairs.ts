@@ -74,6 +74,8 @@ export interface ShmPairSeries {
   readonly zeroCopyFraction: number[];
   /** 64 B one-way p50 µs against the memcpy ping-pong's one-way p50 µs (the host's state in that pair). */
   readonly latency: PairSeries;
+  /** The same with the blocking calls (sendSync / recvSync: no promise per message). */
+  readonly latencyBlocking: PairSeries;
 }
 
 function memcpyAddon(): NonNullable<ReturnType<typeof loadXcclAddon>> {
@@ -111,22 +113,25 @@ export async function shmPairs(pairs: number, spinUs: number, pinCpus: boolean, 
   const args: LaunchArgs = {
     region: { worldSize: 2, slotBytes: ring.slotPayloadBytes + SLOT_HEADER_BYTES, numSlots: ring.numSlots, epAreaBytes: 0, appBytes: 2 * MIB },
     scenario: 'benchP2p',
-    params: { sizes: [64], itersFor: { 64: SMALL_ITERS }, latencyBatch: 20, bandwidthSizes: [MIB], sendIters: SEND_ITERS, sendWarmup: SEND_WARMUP, registered: true },
+    params: { sizes: [64], itersFor: { 64: SMALL_ITERS }, latencyBatch: 20, bandwidthSizes: [MIB], sendIters: SEND_ITERS, sendWarmup: SEND_WARMUP, registered: true, blocking: true },
     options: { spinUs, timeoutMs: 60_000 },
     killAfterMs: 120_000,
     pinCpus,
   };
   const gbPerSec = (us: number[] | undefined): number => MIB / (median(us ?? []) * 1000);
-  const p2p = async (): Promise<[number, number, number, number, number, number]> => {
+  const p2p = async (): Promise<[number, number, number, number, number, number, number]> => {
     const [v, r] = rankValues(await launchRanks('shm-thread', args)) as [P2pBenchValue, P2pBenchValue];
     const key = String(MIB);
-    return [median(v.latency['64'] ?? []), gbPerSec(v.registeredUs[key]), gbPerSec(v.sendUs[key]), v.zeroCopySent[key] ?? 0, gbPerSec(v.registeredSharedUs[key]), r.receiverCopied[key] ?? 0];
+    return [
+      median(v.latency['64'] ?? []), gbPerSec(v.registeredUs[key]), gbPerSec(v.sendUs[key]), v.zeroCopySent[key] ?? 0,
+      gbPerSec(v.registeredSharedUs[key]), r.receiverCopied[key] ?? 0, median(v.latencyBlocking['64'] ?? []),
+    ];
   };
   const both = await runPairs(pairs, async () => memcpyFigures(), p2p);
-  const series = (b: 0 | 1 | 2, p: 0 | 1 | 2 | 4): PairSeries => ({ baseline: both.map((x) => x.b[b]), p2p: both.map((x) => x.p[p]), ratio: both.map((x) => x.p[p] / x.b[b]) });
+  const series = (b: 0 | 1 | 2, p: 0 | 1 | 2 | 4 | 6): PairSeries => ({ baseline: both.map((x) => x.b[b]), p2p: both.map((x) => x.p[p]), ratio: both.map((x) => x.p[p] / x.b[b]) });
   return {
     latency: series(0, 0), bandwidth: series(1, 1), oneCopyBandwidth: series(2, 1), ringBandwidth: series(1, 2), zeroCopyFraction: both.map((x) => x.p[3]),
-    sharedOneCopyBandwidth: series(2, 4), receiverCopied: both.map((x) => x.p[5]),
+    sharedOneCopyBandwidth: series(2, 4), receiverCopied: both.map((x) => x.p[5]), latencyBlocking: series(0, 6),
   };
 }
 

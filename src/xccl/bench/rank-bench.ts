@@ -22,11 +22,15 @@ export interface P2pBenchParams {
   readonly sendWarmup?: number;
   /** Also measure send+ACK into pre-posted receives in the application area (needs appBytes >= 2x the largest size). */
   readonly registered?: boolean;
+  /** Also measure the ping-pong of sizes up to 4 KiB with the blocking calls (sendSync / recvSync; shm). */
+  readonly blocking?: boolean;
 }
 
 /** What benchP2p returns (rank 0's timings; every rank returns its own). */
 export interface P2pBenchValue {
   readonly latency: Record<string, number[]>;
+  /** The same with the blocking calls (sizes up to 4 KiB, when asked for). */
+  readonly latencyBlocking: Record<string, number[]>;
   readonly sendUs: Record<string, number[]>;
   /** Registered receives, the sender's source a plain buffer. */
   readonly registeredUs: Record<string, number[]>;
@@ -71,18 +75,34 @@ async function roundTrips(comm: Communicator, first: number, n: number, buf: Uin
   }
 }
 
+/** `roundTrips` with the blocking calls: no promise, no microtask turn per message. */
+function roundTripsSync(comm: Communicator, first: number, n: number, buf: Uint8Array, dst: Uint8Array): void {
+  const peer = 1 - comm.rank;
+  for (let i = first; i < first + n; i++) {
+    if (comm.rank === 0) {
+      comm.sendSync(peer, i, buf);
+      comm.recvSync(peer, i, dst);
+    } else {
+      comm.recvSync(peer, i, dst);
+      comm.sendSync(peer, i, buf);
+    }
+  }
+}
+
 /**
  * Rank 0 ↔ rank 1 ping-pong: one sample = the mean one-way µs (RTT / 2) over `batch` round trips,
- * so that the clock reads (hrtime allocates a BigInt) do not dominate sub-µs figures.
+ * so that the clock reads (hrtime allocates a BigInt) do not dominate sub-µs figures. `isBlocking`:
+ * with sendSync / recvSync.
  */
-async function pingPong(comm: Communicator, bytes: number, iters: number, warmup: number, smallBatch: number): Promise<number[]> {
+async function pingPong(comm: Communicator, bytes: number, iters: number, warmup: number, smallBatch: number, isBlocking = false): Promise<number[]> {
   const batch = bytes <= 4096 ? smallBatch : 1;
   const buf = new Uint8Array(bytes).fill(7);
   const dst = new Uint8Array(bytes);
   const out: number[] = [];
   for (let i = 0; i < warmup + iters; i += batch) {
     const t0 = now();
-    await roundTrips(comm, i, batch, buf, dst);
+    if (isBlocking) roundTripsSync(comm, i, batch, buf, dst);
+    else await roundTrips(comm, i, batch, buf, dst);
     if (i >= warmup) out.push((now() - t0) / (2 * batch));
   }
   return out;
@@ -141,6 +161,12 @@ async function benchP2p(comm: Communicator, params: unknown): Promise<unknown> {
     const iters = p.itersFor[String(n)] ?? 100;
     latency[String(n)] = await pingPong(comm, n, iters, Math.max(2, Math.floor(iters / 10)), p.latencyBatch ?? 1);
   }
+  const latencyBlocking: Record<string, number[]> = {};
+  for (const n of p.blocking === true ? p.sizes.filter((x) => x <= 4096) : []) {
+    const iters = p.itersFor[String(n)] ?? 100;
+    await comm.barrier(); // event ids start again from 0: the other rank is done with the async ping-pong
+    latencyBlocking[String(n)] = await pingPong(comm, n, iters, Math.max(2, Math.floor(iters / 10)), p.latencyBatch ?? 1, true);
+  }
   const sendUs: Record<string, number[]> = {};
   for (const n of p.bandwidthSizes) {
     const iters = p.sendIters ?? Math.max(8, Math.floor((64 << 20) / n));
@@ -161,7 +187,7 @@ async function benchP2p(comm: Communicator, params: unknown): Promise<unknown> {
     registeredSharedUs[String(n)] = await sendAckRegistered(comm, n, iters, warmup, true);
     receiverCopied[String(n)] = ((comm.p2p.zc?.stats.helped ?? 0) - helped) / ((iters + warmup) * Math.ceil(n / ZC_PIECE_BYTES));
   }
-  const out: P2pBenchValue = { latency, sendUs, registeredUs, registeredSharedUs, zeroCopySent, receiverCopied };
+  const out: P2pBenchValue = { latency, latencyBlocking, sendUs, registeredUs, registeredSharedUs, zeroCopySent, receiverCopied };
   return out;
 }
 

@@ -11,6 +11,7 @@ import { EP_STEPS, EP_WORLD, type ConformanceStep } from './ep-conformance.js';
 import { SLOT_HEADER_BYTES } from '../region.js';
 import { ZC_MIN_BYTES } from '../p2p-zero-copy.js';
 import type { ZeroCopyReport } from './zero-copy-scenarios.js';
+import type { BlockingReport } from './blocking-scenarios.js';
 
 export function okValues(results: readonly RankResult[]): unknown[] {
   return results.map((r, i) => {
@@ -45,6 +46,12 @@ const P2P_STEPS: readonly ConformanceStep[] = [
     check: (v) => checkZeroCopy(v as ZeroCopyReport[]),
   },
   {
+    name: 'blocking sendSync / recvSync (pairs 0→1, 2→3): every size intact and 20 round trips (shm); invalid_argument at once over tcp',
+    scenario: 'blocking',
+    params: { sizes: SIZES, rounds: 20 },
+    check: (v) => checkBlocking(v as BlockingReport[]),
+  },
+  {
     name: 'barrier and allGather over several rounds',
     scenario: 'collectives',
     params: { rounds: 5 },
@@ -64,6 +71,19 @@ function checkZeroCopy(v: readonly ZeroCopyReport[]): void {
     const expected = rep.role === 'sender' ? { sent: big, received: 0, unused: 0 } : { sent: 0, received: big, unused: ZC_SIZES.length - big };
     assert.deepEqual(rep.zc, expected, `rank ${r} zero-copy counts`);
     if (rep.role === 'receiver') assert.ok(rep.messages.every((m) => m.inPlace), `rank ${r}: receives resolve to the posted buffers`);
+  }
+}
+
+function checkBlocking(v: readonly BlockingReport[]): void {
+  const refused = v.map((r) => r.refused);
+  if (v[0]!.transport === 'tcp') {
+    assert.deepEqual(refused, v.map(() => 'invalid_argument'), 'tcp: every rank\'s first blocking call refuses');
+    return;
+  }
+  assert.deepEqual(refused, v.map(() => null), 'shm: no call refuses');
+  for (const [r, rep] of v.entries()) {
+    if (r % 2 === 1) assert.deepEqual(rep.messages, SIZES.map((bytes) => ({ bytes, firstBad: -1 })), `rank ${r}`);
+    assert.equal(rep.badRounds, 0, `rank ${r}`);
   }
 }
 

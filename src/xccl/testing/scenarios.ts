@@ -9,6 +9,7 @@ import { EP_SCENARIOS } from './ep-scenarios.js';
 import { BENCH_SCENARIOS } from '../bench/rank-bench.js';
 import { STREAM_SCENARIOS } from './stream-scenarios.js';
 import { ZERO_COPY_SCENARIOS } from './zero-copy-scenarios.js';
+import { BLOCKING_SCENARIOS } from './blocking-scenarios.js';
 
 export type Scenario = (comm: Communicator, params: unknown) => Promise<unknown>;
 
@@ -162,4 +163,5 @@ export const SCENARIOS: Record<string, Scenario> = {
   ...BENCH_SCENARIOS,
   ...STREAM_SCENARIOS,
   ...ZERO_COPY_SCENARIOS,
+  ...BLOCKING_SCENARIOS,
 };

@@ -28,7 +28,9 @@ const USAGE = `usage: xdeepserve bench xccl [--transport shm|tcp] [--json] [--ma
   one-copy baseline (memcpyOneCopy: into the peer's buffer, flag, ack) is the like-for-like bar of the registered path
   (ratio.shmToOneCopy_1MiB), the two-copy one that of the ring path (ratio.shmRingToMemcpy_1MiB). *_shared keys: the
   registered path with the source in the sender's application area too (a KV block between registered caches), where
-  the waiting receiver copies pieces of the message alongside the sender (receiverCopiedFraction_*_shared: its share).`;
+  the waiting receiver copies pieces of the message alongside the sender (receiverCopiedFraction_*_shared: its share).
+  *_blocking keys (shm): the ping-pong with sendSync / recvSync, which return without a promise (the async figures
+  include a microtask turn per message).`;
 
 const SIZES = [64, 1024, 65536, 1 << 20, 8 << 20];
 const ITERS: Record<string, number> = { 64: 20000, 1024: 10000, 65536: 2000, [1 << 20]: 200, [8 << 20]: 20 };
@@ -78,12 +80,16 @@ async function benchP2p(f: Figures, name: string, kind: LaunchKind, spinUs: numb
   const region = { worldSize: 2, slotBytes: SHM_PAIRS_RING.slotPayloadBytes + SLOT_HEADER_BYTES, numSlots: SHM_PAIRS_RING.numSlots, epAreaBytes: 0, appBytes: registered ? 2 * (8 << 20) : 0 };
   const options = { spinUs: kind === 'tcp' ? 0 : spinUs, timeoutMs: 120_000 };
   // shm samples average 20 round trips (sub-µs figures; a clock read costs ~0.1 µs); tcp samples one, as the socket baseline.
-  const params = { sizes: SIZES, itersFor: ITERS, bandwidthSizes: [1 << 20, 8 << 20], latencyBatch: kind === 'tcp' ? 1 : 20, registered };
+  const params = { sizes: SIZES, itersFor: ITERS, bandwidthSizes: [1 << 20, 8 << 20], latencyBatch: kind === 'tcp' ? 1 : 20, registered, blocking: registered };
   const [v, r] = values(await launchRanks(kind, { region, scenario: 'benchP2p', params, options, killAfterMs: 900_000, pinCpus: cfg.isPinRequested }), cfg) as [P2pBenchValue, P2pBenchValue];
   for (const n of SIZES) {
     const xs = v.latency[String(n)] ?? [];
     f[`p2p.${name}.latencyUsP50_${label(n)}`] = pct(xs, 0.5);
     f[`p2p.${name}.latencyUsP99_${label(n)}`] = pct(xs, 0.99);
+  }
+  for (const [n, xs] of Object.entries(v.latencyBlocking)) {
+    f[`p2p.${name}.latencyUsP50_${label(Number(n))}_blocking`] = pct(xs, 0.5);
+    f[`p2p.${name}.latencyUsP99_${label(Number(n))}_blocking`] = pct(xs, 0.99);
   }
   // GB/s from the p50 send+ACK time, as the memcpy baseline (p50 of copy in + copy out + ack); the mean shows the stalls.
   const ring = registered ? '_ring' : '';
@@ -156,6 +162,10 @@ async function benchPairs(f: Figures, name: string, pairs: number, spinUs: numbe
     f['p2p.shm.latencyUsP50_64B.min'] = Math.min(...s.latency.p2p);
     f['p2p.shm.latencyUsP50_64B.max'] = Math.max(...s.latency.p2p);
     f['p2p.shm.latencyUsP50_64B.pairsAtTarget'] = s.latency.p2p.filter((us) => us <= 1).length;
+    pairFigures(f, s.latencyBlocking, { baseline: 'baseline.memcpyLatencyUsP50_64B', p2p: 'p2p.shm.latencyUsP50_64B_blocking', ratio: 'ratio.shmBlockingToMemcpyLatency_64B' });
+    f['p2p.shm.latencyUsP50_64B_blocking.min'] = Math.min(...s.latencyBlocking.p2p);
+    f['p2p.shm.latencyUsP50_64B_blocking.max'] = Math.max(...s.latencyBlocking.p2p);
+    f['p2p.shm.latencyUsP50_64B_blocking.pairsAtTarget'] = s.latencyBlocking.p2p.filter((us) => us <= 1).length;
   } else {
     const keys = { baseline: 'baseline.socketLatencyUsP50_64B', p2p: 'p2p.tcp.latencyUsP50_64B', ratio: 'ratio.tcpToSocketLatency_64B' };
     pairFigures(f, await socketPairs(pairs, cfg.isPinRequested), keys, (r) => r <= 1.5);
