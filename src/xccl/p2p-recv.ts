@@ -51,7 +51,7 @@ export class RecvRing {
   }
 
   recv(peer: number, eventId: number, dst: Uint8Array | undefined): Promise<Uint8Array> {
-    if (this.queues[peer]!.length === 0 && !this.isParked[peer] && !this.isPostable(dst)) {
+    if (this.mayTakeFastPath(peer, dst)) {
       if (this.canPark(peer)) return this.recvParked(peer, eventId, dst);
       const got = this.recvSingle(peer, eventId, dst);
       if (got !== undefined) return this.resolved(got);
@@ -64,7 +64,7 @@ export class RecvRing {
    * message, or a throw. A failed wait cancels the receive as in `waitOnce`.
    */
   recvSync(peer: number, eventId: number, dst: Uint8Array | undefined): Uint8Array {
-    if (this.queues[peer]!.length === 0 && !this.isParked[peer] && !this.isPostable(dst)) {
+    if (this.mayTakeFastPath(peer, dst)) {
       const got = this.recvSingle(peer, eventId, dst);
       if (got !== undefined) return got;
     }
@@ -151,6 +151,11 @@ export class RecvRing {
     q.push(op);
     if (q.length === 1 && this.c.zc !== undefined && !this.isParked[peer] && !this.hasArrived(peer, this.slotOf(peer), this.head[peer]!)) this.post(op, this.head[peer]!);
     return op;
+  }
+
+  /** Nothing queued or parked toward `peer` and `dst` not to be posted: a receive may skip the op. */
+  private mayTakeFastPath(peer: number, dst: Uint8Array | undefined): boolean {
+    return this.queues[peer]!.length === 0 && !this.isParked[peer] && !this.isPostable(dst);
   }
 
   /** Whether `dst` is a zero-copy destination (then receives take the queued path, which posts it). */

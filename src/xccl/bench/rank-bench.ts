@@ -135,7 +135,7 @@ async function sendAckTimes(comm: Communicator, bytes: number, iters: number, wa
  * sends from its own application area, and the receiver, waiting, may copy pieces of it too.
  */
 async function sendAckRegistered(comm: Communicator, bytes: number, iters: number, warmup: number, isSourceShared: boolean): Promise<number[]> {
-  const buf = isSourceShared ? comm.appArea.subarray(0, bytes).fill(5) : new Uint8Array(bytes).fill(5);
+  const buf = isSourceShared && comm.rank === 0 ? comm.appArea.subarray(0, bytes).fill(5) : new Uint8Array(bytes).fill(5); // rank 1's own area holds its receive buffers
   const dsts = [comm.appArea.subarray(0, bytes), comm.appArea.subarray(bytes, 2 * bytes)];
   const total = warmup + iters;
   let h = comm.rank === 1 ? comm.irecv(0, 0, dsts[0]) : undefined;
