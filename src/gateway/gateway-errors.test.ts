@@ -39,6 +39,10 @@ describe('bad input', () => {
     { name: 'max_tokens beyond the context', path: 'chat/completions', body: () => chat({ max_tokens: 100_000 }), status: 400, param: 'max_tokens', code: 'context_length_exceeded' },
     { name: 'a prompt over the context window', path: 'completions', body: () => ({ model: server.modelName, prompt: Array.from({ length: 300 }, (_, i) => 3 + (i % 200)), max_tokens: 1 }), status: 400, param: 'prompt', code: 'context_length_exceeded' },
     { name: 'a token id outside the vocabulary', path: 'completions', body: () => ({ model: server.modelName, prompt: [1, 10_000_000], max_tokens: 1 }), status: 400, param: 'prompt', code: 'invalid_argument' },
+    { name: 'a logit_bias key that is no token id', path: 'chat/completions', body: () => chat({ logit_bias: { abc: 1 } }), status: 400, param: 'logit_bias', code: 'invalid_argument' },
+    { name: 'a logit_bias key outside the vocabulary', path: 'completions', body: () => ({ model: server.modelName, prompt: 'a', logit_bias: { 10000000: 1 } }), status: 400, param: 'logit_bias', code: 'invalid_argument' },
+    { name: 'a logit_bias value beyond ±100', path: 'completions', body: () => ({ model: server.modelName, prompt: 'a', logit_bias: { 65: 150 } }), status: 400, param: 'logit_bias', code: 'invalid_argument' },
+    { name: 'a logit_bias value of the wrong type', path: 'chat/completions', body: () => chat({ logit_bias: { 65: 'up' } }), status: 400, param: 'logit_bias.65', code: 'invalid_argument' },
     { name: 'top_k out of range (sampler check)', path: 'completions', body: () => ({ model: server.modelName, prompt: 'a', top_k: -5 }), status: 400, param: 'top_k', code: 'invalid_argument' },
   ];
   for (const c of cases) {

@@ -1,7 +1,7 @@
 /**
  * End to end through a real server on a real port with the official `openai` client (issue 4,
  * "Shown by tests"): chat, completions, streaming with usage, n=2, stop strings, logprobs,
- * concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
+ * logit_bias, concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
  * tokenizer, a few tokens per request.
  */
 import { after, before, describe, it } from 'node:test';
@@ -107,6 +107,30 @@ describe('gateway with the openai client', () => {
     const lp = c.choices[0]!.logprobs!;
     assert.equal(lp.tokens!.length, c.usage!.completion_tokens);
     assert.equal(lp.top_logprobs![0] && Object.keys(lp.top_logprobs![0]).length <= 2, true);
+  });
+
+  it('logit_bias: +100 forces a token at every step, -100 bans the greedy first token', async () => {
+    const tok = server.gateway.ctx.model.tokenizer;
+    const z = tok.encode('z', { addSpecialTokens: false });
+    assert.equal(z.length, 1, 'the byte tokenizer gives z one id');
+    for (const temperature of [0, 1]) {
+      const forced = await client.completions.create({ model: server.modelName, prompt: 'The cat', temperature, seed: 5, max_tokens: 4, logit_bias: { [z[0]!]: 100 } });
+      assert.equal(forced.choices[0]!.text, 'zzzz', `temperature ${temperature}`);
+    }
+    // A prompt whose greedy first token is whole text (the byte model also emits partial UTF-8 bytes).
+    let banTried = 0;
+    for (const prompt of ['Once upon a time', 'The cat', 'abc', 'hello', 'x', 'zebra', 'A', '1 2 3']) {
+      const body = { model: server.modelName, prompt, temperature: 0, max_tokens: 1 };
+      const first = (await client.completions.create(body)).choices[0]!.text;
+      const ids = tok.encode(first, { addSpecialTokens: false });
+      if (ids.length !== 1 || first.includes('\uFFFD')) continue;
+      const banned = (await client.completions.create({ ...body, logit_bias: { [ids[0]!]: -100 } })).choices[0]!.text;
+      assert.notEqual(banned, first, `prompt ${JSON.stringify(prompt)}`);
+      banTried++;
+    }
+    assert.ok(banTried >= 1, 'at least one prompt whose first token is whole text');
+    const chat = await client.chat.completions.create({ model: server.modelName, messages: [{ role: 'user', content: 'hi' }], temperature: 0, max_tokens: 3, logit_bias: { [z[0]!]: 100 } });
+    assert.equal(chat.choices[0]!.message.content, 'zzz');
   });
 
   it('concurrent requests give the same greedy tokens as one at a time', async () => {

@@ -28,7 +28,20 @@ export function checkModel(model: ServedModel, name: string): void {
   }
 }
 
-type Common = Pick<ChatRequest, 'temperature' | 'top_p' | 'top_k' | 'min_p' | 'seed' | 'presence_penalty' | 'frequency_penalty' | 'repetition_penalty'>;
+type Common = Pick<ChatRequest, 'temperature' | 'top_p' | 'top_k' | 'min_p' | 'seed' | 'presence_penalty' | 'frequency_penalty' | 'repetition_penalty' | 'logit_bias'>;
+
+/** `logit_bias` {"id": bias} → [id, bias] pairs; keys must be token ids of this model's vocabulary. */
+function logitBiasOf(model: ServedModel, bias: Record<string, number> | null | undefined): [number, number][] | undefined {
+  if (bias === null || bias === undefined) return undefined;
+  const vocab = model.spec.vocabSize;
+  return Object.entries(bias).map(([key, value]) => {
+    const id = /^\d+$/.test(key) ? Number(key) : NaN;
+    if (!(id < vocab)) {
+      throw new XdsError('invalid_argument', `logit_bias keys must be token ids in [0, ${vocab}), got '${key}'`, { param: 'logit_bias' });
+    }
+    return [id, value];
+  });
+}
 
 /** Request fields over generation_config.json defaults; validated (errors name the field). */
 export function samplingOf(model: ServedModel, b: Common, logprobs: number | null): SamplingParams {
@@ -38,7 +51,7 @@ export function samplingOf(model: ServedModel, b: Common, logprobs: number | nul
   const p: Record<string, unknown> = {
     temperature: pick(b.temperature, def), topP: pick(b.top_p, g.topP), topK: pick(b.top_k, g.topK), minP: pick(b.min_p, undefined),
     seed: pick(b.seed, undefined), presencePenalty: pick(b.presence_penalty, undefined), frequencyPenalty: pick(b.frequency_penalty, undefined),
-    repetitionPenalty: pick(b.repetition_penalty, g.repetitionPenalty), logprobs,
+    repetitionPenalty: pick(b.repetition_penalty, g.repetitionPenalty), logprobs, logitBias: logitBiasOf(model, b.logit_bias),
   };
   return makeSamplingParams(p as Partial<SamplingParams>);
 }

@@ -55,6 +55,8 @@ const common = {
   presence_penalty: z.number().min(-2).max(2).nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),
   repetition_penalty: z.number().gt(0).nullish(),
+  /** token id (as a string key) → bias in [-100, 100], added to that token's logit. */
+  logit_bias: z.record(z.number()).nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   user: z.string().nullish(),

@@ -103,6 +103,7 @@ function randomParams(rng: Rng, seed: number): SamplingParams {
     frequencyPenalty: pick([0, 0.5]),
     presencePenalty: pick([0, -0.4]),
     logprobs: pick([null, 0, 5]),
+    logitBias: pick([[], [], [[1, 5], [7, -100]], [[rng.nextU32() % 500, 2.5]]]),
     seed,
   });
 }

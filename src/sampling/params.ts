@@ -23,6 +23,8 @@ export interface SamplingParams {
   readonly repetitionPenalty: number;
   /** Number of top logprobs to report per token; null ⇒ none (the sampled token's is always given). */
   readonly logprobs: number | null;
+  /** OpenAI `logit_bias`: [token id, bias in [-100, 100]] pairs added to the raw logits; [] ⇒ off. */
+  readonly logitBias: readonly (readonly [number, number])[];
 }
 
 export const DEFAULT_SAMPLING: SamplingParams = Object.freeze({
@@ -35,7 +37,11 @@ export const DEFAULT_SAMPLING: SamplingParams = Object.freeze({
   frequencyPenalty: 0,
   repetitionPenalty: 1,
   logprobs: null,
+  logitBias: [],
 });
+
+/** OpenAI's range for a `logit_bias` value. */
+export const MAX_LOGIT_BIAS = 100;
 
 /** Upper bound on `logprobs` (OpenAI allows 20 for chat; vLLM defaults to 20 too). */
 export const MAX_LOGPROBS = 20;
@@ -58,7 +64,12 @@ export function makeSamplingParams(input: Partial<SamplingParams> = {}): Samplin
   check(fin(p.repetitionPenalty) && p.repetitionPenalty > 0, 'repetition_penalty', 'a number > 0', p.repetitionPenalty);
   const lp = p.logprobs;
   check(lp === null || (Number.isInteger(lp) && lp >= 0 && lp <= MAX_LOGPROBS), 'logprobs', `an integer in [0, ${MAX_LOGPROBS}]`, lp);
-  return Object.freeze({ ...p, topK: p.topK < 0 ? 0 : p.topK });
+  for (const [id, bias] of p.logitBias) {
+    check(Number.isSafeInteger(id) && id >= 0, 'logit_bias', 'keyed by token ids (integers ≥ 0)', id);
+    check(fin(bias) && Math.abs(bias) <= MAX_LOGIT_BIAS, 'logit_bias', `valued in [-${MAX_LOGIT_BIAS}, ${MAX_LOGIT_BIAS}]`, `${bias} for token ${id}`);
+  }
+  const logitBias = Object.freeze(p.logitBias.map(([id, bias]) => Object.freeze([id, bias] as const)));
+  return Object.freeze({ ...p, topK: p.topK < 0 ? 0 : p.topK, logitBias });
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

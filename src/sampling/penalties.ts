@@ -1,5 +1,8 @@
 /**
- * Repetition, frequency and presence penalties on one logits row, from the tokens seen so far.
+ * The logits processors that come before temperature, on one logits row: the request's logit bias,
+ * then the repetition, frequency and presence penalties from the tokens seen so far.
+ * Order as vLLM v1's sampler: logit bias (a logits processor that can change the argmax) first,
+ * then the penalties.
  * Semantics follow vLLM (which follows HF for the repetition penalty and OpenAI for the others):
  * - repetition (HF `RepetitionPenaltyLogitsProcessor`): every token that appears in the prompt
  *   OR the output: logit > 0 ⇒ logit / r, else logit · r. Applied first.
@@ -29,15 +32,18 @@ export interface PenaltyParams {
   readonly repetitionPenalty: number;
   readonly frequencyPenalty: number;
   readonly presencePenalty: number;
+  /** [token id, bias] pairs; absent or [] ⇒ none. */
+  readonly logitBias?: readonly (readonly [number, number])[];
 }
 
 export function hasPenalties(p: PenaltyParams): boolean {
-  return p.repetitionPenalty !== 1 || p.frequencyPenalty !== 0 || p.presencePenalty !== 0;
+  return p.repetitionPenalty !== 1 || p.frequencyPenalty !== 0 || p.presencePenalty !== 0 || (p.logitBias?.length ?? 0) > 0;
 }
 
-/** Applies the penalties in place to `logits` ([vocab] f32). Ids outside the row are ignored. */
+/** Applies the logit bias, then the penalties, in place to `logits` ([vocab] f32). Ids outside the row are ignored. */
 export function applyPenalties(logits: Float32Array, history: TokenHistory, p: PenaltyParams): void {
   const v = logits.length;
+  for (const [t, bias] of p.logitBias ?? []) if (t < v) logits[t] = logits[t]! + bias;
   if (p.repetitionPenalty !== 1) {
     const r = p.repetitionPenalty;
     for (const t of history.seen) {

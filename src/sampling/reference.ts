@@ -3,7 +3,7 @@
  * kept for the fast-vs-reference tests and the "before" column of bench-sampling.ts. It copies and
  * scales the whole row, takes Math.exp of every entry into a fresh f64 array, truncates with
  * fresh arrays, quickselect and a typed-array sort, and walks the inverse CDF over a list of ids.
- * It is the code of the first sampler, unchanged.
+ * It is the code of the first sampler, unchanged (the logit bias came later, inside applyPenalties).
  * Semantics (vLLM): penalties → temperature → softmax → min-p → top-k → top-p → one uniform.
  */
 import { assert } from '../core/assert.js';
