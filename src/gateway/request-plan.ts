@@ -76,13 +76,16 @@ export function stopStrings(stop: string | readonly string[] | null | undefined)
   return (typeof stop === 'string' ? [stop] : [...stop]).filter((s) => s.length > 0);
 }
 
+/** What rendering a conversation reads of a request (chat completions, /tokenize). */
+export type Conversation = Pick<ChatRequest, 'messages' | 'tools' | 'chat_template_kwargs'> & { readonly tool_choice?: ChatRequest['tool_choice'] };
+
 /** Renders and tokenizes the conversation (the template writes BOS itself). */
-export function chatPrompt(model: ServedModel, b: ChatRequest): { text: string; ids: number[] } {
+export function chatPrompt(model: ServedModel, b: Conversation, addGenerationPrompt = true): { text: string; ids: number[] } {
   const template = model.chatTemplate;
   if (template === null) throw new XdsError('invalid_argument', `model '${model.name}' has no chat template; use /v1/completions`, { param: 'messages' });
   const messages = b.messages.map((m) => (m.role === 'developer' ? { ...m, role: 'system' } : m)) as ChatMessage[];
   const tools = b.tool_choice === 'none' ? undefined : (b.tools ?? undefined) as ChatTool[] | undefined;
-  const text = template.render({ messages, addGenerationPrompt: true, ...(tools === undefined ? {} : { tools }), ...(b.chat_template_kwargs ? { extra: b.chat_template_kwargs } : {}) });
+  const text = template.render({ messages, addGenerationPrompt, ...(tools === undefined ? {} : { tools }), ...(b.chat_template_kwargs ? { extra: b.chat_template_kwargs } : {}) });
   return { text, ids: model.tokenizer.encode(text, { addSpecialTokens: false }) };
 }
 

@@ -91,6 +91,24 @@ export const completionRequestSchema = z.object({
   suffix: z.string().nullish(),
 });
 
+/** vLLM's POST /tokenize: a `prompt`, or chat `messages` rendered by the chat template. */
+export const tokenizeRequestSchema = z.object({
+  model: z.string().min(1).nullish(),
+  prompt: z.string().nullish(),
+  messages: z.array(message).min(1, 'must hold at least one message').nullish(),
+  add_generation_prompt: z.boolean().nullish(),
+  add_special_tokens: z.boolean().nullish(),
+  tools: z.array(tool).nullish(),
+  chat_template_kwargs: z.record(z.unknown()).nullish(),
+  return_token_strs: z.boolean().nullish(),
+});
+
+/** vLLM's POST /detokenize. */
+export const detokenizeRequestSchema = z.object({
+  model: z.string().min(1).nullish(),
+  tokens: z.array(z.number().int().min(0)),
+});
+
 export type ChatRequest = z.infer<typeof chatRequestSchema>;
 export type CompletionRequest = z.infer<typeof completionRequestSchema>;
 export type ChatRequestMessage = z.infer<typeof message>;

@@ -20,6 +20,7 @@ import { registerChatRoute } from './routes/chat.js';
 import { registerCompletionsRoute } from './routes/completions.js';
 import { registerModelsRoute } from './routes/models.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerTokenizeRoutes } from './routes/tokenize.js';
 
 export interface GatewayOptions {
   readonly model: ServedModel;
@@ -58,6 +59,7 @@ export function createGateway(o: GatewayOptions): Gateway {
   registerChatRoute(app, ctx);
   registerCompletionsRoute(app, ctx);
   registerModelsRoute(app, ctx);
+  registerTokenizeRoutes(app, ctx);
   registerHealthRoutes(app, ctx, () => isDraining);
   return {
     app, ctx,
