@@ -91,6 +91,10 @@ describe('gateway with the openai client', () => {
     const r = await client.completions.create({ ...body, stop: [stop] });
     assert.equal(r.choices[0]!.text, full.slice(0, full.indexOf(stop)));
     assert.equal(r.choices[0]!.finish_reason, 'stop');
+    // vLLM's include_stop_str_in_output keeps the stop string (the openai client passes extra fields through)
+    const kept = await client.completions.create({ ...body, stop: [stop], include_stop_str_in_output: true } as OpenAI.CompletionCreateParamsNonStreaming);
+    assert.equal(kept.choices[0]!.text, full.slice(0, full.indexOf(stop) + stop.length));
+    assert.equal(kept.choices[0]!.finish_reason, 'stop');
   });
 
   it('logprobs: one entry per token, top_logprobs sorted, sampled token in the top for greedy', async () => {

@@ -126,12 +126,15 @@ export interface ChoicePlanInput {
   readonly extraStopTokenIds: readonly number[];
   /** Do not end at the model's EOS ids (vLLM `ignore_eos`). */
   readonly ignoreEos?: boolean;
+  /** Keep a matched stop string in the text (vLLM `include_stop_str_in_output`). */
+  readonly includeStopStr?: boolean;
   readonly wantLogprobs: boolean;
   readonly signal: AbortSignal;
 }
 
 function outputOptions(model: ServedModel, p: ChoicePlanInput): OutputProcessorOptions {
   const o: { -readonly [K in keyof OutputProcessorOptions]: OutputProcessorOptions[K] } = { tokenizer: model.tokenizer, promptIds: p.promptIds, stop: p.stop };
+  if (p.includeStopStr === true) o.includeStopStringInOutput = true;
   if (p.toolParser !== undefined) o.toolParser = p.toolParser;
   if (model.reasoningParser !== null) {
     o.reasoning = model.reasoningParser;

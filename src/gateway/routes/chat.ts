@@ -78,7 +78,8 @@ export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): vo
     const n = b.n ?? 1;
     const specs = choiceSpecs(ctx.model, {
       requestId: id, promptIds, promptText: prompt.text, toolParser: toolParserFor(ctx.model, b), firstIndex: 0, n, maxTokens, sampling, stop: stopStrings(b.stop),
-      extraStopTokenIds: b.stop_token_ids ?? [], ignoreEos: b.ignore_eos === true, wantLogprobs, signal: controller.signal,
+      extraStopTokenIds: b.stop_token_ids ?? [], ignoreEos: b.ignore_eos === true,
+      includeStopStr: b.include_stop_str_in_output === true, wantLogprobs, signal: controller.signal,
     });
     const format = chatFormat(ctx, id, Math.floor(Date.now() / 1000), wantLogprobs);
     await runExchange(ctx, reply, { specs, n, stream: b.stream === true, includeUsage: b.stream_options?.include_usage === true, format, controller });

@@ -65,6 +65,7 @@ export function registerCompletionsRoute(app: FastifyInstance, ctx: GatewayConte
     const n = b.n ?? 1;
     const specs: ChoiceSpec[] = prompts.flatMap((promptIds, p) => choiceSpecs(ctx.model, {
       requestId: id, promptIds, firstIndex: p * n, n, sampling, stop: stopStrings(b.stop), extraStopTokenIds: b.stop_token_ids ?? [], ignoreEos: b.ignore_eos === true,
+      includeStopStr: b.include_stop_str_in_output === true,
       maxTokens: maxTokensOf(ctx.model, promptIds.length, b.max_tokens ?? Math.min(COMPLETIONS_DEFAULT_MAX_TOKENS, ctx.model.contextLen - promptIds.length), 'max_tokens', prompts.length > 1 ? `prompt[${p}]` : 'prompt'),
       wantLogprobs, signal: controller.signal,
     }));
