@@ -9,6 +9,7 @@ import type { ErrorCode } from '../core/errors.js';
 import type { KvStats } from '../kvcache/kv-manager.js';
 import type { TokenLogprob } from '../sampling/logprobs.js';
 import type { FinishReason, Request } from './request.js';
+import type { PromptLogprob } from './prompt-logprobs.js';
 import type { ModelRunner } from './runner/types.js';
 import type { SchedulerConfig } from './scheduler/config.js';
 import type { AdmitPolicy } from './engine-loop.js';
@@ -33,6 +34,8 @@ export type EngineEvent =
       readonly index: number;
       readonly logprob?: number;
       readonly topLogprobs?: readonly TokenLogprob[];
+      /** First token only, when the request asked for them: entries for prompt positions 1, 2, …. */
+      readonly promptLogprobs?: readonly PromptLogprob[];
     }
   | { readonly kind: 'finished'; readonly requestId: string; readonly reason: FinishReason; readonly usage: Usage }
   | { readonly kind: 'error'; readonly requestId: string; readonly code: ErrorCode; readonly message: string };

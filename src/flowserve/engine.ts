@@ -183,6 +183,7 @@ export class DpEngine {
     const result = this.execute(out);
     if (result === null) return null;
     const t2 = this.clock.nowUs();
+    this.recordPromptLogprobs(out, result);
     const sampled = this.sampleAll(out, result);
     const t3 = this.clock.nowUs();
     this.commit(out, sampled);
@@ -201,6 +202,16 @@ export class DpEngine {
       for (const req of reqs) this.emitError(req, isXdsError(e) ? e.code : 'internal', message);
       return null;
     }
+  }
+
+  /** Prompt logprobs from the slices that returned all their logits rows (toSequenceSlice asked for them). */
+  private recordPromptLogprobs(out: SchedulerOutput, result: ForwardResult): void {
+    out.seqs.forEach((seq, i) => {
+      const lp = seq.request.promptLogprobs;
+      const row = result.rows[i];
+      if (lp === null || row === undefined || row.count !== seq.tokenIds.length || !lp.wantsSlice(seq.startPos, row.count)) return;
+      lp.record(result.logits, this.runner.vocabSize, row.first, seq.startPos, row.count);
+    });
   }
 
   /** [seqs.length] a sampled token for each slice that samples, else null. */
@@ -225,9 +236,10 @@ export class DpEngine {
     for (const a of outcome.appended) {
       const s = sampled[a.seqIndex]!;
       const index = a.request.numOutputTokens - 1;
-      const ev: EngineEvent = s.logprob === undefined && s.topLogprobs === undefined
+      const prompt = index === 0 ? a.request.promptLogprobs : null;
+      const ev: EngineEvent = s.logprob === undefined && s.topLogprobs === undefined && prompt === null
         ? { kind: 'token', requestId: a.request.id, tokenId: a.tokenId, index }
-        : { kind: 'token', requestId: a.request.id, tokenId: a.tokenId, index, ...logprobFields(s) };
+        : { kind: 'token', requestId: a.request.id, tokenId: a.tokenId, index, ...logprobFields(s), ...(prompt === null ? {} : { promptLogprobs: prompt.all }) };
       this.emit(a.request.id, ev);
     }
     for (const req of outcome.finished) this.emitFinished(req);

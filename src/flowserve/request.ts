@@ -6,7 +6,8 @@
  */
 import { XdsError } from '../core/errors.js';
 import { assert } from '../core/assert.js';
-import { makeSamplingParams, type SamplingParams } from '../sampling/params.js';
+import { MAX_LOGPROBS, makeSamplingParams, type SamplingParams } from '../sampling/params.js';
+import { PromptLogprobs } from './prompt-logprobs.js';
 
 export type RequestStatus = 'waiting' | 'running' | 'preempted' | 'finished';
 export type FinishReason = 'stop' | 'length' | 'abort' | 'error';
@@ -29,6 +30,8 @@ export interface RequestInit {
    * keep it); true ends the request with reason 'stop'. The output process uses it for stop strings.
    */
   readonly shouldStop?: (outputTokenIds: Int32Array) => boolean;
+  /** Report prompt logprobs with this many top alternatives (0: the prompt token's own only); null or absent: none. */
+  readonly promptLogprobs?: number | null;
 }
 
 export class Request {
@@ -42,6 +45,8 @@ export class Request {
   readonly arrivalUs: number;
   readonly arrivalSeq: number;
   readonly shouldStop: ((outputTokenIds: Int32Array) => boolean) | undefined;
+  /** Prompt logprobs being collected (delivered with the first token's event), or null. */
+  readonly promptLogprobs: PromptLogprobs | null;
   status: RequestStatus = 'waiting';
   finishReason: FinishReason | null = null;
   errorMessage: string | null = null;
@@ -69,6 +74,8 @@ export class Request {
     this.tokens = new Int32Array(this.numPromptTokens + this.maxTokens);
     this.tokens.set(Array.from(init.promptTokenIds));
     this.numTokensHeld = this.numPromptTokens;
+    const n = init.promptLogprobs;
+    this.promptLogprobs = n === null || n === undefined ? null : new PromptLogprobs(n, this.tokens.subarray(0, this.numPromptTokens));
   }
 
   /** Prompt + generated tokens. */
@@ -150,4 +157,6 @@ function validateInit(init: RequestInit): void {
   }
   if (!Number.isInteger(init.maxTokens) || init.maxTokens < 1) bad('maxTokens', `must be an integer ≥ 1, got ${init.maxTokens}`);
   if (init.priority !== undefined && !Number.isFinite(init.priority)) bad('priority', 'must be a finite number');
+  const lp = init.promptLogprobs;
+  if (lp !== null && lp !== undefined && !(Number.isInteger(lp) && lp >= 0 && lp <= MAX_LOGPROBS)) bad('promptLogprobs', `must be an integer in [0, ${MAX_LOGPROBS}], got ${lp}`);
 }

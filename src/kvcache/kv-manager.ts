@@ -49,7 +49,8 @@ interface SeqState {
   table: Int32Array | null; // [blockIds.length] snapshot handed to the runner
 }
 
-const EMPTY_PREFIX: CachedPrefix = Object.freeze({ blockIds: [], hashes: [], numTokens: 0 });
+/** No cached blocks: an admission with it computes the whole sequence. */
+export const EMPTY_PREFIX: CachedPrefix = Object.freeze({ blockIds: [], hashes: [], numTokens: 0 });
 
 export class KvManager {
   readonly blockSizeTokens: number;

@@ -35,5 +35,6 @@ export interface SchedulerOutput {
 
 /** The runner's view of one scheduled request. */
 export function toSequenceSlice(seq: ScheduledSeq): SequenceSlice {
-  return { seqId: seq.request.id, tokenIds: seq.tokenIds, startPos: seq.startPos, blockTable: seq.blockTable, wantAllLogits: false };
+  const wantAllLogits = seq.request.promptLogprobs?.wantsSlice(seq.startPos, seq.tokenIds.length) ?? false;
+  return { seqId: seq.request.id, tokenIds: seq.tokenIds, startPos: seq.startPos, blockTable: seq.blockTable, wantAllLogits };
 }

@@ -11,7 +11,7 @@
  */
 import { XdsError } from '../../core/errors.js';
 import { assert } from '../../core/assert.js';
-import type { KvManager } from '../../kvcache/kv-manager.js';
+import { EMPTY_PREFIX, type KvManager } from '../../kvcache/kv-manager.js';
 import type { Request } from '../request.js';
 import { getPolicy, type SchedulingPolicy } from './policies.js';
 import { RequestQueue } from './request-queue.js';
@@ -174,7 +174,8 @@ export class Scheduler {
       const req = this.waiting.peek();
       if (req === undefined) return;
       if (!this.kv.canEverFit(req.numTokens)) { this.failNeverFits(req, draft, 'its prompt needs more blocks than the cache has'); continue; }
-      const prefix = this.kv.findCachedPrefix(req.allTokenIds);
+      // NOTE: prompt logprobs need every prompt position's logits, which a cached block does not give
+      const prefix = req.promptLogprobs?.complete === false ? EMPTY_PREFIX : this.kv.findCachedPrefix(req.allTokenIds);
       const n = this.numNewTokens(req, prefix.numTokens, draft.budget);
       if (!this.canChunk(draft) && prefix.numTokens + n < req.numTokens) return;
       const admit = { prefix, numQueriedTokens: req.numTokens };
