@@ -26,7 +26,12 @@ export interface ChoiceTiming {
 }
 
 export type ChoiceEvent =
-  | { readonly kind: 'delta'; readonly index: number; readonly content: string; readonly reasoning: string; readonly toolCalls: readonly ToolCallDelta[]; readonly logprobs: readonly TokenLogprobEntry[] }
+  | {
+      readonly kind: 'delta'; readonly index: number; readonly content: string; readonly reasoning: string; readonly toolCalls: readonly ToolCallDelta[];
+      readonly logprobs: readonly TokenLogprobEntry[];
+      /** First delta only, when the spec asked for prompt logprobs: entries for prompt tokens 1, 2, …. */
+      readonly promptLogprobs?: readonly TokenLogprobEntry[];
+    }
   | {
       readonly kind: 'done'; readonly index: number; readonly finishReason: ApiFinishReason; readonly usage: Usage;
       readonly error: { readonly code: ErrorCode; readonly message: string } | null; readonly timing: ChoiceTiming;
@@ -41,6 +46,8 @@ export interface ChoiceSpec {
   readonly sampling: Partial<SamplingParams>;
   readonly stopTokenIds: readonly number[];
   readonly wantLogprobs: boolean;
+  /** Prompt logprobs with this many alternatives (completions `echo` with `logprobs`), or none. */
+  readonly promptLogprobs?: number | null;
   readonly output: ChoiceOutput;
   /** Spells logprob tokens (the model's TextTokenizer). */
   readonly tokenizer: SpellingDecoder;
@@ -91,9 +98,10 @@ export function startChoice(engine: DpEngine, spec: ChoiceSpec, onEvent: (ev: Ch
       return true;
     }
   };
-  const emitDelta = (d: OutputDelta, logprobs: TokenLogprobEntry[]): void => {
-    if (d.content === '' && d.reasoning === '' && d.toolCalls.length === 0 && logprobs.length === 0) return;
-    onEvent({ kind: 'delta', index: spec.index, content: d.content, reasoning: d.reasoning, toolCalls: d.toolCalls, logprobs });
+  const emitDelta = (d: OutputDelta, logprobs: TokenLogprobEntry[], prompt?: TokenLogprobEntry[]): void => {
+    if (d.content === '' && d.reasoning === '' && d.toolCalls.length === 0 && logprobs.length === 0 && prompt === undefined) return;
+    const ev = { kind: 'delta' as const, index: spec.index, content: d.content, reasoning: d.reasoning, toolCalls: d.toolCalls, logprobs };
+    onEvent(prompt === undefined ? ev : { ...ev, promptLogprobs: prompt });
   };
   const sink = (ev: EngineEvent): void => {
     if (ev.kind === 'token') {
@@ -102,7 +110,7 @@ export function startChoice(engine: DpEngine, spec: ChoiceSpec, onEvent: (ev: Ch
       s.pending = EMPTY_DELTA;
       const lp = spec.wantLogprobs && ev.logprob !== undefined
         ? [logprobEntry(spec.tokenizer, ev.tokenId, { logprob: ev.logprob, topLogprobs: ev.topLogprobs ?? [] })] : [];
-      emitDelta(d, lp);
+      emitDelta(d, lp, ev.promptLogprobs?.map((e) => logprobEntry(spec.tokenizer, e.tokenId, e)));
     } else if (ev.kind === 'error') {
       s.error = { code: ev.code, message: ev.message };
     } else {
@@ -114,7 +122,7 @@ export function startChoice(engine: DpEngine, spec: ChoiceSpec, onEvent: (ev: Ch
     }
   };
   engine.addRequest(
-    { id: spec.requestId, promptTokenIds: spec.promptIds, maxTokens: spec.maxTokens, sampling: spec.sampling, stopTokenIds: spec.stopTokenIds, shouldStop },
+    { id: spec.requestId, promptTokenIds: spec.promptIds, maxTokens: spec.maxTokens, sampling: spec.sampling, stopTokenIds: spec.stopTokenIds, shouldStop, promptLogprobs: spec.promptLogprobs ?? null },
     sink,
     { signal: spec.signal },
   );

@@ -23,6 +23,8 @@ export interface CollectedChoice {
   reasoning: string;
   readonly toolCalls: ToolCallDelta[];
   readonly logprobs: TokenLogprobEntry[];
+  /** Entries for prompt tokens 1, 2, … (completions `echo` with `logprobs`). */
+  readonly promptLogprobs: TokenLogprobEntry[];
   finishReason: ApiFinishReason;
 }
 
@@ -108,7 +110,7 @@ async function streamExchange(ctx: GatewayContext, reply: FastifyReply, o: Excha
 }
 
 function emptyChoice(index: number): CollectedChoice {
-  return { index, content: '', reasoning: '', toolCalls: [], logprobs: [], finishReason: 'stop' };
+  return { index, content: '', reasoning: '', toolCalls: [], logprobs: [], promptLogprobs: [], finishReason: 'stop' };
 }
 
 function addDelta(c: CollectedChoice, ev: DeltaEvent): void {
@@ -116,6 +118,7 @@ function addDelta(c: CollectedChoice, ev: DeltaEvent): void {
   c.reasoning += ev.reasoning;
   c.toolCalls.push(...ev.toolCalls);
   c.logprobs.push(...ev.logprobs);
+  if (ev.promptLogprobs !== undefined) c.promptLogprobs.push(...ev.promptLogprobs);
 }
 
 export type { Usage };

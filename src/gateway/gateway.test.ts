@@ -1,7 +1,7 @@
 /**
  * End to end through a real server on a real port with the official `openai` client (issue 4,
  * "Shown by tests"): chat, completions, streaming with usage, n=2, stop strings, logprobs,
- * logit_bias, concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
+ * logit_bias, echo with prompt logprobs, concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
  * tokenizer, a few tokens per request.
  */
 import { after, before, describe, it } from 'node:test';
@@ -135,6 +135,37 @@ describe('gateway with the openai client', () => {
     assert.ok(banTried >= 1, 'at least one prompt whose first token is whole text');
     const chat = await client.chat.completions.create({ model: server.modelName, messages: [{ role: 'user', content: 'hi' }], temperature: 0, max_tokens: 3, logit_bias: { [z[0]!]: 100 } });
     assert.equal(chat.choices[0]!.message.content, 'zzz');
+  });
+
+  it('echo: the prompt before the text; with logprobs the prompt logprobs agree with generating the same tokens', async () => {
+    // A prompt whose greedy continuation is whole text, so prompt + text tokenizes as prompt tokens + output tokens.
+    let checked = 0;
+    for (const prompt of ['Once upon a time', 'The cat', 'abc', 'hello']) {
+      const plain = await client.completions.create({ model: server.modelName, prompt, temperature: 0, max_tokens: 3, logprobs: 2 });
+      const text = plain.choices[0]!.text;
+      if (text.includes('\uFFFD') || plain.choices[0]!.logprobs!.tokens!.length !== 3) continue;
+      const echoed = await client.completions.create({ model: server.modelName, prompt, temperature: 0, max_tokens: 3, echo: true });
+      assert.equal(echoed.choices[0]!.text, prompt + text);
+      const scored = await client.completions.create({ model: server.modelName, prompt: prompt + text, temperature: 0, max_tokens: 1, logprobs: 2, echo: true });
+      const lp = scored.choices[0]!.logprobs!;
+      const numPrompt = scored.usage!.prompt_tokens;
+      assert.equal(lp.tokens!.length, numPrompt + 1);
+      assert.equal(lp.token_logprobs![0], null);
+      assert.equal(lp.top_logprobs![0], null);
+      assert.equal(scored.choices[0]!.text.startsWith(prompt + text), true);
+      // the last 3 prompt positions are the tokens the plain request generated: same logprobs (tol 1e-4)
+      const want = plain.choices[0]!.logprobs!.token_logprobs!;
+      const got = lp.token_logprobs!.slice(numPrompt - 3, numPrompt) as number[];
+      got.forEach((g, i) => assert.ok(Math.abs(g - want[i]!) <= 1e-4, `token ${i}: ${g} vs ${want[i]}`));
+      assert.deepEqual(lp.tokens!.slice(numPrompt - 3, numPrompt), plain.choices[0]!.logprobs!.tokens);
+      for (const top of lp.top_logprobs!.slice(1, numPrompt)) assert.equal(Object.keys(top as object).length, 2);
+      const stream = await client.completions.create({ model: server.modelName, prompt, temperature: 0, max_tokens: 3, echo: true, stream: true });
+      let streamed = '';
+      for await (const c of stream) streamed += c.choices[0]?.text ?? '';
+      assert.equal(streamed, prompt + text);
+      checked++;
+    }
+    assert.ok(checked >= 1, 'at least one prompt with a whole-text continuation');
   });
 
   it('concurrent requests give the same greedy tokens as one at a time', async () => {

@@ -129,6 +129,8 @@ export interface ChoicePlanInput {
   /** Keep a matched stop string in the text (vLLM `include_stop_str_in_output`). */
   readonly includeStopStr?: boolean;
   readonly wantLogprobs: boolean;
+  /** Prompt logprobs with this many alternatives, or none. */
+  readonly promptLogprobs?: number | null;
   readonly signal: AbortSignal;
 }
 
@@ -150,7 +152,7 @@ export function choiceSpecs(model: ServedModel, p: ChoicePlanInput): ChoiceSpec[
     const seed = p.sampling.seed === null ? null : p.sampling.seed + i;
     return {
       requestId: `${p.requestId}-${index}`, index, promptIds: p.promptIds, maxTokens: p.maxTokens,
-      sampling: { ...p.sampling, seed }, stopTokenIds: [...(p.ignoreEos === true ? [] : model.stopTokenIds), ...p.extraStopTokenIds], wantLogprobs: p.wantLogprobs,
+      sampling: { ...p.sampling, seed }, stopTokenIds: [...(p.ignoreEos === true ? [] : model.stopTokenIds), ...p.extraStopTokenIds], wantLogprobs: p.wantLogprobs, promptLogprobs: p.promptLogprobs ?? null,
       output: new ProcessorChoiceOutput(outputOptions(model, p)), tokenizer: model.tokenizer, signal: p.signal,
     };
   });
