@@ -12,6 +12,8 @@ export interface XdsEnv {
   readonly logLevel: string;
   /** Weights, GEMM panels and the KV cache on transparent huge pages ($XDS_HUGE_PAGES, default on; '0' turns it off). */
   readonly hugePages: boolean;
+  /** The key clients must send as `Authorization: Bearer …` ($XDS_API_KEY; `serve --api-key` wins), or none. */
+  readonly apiKey: string | undefined;
 }
 
 function nonEmpty(v: string | undefined): string | undefined {
@@ -23,5 +25,5 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): XdsEnv {
   const explicit = nonEmpty(env['XDS_CACHE_DIR']);
   const xdg = nonEmpty(env['XDG_CACHE_HOME']);
   const cacheDir = explicit ?? join(xdg ?? join(homedir(), '.cache'), 'xdeepserve');
-  return Object.freeze({ cacheDir, logLevel: nonEmpty(env['XDS_LOG_LEVEL']) ?? 'info', hugePages: env['XDS_HUGE_PAGES'] !== '0' });
+  return Object.freeze({ cacheDir, logLevel: nonEmpty(env['XDS_LOG_LEVEL']) ?? 'info', hugePages: env['XDS_HUGE_PAGES'] !== '0', apiKey: nonEmpty(env['XDS_API_KEY']) });
 }

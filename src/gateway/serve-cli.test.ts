@@ -1,11 +1,12 @@
 /**
  * `xdeepserve serve` as a real child process (issue 4): it prints the bound port in a parseable
  * line, and SIGTERM drains a request in flight (the client gets all its tokens and [DONE]) before
- * the process exits 0. Runs bin/xdeepserve.js, so it needs the compiled dist/ (npm run build).
+ * the process exits 0; `--api-key` guards /v1. Runs bin/xdeepserve.js, so it needs the compiled dist/ (npm run build).
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import OpenAI from 'openai';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tinyCheckpoint } from './testing.js';
@@ -36,20 +37,26 @@ async function readSse(res: Response, onFirst: () => void): Promise<string[]> {
   return out;
 }
 
-it('serve prints its port; SIGTERM drains the request in flight and exits 0', { skip: !hasDist && 'needs npm run build' }, async () => {
-  const child = spawn(process.execPath, [bin, 'serve', '--model', dir, '--port', '0', '--backend', 'reference', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `xdeepserve serve` on the tiny model with extra flags; resolves once it printed its URL. */
+async function startServe(extra: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null>; stderr: () => string }> {
+  const child = spawn(process.execPath, [bin, 'serve', '--model', dir, '--port', '0', '--backend', 'reference', '--log-level', 'silent', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    child.stdout.on('data', (d: Buffer) => {
+    child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /listening on (http:\/\/[^\s]+) model=(\S+)/.exec(out);
       if (m) resolve(m[1]!);
     });
     child.on('exit', () => reject(new Error(`serve exited early: ${stderr}`)));
   });
+  return { child, url, exited, stderr: () => stderr };
+}
+
+it('serve prints its port; SIGTERM drains the request in flight and exits 0', { skip: !hasDist && 'needs npm run build' }, async () => {
+  const { child, url, exited, stderr: err } = await startServe([]);
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
   const model = ((await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] }).data[0]!.id;
   const res = await fetch(`${url}/v1/completions`, {
@@ -63,6 +70,27 @@ it('serve prints its port; SIGTERM drains the request in flight and exits 0', { 
   const finish = events.slice(0, -1).map((e) => JSON.parse(e) as { choices: { finish_reason: string | null }[] }).flatMap((e) => e.choices.map((c) => c.finish_reason)).filter((f) => f !== null);
   assert.equal(finish.length, 1);
   assert.ok(finish[0] === 'length' ? usage.usage.completion_tokens === 40 : finish[0] === 'stop', `finish ${finish[0]} after ${usage.usage.completion_tokens} tokens`);
-  assert.equal(await exited, 0, stderr);
-  assert.match(stderr, /draining/);
+  assert.equal(await exited, 0, err());
+  assert.match(err(), /draining/);
+});
+
+it('--api-key (or $XDS_API_KEY): /v1 needs the bearer key, 401 invalid_api_key otherwise; /health stays open', { skip: !hasDist && 'needs npm run build' }, async () => {
+  for (const how of ['flag', 'env'] as const) {
+    const s = how === 'flag' ? await startServe(['--api-key', 's3cret']) : await startServe([], { ...process.env, XDS_API_KEY: 's3cret' });
+    try {
+      const good = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 's3cret', maxRetries: 0 });
+      const model = (await good.models.list()).data[0]!.id;
+      const r = await good.completions.create({ model, prompt: 'hi', max_tokens: 2, temperature: 0 });
+      assert.ok(r.usage!.completion_tokens >= 1, how);
+      const bad = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'wrong', maxRetries: 0 });
+      await assert.rejects(bad.completions.create({ model, prompt: 'hi', max_tokens: 2 }), (e: InstanceType<typeof OpenAI.AuthenticationError>) => e.status === 401 && e.code === 'invalid_api_key');
+      const bare = await fetch(`${s.url}/v1/models`);
+      assert.equal(bare.status, 401);
+      assert.equal(((await bare.json()) as { error: { code: string } }).error.code, 'invalid_api_key');
+      assert.equal((await fetch(`${s.url}/health`)).status, 200);
+    } finally {
+      s.child.kill('SIGTERM');
+      assert.equal(await s.exited, 0, s.stderr());
+    }
+  }
 });

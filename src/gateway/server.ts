@@ -21,6 +21,7 @@ import { registerCompletionsRoute } from './routes/completions.js';
 import { registerModelsRoute } from './routes/models.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerTokenizeRoutes } from './routes/tokenize.js';
+import { requireApiKey } from './api-key.js';
 
 export interface GatewayOptions {
   readonly model: ServedModel;
@@ -28,6 +29,8 @@ export interface GatewayOptions {
   readonly logger?: Logger | string;
   /** Largest request body (default 16 MiB). */
   readonly bodyLimitBytes?: number;
+  /** /v1/* requests must carry `Authorization: Bearer <apiKey>` (api-key.ts); absent: open. */
+  readonly apiKey?: string;
 }
 
 export interface Gateway {
@@ -53,6 +56,7 @@ export function createGateway(o: GatewayOptions): Gateway {
   // A new connection is a request about to arrive: the engine's loop admits it before its next
   // step (Node accepts one connection per event-loop turn; engine-loop.ts "admission window").
   app.server.on('connection', () => o.model.engine.noteArrival());
+  if (o.apiKey !== undefined) requireApiKey(app, o.apiKey);
   app.addHook('onRequest', async (request) => {
     if (isDraining && request.method === 'POST') throw new XdsError('shutting_down', 'the server is shutting down');
   });

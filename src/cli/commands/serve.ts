@@ -38,13 +38,14 @@ const USAGE = `usage: xdeepserve serve [--model DIR] [--port 8000] [--host 127.0
                               0 = off: lower TTFT for the first of a burst, less throughput) (default 1000)
   --tool-call-parser P        deepseek_v3 | deepseek_v31 | hermes | none (default: from the tokenizer's special tokens)
   --reasoning-parser P        qwen3 | deepseek_r1: <think> text goes to reasoning_content (default: none)
+  --api-key KEY               clients must send Authorization: Bearer KEY on /v1/* (default $XDS_API_KEY, else open)
   --log-level L               pino level: trace | debug | info | warn | error | silent (default $XDS_LOG_LEVEL or info)`;
 
 const OPTIONS = {
   model: { type: 'string' }, 'served-model-name': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
   quantization: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, 'kv-blocks': { type: 'string' }, 'max-num-seqs': { type: 'string' },
   'max-num-batched-tokens': { type: 'string' }, 'max-waiting': { type: 'string' }, 'max-model-len': { type: 'string' }, 'admit-window-us': { type: 'string' }, 'log-level': { type: 'string' },
-  'tool-call-parser': { type: 'string' }, 'reasoning-parser': { type: 'string' },
+  'tool-call-parser': { type: 'string' }, 'reasoning-parser': { type: 'string' }, 'api-key': { type: 'string' },
 } as const;
 
 function intFlag(v: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -129,7 +130,9 @@ export const command: Command = {
       maxModelLen: intFlag(v['max-model-len'], 'max-model-len', 2), ...parserFlags(v),
       ...(v['admit-window-us'] === undefined ? {} : { admitQuietUs: intFlag(v['admit-window-us'], 'admit-window-us', 0) }), onLog: (line) => process.stderr.write(`xdeepserve serve: ${line}\n`),
     });
-    const gw = createGateway({ model, logger: v['log-level'] ?? env.logLevel });
+    const apiKey = v['api-key'] ?? env.apiKey;
+    if (apiKey === '') throw new XdsError('invalid_argument', '--api-key must not be empty', { param: 'api-key' });
+    const gw = createGateway({ model, logger: v['log-level'] ?? env.logLevel, ...(apiKey === undefined ? {} : { apiKey }) });
     const { url } = await gw.listen({ port, host });
     process.stdout.write(`xdeepserve serve: listening on ${url} model=${model.name}\n`);
     await untilSignalled(() => gw.shutdown());
