@@ -12,7 +12,7 @@ export function requestSamplerFn(): SampleFn {
   return (logits, req) => {
     let s = samplers.get(req);
     if (s === undefined) {
-      s = new RequestSampler(req.sampling, req.promptTokenIds);
+      s = new RequestSampler(req.sampling, req.promptTokenIds, req.stopTokenIds);
       for (const t of req.outputTokenIds) s.history.recordOutput(t);
       samplers.set(req, s);
     }

@@ -1,7 +1,7 @@
 /**
  * End to end through a real server on a real port with the official `openai` client (issue 4,
  * "Shown by tests"): chat, completions, streaming with usage, n=2, stop strings, logprobs,
- * logit_bias, echo with prompt logprobs, concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
+ * logit_bias, echo with prompt logprobs, min_tokens, concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
  * tokenizer, a few tokens per request.
  */
 import { after, before, describe, it } from 'node:test';
@@ -166,6 +166,27 @@ describe('gateway with the openai client', () => {
       checked++;
     }
     assert.ok(checked >= 1, 'at least one prompt with a whole-text continuation');
+  });
+
+  it('min_tokens: neither the stop token nor a stop string ends the output early (vLLM)', async () => {
+    const tok = server.gateway.ctx.model.tokenizer;
+    let checked = 0;
+    for (const prompt of ['Once upon a time', 'The cat', 'abc', 'hello', 'x', 'zebra']) {
+      const body = { model: server.modelName, prompt, temperature: 0, max_tokens: 8 };
+      const full = (await client.completions.create(body)).choices[0]!.text;
+      if (!/^[\x20-\x7e]{8}$/.test(full)) continue; // one byte token per character
+      const first = tok.encode(full[0]!, { addSpecialTokens: false });
+      const stopped = await client.completions.create({ ...body, stop_token_ids: [first[0]!] } as OpenAI.CompletionCreateParamsNonStreaming);
+      assert.deepEqual([stopped.choices[0]!.text, stopped.choices[0]!.finish_reason], ['', 'stop']);
+      const held = await client.completions.create({ ...body, stop_token_ids: [first[0]!], min_tokens: 3 } as OpenAI.CompletionCreateParamsNonStreaming);
+      assert.ok(held.usage!.completion_tokens >= 3 && held.choices[0]!.text.length >= 3, JSON.stringify(held.choices[0]));
+      const stop = full[0]!;
+      const late = await client.completions.create({ ...body, stop: [stop], min_tokens: 4 } as OpenAI.CompletionCreateParamsNonStreaming);
+      const at = full.indexOf(stop, 4);
+      assert.equal(late.choices[0]!.text, at < 0 ? full : full.slice(0, at), `prompt ${JSON.stringify(prompt)}`);
+      checked++;
+    }
+    assert.ok(checked >= 1, 'at least one prompt with an ASCII continuation');
   });
 
   it('concurrent requests give the same greedy tokens as one at a time', async () => {

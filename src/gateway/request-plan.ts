@@ -28,7 +28,7 @@ export function checkModel(model: ServedModel, name: string): void {
   }
 }
 
-type Common = Pick<ChatRequest, 'temperature' | 'top_p' | 'top_k' | 'min_p' | 'seed' | 'presence_penalty' | 'frequency_penalty' | 'repetition_penalty' | 'logit_bias'>;
+type Common = Pick<ChatRequest, 'temperature' | 'top_p' | 'top_k' | 'min_p' | 'seed' | 'presence_penalty' | 'frequency_penalty' | 'repetition_penalty' | 'logit_bias' | 'min_tokens'>;
 
 /** `logit_bias` {"id": bias} → [id, bias] pairs; keys must be token ids of this model's vocabulary. */
 function logitBiasOf(model: ServedModel, bias: Record<string, number> | null | undefined): [number, number][] | undefined {
@@ -52,6 +52,7 @@ export function samplingOf(model: ServedModel, b: Common, logprobs: number | nul
     temperature: pick(b.temperature, def), topP: pick(b.top_p, g.topP), topK: pick(b.top_k, g.topK), minP: pick(b.min_p, undefined),
     seed: pick(b.seed, undefined), presencePenalty: pick(b.presence_penalty, undefined), frequencyPenalty: pick(b.frequency_penalty, undefined),
     repetitionPenalty: pick(b.repetition_penalty, g.repetitionPenalty), logprobs, logitBias: logitBiasOf(model, b.logit_bias),
+    minTokens: pick(b.min_tokens, undefined),
   };
   return makeSamplingParams(p as Partial<SamplingParams>);
 }
@@ -137,6 +138,7 @@ export interface ChoicePlanInput {
 function outputOptions(model: ServedModel, p: ChoicePlanInput): OutputProcessorOptions {
   const o: { -readonly [K in keyof OutputProcessorOptions]: OutputProcessorOptions[K] } = { tokenizer: model.tokenizer, promptIds: p.promptIds, stop: p.stop };
   if (p.includeStopStr === true) o.includeStopStringInOutput = true;
+  if (p.sampling.minTokens > 0) o.minTokens = p.sampling.minTokens;
   if (p.toolParser !== undefined) o.toolParser = p.toolParser;
   if (model.reasoningParser !== null) {
     o.reasoning = model.reasoningParser;
@@ -147,6 +149,9 @@ function outputOptions(model: ServedModel, p: ChoicePlanInput): OutputProcessorO
 
 /** n choices of one prompt; with a seed, choice i uses seed + i (so n > 1 choices differ). */
 export function choiceSpecs(model: ServedModel, p: ChoicePlanInput): ChoiceSpec[] {
+  if (p.sampling.minTokens > p.maxTokens) {
+    throw new XdsError('invalid_argument', `min_tokens (${p.sampling.minTokens}) must be ≤ max_tokens (${p.maxTokens})`, { param: 'min_tokens' });
+  }
   return Array.from({ length: p.n }, (_, i) => {
     const index = p.firstIndex + i;
     const seed = p.sampling.seed === null ? null : p.sampling.seed + i;

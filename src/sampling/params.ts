@@ -23,6 +23,8 @@ export interface SamplingParams {
   readonly repetitionPenalty: number;
   /** Number of top logprobs to report per token; null ⇒ none (the sampled token's is always given). */
   readonly logprobs: number | null;
+  /** vLLM `min_tokens`: the request's stop tokens cannot be sampled before this many tokens; 0 ⇒ off. */
+  readonly minTokens: number;
   /** OpenAI `logit_bias`: [token id, bias in [-100, 100]] pairs added to the raw logits; [] ⇒ off. */
   readonly logitBias: readonly (readonly [number, number])[];
 }
@@ -37,6 +39,7 @@ export const DEFAULT_SAMPLING: SamplingParams = Object.freeze({
   frequencyPenalty: 0,
   repetitionPenalty: 1,
   logprobs: null,
+  minTokens: 0,
   logitBias: [],
 });
 
@@ -64,6 +67,7 @@ export function makeSamplingParams(input: Partial<SamplingParams> = {}): Samplin
   check(fin(p.repetitionPenalty) && p.repetitionPenalty > 0, 'repetition_penalty', 'a number > 0', p.repetitionPenalty);
   const lp = p.logprobs;
   check(lp === null || (Number.isInteger(lp) && lp >= 0 && lp <= MAX_LOGPROBS), 'logprobs', `an integer in [0, ${MAX_LOGPROBS}]`, lp);
+  check(Number.isSafeInteger(p.minTokens) && p.minTokens >= 0, 'min_tokens', 'an integer ≥ 0', p.minTokens);
   for (const [id, bias] of p.logitBias) {
     check(Number.isSafeInteger(id) && id >= 0, 'logit_bias', 'keyed by token ids (integers ≥ 0)', id);
     check(fin(bias) && Math.abs(bias) <= MAX_LOGIT_BIAS, 'logit_bias', `valued in [-${MAX_LOGIT_BIAS}, ${MAX_LOGIT_BIAS}]`, `${bias} for token ${id}`);

@@ -56,6 +56,17 @@ test('logit bias steers greedy and random sampling; out-of-range values name log
   }
 });
 
+test('min_tokens keeps the stop tokens from being sampled until that many tokens were generated', () => {
+  const logits = Float32Array.from([5, 3, 2.5, 4]); // 0 (say EOS) and 3 lead
+  const s = new RequestSampler({ temperature: 0, minTokens: 2 }, [], [0, 3]);
+  assert.deepEqual([0, 1, 2].map(() => s.sample(logits).tokenId), [1, 1, 0]);
+  const seeded = new RequestSampler({ temperature: 1, seed: 3, minTokens: 3 }, [], [0, 3]);
+  const first = [0, 1, 2].map(() => seeded.sampleToken(logits));
+  assert.ok(first.every((t) => t === 1 || t === 2), JSON.stringify(first));
+  assert.deepEqual([0, 1].map(() => new RequestSampler({ temperature: 0, minTokens: 2 }).sample(logits).tokenId), [0, 0], 'no stop ids: nothing blocked');
+  assert.throws(() => new RequestSampler({ minTokens: -1 }), (e: XdsError) => e.param === 'min_tokens');
+});
+
 test('repetition penalty covers the prompt; frequency/presence only the output', () => {
   const h = new TokenHistory([2]);
   const row = Float32Array.from([1, 1, 1, 1]);

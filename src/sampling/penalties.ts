@@ -17,6 +17,8 @@ export class TokenHistory {
   readonly seen = new Set<number>();
   /** token → number of times it was generated (frequency/presence penalties). */
   readonly outputCounts = new Map<number, number>();
+  /** Tokens generated so far. */
+  numOutput = 0;
 
   constructor(promptTokenIds: ArrayLike<number> = []) {
     for (let i = 0; i < promptTokenIds.length; i++) this.seen.add(promptTokenIds[i]!);
@@ -24,6 +26,7 @@ export class TokenHistory {
 
   recordOutput(tokenId: number): void {
     this.seen.add(tokenId);
+    this.numOutput++;
     this.outputCounts.set(tokenId, (this.outputCounts.get(tokenId) ?? 0) + 1);
   }
 }

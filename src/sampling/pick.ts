@@ -18,12 +18,16 @@ export interface Pick {
   readonly lse: number;
 }
 
-/** `logits` itself without penalties, else a penalized copy in scratch. [vocab] f32 */
-export function penalize(logits: Float32Array, p: PenaltyParams, history: TokenHistory, scratch: SamplingScratch): Float32Array {
-  if (!hasPenalties(p)) return logits;
+/**
+ * `logits` itself without penalties or blocked ids, else a copy in scratch with the penalties
+ * applied and the `blocked` ids (min_tokens: the stop tokens) at −∞. [vocab] f32
+ */
+export function penalize(logits: Float32Array, p: PenaltyParams, history: TokenHistory, scratch: SamplingScratch, blocked: readonly number[] = []): Float32Array {
+  if (!hasPenalties(p) && blocked.length === 0) return logits;
   const row = scratch.logits(logits.length);
   row.set(logits);
   applyPenalties(row, history, p);
+  for (const t of blocked) if (t >= 0 && t < row.length) row[t] = -Infinity;
   return row;
 }
 

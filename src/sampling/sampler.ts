@@ -31,13 +31,16 @@ export interface SampleResult {
   readonly topLogprobs: readonly TokenLogprob[];
 }
 
+const NONE: readonly number[] = Object.freeze([]);
+
 /** The sampler of one request: owns its PRNG and the token history used by the penalties. */
 export class RequestSampler {
   readonly params: SamplingParams;
   readonly history: TokenHistory;
   private readonly rng: Rng;
 
-  constructor(params: Partial<SamplingParams>, promptTokenIds: ArrayLike<number> = []) {
+  /** stopTokenIds: what min_tokens keeps from being sampled early (EOS and the request's stop ids). */
+  constructor(params: Partial<SamplingParams>, promptTokenIds: ArrayLike<number> = [], private readonly stopTokenIds: readonly number[] = []) {
     this.params = makeSamplingParams(params);
     this.history = new TokenHistory(promptTokenIds);
     const seed = this.params.seed ?? Math.floor(Math.random() * 2 ** 52);
@@ -58,16 +61,21 @@ export class RequestSampler {
    */
   sampleToken(logits: Float32Array): number {
     const { temperature } = this.params;
-    const row = penalize(logits, this.params, this.history, threadScratch); // [vocab] f32
+    const row = penalize(logits, this.params, this.history, threadScratch, this.blocked()); // [vocab] f32
     const tokenId = temperature === 0 ? argmax(row) : pickRandom(row, 1 / temperature, this.params, this.rng.uniform(), threadScratch).tokenId;
     this.history.recordOutput(tokenId);
     return tokenId;
   }
 
+  /** Ids that may not be sampled now: the stop tokens while fewer than min_tokens were generated. */
+  private blocked(): readonly number[] {
+    return this.history.numOutput < this.params.minTokens ? this.stopTokenIds : NONE;
+  }
+
   /** Picks the next token without recording it (the caller must `history.recordOutput` it). */
   peek(logits: Float32Array): SampleResult {
     const { temperature } = this.params;
-    const row = penalize(logits, this.params, this.history, threadScratch); // [vocab] f32
+    const row = penalize(logits, this.params, this.history, threadScratch, this.blocked()); // [vocab] f32
     const inv = temperature === 0 ? 1 : 1 / temperature; // temperature 0 counts as 1 for logprobs
     const pick = temperature === 0 ? pickGreedy(row) : pickRandom(row, inv, this.params, this.rng.uniform(), threadScratch);
     const logprob = Math.fround(row[pick.tokenId]! * inv) - pick.lse;

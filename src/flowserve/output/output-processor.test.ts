@@ -134,6 +134,20 @@ test('a stop string spanning token boundaries ends the output and is not shown',
   assert.deepEqual([final.content, final.finishReason, final.stopMatched], ['The an', 'stop', stop]);
 });
 
+test('min_tokens: stop strings are looked for only in text after the first minTokens tokens (vLLM)', () => {
+  const { tok } = MODELS.get('deepseek-v3')!;
+  const text = 'go, go, go and stop here. go home.';
+  const ids = tok.encode(text, { addSpecialTokens: false });
+  const run = (minTokens: number): string => stream(ids, { tokenizer: tok, stop: ['go'], minTokens }).content;
+  assert.equal(run(0), '');
+  // the first match is the first 'go' that lies wholly in the text of tokens past the first minTokens
+  for (const minTokens of [1, 3, 5]) {
+    const from = tok.decode(ids.slice(0, minTokens)).length;
+    assert.equal(run(minTokens), text.slice(0, text.indexOf('go', from)), `minTokens ${minTokens}`);
+  }
+  assert.equal(run(ids.length), text, 'no stop string checked at all');
+});
+
 test('DeepSeek-R1 style: the prompt opened <think>, reasoning then answer, stop inside the answer', () => {
   const { tok } = MODELS.get('deepseek-v3')!;
   const ids = tok.encode('Compute 6×7 carefully.\n</think>\n\n**42** — done. ###', { addSpecialTokens: false });

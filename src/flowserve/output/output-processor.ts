@@ -25,6 +25,11 @@ export interface OutputProcessorOptions {
   /** OpenAI `stop`. */
   readonly stop?: readonly string[];
   readonly includeStopStringInOutput?: boolean;
+  /**
+   * vLLM `min_tokens`: stop strings are looked for only in the text of tokens after the first
+   * minTokens (as vLLM's detokenizer; a stop string that began in earlier text is not caught).
+   */
+  readonly minTokens?: number;
   /** EOS and `stop_token_ids`: their text is never shown (the engine ends the request on them). */
   readonly stopTokenIds?: readonly number[];
   /** A REASONING_PARSERS name or options; absent: no reasoning split (all text is content). */
@@ -56,6 +61,8 @@ export class OutputProcessor {
   private reasoningContent = '';
   private readonly toolCalls: ToolCall[] = [];
   private isFlushed = false;
+  private numTokens = 0;
+  private readonly minTokens: number;
   private final: OutputFinal | null = null;
 
   constructor(opts: OutputProcessorOptions) {
@@ -65,6 +72,7 @@ export class OutputProcessor {
     this.tools = opts.toolParser === undefined ? null : createToolParser(opts.toolParser, { newToolCallId: opts.newToolCallId });
     this.stopTokenIds = new Set(opts.stopTokenIds ?? []);
     this.tokenizer = opts.tokenizer;
+    this.minTokens = opts.minTokens ?? 0;
   }
 
   /** The stop string that matched (the engine should end the request: reason 'stop'), or null. */
@@ -89,6 +97,7 @@ export class OutputProcessor {
 
   private step(tokenId: number): OutputDelta {
     if (this.stops.matched !== null || this.stopTokenIds.has(tokenId)) return this.record(emptyPieces(), null);
+    if (++this.numTokens <= this.minTokens) return this.record(this.route(this.detok.push(tokenId), false), null);
     const step = this.stops.push(this.detok.push(tokenId));
     if (step.matched === null) return this.record(this.route(step.text, false), null);
     this.isFlushed = true;
