@@ -3,17 +3,31 @@
  * seeded PRNG and token history), created at the request's first sample and dropped with it.
  * The engine depends only on the SampleFn type, never on the sampler's internals.
  */
-import { RequestSampler } from '../sampling/sampler.js';
+import { XdsError } from '../core/errors.js';
+import { RequestSampler, type LogitsConstraint } from '../sampling/sampler.js';
+import { JsonObjectConstraint, type TokenBytesIndex } from '../sampling/json-constraint.js';
 import type { SampleFn } from './engine-types.js';
 import type { Request } from './request.js';
 
-export function requestSamplerFn(): SampleFn {
+export interface SamplerFnOptions {
+  /** The vocabulary's bytes, for response_format json_object (called once, at the first such request). */
+  readonly tokenBytes?: () => TokenBytesIndex;
+}
+
+export function requestSamplerFn(o: SamplerFnOptions = {}): SampleFn {
   const samplers = new WeakMap<Request, RequestSampler>();
+  let index: TokenBytesIndex | undefined;
+  const constraintOf = (req: Request): LogitsConstraint | null => {
+    if (req.sampling.responseFormat !== 'json_object') return null;
+    if (o.tokenBytes === undefined) throw new XdsError('invalid_argument', 'response_format json_object needs the tokenizer, which this engine was not given', { param: 'response_format' });
+    index ??= o.tokenBytes();
+    return new JsonObjectConstraint(index, req.stopTokenIds);
+  };
   return (logits, req) => {
     let s = samplers.get(req);
     if (s === undefined) {
-      s = new RequestSampler(req.sampling, req.promptTokenIds, req.stopTokenIds);
-      for (const t of req.outputTokenIds) s.history.recordOutput(t);
+      s = new RequestSampler(req.sampling, req.promptTokenIds, req.stopTokenIds, constraintOf(req));
+      s.replayOutput(req.outputTokenIds);
       samplers.set(req, s);
     }
     // NOTE: no logprob unless asked for: nothing downstream reports it (the gateway shows logprobs only when requested).

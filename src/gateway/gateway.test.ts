@@ -1,7 +1,7 @@
 /**
  * End to end through a real server on a real port with the official `openai` client (issue 4,
  * "Shown by tests"): chat, completions, streaming with usage, n=2, stop strings, logprobs,
- * logit_bias, echo with prompt logprobs, min_tokens, concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
+ * logit_bias, echo with prompt logprobs, min_tokens, json_object, concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
  * tokenizer, a few tokens per request.
  */
 import { after, before, describe, it } from 'node:test';
@@ -187,6 +187,22 @@ describe('gateway with the openai client', () => {
       checked++;
     }
     assert.ok(checked >= 1, 'at least one prompt with an ASCII continuation');
+  });
+
+  it('response_format json_object: the message is a JSON object', async () => {
+    const model = server.gateway.ctx.model;
+    const close = model.tokenizer.encode('}', { addSpecialTokens: false });
+    assert.equal(close.length, 1);
+    const body = { model: server.modelName, messages: [{ role: 'user' as const, content: 'Answer in JSON.' }], response_format: { type: 'json_object' as const } };
+    // steered to close at once: without the constraint '}' would come first and forever
+    const steered = await client.chat.completions.create({ ...body, temperature: 0, max_tokens: 16, logit_bias: { [close[0]!]: 100, [model.stopTokenIds[0]!]: 100 } });
+    assert.deepEqual([JSON.parse(steered.choices[0]!.message.content!), steered.choices[0]!.finish_reason], [{}, 'stop']);
+    for (const seed of [1, 2, 3]) {
+      const r = await client.chat.completions.create({ ...body, temperature: 1, seed, max_tokens: 24 });
+      const text = r.choices[0]!.message.content!;
+      assert.match(text, /^\s*\{/, `seed ${seed}: ${JSON.stringify(text)}`);
+      if (r.choices[0]!.finish_reason === 'stop') assert.equal(typeof JSON.parse(text), 'object');
+    }
   });
 
   it('concurrent requests give the same greedy tokens as one at a time', async () => {

@@ -44,7 +44,7 @@ function logitBiasOf(model: ServedModel, bias: Record<string, number> | null | u
 }
 
 /** Request fields over generation_config.json defaults; validated (errors name the field). */
-export function samplingOf(model: ServedModel, b: Common, logprobs: number | null): SamplingParams {
+export function samplingOf(model: ServedModel, b: Common, logprobs: number | null, responseFormat: SamplingParams['responseFormat'] = 'text'): SamplingParams {
   const g = model.generation;
   const def = g.doSample === false ? 0 : g.temperature;
   const pick = <T>(v: T | null | undefined, fallback: T | undefined): T | undefined => (v === null || v === undefined ? fallback : v);
@@ -52,7 +52,7 @@ export function samplingOf(model: ServedModel, b: Common, logprobs: number | nul
     temperature: pick(b.temperature, def), topP: pick(b.top_p, g.topP), topK: pick(b.top_k, g.topK), minP: pick(b.min_p, undefined),
     seed: pick(b.seed, undefined), presencePenalty: pick(b.presence_penalty, undefined), frequencyPenalty: pick(b.frequency_penalty, undefined),
     repetitionPenalty: pick(b.repetition_penalty, g.repetitionPenalty), logprobs, logitBias: logitBiasOf(model, b.logit_bias),
-    minTokens: pick(b.min_tokens, undefined),
+    minTokens: pick(b.min_tokens, undefined), responseFormat,
   };
   return makeSamplingParams(p as Partial<SamplingParams>);
 }

@@ -25,6 +25,8 @@ export interface SamplingParams {
   readonly logprobs: number | null;
   /** vLLM `min_tokens`: the request's stop tokens cannot be sampled before this many tokens; 0 ⇒ off. */
   readonly minTokens: number;
+  /** OpenAI `response_format`: 'json_object' constrains the output to one JSON object (json-constraint.ts). */
+  readonly responseFormat: 'text' | 'json_object';
   /** OpenAI `logit_bias`: [token id, bias in [-100, 100]] pairs added to the raw logits; [] ⇒ off. */
   readonly logitBias: readonly (readonly [number, number])[];
 }
@@ -40,6 +42,7 @@ export const DEFAULT_SAMPLING: SamplingParams = Object.freeze({
   repetitionPenalty: 1,
   logprobs: null,
   minTokens: 0,
+  responseFormat: 'text',
   logitBias: [],
 });
 
@@ -68,6 +71,7 @@ export function makeSamplingParams(input: Partial<SamplingParams> = {}): Samplin
   const lp = p.logprobs;
   check(lp === null || (Number.isInteger(lp) && lp >= 0 && lp <= MAX_LOGPROBS), 'logprobs', `an integer in [0, ${MAX_LOGPROBS}]`, lp);
   check(Number.isSafeInteger(p.minTokens) && p.minTokens >= 0, 'min_tokens', 'an integer ≥ 0', p.minTokens);
+  check(p.responseFormat === 'text' || p.responseFormat === 'json_object', 'response_format', "'text' or 'json_object'", p.responseFormat);
   for (const [id, bias] of p.logitBias) {
     check(Number.isSafeInteger(id) && id >= 0, 'logit_bias', 'keyed by token ids (integers ≥ 0)', id);
     check(fin(bias) && Math.abs(bias) <= MAX_LOGIT_BIAS, 'logit_bias', `valued in [-${MAX_LOGIT_BIAS}, ${MAX_LOGIT_BIAS}]`, `${bias} for token ${id}`);

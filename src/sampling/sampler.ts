@@ -33,14 +33,25 @@ export interface SampleResult {
 
 const NONE: readonly number[] = Object.freeze([]);
 
+/** A per-request logits processor with state (json-constraint.ts). */
+export interface LogitsConstraint {
+  /** Sets the logits of tokens not allowed next to −∞ (row: a copy the sampler owns). */
+  mask(row: Float32Array): void;
+  advance(tokenId: number): void;
+}
+
 /** The sampler of one request: owns its PRNG and the token history used by the penalties. */
 export class RequestSampler {
   readonly params: SamplingParams;
   readonly history: TokenHistory;
   private readonly rng: Rng;
 
-  /** stopTokenIds: what min_tokens keeps from being sampled early (EOS and the request's stop ids). */
-  constructor(params: Partial<SamplingParams>, promptTokenIds: ArrayLike<number> = [], private readonly stopTokenIds: readonly number[] = []) {
+  /**
+   * stopTokenIds: what min_tokens keeps from being sampled early (EOS and the request's stop ids);
+   * constraint: masks the logits before each draw and follows the tokens drawn (json_object).
+   */
+  constructor(params: Partial<SamplingParams>, promptTokenIds: ArrayLike<number> = [], private readonly stopTokenIds: readonly number[] = [],
+    private readonly constraint: LogitsConstraint | null = null) {
     this.params = makeSamplingParams(params);
     this.history = new TokenHistory(promptTokenIds);
     const seed = this.params.seed ?? Math.floor(Math.random() * 2 ** 52);
@@ -50,7 +61,7 @@ export class RequestSampler {
   /** Picks the next token from one logits row ([vocab] f32) and records it as generated. */
   sample(logits: Float32Array): SampleResult {
     const result = this.peek(logits);
-    this.history.recordOutput(result.tokenId);
+    this.record(result.tokenId);
     return result;
   }
 
@@ -61,10 +72,31 @@ export class RequestSampler {
    */
   sampleToken(logits: Float32Array): number {
     const { temperature } = this.params;
-    const row = penalize(logits, this.params, this.history, threadScratch, this.blocked()); // [vocab] f32
+    const row = this.processed(logits); // [vocab] f32
     const tokenId = temperature === 0 ? argmax(row) : pickRandom(row, 1 / temperature, this.params, this.rng.uniform(), threadScratch).tokenId;
-    this.history.recordOutput(tokenId);
+    this.record(tokenId);
     return tokenId;
+  }
+
+  /** Penalties, min_tokens and the constraint applied: logits itself when none applies, else a scratch copy. */
+  private processed(logits: Float32Array): Float32Array {
+    const row = penalize(logits, this.params, this.history, threadScratch, this.blocked());
+    if (this.constraint === null) return row;
+    const out = row === logits ? threadScratch.logits(logits.length) : row;
+    if (out !== row) out.set(logits);
+    this.constraint.mask(out);
+    return out;
+  }
+
+  /** Tokens generated before this sampler existed (a request handed over mid-generation). */
+  replayOutput(tokenIds: ArrayLike<number>): void {
+    for (let i = 0; i < tokenIds.length; i++) this.record(tokenIds[i]!);
+  }
+
+  /** Records a drawn token: the penalties' history and the constraint's state. */
+  private record(tokenId: number): void {
+    this.history.recordOutput(tokenId);
+    this.constraint?.advance(tokenId);
   }
 
   /** Ids that may not be sampled now: the stop tokens while fewer than min_tokens were generated. */
@@ -72,10 +104,10 @@ export class RequestSampler {
     return this.history.numOutput < this.params.minTokens ? this.stopTokenIds : NONE;
   }
 
-  /** Picks the next token without recording it (the caller must `history.recordOutput` it). */
+  /** Picks the next token without recording it (the caller must `history.recordOutput` it; not with a constraint). */
   peek(logits: Float32Array): SampleResult {
     const { temperature } = this.params;
-    const row = penalize(logits, this.params, this.history, threadScratch, this.blocked()); // [vocab] f32
+    const row = this.processed(logits); // [vocab] f32
     const inv = temperature === 0 ? 1 : 1 / temperature; // temperature 0 counts as 1 for logprobs
     const pick = temperature === 0 ? pickGreedy(row) : pickRandom(row, inv, this.params, this.rng.uniform(), threadScratch);
     const logprob = Math.fround(row[pick.tokenId]! * inv) - pick.lse;

@@ -18,6 +18,9 @@ import { selectBackend, type BackendKind } from '../kernels/select-backend.js';
 import { LocalModelRunner } from '../flowserve/runner/model-runner.js';
 import { DpEngine } from '../flowserve/engine.js';
 import type { SampleFn } from '../flowserve/engine-types.js';
+import { requestSamplerFn } from '../flowserve/sample-fn.js';
+import { tokenBytesIndex } from '../sampling/json-constraint.js';
+import { tokenBytesTable } from '../model/token-bytes.js';
 
 export type Quantization = 'none' | 'int8';
 
@@ -99,7 +102,7 @@ export function loadServedModel(o: ServedModelOptions): ServedModel {
   const contextLen = Math.min(spec.maxPositionEmbeddings, numBlocks * blockSizeTokens, o.maxModelLen ?? Infinity);
   const engine = new DpEngine({
     runner,
-    ...(o.sample === undefined ? {} : { sample: o.sample }),
+    sample: o.sample ?? requestSamplerFn({ tokenBytes: () => tokenBytesIndex(tokenBytesTable(tokenizer, spec.vocabSize)) }),
     scheduler: {
       maxNumSeqs: positive(o.maxNumSeqs, 64, 'maxNumSeqs'),
       maxNumBatchedTokens: positive(o.maxNumBatchedTokens, 512, 'maxNumBatchedTokens'),

@@ -7,7 +7,7 @@
  * exposes `idToToken`, which is what OpenAI's `bytes` field is for.
  */
 import type { TokenLogprob } from '../../sampling/logprobs.js';
-import { byteToUnicodeTable } from '../../model/tokenizer.js';
+import { byteLevelBytes } from '../../model/token-bytes.js';
 import type { TokenDecoder } from './types.js';
 
 /** What the sampler reported for one generated token. */
@@ -28,22 +28,6 @@ export interface TokenLogprobEntry extends TokenLogprobText {
 
 /** A tokenizer that can also spell a token (TextTokenizer can). */
 export type SpellingDecoder = TokenDecoder & { idToToken?(id: number): string | undefined };
-
-let charToByte: ReadonlyMap<string, number> | undefined;
-
-/** The token's raw bytes when its text is an incomplete character; null when that is unknown. */
-function byteLevelBytes(tokenizer: SpellingDecoder, id: number): number[] | null {
-  const spelled = tokenizer.idToToken?.(id);
-  if (spelled === undefined) return null;
-  charToByte ??= new Map(byteToUnicodeTable().map((ch, b) => [ch, b]));
-  const out: number[] = [];
-  for (const ch of spelled) {
-    const b = charToByte.get(ch);
-    if (b === undefined) return null;
-    out.push(b);
-  }
-  return out;
-}
 
 /** Text and UTF-8 bytes of one token (special tokens spelled out). */
 export function tokenText(tokenizer: SpellingDecoder, id: number, logprob: number): TokenLogprobText {

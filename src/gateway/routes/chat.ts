@@ -72,7 +72,7 @@ export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): vo
     const promptIds = prompt.ids;
     const maxTokens = maxTokensOf(ctx.model, promptIds.length, b.max_completion_tokens ?? b.max_tokens, b.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens', 'messages');
     const wantLogprobs = b.logprobs === true;
-    const sampling = samplingOf(ctx.model, b, wantLogprobs ? b.top_logprobs ?? 0 : null);
+    const sampling = samplingOf(ctx.model, b, wantLogprobs ? b.top_logprobs ?? 0 : null, b.response_format?.type === 'json_object' ? 'json_object' : 'text');
     const id = newRequestId('chatcmpl');
     const controller = new AbortController();
     const n = b.n ?? 1;
