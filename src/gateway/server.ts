@@ -1,7 +1,8 @@
 /**
  * The gateway: a Fastify app factory for one served model (paper §1.2 "Job Executor", §2.11: a
  * stateless OpenAI-compatible frontend; any number may run). Routes: POST /v1/chat/completions,
- * POST /v1/completions, GET /v1/models, GET /health, GET /metrics. Errors of every route go through
+ * POST /v1/completions, GET /v1/models, POST /tokenize and /detokenize, GET /health, GET /metrics;
+ * with an API key, /v1/* needs it (api-key.ts). Errors of every route go through
  * errors.ts. `shutdown()` is the SIGTERM path: stop accepting, let the DP group finish the requests
  * in hand (their responses complete), then close.
  *
