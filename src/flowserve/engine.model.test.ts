@@ -4,30 +4,16 @@
  * mixed prefill+decode forwards, prefix-cache hits, preemption under a small KV cache — give the
  * same greedy tokens as each request alone (ARCHITECTURE.md: the first test of any new mode).
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { generateCheckpoint } from '../model/generator/write-checkpoint.js';
-import { openSafetensorsWeights } from '../model/safetensors.js';
-import { bindModelWeights, type ModelWeights } from '../model/model-weights.js';
 import { referenceBackend } from '../kernels/reference.js';
-import type { ModelSpec } from '../config/model-spec.js';
 import { LocalModelRunner } from './runner/model-runner.js';
 import { DpEngine } from './engine.js';
 import type { EngineEvent } from './engine-types.js';
 import { assertKvIdle } from './testing/builders.js';
+import { useTinyModel } from './testing/tiny-model.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'xds-engine-model-'));
-after(() => rmSync(scratch, { recursive: true, force: true }));
-
-let model: { spec: ModelSpec; weights: ModelWeights };
-before(async () => {
-  const dir = join(scratch, 'llama-tiny');
-  const g = await generateCheckpoint({ arch: 'llama', preset: 'tiny', seed: 1, tokenizer: 'byte', outDir: dir });
-  model = { spec: g.spec, weights: bindModelWeights(g.spec, openSafetensorsWeights(dir)) };
-});
+const tiny = useTinyModel('llama', 1);
 
 const SHARED = [72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100]; // 12 tokens, 3 blocks of 4
 const PROMPTS = [
@@ -43,7 +29,7 @@ interface EngineSetup { numBlocks: number; budget: number; maxNumSeqs: number; w
 
 /** Serves `prompts` concurrently; returns each one's greedy tokens and the engine for checks. */
 async function serve(prompts: readonly number[][], s: EngineSetup): Promise<{ tokens: number[][]; engine: DpEngine }> {
-  const runner = new LocalModelRunner(model.spec, model.weights, referenceBackend, { numBlocks: s.numBlocks, blockSizeTokens: 4 });
+  const runner = new LocalModelRunner(tiny.model.spec, tiny.model.weights, referenceBackend, { numBlocks: s.numBlocks, blockSizeTokens: 4 });
   const engine = new DpEngine({ runner, scheduler: { maxNumBatchedTokens: s.budget, maxNumSeqs: s.maxNumSeqs, maxWaiting: 16 } });
   if (s.warmUp === true) engine.warmUp();
   const tokens = prompts.map(() => [] as number[]);
@@ -84,7 +70,7 @@ test('tiny llama: an engine warmed up (runner.warmUp with the scheduler shapes) 
   class CountingRunner extends LocalModelRunner {
     override warmUp(shapes: { maxRows: number; maxSeqs: number }): void { seen.push(shapes); super.warmUp(shapes); }
   }
-  const runner = new CountingRunner(model.spec, model.weights, referenceBackend, { numBlocks: 16, blockSizeTokens: 4 });
+  const runner = new CountingRunner(tiny.model.spec, tiny.model.weights, referenceBackend, { numBlocks: 16, blockSizeTokens: 4 });
   const engine = new DpEngine({ runner, scheduler: { maxNumBatchedTokens: 24, maxNumSeqs: 3, maxWaiting: 4 } });
   engine.warmUp();
   assert.deepEqual(seen, [{ maxRows: 24, maxSeqs: 3 }]);

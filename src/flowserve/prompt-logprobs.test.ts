@@ -4,37 +4,23 @@
  * one whole-prompt forward (f64 exp/log over the full row, a full sort): the same whether the
  * prompt runs in one step or in chunks, and whether its blocks are in the prefix cache.
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { generateCheckpoint } from '../model/generator/write-checkpoint.js';
-import { openSafetensorsWeights } from '../model/safetensors.js';
-import { bindModelWeights, type ModelWeights } from '../model/model-weights.js';
 import { referenceBackend } from '../kernels/reference.js';
-import type { ModelSpec } from '../config/model-spec.js';
 import { XdsError } from '../core/errors.js';
 import { LocalModelRunner } from './runner/model-runner.js';
 import { DpEngine } from './engine.js';
 import type { EngineEvent } from './engine-types.js';
 import type { PromptLogprob } from './prompt-logprobs.js';
 import { assertKvIdle } from './testing/builders.js';
+import { useTinyModel } from './testing/tiny-model.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'xds-prompt-lp-'));
-after(() => rmSync(scratch, { recursive: true, force: true }));
-
-let model: { spec: ModelSpec; weights: ModelWeights };
-before(async () => {
-  const dir = join(scratch, 'llama-tiny');
-  const g = await generateCheckpoint({ arch: 'llama', preset: 'tiny', seed: 2, tokenizer: 'byte', outDir: dir });
-  model = { spec: g.spec, weights: bindModelWeights(g.spec, openSafetensorsWeights(dir)) };
-});
+const tiny = useTinyModel('llama', 2);
 
 const PROMPT = [72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100, 33, 10]; // 14 tokens
 const TOL = 1e-4;
 
-const newRunner = (): LocalModelRunner => new LocalModelRunner(model.spec, model.weights, referenceBackend, { numBlocks: 32, blockSizeTokens: 4 });
+const newRunner = (): LocalModelRunner => new LocalModelRunner(tiny.model.spec, tiny.model.weights, referenceBackend, { numBlocks: 32, blockSizeTokens: 4 });
 
 /** Naive reference: one forward over the whole prompt, every row's log-softmax and a full sort. */
 function reference(prompt: readonly number[], numTop: number): { logprob: number; top: { tokenId: number; logprob: number }[] }[] {

@@ -6,13 +6,13 @@
  * pairs alternate their order, each ratio is its pair's high / low output tok/s, the medians are
  * over the pairs, and its command's flags are checked. Figures are not asserted (benchmarks print them).
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { latencyStats, percentile, runServeBench, tpotMs } from '../bench/serve-client.js';
 import { runScalingBench, summarize } from '../bench/scaling.js';
 import { command as scalingCommand, formatScaling } from '../cli/commands/bench/scaling.js';
 import { isXdsError } from '../core/errors.js';
-import { startTestServer, tinyCheckpoint, type TestServer } from './testing.js';
+import { serveTinyModel, type TestServer } from './testing.js';
 
 it('percentiles are nearest-rank', () => {
   const xs = Array.from({ length: 10 }, (_, i) => i + 1); // 1..10
@@ -25,14 +25,9 @@ it('percentiles are nearest-rank', () => {
 });
 
 describe('bench serve against a live gateway', () => {
+  const served = serveTinyModel({ numKvBlocks: 64 });
   let server: TestServer;
-  let remove: () => void;
-  before(async () => {
-    const c = await tinyCheckpoint('byte');
-    remove = c.remove;
-    server = await startTestServer({ dir: c.dir, numKvBlocks: 64 });
-  });
-  after(async () => { await server.close(); remove(); });
+  before(() => { server = served.server; });
 
   it('completes every request with exactly output-len tokens', async () => {
     const progress: number[] = [];

@@ -3,53 +3,40 @@
  * are those the engine counts (usage.prompt_tokens of the same prompt or conversation), decoding
  * round-trips, and bad input is a 4xx naming the field.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { postRaw, startTestServer, tinyCheckpoint, type TestServer } from './testing.js';
+import { postRaw, serveTinyModel } from './testing.js';
 
 describe('tokenize and detokenize', () => {
-  let server: TestServer;
-  let client: OpenAI;
-  let remove: () => void;
+  const t = serveTinyModel({ numKvBlocks: 64 });
 
-  before(async () => {
-    const ckpt = await tinyCheckpoint('byte');
-    remove = ckpt.remove;
-    server = await startTestServer({ dir: ckpt.dir, numKvBlocks: 64 });
-    client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-  });
-  after(async () => {
-    await server.close();
-    remove();
-  });
-
-  const post = (path: string, body: unknown) => postRaw(`${server.url}/${path}`, body);
+  const post = (path: string, body: unknown) => postRaw(`${t.server.url}/${path}`, body);
 
   it('a prompt: the ids the completions endpoint counts, and they decode back to the text', async () => {
     const prompt = 'The cat sat on the mat, naïvely.';
-    const r = await post('tokenize', { model: server.modelName, prompt });
+    const r = await post('tokenize', { model: t.server.modelName, prompt });
     assert.equal(r.status, 200, JSON.stringify(r.json));
     const tokens = r.json.tokens as number[];
     assert.equal(r.json.count, tokens.length);
-    assert.equal(r.json.max_model_len, server.gateway.ctx.model.contextLen);
+    assert.equal(r.json.max_model_len, t.server.gateway.ctx.model.contextLen);
     assert.equal(r.json.token_strs, null);
-    const usage = (await client.completions.create({ model: server.modelName, prompt, max_tokens: 1, temperature: 0 })).usage!;
+    const usage = (await t.client.completions.create({ model: t.server.modelName, prompt, max_tokens: 1, temperature: 0 })).usage!;
     assert.equal(tokens.length, usage.prompt_tokens);
-    const back = await post('detokenize', { model: server.modelName, tokens });
+    const back = await post('detokenize', { model: t.server.modelName, tokens });
     assert.equal(back.status, 200);
     assert.ok((back.json.prompt as string).endsWith(prompt), JSON.stringify(back.json.prompt));
     const plain = await post('tokenize', { prompt, add_special_tokens: false, return_token_strs: true });
-    assert.deepEqual(plain.json.tokens, server.gateway.ctx.model.tokenizer.encode(prompt, { addSpecialTokens: false }));
+    assert.deepEqual(plain.json.tokens, t.server.gateway.ctx.model.tokenizer.encode(prompt, { addSpecialTokens: false }));
     assert.equal((plain.json.token_strs as unknown[]).length, plain.json.count);
     assert.equal((await post('detokenize', { tokens: plain.json.tokens })).json.prompt, prompt);
   });
 
   it('messages: the chat template with the generation prompt, as chat completions counts them', async () => {
     const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello there' }];
-    const r = await post('tokenize', { model: server.modelName, messages });
+    const r = await post('tokenize', { model: t.server.modelName, messages });
     assert.equal(r.status, 200, JSON.stringify(r.json));
-    const usage = (await client.chat.completions.create({ model: server.modelName, messages: messages as OpenAI.ChatCompletionMessageParam[], max_tokens: 1, temperature: 0 })).usage!;
+    const usage = (await t.client.chat.completions.create({ model: t.server.modelName, messages: messages as OpenAI.ChatCompletionMessageParam[], max_tokens: 1, temperature: 0 })).usage!;
     assert.equal(r.json.count, usage.prompt_tokens);
     const bare = await post('tokenize', { messages, add_generation_prompt: false });
     assert.ok((bare.json.count as number) < (r.json.count as number), 'the generation prompt adds tokens');

@@ -4,26 +4,16 @@
  * logit_bias, echo with prompt logprobs, min_tokens, json_object, concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
  * tokenizer, a few tokens per request.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startTestServer, tinyCheckpoint, type TestServer } from './testing.js';
+import { serveTinyModel, type TestServer } from './testing.js';
 
 describe('gateway with the openai client', () => {
+  const served = serveTinyModel({ numKvBlocks: 128 });
   let server: TestServer;
   let client: OpenAI;
-  let remove: () => void;
-
-  before(async () => {
-    const ckpt = await tinyCheckpoint('byte');
-    remove = ckpt.remove;
-    server = await startTestServer({ dir: ckpt.dir, numKvBlocks: 128 });
-    client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-  });
-  after(async () => {
-    await server.close();
-    remove();
-  });
+  before(() => ({ server, client } = served));
 
   const greedy = { temperature: 0, max_tokens: 8 } as const;
 
