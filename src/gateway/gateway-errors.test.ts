@@ -44,6 +44,8 @@ describe('bad input', () => {
     { name: 'a logit_bias value beyond ±100', path: 'completions', body: () => ({ model: server.modelName, prompt: 'a', logit_bias: { 65: 150 } }), status: 400, param: 'logit_bias', code: 'invalid_argument' },
     { name: 'a logit_bias value of the wrong type', path: 'chat/completions', body: () => chat({ logit_bias: { 65: 'up' } }), status: 400, param: 'logit_bias.65', code: 'invalid_argument' },
     { name: 'min_tokens above max_tokens', path: 'completions', body: () => ({ model: server.modelName, prompt: 'a', max_tokens: 2, min_tokens: 3 }), status: 400, param: 'min_tokens', code: 'invalid_argument' },
+    { name: 'tool_choice naming a function that is not offered', path: 'chat/completions', body: () => chat({ tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'function', function: { name: 'g' } } }), status: 400, param: 'tool_choice', code: 'invalid_argument' },
+    { name: "tool_choice 'required' with two tools", path: 'chat/completions', body: () => chat({ tools: [{ type: 'function', function: { name: 'f' } }, { type: 'function', function: { name: 'g' } }], tool_choice: 'required' }), status: 400, param: 'tool_choice', code: 'invalid_argument' },
     { name: 'top_k out of range (sampler check)', path: 'completions', body: () => ({ model: server.modelName, prompt: 'a', top_k: -5 }), status: 400, param: 'top_k', code: 'invalid_argument' },
   ];
   for (const c of cases) {

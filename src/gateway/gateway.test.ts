@@ -1,7 +1,7 @@
 /**
  * End to end through a real server on a real port with the official `openai` client (issue 4,
  * "Shown by tests"): chat, completions, streaming with usage, n=2, stop strings, logprobs,
- * logit_bias, echo with prompt logprobs, min_tokens, json_object, concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
+ * logit_bias, echo with prompt logprobs, min_tokens, json_object, forced tool calls, concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
  * tokenizer, a few tokens per request.
  */
 import { before, describe, it } from 'node:test';
@@ -16,6 +16,17 @@ describe('gateway with the openai client', () => {
   before(() => ({ server, client } = served));
 
   const greedy = { temperature: 0, max_tokens: 8 } as const;
+
+  /** logit_bias for '{' (strongest), then '}', and EOS: under the JSON constraint the output is `{}`. */
+  const steerToEmptyObject = (): Record<string, number> => {
+    const model = server.gateway.ctx.model;
+    const id = (ch: string): number => {
+      const ids = model.tokenizer.encode(ch, { addSpecialTokens: false });
+      assert.equal(ids.length, 1, ch);
+      return ids[0]!;
+    };
+    return { [id('{')]: 100, [id('}')]: 50, [model.stopTokenIds[0]!]: 100 };
+  };
 
   it('lists the model', async () => {
     const list = await client.models.list();
@@ -180,12 +191,9 @@ describe('gateway with the openai client', () => {
   });
 
   it('response_format json_object: the message is a JSON object', async () => {
-    const model = server.gateway.ctx.model;
-    const close = model.tokenizer.encode('}', { addSpecialTokens: false });
-    assert.equal(close.length, 1);
     const body = { model: server.modelName, messages: [{ role: 'user' as const, content: 'Answer in JSON.' }], response_format: { type: 'json_object' as const } };
-    // steered to close at once: without the constraint '}' would come first and forever
-    const steered = await client.chat.completions.create({ ...body, temperature: 0, max_tokens: 16, logit_bias: { [close[0]!]: 100, [model.stopTokenIds[0]!]: 100 } });
+    // steered to '{', '}', EOS: without the constraint '{' would come first and forever
+    const steered = await client.chat.completions.create({ ...body, temperature: 0, max_tokens: 16, logit_bias: steerToEmptyObject() });
     assert.deepEqual([JSON.parse(steered.choices[0]!.message.content!), steered.choices[0]!.finish_reason], [{}, 'stop']);
     for (const seed of [1, 2, 3]) {
       const r = await client.chat.completions.create({ ...body, temperature: 1, seed, max_tokens: 24 });
@@ -193,6 +201,29 @@ describe('gateway with the openai client', () => {
       assert.match(text, /^\s*\{/, `seed ${seed}: ${JSON.stringify(text)}`);
       if (r.choices[0]!.finish_reason === 'stop') assert.equal(typeof JSON.parse(text), 'object');
     }
+  });
+
+  it('tool_choice naming a function (or required with one tool) forces that call, its arguments a JSON object', async () => {
+    const tools: OpenAI.ChatCompletionTool[] = [
+      { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
+      { type: 'function', function: { name: 'convert', parameters: { type: 'object' } } },
+    ];
+    const body = { model: server.modelName, messages: [{ role: 'user' as const, content: 'Weather in Bern?' }], tools, temperature: 0, max_tokens: 16 };
+    const steer = { logit_bias: steerToEmptyObject() };
+    const r = await client.chat.completions.create({ ...body, ...steer, tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+    const c = r.choices[0]!;
+    assert.equal(c.finish_reason, 'tool_calls', JSON.stringify(c));
+    assert.equal(c.message.content, null);
+    const fn = (t: OpenAI.ChatCompletionMessageToolCall | undefined): { name: string; arguments: string } | undefined => (t?.type === 'function' ? t.function : undefined);
+    assert.deepEqual(c.message.tool_calls!.map((t) => [t.type, fn(t)!.name, JSON.parse(fn(t)!.arguments)]), [['function', 'get_weather', {}]]);
+    const stream = await client.chat.completions.create({ ...body, ...steer, tool_choice: { type: 'function', function: { name: 'convert' } }, stream: true });
+    const calls: { name?: string; arguments?: string }[] = [];
+    for await (const chunk of stream) for (const t of chunk.choices[0]?.delta.tool_calls ?? []) calls.push(t.function ?? {});
+    assert.deepEqual(calls.map((f) => [f.name, f.arguments]), [['convert', '{}']]);
+    const free = await client.chat.completions.create({ ...body, tools: tools.slice(0, 1), tool_choice: 'required' });
+    assert.equal(fn(free.choices[0]!.message.tool_calls?.[0])?.name ?? 'get_weather', 'get_weather');
+    const args = fn(free.choices[0]!.message.tool_calls?.[0])?.arguments ?? '';
+    assert.match(args, /^\{/, `arguments ${JSON.stringify(args)} (finish ${free.choices[0]!.finish_reason})`);
   });
 
   it('concurrent requests give the same greedy tokens as one at a time', async () => {

@@ -90,6 +90,24 @@ export function chatPrompt(model: ServedModel, b: Conversation, addGenerationPro
   return { text, ids: model.tokenizer.encode(text, { addSpecialTokens: false }) };
 }
 
+/**
+ * The function a request forces (OpenAI `tool_choice` naming one, or 'required' with a single
+ * tool), or undefined. Its output is then that function's arguments: a JSON object.
+ */
+export function forcedToolOf(b: ChatRequest): string | undefined {
+  const choice = b.tool_choice;
+  if (choice === null || choice === undefined || choice === 'none' || choice === 'auto') return undefined;
+  const names = (b.tools ?? []).map((t) => t.function.name);
+  if (choice === 'required') {
+    if (names.length === 1) return names[0];
+    throw new XdsError('invalid_argument', `tool_choice 'required' is supported with exactly one tool (got ${names.length}); name the function to call instead`, { param: 'tool_choice' });
+  }
+  if (!names.includes(choice.function.name)) {
+    throw new XdsError('invalid_argument', `tool_choice names '${choice.function.name}', which is not among the request's tools`, { param: 'tool_choice' });
+  }
+  return choice.function.name;
+}
+
 /** The tool-call parser for this request: the model's, when the request offers tools. */
 export function toolParserFor(model: ServedModel, b: ChatRequest): string | undefined {
   if (b.tools === null || b.tools === undefined || b.tools.length === 0 || b.tool_choice === 'none') return undefined;
@@ -122,6 +140,8 @@ export interface ChoicePlanInput {
   readonly stop: readonly string[];
   /** Parse tool calls with this parser (the request has tools), or none. */
   readonly toolParser?: string;
+  /** The request forces a call to this function (forcedToolOf): the output is its arguments. */
+  readonly forcedTool?: string;
   /** The rendered prompt text (chat): tells the reasoning parser whether the output starts inside `<think>`. */
   readonly promptText?: string;
   readonly extraStopTokenIds: readonly number[];
@@ -140,6 +160,7 @@ function outputOptions(model: ServedModel, p: ChoicePlanInput): OutputProcessorO
   if (p.includeStopStr === true) o.includeStopStringInOutput = true;
   if (p.sampling.minTokens > 0) o.minTokens = p.sampling.minTokens;
   if (p.toolParser !== undefined) o.toolParser = p.toolParser;
+  if (p.forcedTool !== undefined) o.forcedToolCall = p.forcedTool;
   if (model.reasoningParser !== null) {
     o.reasoning = model.reasoningParser;
     if (p.promptText !== undefined) o.startsInReasoning = promptOpensReasoning(p.promptText);

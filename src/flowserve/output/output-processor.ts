@@ -10,6 +10,7 @@ import { IncrementalDetokenizer } from './detokenizer.js';
 import { StopStringMatcher } from './stop-strings.js';
 import { REASONING_PARSERS, ReasoningParser, type ReasoningParserOptions } from './reasoning-parser.js';
 import { createToolParser } from './tool-parsers/registry.js';
+import { createForcedToolParser } from './tool-parsers/forced.js';
 import type { ToolParser } from './tool-parsers/types.js';
 import { logprobEntry, type LogprobInfo, type SpellingDecoder, type TokenLogprobEntry } from './logprobs.js';
 import { XdsError } from '../../core/errors.js';
@@ -38,6 +39,8 @@ export interface OutputProcessorOptions {
   readonly startsInReasoning?: boolean;
   /** A registry name ('deepseek_v3', 'hermes', ...); absent: no tool-call parsing. */
   readonly toolParser?: string;
+  /** The request forced a call to this function: the whole output is its arguments (tool-parsers/forced.ts); wins over toolParser. */
+  readonly forcedToolCall?: string;
   readonly newToolCallId?: ToolCallIdFn;
 }
 
@@ -69,7 +72,9 @@ export class OutputProcessor {
     this.detok = new IncrementalDetokenizer(opts.tokenizer, opts.promptIds ?? [], { skipSpecialTokens: opts.skipSpecialTokens ?? true });
     this.stops = new StopStringMatcher(opts.stop ?? [], { includeInOutput: opts.includeStopStringInOutput ?? false });
     this.reasoning = makeReasoningParser(opts);
-    this.tools = opts.toolParser === undefined ? null : createToolParser(opts.toolParser, { newToolCallId: opts.newToolCallId });
+    const ids = { newToolCallId: opts.newToolCallId };
+    this.tools = opts.forcedToolCall !== undefined ? createForcedToolParser(opts.forcedToolCall, ids)
+      : opts.toolParser === undefined ? null : createToolParser(opts.toolParser, ids);
     this.stopTokenIds = new Set(opts.stopTokenIds ?? []);
     this.tokenizer = opts.tokenizer;
     this.minTokens = opts.minTokens ?? 0;

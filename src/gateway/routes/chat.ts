@@ -8,7 +8,7 @@ import { XdsError } from '../../core/errors.js';
 import type { TokenLogprobEntry, TokenLogprobText } from '../../flowserve/output/logprobs.js';
 import { chatRequestSchema, type ChatRequest } from '../schemas.js';
 import type { GatewayContext } from '../context.js';
-import { checkModel, chatPrompt, choiceSpecs, toolParserFor, maxTokensOf, newRequestId, samplingOf, stopStrings } from '../request-plan.js';
+import { checkModel, chatPrompt, choiceSpecs, forcedToolOf, toolParserFor, maxTokensOf, newRequestId, samplingOf, stopStrings } from '../request-plan.js';
 import { runExchange, type CollectedChoice, type DeltaEvent, type DoneEvent, type OpenAiUsage, type ResponseFormat } from '../exchange.js';
 import { chunkSerializer, contentDeltaChoiceJson } from '../chunk-json.js';
 
@@ -68,16 +68,18 @@ export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): vo
     const b = chatRequestSchema.parse(request.body);
     checkModel(ctx.model, b.model);
     checkChat(b);
+    const forcedTool = forcedToolOf(b);
     const prompt = chatPrompt(ctx.model, b);
     const promptIds = prompt.ids;
     const maxTokens = maxTokensOf(ctx.model, promptIds.length, b.max_completion_tokens ?? b.max_tokens, b.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens', 'messages');
     const wantLogprobs = b.logprobs === true;
-    const sampling = samplingOf(ctx.model, b, wantLogprobs ? b.top_logprobs ?? 0 : null, b.response_format?.type === 'json_object' ? 'json_object' : 'text');
+    const json = b.response_format?.type === 'json_object' || forcedTool !== undefined;
+    const sampling = samplingOf(ctx.model, b, wantLogprobs ? b.top_logprobs ?? 0 : null, json ? 'json_object' : 'text');
     const id = newRequestId('chatcmpl');
     const controller = new AbortController();
     const n = b.n ?? 1;
     const specs = choiceSpecs(ctx.model, {
-      requestId: id, promptIds, promptText: prompt.text, toolParser: toolParserFor(ctx.model, b), firstIndex: 0, n, maxTokens, sampling, stop: stopStrings(b.stop),
+      requestId: id, promptIds, promptText: prompt.text, toolParser: toolParserFor(ctx.model, b), ...(forcedTool === undefined ? {} : { forcedTool }), firstIndex: 0, n, maxTokens, sampling, stop: stopStrings(b.stop),
       extraStopTokenIds: b.stop_token_ids ?? [], ignoreEos: b.ignore_eos === true,
       includeStopStr: b.include_stop_str_in_output === true, wantLogprobs, signal: controller.signal,
     });

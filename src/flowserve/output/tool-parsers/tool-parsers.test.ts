@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createToolParser, parseToolCalls, registerToolParser, toolParserNames } from './registry.js';
+import { createForcedToolParser } from './forced.js';
 import { isXdsError } from '../../../core/errors.js';
 import type { ToolCallDelta } from '../types.js';
 
@@ -113,4 +114,17 @@ test('registry: names, unknown name is invalid_argument naming tool_call_parser,
     flush: () => ({ content: '', toolCalls: [] }),
   }));
   assert.deepEqual(parseToolCalls('upper_test', 'abc'), { content: 'ABC', toolCalls: [] });
+});
+
+test('a forced call: the whole streamed output is the named function\'s arguments, one call at the end', () => {
+  const p = createForcedToolParser('get_weather', { newToolCallId: () => 'call_0' });
+  const steps = [' {"city": ', '"Bern"', '} \n'].map((t) => p.push(t));
+  assert.ok(steps.every((s) => s.content === '' && s.toolCalls.length === 0), 'nothing before the end');
+  assert.equal(p.numToolCalls, 0);
+  assert.deepEqual(p.flush(), { content: '', toolCalls: [{ index: 0, id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Bern"}' } }] });
+  assert.equal(p.numToolCalls, 1);
+  assert.deepEqual(p.flush(), { content: '', toolCalls: [] });
+  const empty = createForcedToolParser('f');
+  empty.push('  ');
+  assert.deepEqual(empty.flush(), { content: '', toolCalls: [] }, 'no output, no call');
 });
