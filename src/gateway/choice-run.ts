@@ -48,6 +48,8 @@ export interface ChoiceSpec {
   readonly wantLogprobs: boolean;
   /** Prompt logprobs with this many alternatives (completions `echo` with `logprobs`), or none. */
   readonly promptLogprobs?: number | null;
+  /** Scheduling priority (lower first under the 'priority' policy). */
+  readonly priority?: number;
   readonly output: ChoiceOutput;
   /** Spells logprob tokens (the model's TextTokenizer). */
   readonly tokenizer: SpellingDecoder;
@@ -122,7 +124,7 @@ export function startChoice(engine: DpEngine, spec: ChoiceSpec, onEvent: (ev: Ch
     }
   };
   engine.addRequest(
-    { id: spec.requestId, promptTokenIds: spec.promptIds, maxTokens: spec.maxTokens, sampling: spec.sampling, stopTokenIds: spec.stopTokenIds, shouldStop, promptLogprobs: spec.promptLogprobs ?? null },
+    { id: spec.requestId, promptTokenIds: spec.promptIds, maxTokens: spec.maxTokens, sampling: spec.sampling, stopTokenIds: spec.stopTokenIds, shouldStop, promptLogprobs: spec.promptLogprobs ?? null, priority: spec.priority ?? 0 },
     sink,
     { signal: spec.signal },
   );

@@ -57,6 +57,15 @@ export function samplingOf(model: ServedModel, b: Common, logprobs: number | nul
   return makeSamplingParams(p as Partial<SamplingParams>);
 }
 
+/** A request's `priority`: only the 'priority' scheduling policy reads it, so elsewhere only 0 is accepted (vLLM). */
+export function priorityOf(model: ServedModel, priority: number | null | undefined): number {
+  const p = priority ?? 0;
+  if (p !== 0 && model.schedulingPolicy !== 'priority') {
+    throw new XdsError('invalid_argument', `priority is read only under --scheduling-policy priority (this server: ${model.schedulingPolicy})`, { param: 'priority' });
+  }
+  return p;
+}
+
 /** max_tokens, checked so that prompt + output fits the context (OpenAI/vLLM: 400 otherwise). */
 export function maxTokensOf(model: ServedModel, numPromptTokens: number, requested: number | null | undefined, param: string, promptParam: string): number {
   const room = model.contextLen - numPromptTokens;
@@ -152,6 +161,8 @@ export interface ChoicePlanInput {
   readonly wantLogprobs: boolean;
   /** Prompt logprobs with this many alternatives, or none. */
   readonly promptLogprobs?: number | null;
+  /** vLLM `priority` (checked by priorityOf). */
+  readonly priority?: number;
   readonly signal: AbortSignal;
 }
 
@@ -178,7 +189,7 @@ export function choiceSpecs(model: ServedModel, p: ChoicePlanInput): ChoiceSpec[
     const seed = p.sampling.seed === null ? null : p.sampling.seed + i;
     return {
       requestId: `${p.requestId}-${index}`, index, promptIds: p.promptIds, maxTokens: p.maxTokens,
-      sampling: { ...p.sampling, seed }, stopTokenIds: [...(p.ignoreEos === true ? [] : model.stopTokenIds), ...p.extraStopTokenIds], wantLogprobs: p.wantLogprobs, promptLogprobs: p.promptLogprobs ?? null,
+      sampling: { ...p.sampling, seed }, stopTokenIds: [...(p.ignoreEos === true ? [] : model.stopTokenIds), ...p.extraStopTokenIds], wantLogprobs: p.wantLogprobs, promptLogprobs: p.promptLogprobs ?? null, priority: p.priority ?? 0,
       output: new ProcessorChoiceOutput(outputOptions(model, p)), tokenizer: model.tokenizer, signal: p.signal,
     };
   });

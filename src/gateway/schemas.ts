@@ -51,6 +51,8 @@ const common = {
   stop_token_ids: z.array(z.number().int().min(0)).nullish(),
   /** vLLM extension: do not stop at EOS (benchmarks need exact output lengths). */
   ignore_eos: z.boolean().nullish(),
+  /** vLLM extension: lower is served first under `--scheduling-policy priority` (0 otherwise). */
+  priority: z.number().int().nullish(),
   /** vLLM extension: no stop token or stop string ends the output before this many tokens. */
   min_tokens: z.number().int().min(0).nullish(),
   /** vLLM extension: keep the matched stop string at the end of the text. */

@@ -39,6 +39,8 @@ export interface ServedModelOptions {
   readonly maxNumSeqs?: number;
   readonly maxNumBatchedTokens?: number;
   readonly maxWaiting?: number;
+  /** Scheduling policy by name (flowserve/scheduler/policies.ts: 'fcfs', 'priority'); default 'fcfs'. */
+  readonly schedulingPolicy?: string;
   /** Context length cap; default the model's max_position_embeddings (and the KV capacity). */
   readonly maxModelLen?: number;
   /** Admission window quiet time (µs) of the serving loop (flowserve/engine-loop.ts); 0 = off; default 1000. */
@@ -65,6 +67,8 @@ export interface ServedModel {
   readonly contextLen: number;
   /** EOS ids (config, generation config, tokenizer): generation ends after any of them. */
   readonly stopTokenIds: readonly number[];
+  /** The scheduler's policy: requests may set `priority` only under 'priority' (as vLLM). */
+  readonly schedulingPolicy: string;
   /** Tool-call parser used when a request offers tools; null: tool calls are not parsed. */
   readonly toolParser: string | null;
   readonly reasoningParser: string | null;
@@ -108,6 +112,7 @@ export function loadServedModel(o: ServedModelOptions): ServedModel {
       maxNumBatchedTokens: positive(o.maxNumBatchedTokens, 512, 'maxNumBatchedTokens'),
       maxWaiting: positive(o.maxWaiting, 256, 'maxWaiting'),
       maxModelLen: contextLen,
+      policy: o.schedulingPolicy ?? 'fcfs',
     },
     ...(o.admitQuietUs === undefined ? {} : { admit: { quietUs: nonNegative(o.admitQuietUs, 'admitQuietUs') } }),
   });
@@ -117,7 +122,7 @@ export function loadServedModel(o: ServedModelOptions): ServedModel {
   log(`model ${ckpt.dir}: ${spec.architecture}, context ${contextLen} tokens, ${numBlocks} KV blocks × ${blockSizeTokens}`);
   return Object.freeze({
     name: o.name ?? basename(ckpt.dir), dir: ckpt.dir, spec, tokenizer, chatTemplate: ckpt.chatTemplate(), generation,
-    engine, contextLen, stopTokenIds: Object.freeze([...stop]),
+    engine, contextLen, stopTokenIds: Object.freeze([...stop]), schedulingPolicy: o.schedulingPolicy ?? 'fcfs',
     toolParser: o.toolParser === undefined ? detectToolParser(tokenizer) : o.toolParser, reasoningParser: o.reasoningParser ?? null, createdSec: Math.floor(Date.now() / 1000),
   });
 }

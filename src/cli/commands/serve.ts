@@ -17,6 +17,7 @@ import { createGateway } from '../../gateway/server.js';
 import type { GenProgress } from '../../model/generator/write-checkpoint.js';
 import { toolParserNames } from '../../flowserve/output/tool-parsers/registry.js';
 import { REASONING_PARSERS } from '../../flowserve/output/reasoning-parser.js';
+import { policyNames } from '../../flowserve/scheduler/policies.js';
 
 const USAGE = `usage: xdeepserve serve [--model DIR] [--port 8000] [--host 127.0.0.1] [flags]
 
@@ -38,6 +39,7 @@ const USAGE = `usage: xdeepserve serve [--model DIR] [--port 8000] [--host 127.0
                               0 = off: lower TTFT for the first of a burst, less throughput) (default 1000)
   --tool-call-parser P        deepseek_v3 | deepseek_v31 | hermes | none (default: from the tokenizer's special tokens)
   --reasoning-parser P        qwen3 | deepseek_r1: <think> text goes to reasoning_content (default: none)
+  --scheduling-policy P       fcfs | priority: requests' \`priority\` field, lower first (default fcfs)
   --api-key KEY               clients must send Authorization: Bearer KEY on /v1/* (default $XDS_API_KEY, else open)
   --log-level L               pino level: trace | debug | info | warn | error | silent (default $XDS_LOG_LEVEL or info)`;
 
@@ -45,7 +47,7 @@ const OPTIONS = {
   model: { type: 'string' }, 'served-model-name': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
   quantization: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, 'kv-blocks': { type: 'string' }, 'max-num-seqs': { type: 'string' },
   'max-num-batched-tokens': { type: 'string' }, 'max-waiting': { type: 'string' }, 'max-model-len': { type: 'string' }, 'admit-window-us': { type: 'string' }, 'log-level': { type: 'string' },
-  'tool-call-parser': { type: 'string' }, 'reasoning-parser': { type: 'string' }, 'api-key': { type: 'string' },
+  'tool-call-parser': { type: 'string' }, 'reasoning-parser': { type: 'string' }, 'api-key': { type: 'string' }, 'scheduling-policy': { type: 'string' },
 } as const;
 
 function intFlag(v: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -76,6 +78,12 @@ function parserFlags(v: { 'tool-call-parser'?: string; 'reasoning-parser'?: stri
     out.reasoningParser = reasoning;
   }
   return out;
+}
+
+function policyFlag(v: string | undefined): { schedulingPolicy?: string } {
+  if (v === undefined) return {};
+  if (!policyNames().includes(v)) throw new XdsError('invalid_argument', `--scheduling-policy must be one of ${policyNames().join(', ')}, got '${v}'`, { param: 'scheduling-policy' });
+  return { schedulingPolicy: v };
 }
 
 /** Progress on stderr: rewritten in place on a terminal, every few tensors otherwise. */
@@ -127,7 +135,7 @@ export const command: Command = {
       dir, quantization, backend, ...(v.threads === undefined ? {} : { numThreads: intFlag(v.threads, 'threads', 1) }), ...(servedName === undefined ? {} : { name: servedName }),
       numKvBlocks: intFlag(v['kv-blocks'], 'kv-blocks', 1), maxNumSeqs: intFlag(v['max-num-seqs'], 'max-num-seqs', 1),
       maxNumBatchedTokens: intFlag(v['max-num-batched-tokens'], 'max-num-batched-tokens', 1), maxWaiting: intFlag(v['max-waiting'], 'max-waiting', 1),
-      maxModelLen: intFlag(v['max-model-len'], 'max-model-len', 2), ...parserFlags(v),
+      maxModelLen: intFlag(v['max-model-len'], 'max-model-len', 2), ...parserFlags(v), ...policyFlag(v['scheduling-policy']),
       ...(v['admit-window-us'] === undefined ? {} : { admitQuietUs: intFlag(v['admit-window-us'], 'admit-window-us', 0) }), onLog: (line) => process.stderr.write(`xdeepserve serve: ${line}\n`),
     });
     const apiKey = v['api-key'] ?? env.apiKey;

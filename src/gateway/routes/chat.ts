@@ -8,7 +8,7 @@ import { XdsError } from '../../core/errors.js';
 import type { TokenLogprobEntry, TokenLogprobText } from '../../flowserve/output/logprobs.js';
 import { chatRequestSchema, type ChatRequest } from '../schemas.js';
 import type { GatewayContext } from '../context.js';
-import { checkModel, chatPrompt, choiceSpecs, forcedToolOf, toolParserFor, maxTokensOf, newRequestId, samplingOf, stopStrings } from '../request-plan.js';
+import { checkModel, chatPrompt, choiceSpecs, forcedToolOf, priorityOf, toolParserFor, maxTokensOf, newRequestId, samplingOf, stopStrings } from '../request-plan.js';
 import { runExchange, type CollectedChoice, type DeltaEvent, type DoneEvent, type OpenAiUsage, type ResponseFormat } from '../exchange.js';
 import { chunkSerializer, contentDeltaChoiceJson } from '../chunk-json.js';
 
@@ -81,7 +81,7 @@ export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): vo
     const specs = choiceSpecs(ctx.model, {
       requestId: id, promptIds, promptText: prompt.text, toolParser: toolParserFor(ctx.model, b), ...(forcedTool === undefined ? {} : { forcedTool }), firstIndex: 0, n, maxTokens, sampling, stop: stopStrings(b.stop),
       extraStopTokenIds: b.stop_token_ids ?? [], ignoreEos: b.ignore_eos === true,
-      includeStopStr: b.include_stop_str_in_output === true, wantLogprobs, signal: controller.signal,
+      includeStopStr: b.include_stop_str_in_output === true, wantLogprobs, priority: priorityOf(ctx.model, b.priority), signal: controller.signal,
     });
     const format = chatFormat(ctx, id, Math.floor(Date.now() / 1000), wantLogprobs);
     await runExchange(ctx, reply, { specs, n, stream: b.stream === true, includeUsage: b.stream_options?.include_usage === true, format, controller });

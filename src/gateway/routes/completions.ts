@@ -11,7 +11,7 @@ import { XdsError } from '../../core/errors.js';
 import type { TokenLogprobEntry } from '../../flowserve/output/logprobs.js';
 import { completionRequestSchema, type CompletionRequest } from '../schemas.js';
 import type { GatewayContext } from '../context.js';
-import { checkModel, choiceSpecs, completionPrompts, maxTokensOf, newRequestId, samplingOf, stopStrings } from '../request-plan.js';
+import { checkModel, choiceSpecs, completionPrompts, maxTokensOf, newRequestId, priorityOf, samplingOf, stopStrings } from '../request-plan.js';
 import { runExchange, type CollectedChoice, type DeltaEvent, type DoneEvent, type ResponseFormat } from '../exchange.js';
 import type { ChoiceSpec } from '../choice-run.js';
 import { chunkSerializer, textChoiceJson } from '../chunk-json.js';
@@ -106,7 +106,7 @@ export function registerCompletionsRoute(app: FastifyInstance, ctx: GatewayConte
       requestId: id, promptIds, firstIndex: p * n, n, sampling, stop: stopStrings(b.stop), extraStopTokenIds: b.stop_token_ids ?? [], ignoreEos: b.ignore_eos === true,
       includeStopStr: b.include_stop_str_in_output === true,
       maxTokens: maxTokensOf(ctx.model, promptIds.length, b.max_tokens ?? Math.min(COMPLETIONS_DEFAULT_MAX_TOKENS, ctx.model.contextLen - promptIds.length), 'max_tokens', prompts.length > 1 ? `prompt[${p}]` : 'prompt'),
-      wantLogprobs, promptLogprobs: b.echo === true && wantLogprobs ? b.logprobs : null, signal: controller.signal,
+      wantLogprobs, promptLogprobs: b.echo === true && wantLogprobs ? b.logprobs : null, priority: priorityOf(ctx.model, b.priority), signal: controller.signal,
     }));
     const echo = b.echo === true ? { prompts: echoedPrompts(ctx, b, prompts), n } : null;
     const format = completionFormat(ctx, id, Math.floor(Date.now() / 1000), wantLogprobs, echo);
