@@ -13,7 +13,7 @@ export function requireApiKey(app: FastifyInstance, key: string): void {
   // NOTE: equal-length digests compared in constant time, so the check does not leak the key's length or prefix
   const want = digest(`Bearer ${key}`);
   app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
+    if (request.method === 'OPTIONS' || (!request.url.startsWith('/v1/') && request.url !== '/v1')) return; // a CORS preflight carries no key
     const got = request.headers.authorization;
     if (typeof got !== 'string' || !timingSafeEqual(digest(got), want)) {
       throw new XdsError('invalid_api_key', 'Incorrect API key provided: send it as Authorization: Bearer <key>');

@@ -23,6 +23,7 @@ import { registerModelsRoute } from './routes/models.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerTokenizeRoutes } from './routes/tokenize.js';
 import { requireApiKey } from './api-key.js';
+import { enableCors } from './cors.js';
 
 export interface GatewayOptions {
   readonly model: ServedModel;
@@ -32,6 +33,8 @@ export interface GatewayOptions {
   readonly bodyLimitBytes?: number;
   /** /v1/* requests must carry `Authorization: Bearer <apiKey>` (api-key.ts); absent: open. */
   readonly apiKey?: string;
+  /** Origins browsers may call from (cors.ts); default ['*'] as vLLM; [] turns CORS off. */
+  readonly allowedOrigins?: readonly string[];
 }
 
 export interface Gateway {
@@ -57,6 +60,8 @@ export function createGateway(o: GatewayOptions): Gateway {
   // A new connection is a request about to arrive: the engine's loop admits it before its next
   // step (Node accepts one connection per event-loop turn; engine-loop.ts "admission window").
   app.server.on('connection', () => o.model.engine.noteArrival());
+  const origins = o.allowedOrigins ?? ['*'];
+  if (origins.length > 0) enableCors(app, origins);
   if (o.apiKey !== undefined) requireApiKey(app, o.apiKey);
   app.addHook('onRequest', async (request) => {
     if (isDraining && request.method === 'POST') throw new XdsError('shutting_down', 'the server is shutting down');

@@ -10,7 +10,7 @@ import { generateCheckpoint, type GenTokenizer } from '../model/generator/write-
 import { loadServedModel, type ServedModelOptions } from '../serving/served-model.js';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { createGateway, type Gateway } from './server.js';
+import { createGateway, type Gateway, type GatewayOptions } from './server.js';
 
 export interface TestServer {
   readonly gateway: Gateway;
@@ -27,9 +27,9 @@ export async function tinyCheckpoint(tokenizer: GenTokenizer = 'byte', arch = 'd
   return { dir, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 
-export async function startTestServer(o: ServedModelOptions): Promise<TestServer> {
+export async function startTestServer(o: ServedModelOptions, gw: Omit<GatewayOptions, 'model'> = {}): Promise<TestServer> {
   const model = loadServedModel({ backend: 'reference', ...o });
-  const gateway = createGateway({ model, logger: 'silent' });
+  const gateway = createGateway({ logger: 'silent', ...gw, model });
   const { url } = await gateway.listen({ port: 0, host: '127.0.0.1' });
   return { gateway, url, modelName: model.name, close: () => gateway.shutdown() };
 }

@@ -40,6 +40,7 @@ const USAGE = `usage: xdeepserve serve [--model DIR] [--port 8000] [--host 127.0
   --tool-call-parser P        deepseek_v3 | deepseek_v31 | hermes | none (default: from the tokenizer's special tokens)
   --reasoning-parser P        qwen3 | deepseek_r1: <think> text goes to reasoning_content (default: none)
   --scheduling-policy P       fcfs | priority: requests' \`priority\` field, lower first (default fcfs)
+  --allowed-origins LIST      origins browsers may call from: comma-separated or a JSON list; '' = no CORS (default *)
   --api-key KEY               clients must send Authorization: Bearer KEY on /v1/* (default $XDS_API_KEY, else open)
   --log-level L               pino level: trace | debug | info | warn | error | silent (default $XDS_LOG_LEVEL or info)`;
 
@@ -47,7 +48,7 @@ const OPTIONS = {
   model: { type: 'string' }, 'served-model-name': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
   quantization: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, 'kv-blocks': { type: 'string' }, 'max-num-seqs': { type: 'string' },
   'max-num-batched-tokens': { type: 'string' }, 'max-waiting': { type: 'string' }, 'max-model-len': { type: 'string' }, 'admit-window-us': { type: 'string' }, 'log-level': { type: 'string' },
-  'tool-call-parser': { type: 'string' }, 'reasoning-parser': { type: 'string' }, 'api-key': { type: 'string' }, 'scheduling-policy': { type: 'string' },
+  'tool-call-parser': { type: 'string' }, 'reasoning-parser': { type: 'string' }, 'api-key': { type: 'string' }, 'scheduling-policy': { type: 'string' }, 'allowed-origins': { type: 'string' },
 } as const;
 
 function intFlag(v: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -78,6 +79,15 @@ function parserFlags(v: { 'tool-call-parser'?: string; 'reasoning-parser'?: stri
     out.reasoningParser = reasoning;
   }
   return out;
+}
+
+function originsFlag(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!v.trim().startsWith('[')) return v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  let list: unknown;
+  try { list = JSON.parse(v); } catch { list = null; }
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) throw new XdsError('invalid_argument', `--allowed-origins must be comma-separated origins or a JSON list of strings, got '${v}'`, { param: 'allowed-origins' });
+  return list;
 }
 
 function policyFlag(v: string | undefined): { schedulingPolicy?: string } {
@@ -140,7 +150,8 @@ export const command: Command = {
     });
     const apiKey = v['api-key'] ?? env.apiKey;
     if (apiKey === '') throw new XdsError('invalid_argument', '--api-key must not be empty', { param: 'api-key' });
-    const gw = createGateway({ model, logger: v['log-level'] ?? env.logLevel, ...(apiKey === undefined ? {} : { apiKey }) });
+    const origins = originsFlag(v['allowed-origins']);
+    const gw = createGateway({ model, logger: v['log-level'] ?? env.logLevel, ...(apiKey === undefined ? {} : { apiKey }), ...(origins === undefined ? {} : { allowedOrigins: origins }) });
     const { url } = await gw.listen({ port, host });
     process.stdout.write(`xdeepserve serve: listening on ${url} model=${model.name}\n`);
     await untilSignalled(() => gw.shutdown());
