@@ -6,6 +6,8 @@
 import { XdsError } from '../core/errors.js';
 import { RequestSampler, type LogitsConstraint } from '../sampling/sampler.js';
 import { JsonObjectConstraint, type TokenBytesIndex } from '../sampling/json-constraint.js';
+import { compileSchema, type SchemaNode } from '../sampling/json-schema.js';
+import { SchemaJsonState } from '../sampling/json-schema-state.js';
 import type { SampleFn } from './engine-types.js';
 import type { Request } from './request.js';
 
@@ -17,11 +19,17 @@ export interface SamplerFnOptions {
 export function requestSamplerFn(o: SamplerFnOptions = {}): SampleFn {
   const samplers = new WeakMap<Request, RequestSampler>();
   let index: TokenBytesIndex | undefined;
+  const schemas = new WeakMap<object, SchemaNode>(); // one compile per request body (its n choices share it)
   const constraintOf = (req: Request): LogitsConstraint | null => {
-    if (req.sampling.responseFormat !== 'json_object') return null;
+    const { responseFormat, jsonSchema } = req.sampling;
+    if (responseFormat !== 'json_object') return null;
     if (o.tokenBytes === undefined) throw new XdsError('invalid_argument', 'response_format json_object needs the tokenizer, which this engine was not given', { param: 'response_format' });
     index ??= o.tokenBytes();
-    return new JsonObjectConstraint(index, req.stopTokenIds);
+    if (jsonSchema === null) return new JsonObjectConstraint(index, req.stopTokenIds);
+    let node = schemas.get(jsonSchema);
+    if (node === undefined) schemas.set(jsonSchema, node = compileSchema(jsonSchema, 'response_format'));
+    const root = node;
+    return new JsonObjectConstraint(index, req.stopTokenIds, () => new SchemaJsonState(root));
   };
   return (logits, req) => {
     let s = samplers.get(req);

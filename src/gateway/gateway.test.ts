@@ -1,7 +1,7 @@
 /**
  * End to end through a real server on a real port with the official `openai` client (issue 4,
  * "Shown by tests"): chat, completions, streaming with usage, n=2, stop strings, logprobs,
- * logit_bias, echo with prompt logprobs, min_tokens, json_object, forced tool calls, concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
+ * logit_bias, echo with prompt logprobs, min_tokens, json_object and json_schema, forced tool calls, concurrent = sequential greedy tokens, and the metrics endpoint. Tiny generated model, byte
  * tokenizer, a few tokens per request.
  */
 import { before, describe, it } from 'node:test';
@@ -224,6 +224,23 @@ describe('gateway with the openai client', () => {
     assert.equal(fn(free.choices[0]!.message.tool_calls?.[0])?.name ?? 'get_weather', 'get_weather');
     const args = fn(free.choices[0]!.message.tool_calls?.[0])?.arguments ?? '';
     assert.match(args, /^\{/, `arguments ${JSON.stringify(args)} (finish ${free.choices[0]!.finish_reason})`);
+  });
+
+  it('response_format json_schema, and a forced tool with a parameters schema: the output matches the schema', async () => {
+    const messages = [{ role: 'user' as const, content: 'How many?' }];
+    const schema = { type: 'object', properties: { answer: { type: 'integer' }, note: { type: 'string' } }, required: ['answer'], additionalProperties: false };
+    for (const seed of [1, 2]) {
+      const r = await client.chat.completions.create({
+        model: server.modelName, messages, temperature: 1, seed, max_tokens: 40, logit_bias: steerToEmptyObject(),
+        response_format: { type: 'json_schema', json_schema: { name: 'count', schema } },
+      });
+      const v = JSON.parse(r.choices[0]!.message.content!) as Record<string, unknown>;
+      assert.ok(Number.isInteger(v.answer) && Object.keys(v).every((k) => k === 'answer' || k === 'note'), JSON.stringify(v));
+    }
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'go', parameters: { type: 'object', properties: { city: { enum: ['Bern', 'Paris'] } }, required: ['city'], additionalProperties: false } } }];
+    const forced = await client.chat.completions.create({ model: server.modelName, messages, tools, tool_choice: 'required', temperature: 0, max_tokens: 40, logit_bias: steerToEmptyObject() });
+    const call = forced.choices[0]!.message.tool_calls![0]!;
+    assert.ok(call.type === 'function' && ['{"city":"Bern"}', '{"city":"Paris"}'].includes(JSON.stringify(JSON.parse(call.function.arguments))), JSON.stringify(call));
   });
 
   it('concurrent requests give the same greedy tokens as one at a time', async () => {

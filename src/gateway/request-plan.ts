@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { XdsError } from '../core/errors.js';
 import { makeSamplingParams, type SamplingParams } from '../sampling/params.js';
+import { compileSchema, OBJECT } from '../sampling/json-schema.js';
 import type { ChatMessage, ChatTool } from '../model/chat-template.js';
 import type { ServedModel } from '../serving/served-model.js';
 import type { ChatRequest, CompletionRequest } from './schemas.js';
@@ -44,7 +45,7 @@ function logitBiasOf(model: ServedModel, bias: Record<string, number> | null | u
 }
 
 /** Request fields over generation_config.json defaults; validated (errors name the field). */
-export function samplingOf(model: ServedModel, b: Common, logprobs: number | null, responseFormat: SamplingParams['responseFormat'] = 'text'): SamplingParams {
+export function samplingOf(model: ServedModel, b: Common, logprobs: number | null, structured: StructuredOutput = TEXT): SamplingParams {
   const g = model.generation;
   const def = g.doSample === false ? 0 : g.temperature;
   const pick = <T>(v: T | null | undefined, fallback: T | undefined): T | undefined => (v === null || v === undefined ? fallback : v);
@@ -52,7 +53,7 @@ export function samplingOf(model: ServedModel, b: Common, logprobs: number | nul
     temperature: pick(b.temperature, def), topP: pick(b.top_p, g.topP), topK: pick(b.top_k, g.topK), minP: pick(b.min_p, undefined),
     seed: pick(b.seed, undefined), presencePenalty: pick(b.presence_penalty, undefined), frequencyPenalty: pick(b.frequency_penalty, undefined),
     repetitionPenalty: pick(b.repetition_penalty, g.repetitionPenalty), logprobs, logitBias: logitBiasOf(model, b.logit_bias),
-    minTokens: pick(b.min_tokens, undefined), responseFormat,
+    minTokens: pick(b.min_tokens, undefined), ...structured,
   };
   return makeSamplingParams(p as Partial<SamplingParams>);
 }
@@ -115,6 +116,32 @@ export function forcedToolOf(b: ChatRequest): string | undefined {
     throw new XdsError('invalid_argument', `tool_choice names '${choice.function.name}', which is not among the request's tools`, { param: 'tool_choice' });
   }
   return choice.function.name;
+}
+
+export type StructuredOutput = Pick<SamplingParams, 'responseFormat' | 'jsonSchema'>;
+const TEXT: StructuredOutput = { responseFormat: 'text', jsonSchema: null };
+
+/**
+ * What constrains a chat's output: the forced tool's parameters schema, response_format
+ * json_schema (its schema) or json_object (any object), else nothing. Schemas are compiled here
+ * once, so one the constraint cannot enforce is a 400 naming its field, before any work starts.
+ */
+export function structuredOutputOf(b: ChatRequest, forcedTool: string | undefined): StructuredOutput {
+  const schemaOf = (schema: Readonly<Record<string, unknown>>, param: string): StructuredOutput => {
+    if ((compileSchema(schema, param).types & OBJECT) === 0) throw new XdsError('invalid_argument', 'the schema must allow an object at the top level', { param });
+    return { responseFormat: 'json_object', jsonSchema: schema };
+  };
+  if (forcedTool !== undefined) {
+    const i = (b.tools ?? []).findIndex((t) => t.function.name === forcedTool);
+    const params = b.tools![i]!.function.parameters;
+    return params === undefined ? { responseFormat: 'json_object', jsonSchema: null } : schemaOf(params, `tools[${i}].function.parameters`);
+  }
+  const rf = b.response_format;
+  if (rf?.type === 'json_object') return { responseFormat: 'json_object', jsonSchema: null };
+  if (rf?.type !== 'json_schema') return TEXT;
+  const schema = rf.json_schema?.schema;
+  if (schema === null || schema === undefined) throw new XdsError('invalid_argument', "response_format 'json_schema' needs json_schema.schema", { param: 'response_format.json_schema.schema' });
+  return schemaOf(schema, 'response_format.json_schema.schema');
 }
 
 /** The tool-call parser for this request: the model's, when the request offers tools. */

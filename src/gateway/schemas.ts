@@ -76,7 +76,10 @@ export const chatRequestSchema = z.object({
   top_logprobs: z.number().int().min(0).max(MAX_LOGPROBS).nullish(),
   tools: z.array(tool).nullish(),
   tool_choice: toolChoice.nullish(),
-  response_format: z.object({ type: z.enum(['text', 'json_object', 'json_schema']) }).nullish(),
+  response_format: z.object({
+    type: z.enum(['text', 'json_object', 'json_schema']),
+    json_schema: z.object({ name: z.string().min(1), description: z.string().nullish(), schema: z.record(z.unknown()).nullish(), strict: z.boolean().nullish() }).nullish(),
+  }).nullish(),
   chat_template_kwargs: z.record(z.unknown()).nullish(),
 });
 

@@ -51,16 +51,34 @@ export function tokenBytesIndex(bytes: readonly (Uint8Array | null)[]): TokenByt
   return { vocabSize, flat, start, plain, single, pairs };
 }
 
-export class JsonObjectConstraint {
-  private readonly state = new JsonState();
+/** A byte-level recognizer whose whole state can be copied (JsonState, SchemaJsonState). */
+export interface ByteRecognizer<S> {
+  /** The top-level value is complete (only whitespace may follow). */
+  readonly done: boolean;
+  /** In a free string: plain string bytes are accepted and keep it so. */
+  readonly inString: boolean;
+  copyFrom(o: S): void;
+  feed(b: number): boolean;
+  feedAll(bytes: Uint8Array, from?: number, to?: number): boolean;
+}
+
+export class JsonObjectConstraint<S extends ByteRecognizer<S> = JsonState> {
+  private readonly state: S;
   /** Scratch states: after a first byte, after two, after a whole token. */
-  private readonly first = new JsonState();
-  private readonly probe = new JsonState();
-  private readonly rest = new JsonState();
+  private readonly first: S;
+  private readonly probe: S;
+  private readonly rest: S;
   private readonly allowed: Uint8Array;
 
-  /** stopTokenIds: allowed once the object is closed (EOS and the request's stop ids). */
-  constructor(private readonly index: TokenBytesIndex, private readonly stopTokenIds: readonly number[]) {
+  /**
+   * stopTokenIds: allowed once the object is closed (EOS and the request's stop ids); make: a
+   * fresh recognizer (default plain JSON; SchemaJsonState for json_schema and forced tool calls).
+   */
+  constructor(private readonly index: TokenBytesIndex, private readonly stopTokenIds: readonly number[], make: () => S = () => new JsonState() as unknown as S) {
+    this.state = make();
+    this.first = make();
+    this.probe = make();
+    this.rest = make();
     this.allowed = new Uint8Array(index.vocabSize);
   }
 

@@ -27,6 +27,8 @@ export interface SamplingParams {
   readonly minTokens: number;
   /** OpenAI `response_format`: 'json_object' constrains the output to one JSON object (json-constraint.ts). */
   readonly responseFormat: 'text' | 'json_object';
+  /** With 'json_object': the JSON Schema the object must match (json-schema.ts), or null for any object. */
+  readonly jsonSchema: Readonly<Record<string, unknown>> | null;
   /** OpenAI `logit_bias`: [token id, bias in [-100, 100]] pairs added to the raw logits; [] ⇒ off. */
   readonly logitBias: readonly (readonly [number, number])[];
 }
@@ -43,6 +45,7 @@ export const DEFAULT_SAMPLING: SamplingParams = Object.freeze({
   logprobs: null,
   minTokens: 0,
   responseFormat: 'text',
+  jsonSchema: null,
   logitBias: [],
 });
 
@@ -72,6 +75,7 @@ export function makeSamplingParams(input: Partial<SamplingParams> = {}): Samplin
   check(lp === null || (Number.isInteger(lp) && lp >= 0 && lp <= MAX_LOGPROBS), 'logprobs', `an integer in [0, ${MAX_LOGPROBS}]`, lp);
   check(Number.isSafeInteger(p.minTokens) && p.minTokens >= 0, 'min_tokens', 'an integer ≥ 0', p.minTokens);
   check(p.responseFormat === 'text' || p.responseFormat === 'json_object', 'response_format', "'text' or 'json_object'", p.responseFormat);
+  check(p.jsonSchema === null || (p.responseFormat === 'json_object' && typeof p.jsonSchema === 'object'), 'response_format', 'a JSON Schema object, with json_object', typeof p.jsonSchema);
   for (const [id, bias] of p.logitBias) {
     check(Number.isSafeInteger(id) && id >= 0, 'logit_bias', 'keyed by token ids (integers ≥ 0)', id);
     check(fin(bias) && Math.abs(bias) <= MAX_LOGIT_BIAS, 'logit_bias', `valued in [-${MAX_LOGIT_BIAS}, ${MAX_LOGIT_BIAS}]`, `${bias} for token ${id}`);

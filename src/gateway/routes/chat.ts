@@ -8,7 +8,7 @@ import { XdsError } from '../../core/errors.js';
 import type { TokenLogprobEntry, TokenLogprobText } from '../../flowserve/output/logprobs.js';
 import { chatRequestSchema, type ChatRequest } from '../schemas.js';
 import type { GatewayContext } from '../context.js';
-import { checkModel, chatPrompt, choiceSpecs, forcedToolOf, priorityOf, toolParserFor, maxTokensOf, newRequestId, samplingOf, stopStrings } from '../request-plan.js';
+import { checkModel, chatPrompt, choiceSpecs, forcedToolOf, priorityOf, structuredOutputOf, toolParserFor, maxTokensOf, newRequestId, samplingOf, stopStrings } from '../request-plan.js';
 import { runExchange, type CollectedChoice, type DeltaEvent, type DoneEvent, type OpenAiUsage, type ResponseFormat } from '../exchange.js';
 import { chunkSerializer, contentDeltaChoiceJson } from '../chunk-json.js';
 
@@ -55,9 +55,6 @@ function messageOf(c: CollectedChoice): Record<string, unknown> {
 }
 
 function checkChat(b: ChatRequest): void {
-  if (b.response_format?.type === 'json_schema') {
-    throw new XdsError('invalid_argument', "response_format 'json_schema' is not supported (no constrained decoding); use 'json_object' or 'text'", { param: 'response_format' });
-  }
   if ((b.top_logprobs ?? 0) > 0 && b.logprobs !== true) {
     throw new XdsError('invalid_argument', 'top_logprobs requires logprobs: true', { param: 'top_logprobs' });
   }
@@ -69,12 +66,12 @@ export function registerChatRoute(app: FastifyInstance, ctx: GatewayContext): vo
     checkModel(ctx.model, b.model);
     checkChat(b);
     const forcedTool = forcedToolOf(b);
+    const structured = structuredOutputOf(b, forcedTool);
     const prompt = chatPrompt(ctx.model, b);
     const promptIds = prompt.ids;
     const maxTokens = maxTokensOf(ctx.model, promptIds.length, b.max_completion_tokens ?? b.max_tokens, b.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens', 'messages');
     const wantLogprobs = b.logprobs === true;
-    const json = b.response_format?.type === 'json_object' || forcedTool !== undefined;
-    const sampling = samplingOf(ctx.model, b, wantLogprobs ? b.top_logprobs ?? 0 : null, json ? 'json_object' : 'text');
+    const sampling = samplingOf(ctx.model, b, wantLogprobs ? b.top_logprobs ?? 0 : null, structured);
     const id = newRequestId('chatcmpl');
     const controller = new AbortController();
     const n = b.n ?? 1;

@@ -1,0 +1,136 @@
+/**
+ * JSON Schema → the structure a byte-level recognizer can enforce (json-schema-state.ts), for
+ * response_format `json_schema` and forced tool calls. Enforced: `type` (one or a list), `enum` /
+ * `const`, `properties` with `required` and `additionalProperties`, `items`, local `$ref`s
+ * (`#/$defs/…`, `#/definitions/…`, recursion included), and `anyOf` / `oneOf` whose branches start
+ * with different bytes (pydantic's `Optional[X]`: X or null). Not enforced (accepted, as OpenAI's
+ * non-strict mode): string formats and patterns, lengths, numeric bounds, item counts. A schema
+ * outside this (branches that could start alike, more than 32 properties) is an XdsError naming
+ * the field, so the request gets a 400 instead of unconstrained output.
+ */
+import { XdsError } from '../core/errors.js';
+
+export const STRING = 1, NUMBER = 2, INTEGER = 4, BOOLEAN = 8, NULL = 16, OBJECT = 32, ARRAY = 64;
+const ALL = STRING | NUMBER | INTEGER | BOOLEAN | NULL | OBJECT | ARRAY;
+const TYPE_BITS: Readonly<Record<string, number>> = { string: STRING, number: NUMBER, integer: INTEGER, boolean: BOOLEAN, null: NULL, object: OBJECT, array: ARRAY };
+/** A seen-keys bitmask per open object. */
+export const MAX_PROPERTIES = 32;
+
+export interface SchemaNode {
+  /** Allowed kinds of value (bits above); with `enumTexts`, the value is one of those texts instead. */
+  types: number;
+  /** JSON texts (UTF-8) the value must be one of; null when any value of `types` goes. */
+  enumTexts: Uint8Array[] | null;
+  /** Objects: declared property names (UTF-8, no escapes needed) and their schemas. */
+  names: Uint8Array[];
+  props: SchemaNode[];
+  /** Bitmask over `names` of the required ones. */
+  required: number;
+  /** Schema of undeclared properties; null: none allowed. */
+  additional: SchemaNode | null;
+  /** Arrays: the items' schema. */
+  items: SchemaNode | null;
+}
+
+const utf8 = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'utf8'));
+
+/** Any JSON value. */
+export function anyNode(): SchemaNode {
+  const n: SchemaNode = { types: ALL, enumTexts: null, names: [], props: [], required: 0, additional: null, items: null };
+  n.additional = n;
+  n.items = n;
+  return n;
+}
+
+type Json = Record<string, unknown>;
+
+export function compileSchema(schema: unknown, param: string): SchemaNode {
+  const root = asObject(schema, param);
+  const refs = new Map<string, SchemaNode>();
+  const any = anyNode();
+
+  const fail = (where: string, why: string): never => { throw new XdsError('invalid_argument', `${where}: ${why}`, { param }); };
+
+  function resolve(ref: string, where: string): SchemaNode {
+    const hit = refs.get(ref);
+    if (hit !== undefined) return hit;
+    const m = /^#\/(\$defs|definitions)\/([^/]+)$/.exec(ref);
+    const defs = m === null ? undefined : (root[m[1]!] as Json | undefined);
+    const target = m === null || defs === undefined ? undefined : defs[decodeURIComponent(m[2]!)];
+    if (target === undefined) fail(where, `$ref '${ref}' is not a local #/$defs or #/definitions entry`);
+    const node: SchemaNode = { types: 0, enumTexts: null, names: [], props: [], required: 0, additional: null, items: null };
+    refs.set(ref, node); // before compiling: recursive schemas point back here
+    Object.assign(node, compile(target, `${where} → ${ref}`));
+    return node;
+  }
+
+  function compile(s: unknown, where: string): SchemaNode {
+    if (s === true || (typeof s === 'object' && s !== null && Object.keys(s).length === 0)) return any;
+    const o = asObject(s, param);
+    if (typeof o.$ref === 'string') return resolve(o.$ref, where);
+    const branches = (o.anyOf ?? o.oneOf) as unknown;
+    if (Array.isArray(branches)) return union(branches.map((b, i) => compile(b, `${where}.anyOf[${i}]`)), where);
+    if ('const' in o || Array.isArray(o.enum)) {
+      const values = 'const' in o ? [o.const] : (o.enum as unknown[]);
+      if (values.length === 0) fail(where, 'an empty enum allows nothing');
+      return { ...anyNode(), types: 0, enumTexts: values.map((v) => utf8(JSON.stringify(v))), additional: null, items: null };
+    }
+    const types = typeBits(o, where);
+    const node: SchemaNode = { types, enumTexts: null, names: [], props: [], required: 0, additional: null, items: null };
+    if (types & OBJECT) objectPart(o, node, where);
+    if (types & ARRAY) node.items = o.items === undefined ? any : compile(o.items, `${where}.items`);
+    return node;
+  }
+
+  function typeBits(o: Json, where: string): number {
+    const t = o.type;
+    if (t === undefined) return o.properties !== undefined ? OBJECT : o.items !== undefined ? ARRAY : ALL;
+    const list = Array.isArray(t) ? t : [t];
+    let bits = 0;
+    for (const name of list) {
+      const b = typeof name === 'string' ? TYPE_BITS[name] : undefined;
+      if (b === undefined) fail(where, `unknown type ${JSON.stringify(name)}`);
+      bits |= b!;
+    }
+    return bits;
+  }
+
+  function objectPart(o: Json, node: SchemaNode, where: string): void {
+    const props = (o.properties ?? {}) as Json;
+    const names = Object.keys(props);
+    if (names.length > MAX_PROPERTIES) fail(where, `at most ${MAX_PROPERTIES} properties per object, got ${names.length}`);
+    if (names.some((n) => JSON.stringify(n) !== `"${n}"`)) fail(where, 'property names that need JSON escapes are not supported');
+    node.names = names.map(utf8);
+    node.props = names.map((n) => compile(props[n], `${where}.properties.${n}`));
+    const required = Array.isArray(o.required) ? (o.required as unknown[]) : [];
+    for (const r of required) {
+      const i = names.indexOf(String(r));
+      if (i < 0) fail(where, `required property '${String(r)}' is not among its properties`);
+      node.required |= 1 << i;
+    }
+    const extra = o.additionalProperties;
+    node.additional = extra === false ? null : extra === undefined || extra === true ? any : compile(extra, `${where}.additionalProperties`);
+  }
+
+  /** Branches merged by first byte: each kind of value may come from one branch only. */
+  function union(nodes: SchemaNode[], where: string): SchemaNode {
+    const out: SchemaNode = { types: 0, enumTexts: null, names: [], props: [], required: 0, additional: null, items: null };
+    for (const n of nodes) {
+      if (n.enumTexts !== null) fail(where, 'enum branches inside anyOf are not supported');
+      if (out.types & n.types) fail(where, 'anyOf branches that allow the same kind of value are not supported');
+      out.types |= n.types;
+      if (n.types & OBJECT) { out.names = n.names; out.props = n.props; out.required = n.required; out.additional = n.additional; }
+      if (n.types & ARRAY) out.items = n.items;
+    }
+    if ((out.types & NUMBER) && (out.types & INTEGER)) out.types &= ~INTEGER;
+    return out;
+  }
+
+  const node = compile(root, 'schema');
+  return node;
+}
+
+function asObject(s: unknown, param: string): Json {
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new XdsError('invalid_argument', 'a JSON Schema must be an object', { param });
+  return s as Json;
+}
