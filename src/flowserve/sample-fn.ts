@@ -7,7 +7,6 @@ import { XdsError } from '../core/errors.js';
 import { RequestSampler, type LogitsConstraint } from '../sampling/sampler.js';
 import { JsonObjectConstraint, type TokenBytesIndex } from '../sampling/json-constraint.js';
 import { compileSchema, type SchemaNode } from '../sampling/json-schema.js';
-import { SchemaJsonState } from '../sampling/json-schema-state.js';
 import type { SampleFn } from './engine-types.js';
 import type { Request } from './request.js';
 
@@ -28,8 +27,7 @@ export function requestSamplerFn(o: SamplerFnOptions = {}): SampleFn {
     if (jsonSchema === null) return new JsonObjectConstraint(index, req.stopTokenIds);
     let node = schemas.get(jsonSchema);
     if (node === undefined) schemas.set(jsonSchema, node = compileSchema(jsonSchema, 'response_format'));
-    const root = node;
-    return new JsonObjectConstraint(index, req.stopTokenIds, () => new SchemaJsonState(root));
+    return new JsonObjectConstraint(index, req.stopTokenIds, node);
   };
   return (logits, req) => {
     let s = samplers.get(req);

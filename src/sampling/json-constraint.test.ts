@@ -12,7 +12,8 @@ import { loadTokenizer } from '../model/tokenizer.js';
 import { realTokenizerDir } from '../model/real-tokenizers.js';
 import { tokenBytesTable } from '../model/token-bytes.js';
 import { JsonObjectConstraint, tokenBytesIndex } from './json-constraint.js';
-import { JsonState } from './json-state.js';
+import { JsonSchemaState } from './json-schema-state.js';
+import { anyObjectNode } from './json-schema.js';
 import { RequestSampler } from './sampler.js';
 
 const tok = loadTokenizer(realTokenizerDir('deepseek-v3'));
@@ -31,10 +32,10 @@ function randomLogits(rng: Rng): Float32Array {
 
 /** The rule itself, token by token: the text so far (read once by a fresh recognizer) then the token's bytes. */
 function naiveAllowedIds(text: Uint8Array): Set<number> {
-  const base = new JsonState();
+  const base = new JsonSchemaState(anyObjectNode());
   assert.ok(base.feedAll(text), 'the text so far is accepted');
   const out = new Set<number>(base.done ? [EOS] : []);
-  const probe = new JsonState();
+  const probe = new JsonSchemaState(anyObjectNode());
   for (let id = 0; id < table.length; id++) {
     const b = table[id]!;
     probe.copyFrom(base);

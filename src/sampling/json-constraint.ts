@@ -1,15 +1,17 @@
 /**
- * response_format `json_object` as a logits constraint (OpenAI: the message is one JSON object;
- * vLLM gets it from a grammar backend): before each draw, every token after whose bytes the output
- * could no longer be the beginning of a JSON object is set to −∞; once the object is closed only
- * whitespace and the request's stop tokens (EOS) remain, so the output ends there. Special tokens
- * are never allowed otherwise.
- * A candidate is checked by running a copy of the recognizer (json-state.ts) over its bytes, but
- * only for tokens whose first two bytes the current state accepts (tokens are grouped by them:
- * outside strings most groups fail there), and inside a string a token of plain string bytes is
- * allowed without running it. With the 129k-token DeepSeek-V3 vocabulary a mask costs ~0.7–4 ms.
+ * response_format `json_object` / `json_schema` as a logits constraint (OpenAI: the message is one
+ * JSON object, matching the schema if one is given; vLLM gets it from a grammar backend): before
+ * each draw, every token after whose bytes the output could no longer be the beginning of such an
+ * object is set to −∞; once the object is closed only whitespace and the request's stop tokens
+ * (EOS) remain, so the output ends there. Special tokens are never allowed otherwise.
+ * A candidate is checked by running a copy of the recognizer (json-schema-state.ts) over its
+ * bytes, but only for tokens whose first two bytes the current state accepts (tokens are grouped
+ * by them: outside strings most groups fail there), and inside a free string a token of plain
+ * string bytes is allowed without running it. With the 129k-token DeepSeek-V3 vocabulary a mask
+ * costs ~0.5–4.5 ms.
  */
-import { JsonState } from './json-state.js';
+import { JsonSchemaState } from './json-schema-state.js';
+import { anyObjectNode, type SchemaNode } from './json-schema.js';
 
 /** The tokenizer's vocabulary as bytes, grouped by their first two bytes (built once per model). */
 export interface TokenBytesIndex {
@@ -51,34 +53,23 @@ export function tokenBytesIndex(bytes: readonly (Uint8Array | null)[]): TokenByt
   return { vocabSize, flat, start, plain, single, pairs };
 }
 
-/** A byte-level recognizer whose whole state can be copied (JsonState, SchemaJsonState). */
-export interface ByteRecognizer<S> {
-  /** The top-level value is complete (only whitespace may follow). */
-  readonly done: boolean;
-  /** In a free string: plain string bytes are accepted and keep it so. */
-  readonly inString: boolean;
-  copyFrom(o: S): void;
-  feed(b: number): boolean;
-  feedAll(bytes: Uint8Array, from?: number, to?: number): boolean;
-}
-
-export class JsonObjectConstraint<S extends ByteRecognizer<S> = JsonState> {
-  private readonly state: S;
+export class JsonObjectConstraint {
+  private readonly state: JsonSchemaState;
   /** Scratch states: after a first byte, after two, after a whole token. */
-  private readonly first: S;
-  private readonly probe: S;
-  private readonly rest: S;
+  private readonly first: JsonSchemaState;
+  private readonly probe: JsonSchemaState;
+  private readonly rest: JsonSchemaState;
   private readonly allowed: Uint8Array;
 
   /**
-   * stopTokenIds: allowed once the object is closed (EOS and the request's stop ids); make: a
-   * fresh recognizer (default plain JSON; SchemaJsonState for json_schema and forced tool calls).
+   * stopTokenIds: allowed once the object is closed (EOS and the request's stop ids); schema: what
+   * the object must match (default: any object, response_format json_object).
    */
-  constructor(private readonly index: TokenBytesIndex, private readonly stopTokenIds: readonly number[], make: () => S = () => new JsonState() as unknown as S) {
-    this.state = make();
-    this.first = make();
-    this.probe = make();
-    this.rest = make();
+  constructor(private readonly index: TokenBytesIndex, private readonly stopTokenIds: readonly number[], schema: SchemaNode = anyObjectNode()) {
+    this.state = new JsonSchemaState(schema);
+    this.first = new JsonSchemaState(schema);
+    this.probe = new JsonSchemaState(schema);
+    this.rest = new JsonSchemaState(schema);
     this.allowed = new Uint8Array(index.vocabSize);
   }
 

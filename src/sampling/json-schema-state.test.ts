@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Rng } from '../core/rng.js';
 import { XdsError } from '../core/errors.js';
 import { compileSchema } from './json-schema.js';
-import { SchemaJsonState } from './json-schema-state.js';
+import { JsonSchemaState } from './json-schema-state.js';
 import { JsonObjectConstraint, tokenBytesIndex } from './json-constraint.js';
 import { RequestSampler } from './sampler.js';
 import { loadTokenizer } from '../model/tokenizer.js';
@@ -57,7 +57,7 @@ function validate(v: unknown, s: Json, root: Json): boolean {
 }
 
 function run(text: string): boolean {
-  const s = new SchemaJsonState(compileSchema(SCHEMA, 'schema'));
+  const s = new JsonSchemaState(compileSchema(SCHEMA, 'schema'));
   return s.feedAll(Uint8Array.from(Buffer.from(text, 'utf8'))) && s.done;
 }
 
@@ -89,7 +89,7 @@ test('generated documents: every prefix accepted and the whole complete', () => 
   for (let i = 0; i < 300; i++) {
     const doc = generate(rng);
     assert.ok(parsesValid(doc), doc);
-    const s = new SchemaJsonState(node);
+    const s = new JsonSchemaState(node);
     Buffer.from(doc, 'utf8').forEach((b, k) => assert.ok(s.feed(b), `refused byte ${k} of ${doc}`));
     assert.ok(s.done, doc);
   }
@@ -128,7 +128,7 @@ test('schemas outside the supported subset are refused, naming the field', () =>
 
 /** Whether every byte of `text` is accepted (a prefix the output may still grow from). */
 function prefixAccepted(text: string): boolean {
-  return new SchemaJsonState(compileSchema(SCHEMA, 'schema')).feedAll(Uint8Array.from(Buffer.from(text, 'utf8')));
+  return new JsonSchemaState(compileSchema(SCHEMA, 'schema')).feedAll(Uint8Array.from(Buffer.from(text, 'utf8')));
 }
 
 test('refused at the first byte that cannot lead to a valid document (no dead ends for the mask)', () => {
@@ -153,7 +153,7 @@ test('sampling with random logits under the schema constraint ends in valid docu
   let ended = 0;
   for (let seed = 0; seed < 12; seed++) {
     const rng = new Rng(seed, 'schema-walk');
-    const c = new JsonObjectConstraint(index, [eos], () => new SchemaJsonState(node));
+    const c = new JsonObjectConstraint(index, [eos], node);
     const s = new RequestSampler({ temperature: 1, seed }, [], [eos], c);
     const bytes: number[] = [];
     let steps = 0;

@@ -42,6 +42,11 @@ export function anyNode(): SchemaNode {
   return n;
 }
 
+/** Any JSON object (response_format json_object): the top level is an object, anything inside. */
+export function anyObjectNode(): SchemaNode {
+  return { ...anyNode(), types: OBJECT, additional: anyNode(), items: null };
+}
+
 type Json = Record<string, unknown>;
 
 export function compileSchema(schema: unknown, param: string): SchemaNode {

@@ -1,15 +1,19 @@
 /**
- * The JSON recognizer against JSON.parse (the reference): every prefix of a valid document is
- * accepted; a whole string is accepted and complete exactly when JSON.parse reads it as an object;
- * a string JSON.parse refuses is either refused at some byte or left incomplete (a prefix).
+ * The recognizer with no schema (anyObjectNode: response_format json_object) against JSON.parse
+ * (the reference): every prefix of a valid document is accepted; a whole string is accepted and
+ * complete exactly when JSON.parse reads it as an object; a string JSON.parse refuses is either
+ * refused at some byte or left incomplete (a prefix).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../core/rng.js';
-import { JsonState } from './json-state.js';
+import { JsonSchemaState } from './json-schema-state.js';
+import { anyObjectNode } from './json-schema.js';
+
+const ANY_OBJECT = anyObjectNode();
 
 function run(text: string): { accepted: boolean; done: boolean } {
-  const s = new JsonState();
+  const s = new JsonSchemaState(ANY_OBJECT);
   const ok = s.feedAll(Uint8Array.from(Buffer.from(text, 'utf8')));
   return { accepted: ok, done: ok && s.done };
 }
@@ -51,7 +55,7 @@ test('valid objects: every prefix accepted, the whole complete; trailing whitesp
     const doc = ` ${randomValue(rng, 0, true)}\n`;
     assert.ok(parsesAsObject(doc), doc);
     const bytes = Buffer.from(doc, 'utf8');
-    const s = new JsonState();
+    const s = new JsonSchemaState(ANY_OBJECT);
     bytes.forEach((b, k) => assert.ok(s.feed(b), `refused byte ${k} of ${JSON.stringify(doc)}`));
     assert.ok(s.done, doc);
     assert.equal(run(`${doc}x`).accepted, false);
