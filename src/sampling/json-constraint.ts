@@ -5,10 +5,10 @@
  * object is set to −∞; once the object is closed only whitespace and the request's stop tokens
  * (EOS) remain, so the output ends there. Special tokens are never allowed otherwise.
  * A candidate is checked by running a copy of the recognizer (json-schema-state.ts) over its
- * bytes, but only for tokens whose first two bytes the current state accepts (tokens are grouped
- * by them: outside strings most groups fail there), and inside a free string a token of plain
- * string bytes is allowed without running it. With the 129k-token DeepSeek-V3 vocabulary a mask
- * costs ~0.5–4.5 ms.
+ * bytes, but outside a free string only for tokens whose first two bytes the current state
+ * accepts (tokens are grouped by them; most groups fail there), and inside one only for the tokens
+ * that are not plain string text (every plain one is allowed). `node dist/sampling/bench-json.js`
+ * measures it against the plain sampler step.
  */
 import { JsonSchemaState } from './json-schema-state.js';
 import { anyObjectNode, type SchemaNode } from './json-schema.js';
@@ -22,6 +22,8 @@ export interface TokenBytesIndex {
   readonly start: Int32Array;
   /** [vocab] 1 when every byte is plain string text (≥ 0x20, not '"' or '\'). */
   readonly plain: Uint8Array;
+  /** The tokens with bytes that are not all plain (what a string state must run). */
+  readonly nonPlain: Int32Array;
   /** [256] the one-byte token of that byte, or −1. */
   readonly single: Int32Array;
   /** [256] for tokens of ≥ 2 bytes starting with that byte: the second bytes that occur, and each one's ids. */
@@ -50,7 +52,8 @@ export function tokenBytesIndex(bytes: readonly (Uint8Array | null)[]): TokenByt
     const second = Uint8Array.from([...Array(256).keys()].filter((b1) => groups.has(b0 * 256 + b1)));
     return { second, ids: [...second].map((b1) => Int32Array.from(groups.get(b0 * 256 + b1)!)) };
   });
-  return { vocabSize, flat, start, plain, single, pairs };
+  const nonPlain = Int32Array.from(bytes.flatMap((b, id) => (b !== null && b.length > 0 && plain[id] === 0 ? [id] : [])));
+  return { vocabSize, flat, start, plain, nonPlain, single, pairs };
 }
 
 export class JsonObjectConstraint {
@@ -81,6 +84,27 @@ export class JsonObjectConstraint {
   /** Sets the logit of every token the JSON cannot take next to −∞ (row: [vocab] f32, the caller's copy). */
   mask(row: Float32Array): void {
     const allowed = this.allowed;
+    if (this.state.inString) this.maskInString();
+    else this.maskByPairs();
+    if (this.state.done) for (const id of this.stopTokenIds) if (id < allowed.length) allowed[id] = 1;
+    const n = Math.min(row.length, allowed.length);
+    for (let id = 0; id < n; id++) if (allowed[id] === 0) row[id] = -Infinity;
+    for (let id = n; id < row.length; id++) row[id] = -Infinity;
+  }
+
+  /** In a free string every plain token goes (a copy of `plain`); only the others are run. */
+  private maskInString(): void {
+    const { flat, start, plain, nonPlain } = this.index;
+    this.allowed.set(plain);
+    for (let i = 0; i < nonPlain.length; i++) {
+      const id = nonPlain[i]!;
+      this.rest.copyFrom(this.state);
+      if (this.rest.feedAll(flat, start[id]!, start[id + 1]!)) this.allowed[id] = 1;
+    }
+  }
+
+  private maskByPairs(): void {
+    const allowed = this.allowed;
     allowed.fill(0);
     const { single, pairs } = this.index;
     for (let b0 = 0; b0 < 256; b0++) {
@@ -93,10 +117,6 @@ export class JsonObjectConstraint {
         if (this.probe.feed(second[j]!)) this.allowGroup(ids[j]!);
       }
     }
-    if (this.state.done) for (const id of this.stopTokenIds) if (id < allowed.length) allowed[id] = 1;
-    const n = Math.min(row.length, allowed.length);
-    for (let id = 0; id < n; id++) if (allowed[id] === 0) row[id] = -Infinity;
-    for (let id = n; id < row.length; id++) row[id] = -Infinity;
   }
 
   /** Tokens whose first two bytes the state (now `probe`) took: the rest of each is fed to a copy. */
