@@ -121,6 +121,7 @@ test('schemas outside the supported subset are refused, naming the field', () =>
     { type: 'object', required: ['missing'], properties: {} },
     { type: 'strange' },
     { type: 'object', properties: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`p${i}`, {}])) },
+    { type: 'object', properties: { a: { enum: ['x'.repeat(600)] } } },
   ]) {
     assert.throws(() => compileSchema(bad, 'response_format.json_schema.schema'), (e: XdsError) => e.code === 'invalid_argument' && e.param === 'response_format.json_schema.schema', JSON.stringify(bad));
   }

@@ -9,7 +9,7 @@
  * enum bytes read so far, so checking a candidate token is copying it and feeding the token.
  * Bytes ≥ 0x80 are accepted inside strings only (the tokenizer's bytes are UTF-8 of real text).
  */
-import { ARRAY, BOOLEAN, INTEGER, NULL, NUMBER, OBJECT, STRING, type SchemaNode } from './json-schema.js';
+import { ARRAY, BOOLEAN, INTEGER, MAX_ENUM_BYTES, NULL, NUMBER, OBJECT, STRING, type SchemaNode } from './json-schema.js';
 
 const enum Mode {
   Value, KeyOrEnd, Key, Colon, ValueOrEnd, AfterValue,
@@ -25,7 +25,8 @@ const enum Mode {
 
 /** Deeper nesting is refused (a bound for the stack, far beyond what answers use). */
 export const MAX_JSON_DEPTH = 64;
-const MAX_MATCH = 512;
+/** Key and enum bytes kept (compileSchema refuses longer enum texts; a longer key matches no name). */
+const MAX_MATCH = MAX_ENUM_BYTES;
 const LITERALS = ['true', 'false', 'null'].map((w) => Uint8Array.from(Buffer.from(w)));
 const isWs = (b: number): boolean => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 const isDigit = (b: number): boolean => b >= 0x30 && b <= 0x39;

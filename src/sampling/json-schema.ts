@@ -15,6 +15,8 @@ const ALL = STRING | NUMBER | INTEGER | BOOLEAN | NULL | OBJECT | ARRAY;
 const TYPE_BITS: Readonly<Record<string, number>> = { string: STRING, number: NUMBER, integer: INTEGER, boolean: BOOLEAN, null: NULL, object: OBJECT, array: ARRAY };
 /** A seen-keys bitmask per open object. */
 export const MAX_PROPERTIES = 32;
+/** What the recognizer keeps of an enum value while matching it (json-schema-state.ts). */
+export const MAX_ENUM_BYTES = 512;
 
 export interface SchemaNode {
   /** Allowed kinds of value (bits above); with `enumTexts`, the value is one of those texts instead. */
@@ -78,7 +80,9 @@ export function compileSchema(schema: unknown, param: string): SchemaNode {
     if ('const' in o || Array.isArray(o.enum)) {
       const values = 'const' in o ? [o.const] : (o.enum as unknown[]);
       if (values.length === 0) fail(where, 'an empty enum allows nothing');
-      return { ...anyNode(), types: 0, enumTexts: values.map((v) => utf8(JSON.stringify(v))), additional: null, items: null };
+      const enumTexts = values.map((v) => utf8(JSON.stringify(v)));
+      if (enumTexts.some((t) => t.length > MAX_ENUM_BYTES)) fail(where, `enum values longer than ${MAX_ENUM_BYTES} bytes of JSON are not supported`);
+      return { ...anyNode(), types: 0, enumTexts, additional: null, items: null };
     }
     const types = typeBits(o, where);
     const node: SchemaNode = { types, enumTexts: null, names: [], props: [], required: 0, additional: null, items: null };
