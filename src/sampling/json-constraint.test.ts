@@ -99,7 +99,7 @@ test('random sampling through RequestSampler under the constraint ends in a JSON
     }
     if (steps === 300) continue; // ran out of steps: a prefix (the mask test checks those)
     ended++;
-    const text = Buffer.from(bytes).toString('utf8');
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes)); // well-formed UTF-8, or this throws
     const v: unknown = JSON.parse(text);
     assert.ok(typeof v === 'object' && v !== null && !Array.isArray(v), `seed ${seed}: ${text}`);
   }

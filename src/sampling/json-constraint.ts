@@ -20,7 +20,7 @@ export interface TokenBytesIndex {
   readonly flat: Uint8Array;
   /** [vocab + 1] offsets into flat. */
   readonly start: Int32Array;
-  /** [vocab] 1 when every byte is plain string text (≥ 0x20, not '"' or '\'). */
+  /** [vocab] 1 when the token is plain string text: whole UTF-8 characters, none of them '"', '\' or a control. */
   readonly plain: Uint8Array;
   /** The tokens with bytes that are not all plain (what a string state must run). */
   readonly nonPlain: Int32Array;
@@ -28,6 +28,13 @@ export interface TokenBytesIndex {
   readonly single: Int32Array;
   /** [256] for tokens of ≥ 2 bytes starting with that byte: the second bytes that occur, and each one's ids. */
   readonly pairs: readonly { readonly second: Uint8Array; readonly ids: readonly Int32Array[] }[];
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Whole characters only: a token a string may take between characters without running it. */
+function isWholeUtf8(b: Uint8Array): boolean {
+  try { strictUtf8.decode(b); return true; } catch { return false; }
 }
 
 /** NOTE: flat arrays, not one Uint8Array per token: touching 129k small objects per mask cost ~20 ms. */
@@ -42,7 +49,7 @@ export function tokenBytesIndex(bytes: readonly (Uint8Array | null)[]): TokenByt
   bytes.forEach((b, id) => {
     if (b === null || b.length === 0) return;
     flat.set(b, start[id]!);
-    plain[id] = b.every((x) => x >= 0x20 && x !== 0x22 && x !== 0x5c) ? 1 : 0;
+    plain[id] = b.every((x) => x >= 0x20 && x !== 0x22 && x !== 0x5c) && isWholeUtf8(b) ? 1 : 0;
     if (b.length === 1) { single[b[0]!] = id; return; }
     const key = b[0]! * 256 + b[1]!;
     const g = groups.get(key);

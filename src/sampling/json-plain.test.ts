@@ -97,3 +97,11 @@ test('nesting beyond the depth bound is refused; numbers end at the right bytes'
     assert.equal(parsesAsObject(bad), false, bad);
   }
 });
+
+test('strings take well-formed UTF-8 only: whole characters, no stray, overlong or surrogate bytes', () => {
+  const accepts = (bytes: number[]): boolean => new JsonSchemaState(ANY_OBJECT).feedAll(Uint8Array.from([...Buffer.from('{"a":"'), ...bytes, 0x22, 0x7d]));
+  for (const ok of ['é', '€', '😀', 'a\u00a0b', '\u{10ffff}']) assert.equal(accepts([...Buffer.from(ok, 'utf8')]), true, ok);
+  for (const bad of [[0x80], [0xc3], [0xc0, 0x80], [0xc1, 0xbf], [0xe0, 0x80, 0x80], [0xed, 0xa0, 0x80], [0xf0, 0x80, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xf5, 0x80, 0x80, 0x80], [0xff], [0xe2, 0x82], [0xc3, 0x22]]) {
+    assert.equal(accepts(bad), false, JSON.stringify(bad));
+  }
+});

@@ -168,7 +168,7 @@ test('sampling with random logits under the schema constraint ends in valid docu
     }
     if (steps === 400) continue;
     ended++;
-    const text = Buffer.from(bytes).toString('utf8');
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes)); // well-formed UTF-8, or this throws
     assert.ok(parsesValid(text), `seed ${seed}: ${text}`);
   }
   assert.ok(ended >= 8, `${ended} of 12 walks ended`);

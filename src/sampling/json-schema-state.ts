@@ -7,7 +7,8 @@
  * value outside an enum, a '.' or exponent in an integer. With anyObjectNode() it is plain JSON
  * (response_format json_object). Its whole state is a few integers, a frame stack and the key or
  * enum bytes read so far, so checking a candidate token is copying it and feeding the token.
- * Bytes ≥ 0x80 are accepted inside strings only (the tokenizer's bytes are UTF-8 of real text).
+ * Bytes ≥ 0x80 are accepted inside strings only, as well-formed UTF-8 (RFC 3629: no overlong forms,
+ * surrogates or code points past U+10FFFF), so the text always decodes.
  */
 import { ARRAY, BOOLEAN, INTEGER, MAX_ENUM_BYTES, NULL, NUMBER, OBJECT, STRING, type SchemaNode } from './json-schema.js';
 
@@ -47,6 +48,10 @@ export class JsonSchemaState {
   /** Bytes of the key or enum value read so far (capped; a longer key matches no declared name). */
   private readonly buf = new Uint8Array(MAX_MATCH);
   private bufLen = 0;
+  /** Inside a string: continuation bytes the current UTF-8 character still needs, and the next one's range. */
+  private utf8Need = 0;
+  private utf8Lo = 0x80;
+  private utf8Hi = 0xbf;
 
   /** root: the top-level schema (an object schema). */
   constructor(root: SchemaNode) {
@@ -59,7 +64,7 @@ export class JsonSchemaState {
 
   /** In a free string (a value, or a key where any key goes), where plain bytes are accepted and keep it a string. */
   get inString(): boolean {
-    return this.mode === Mode.InString || (this.mode === Mode.InKey && this.top().additional !== null);
+    return this.utf8Need === 0 && (this.mode === Mode.InString || (this.mode === Mode.InKey && this.top().additional !== null));
   }
 
   copyFrom(o: JsonSchemaState): void {
@@ -74,6 +79,9 @@ export class JsonSchemaState {
       this.frameSeen[i] = o.frameSeen[i]!;
     }
     this.valueNode = o.valueNode;
+    this.utf8Need = o.utf8Need;
+    this.utf8Lo = o.utf8Lo;
+    this.utf8Hi = o.utf8Hi;
     this.bufLen = o.bufLen;
     for (let i = 0; i < o.bufLen && i < MAX_MATCH; i++) this.buf[i] = o.buf[i]!;
   }
@@ -91,7 +99,7 @@ export class JsonSchemaState {
       case Mode.Key: return isWs(b) || this.startKey(b);
       case Mode.Colon: return isWs(b) || (b === 0x3a && this.afterColon());
       case Mode.AfterValue: return this.afterValue(b);
-      case Mode.InString: return b === 0x22 ? this.valueEnded() : b === 0x5c ? this.to(Mode.Escape) : b >= 0x20;
+      case Mode.InString: return this.utf8Need === 0 && b === 0x22 ? this.valueEnded() : this.utf8Need === 0 && b === 0x5c ? this.to(Mode.Escape) : this.textByte(b);
       case Mode.Escape: return this.escape(b, Mode.InString, Mode.Unicode);
       case Mode.Unicode: return isHex(b) && this.to(--this.count === 0 ? Mode.InString : Mode.Unicode);
       case Mode.InKey: return this.keyByte(b);
@@ -189,20 +197,42 @@ export class JsonSchemaState {
     return -1;
   }
 
+  /** A byte of string text (not '"' or '\\' between characters): printable ASCII or well-formed UTF-8. */
+  private textByte(b: number): boolean {
+    if (this.utf8Need > 0) {
+      if (b < this.utf8Lo || b > this.utf8Hi) return false;
+      this.utf8Need--;
+      this.utf8Lo = 0x80;
+      this.utf8Hi = 0xbf;
+      return true;
+    }
+    if (b < 0x80) return b >= 0x20;
+    if (b >= 0xc2 && b <= 0xdf) this.utf8Need = 1;
+    else if (b >= 0xe0 && b <= 0xef) { this.utf8Need = 2; if (b === 0xe0) this.utf8Lo = 0xa0; else if (b === 0xed) this.utf8Hi = 0x9f; }
+    else if (b >= 0xf0 && b <= 0xf4) { this.utf8Need = 3; if (b === 0xf0) this.utf8Lo = 0x90; else if (b === 0xf4) this.utf8Hi = 0x8f; }
+    else return false;
+    return true;
+  }
+
   private keyByte(b: number): boolean {
     const free = this.top().additional !== null;
+    if (this.utf8Need > 0) return this.textByte(b) && this.recordKeyByte(b, free);
     if (b === 0x22) {
       const i = this.matchName(true);
       if (i < 0 && !free) return false;
       this.count = i; // the property whose value follows (-1: an additional one)
       return this.to(Mode.Colon);
     }
-    if (b < 0x20) return false;
     if (b === 0x5c) {
       if (!free) return false; // declared names need no escapes
       this.bufLen = MAX_MATCH + 1; // an escaped key matches no declared name
       return this.to(Mode.KeyEscape);
     }
+    return this.textByte(b) && this.recordKeyByte(b, free);
+  }
+
+  /** Appends a key byte; without free keys it must keep the key a prefix of an unseen declared name. */
+  private recordKeyByte(b: number, free: boolean): boolean {
     if (this.bufLen < MAX_MATCH) this.buf[this.bufLen] = b;
     this.bufLen++;
     return free || this.matchName(false) >= 0;
