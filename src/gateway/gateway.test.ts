@@ -241,6 +241,17 @@ describe('gateway with the openai client', () => {
     const forced = await client.chat.completions.create({ model: server.modelName, messages, tools, tool_choice: 'required', temperature: 0, max_tokens: 40, logit_bias: steerToEmptyObject() });
     const call = forced.choices[0]!.message.tool_calls![0]!;
     assert.ok(call.type === 'function' && ['{"city":"Bern"}', '{"city":"Paris"}'].includes(JSON.stringify(JSON.parse(call.function.arguments))), JSON.stringify(call));
+    // 'required' among several tools: one call to one of them, its arguments matching that one's parameters
+    const two: OpenAI.ChatCompletionTool[] = [...tools, { type: 'function', function: { name: 'stop', parameters: { type: 'object', properties: {}, additionalProperties: false } } }];
+    for (const seed of [1, 2, 3]) {
+      const any = await client.chat.completions.create({ model: server.modelName, messages, tools: two, tool_choice: 'required', temperature: 1, seed, max_tokens: 120, logit_bias: steerToEmptyObject() });
+      const c = any.choices[0]!;
+      assert.equal(c.finish_reason, 'tool_calls', JSON.stringify(c));
+      const t = c.message.tool_calls![0]!;
+      assert.ok(t.type === 'function');
+      const args = JSON.stringify(JSON.parse(t.function.arguments));
+      assert.ok(t.function.name === 'stop' ? args === '{}' : ['{"city":"Bern"}', '{"city":"Paris"}'].includes(args), `${t.function.name} ${args}`);
+    }
   });
 
   it('concurrent requests give the same greedy tokens as one at a time', async () => {

@@ -12,7 +12,7 @@ import type { ChatMessage, ChatTool } from '../model/chat-template.js';
 import type { ServedModel } from '../serving/served-model.js';
 import type { ChatRequest, CompletionRequest } from './schemas.js';
 import type { ChoiceSpec } from './choice-run.js';
-import type { OutputProcessorOptions } from '../flowserve/output/output-processor.js';
+import type { ForcedToolCall, OutputProcessorOptions } from '../flowserve/output/output-processor.js';
 import { ProcessorChoiceOutput } from './output.js';
 import { promptOpensReasoning } from '../flowserve/output/reasoning-parser.js';
 
@@ -101,21 +101,22 @@ export function chatPrompt(model: ServedModel, b: Conversation, addGenerationPro
 }
 
 /**
- * The function a request forces (OpenAI `tool_choice` naming one, or 'required' with a single
- * tool), or undefined. Its output is then that function's arguments: a JSON object.
+ * The call a request forces (OpenAI `tool_choice`), or undefined: naming a function (or 'required'
+ * with one tool), the output is its arguments; 'required' with several, the output is
+ * `{"name": …, "arguments": …}` for one of them (name: null). Either way a JSON object.
  */
-export function forcedToolOf(b: ChatRequest): string | undefined {
+export function forcedToolOf(b: ChatRequest): ForcedToolCall | undefined {
   const choice = b.tool_choice;
   if (choice === null || choice === undefined || choice === 'none' || choice === 'auto') return undefined;
   const names = (b.tools ?? []).map((t) => t.function.name);
   if (choice === 'required') {
-    if (names.length === 1) return names[0];
-    throw new XdsError('invalid_argument', `tool_choice 'required' is supported with exactly one tool (got ${names.length}); name the function to call instead`, { param: 'tool_choice' });
+    if (names.length === 0) throw new XdsError('invalid_argument', "tool_choice 'required' needs tools", { param: 'tool_choice' });
+    return { name: names.length === 1 ? names[0]! : null };
   }
   if (!names.includes(choice.function.name)) {
     throw new XdsError('invalid_argument', `tool_choice names '${choice.function.name}', which is not among the request's tools`, { param: 'tool_choice' });
   }
-  return choice.function.name;
+  return { name: choice.function.name };
 }
 
 export type StructuredOutput = Pick<SamplingParams, 'responseFormat' | 'jsonSchema'>;
@@ -126,14 +127,22 @@ const TEXT: StructuredOutput = { responseFormat: 'text', jsonSchema: null };
  * json_schema (its schema) or json_object (any object), else nothing. Schemas are compiled here
  * once, so one the constraint cannot enforce is a 400 naming its field, before any work starts.
  */
-export function structuredOutputOf(b: ChatRequest, forcedTool: string | undefined): StructuredOutput {
+export function structuredOutputOf(b: ChatRequest, forcedTool: ForcedToolCall | undefined): StructuredOutput {
   const schemaOf = (schema: Readonly<Record<string, unknown>>, param: string): StructuredOutput => {
     if ((compileSchema(schema, param).types & OBJECT) === 0) throw new XdsError('invalid_argument', 'the schema must allow an object at the top level', { param });
     return { responseFormat: 'json_object', jsonSchema: schema };
   };
+  const tools = b.tools ?? [];
+  if (forcedTool?.name === null) {
+    tools.forEach((t, i) => { if (t.function.parameters !== undefined) compileSchema(t.function.parameters, `tools[${i}].function.parameters`); });
+    return schemaOf({ oneOf: tools.map((t) => ({
+      type: 'object', required: ['name', 'arguments'], additionalProperties: false,
+      properties: { name: { const: t.function.name }, arguments: t.function.parameters ?? { type: 'object' } },
+    })) }, 'tools');
+  }
   if (forcedTool !== undefined) {
-    const i = (b.tools ?? []).findIndex((t) => t.function.name === forcedTool);
-    const params = b.tools![i]!.function.parameters;
+    const i = tools.findIndex((t) => t.function.name === forcedTool.name);
+    const params = tools[i]!.function.parameters;
     return params === undefined ? { responseFormat: 'json_object', jsonSchema: null } : schemaOf(params, `tools[${i}].function.parameters`);
   }
   const rf = b.response_format;
@@ -176,8 +185,8 @@ export interface ChoicePlanInput {
   readonly stop: readonly string[];
   /** Parse tool calls with this parser (the request has tools), or none. */
   readonly toolParser?: string;
-  /** The request forces a call to this function (forcedToolOf): the output is its arguments. */
-  readonly forcedTool?: string;
+  /** The request forces a call (forcedToolOf). */
+  readonly forcedTool?: ForcedToolCall;
   /** The rendered prompt text (chat): tells the reasoning parser whether the output starts inside `<think>`. */
   readonly promptText?: string;
   readonly extraStopTokenIds: readonly number[];

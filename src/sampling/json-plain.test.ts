@@ -1,8 +1,9 @@
 /**
  * The recognizer with no schema (anyObjectNode: response_format json_object) against JSON.parse
  * (the reference): every prefix of a valid document is accepted; a whole string is accepted and
- * complete exactly when JSON.parse reads it as an object; a string JSON.parse refuses is either
- * refused at some byte or left incomplete (a prefix).
+ * complete exactly when JSON.parse reads it as an object (the documents here have short
+ * whitespace runs: longer than MAX_WS_RUN bytes is refused on purpose); a string JSON.parse refuses
+ * is either refused at some byte or left incomplete (a prefix).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,4 +105,12 @@ test('strings take well-formed UTF-8 only: whole characters, no stray, overlong 
   for (const bad of [[0x80], [0xc3], [0xc0, 0x80], [0xc1, 0xbf], [0xe0, 0x80, 0x80], [0xed, 0xa0, 0x80], [0xf0, 0x80, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xf5, 0x80, 0x80, 0x80], [0xff], [0xe2, 0x82], [0xc3, 0x22]]) {
     assert.equal(accepts(bad), false, JSON.stringify(bad));
   }
+});
+
+test('at most 16 whitespace bytes in a row between tokens; inside strings any number', () => {
+  const accepts = (text: string): boolean => new JsonSchemaState(ANY_OBJECT).feedAll(Uint8Array.from(Buffer.from(text)));
+  assert.equal(accepts(`{${' '.repeat(16)}"a":${'\n'.repeat(16)}1${'\t'.repeat(16)}}`), true);
+  assert.equal(accepts(`{${' '.repeat(17)}`), false);
+  assert.equal(accepts(`{"a":${' \n'.repeat(9)}`), false);
+  assert.equal(accepts(`{"a":"${' '.repeat(100)}"}`), true);
 });

@@ -173,3 +173,22 @@ test('sampling with random logits under the schema constraint ends in valid docu
   }
   assert.ok(ended >= 8, `${ended} of 12 walks ended`);
 });
+
+test('a tagged union (oneOf objects told apart by a const property): the tag first, then that variant', () => {
+  const node = compileSchema({ oneOf: [
+    { type: 'object', properties: { kind: { const: 'circle' }, r: { type: 'number' } }, required: ['kind', 'r'], additionalProperties: false },
+    { type: 'object', properties: { w: { type: 'number' }, kind: { const: 'rect' }, h: { type: 'number' } }, required: ['kind', 'w', 'h'], additionalProperties: false },
+  ] }, 'schema');
+  const run2 = (text: string): { accepted: boolean; done: boolean } => {
+    const s = new JsonSchemaState(node);
+    const accepted = s.feedAll(Uint8Array.from(Buffer.from(text)));
+    return { accepted, done: accepted && s.done };
+  };
+  for (const ok of ['{"kind":"circle","r":1.5}', '{ "kind" : "rect", "h": 2, "w": 1 }']) assert.equal(run2(ok).done, true, ok);
+  for (const [bad, prefixOk] of [['{"kind":"circle","w":1}', false], ['{"r":1}', false], ['{"kind":"rect","w":1}', false], ['{"kind":"square"}', false], ['{"kind":"rect"}', false], ['{"kind":"circle","r":1,"r":2}', false], ['{"kind":"rect","w":1,', true]] as const) {
+    const r = run2(bad);
+    assert.equal(r.done, false, bad);
+    if (prefixOk) assert.equal(r.accepted, true, bad);
+  }
+  assert.throws(() => compileSchema({ oneOf: [{ type: 'object', properties: { k: { const: 1 } }, required: ['k'] }, { type: 'object', properties: { k: { const: 1 } }, required: ['k'] }] }, 'p'), /same kind/);
+});

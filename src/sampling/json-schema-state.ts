@@ -14,7 +14,7 @@ import { ARRAY, BOOLEAN, INTEGER, MAX_ENUM_BYTES, NULL, NUMBER, OBJECT, STRING, 
 
 const enum Mode {
   Value, KeyOrEnd, Key, Colon, ValueOrEnd, AfterValue,
-  /** A value string (free text). */
+  /** A value string (free text). NOTE: InString … InEnum stay contiguous: feed's whitespace rule tests the range. */
   InString, Escape, Unicode,
   /** A key string, matched against the declared names (or free when others are allowed). */
   InKey, KeyEscape, KeyUnicode,
@@ -26,6 +26,12 @@ const enum Mode {
 
 /** Deeper nesting is refused (a bound for the stack, far beyond what answers use). */
 export const MAX_JSON_DEPTH = 64;
+/**
+ * Most whitespace bytes in a row between tokens of JSON: enough for any indentation an answer
+ * uses, and a weak or random model cannot spend its whole budget on newlines (a known failure of
+ * guided JSON decoding).
+ */
+export const MAX_WS_RUN = 16;
 /** Key and enum bytes kept (compileSchema refuses longer enum texts; a longer key matches no name). */
 const MAX_MATCH = MAX_ENUM_BYTES;
 const LITERALS = ['true', 'false', 'null'].map((w) => Uint8Array.from(Buffer.from(w)));
@@ -52,6 +58,8 @@ export class JsonSchemaState {
   private utf8Need = 0;
   private utf8Lo = 0x80;
   private utf8Hi = 0xbf;
+  /** Whitespace bytes in a row outside strings. */
+  private wsRun = 0;
 
   /** root: the top-level schema (an object schema). */
   constructor(root: SchemaNode) {
@@ -82,6 +90,7 @@ export class JsonSchemaState {
     this.utf8Need = o.utf8Need;
     this.utf8Lo = o.utf8Lo;
     this.utf8Hi = o.utf8Hi;
+    this.wsRun = o.wsRun;
     this.bufLen = o.bufLen;
     for (let i = 0; i < o.bufLen && i < MAX_MATCH; i++) this.buf[i] = o.buf[i]!;
   }
@@ -92,6 +101,10 @@ export class JsonSchemaState {
   }
 
   feed(b: number): boolean {
+    if (this.mode < Mode.InString || this.mode > Mode.InEnum) { // outside strings and enum texts
+      if (!isWs(b)) this.wsRun = 0;
+      else if (++this.wsRun > MAX_WS_RUN) return false;
+    }
     switch (this.mode) {
       case Mode.Value: return isWs(b) || (this.depth === 0 ? b === 0x7b && this.startValue(b) : this.startValue(b));
       case Mode.ValueOrEnd: return isWs(b) || (b === 0x5d ? this.close(ARRAY) : this.startValue(b));
@@ -279,8 +292,17 @@ export class JsonSchemaState {
       if (t.length === len) complete = true;
     }
     if (!complete || len === 0) return false;
+    this.pickVariant(texts, len);
     this.valueEnded();
     return this.afterValue(b);
+  }
+
+  /** A tagged union's tag value is complete: the object goes on as the variant it names. */
+  private pickVariant(texts: readonly Uint8Array[], len: number): void {
+    const n = this.depth > 0 ? this.top() : null;
+    if (n?.variants === undefined || this.frameKind[this.depth - 1] !== OBJECT) return;
+    const k = texts.findIndex((t) => t.length === len && t.every((x, i) => x === this.buf[i]));
+    this.frameNode[this.depth - 1] = n.variants[k]!;
   }
 
   private literalByte(b: number): boolean {

@@ -3,7 +3,8 @@
  * response_format `json_schema` and forced tool calls. Enforced: `type` (one or a list), `enum` /
  * `const`, `properties` with `required` and `additionalProperties`, `items`, local `$ref`s
  * (`#/$defs/…`, `#/definitions/…`, recursion included), and `anyOf` / `oneOf` whose branches start
- * with different bytes (pydantic's `Optional[X]`: X or null). Not enforced (accepted, as OpenAI's
+ * with different bytes (pydantic's `Optional[X]`: X or null) or are objects told apart by a required
+ * property with a distinct `const` in each (a tagged union; generated with that property first). Not enforced (accepted, as OpenAI's
  * non-strict mode): string formats and patterns, lengths, numeric bounds, item counts. A schema
  * outside this (branches that could start alike, more than 32 properties) is an XdsError naming
  * the field, so the request gets a 400 instead of unconstrained output.
@@ -32,6 +33,11 @@ export interface SchemaNode {
   additional: SchemaNode | null;
   /** Arrays: the items' schema. */
   items: SchemaNode | null;
+  /**
+   * A tagged union of objects: this node declares only the tag (props[0], an enum) and the object
+   * continues as variants[k] once the tag's value is enumTexts[k] (each variant has the tag first).
+   */
+  variants?: SchemaNode[];
 }
 
 const utf8 = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'utf8'));
@@ -123,6 +129,8 @@ export function compileSchema(schema: unknown, param: string): SchemaNode {
 
   /** Branches merged by first byte: each kind of value may come from one branch only. */
   function union(nodes: SchemaNode[], where: string): SchemaNode {
+    const t = tagged(nodes);
+    if (t !== null) return t;
     const out: SchemaNode = { types: 0, enumTexts: null, names: [], props: [], required: 0, additional: null, items: null };
     for (const n of nodes) {
       if (n.enumTexts !== null) fail(where, 'enum branches inside anyOf are not supported');
@@ -135,8 +143,36 @@ export function compileSchema(schema: unknown, param: string): SchemaNode {
     return out;
   }
 
-  const node = compile(root, 'schema');
-  return node;
+  return compile(root, 'schema');
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Objects that each fix one required property to a distinct const: a tagged union, else null. */
+function tagged(nodes: readonly SchemaNode[]): SchemaNode | null {
+  if (nodes.length < 2 || !nodes.every((n) => n.types === OBJECT && n.enumTexts === null && n.variants === undefined)) return null;
+  for (const key of nodes[0]!.names) {
+    const tags: Uint8Array[] = [];
+    for (const n of nodes) {
+      const j = n.names.findIndex((k) => sameBytes(k, key));
+      const v = j < 0 ? undefined : n.props[j]!;
+      if (v === undefined || (n.required & (1 << j)) === 0 || v.enumTexts?.length !== 1) break;
+      tags.push(v.enumTexts[0]!);
+    }
+    if (tags.length !== nodes.length || tags.some((t, i) => tags.findIndex((u) => sameBytes(u, t)) !== i)) continue;
+    const tag: SchemaNode = { types: 0, enumTexts: tags, names: [], props: [], required: 0, additional: null, items: null };
+    return { types: OBJECT, enumTexts: null, names: [key], props: [tag], required: 1, additional: null, items: null, variants: nodes.map((n) => tagFirst(n, key)) };
+  }
+  return null;
+}
+
+/** The same object schema with property `key` moved to index 0 (the seen bit the tag node set). */
+function tagFirst(n: SchemaNode, key: Uint8Array): SchemaNode {
+  const j = n.names.findIndex((k) => sameBytes(k, key));
+  const order = [j, ...n.names.keys()].filter((i, at) => at === 0 || i !== j);
+  let required = 0;
+  order.forEach((i, at) => { if (n.required & (1 << i)) required |= 1 << at; });
+  return { ...n, names: order.map((i) => n.names[i]!), props: order.map((i) => n.props[i]!), required };
 }
 
 function asObject(s: unknown, param: string): Json {

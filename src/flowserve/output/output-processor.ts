@@ -10,7 +10,9 @@ import { IncrementalDetokenizer } from './detokenizer.js';
 import { StopStringMatcher } from './stop-strings.js';
 import { REASONING_PARSERS, ReasoningParser, type ReasoningParserOptions } from './reasoning-parser.js';
 import { createToolParser } from './tool-parsers/registry.js';
-import { createForcedToolParser } from './tool-parsers/forced.js';
+import { createForcedToolParser, type ForcedToolCall } from './tool-parsers/forced.js';
+
+export type { ForcedToolCall };
 import type { ToolParser } from './tool-parsers/types.js';
 import { logprobEntry, type LogprobInfo, type SpellingDecoder, type TokenLogprobEntry } from './logprobs.js';
 import { XdsError } from '../../core/errors.js';
@@ -39,8 +41,8 @@ export interface OutputProcessorOptions {
   readonly startsInReasoning?: boolean;
   /** A registry name ('deepseek_v3', 'hermes', ...); absent: no tool-call parsing. */
   readonly toolParser?: string;
-  /** The request forced a call to this function: the whole output is its arguments (tool-parsers/forced.ts); wins over toolParser. */
-  readonly forcedToolCall?: string;
+  /** The request forced a call: the whole output is it (tool-parsers/forced.ts); wins over toolParser. */
+  readonly forcedToolCall?: ForcedToolCall;
   readonly newToolCallId?: ToolCallIdFn;
 }
 
@@ -73,7 +75,7 @@ export class OutputProcessor {
     this.stops = new StopStringMatcher(opts.stop ?? [], { includeInOutput: opts.includeStopStringInOutput ?? false });
     this.reasoning = makeReasoningParser(opts);
     const ids = { newToolCallId: opts.newToolCallId };
-    this.tools = opts.forcedToolCall !== undefined ? createForcedToolParser(opts.forcedToolCall, ids)
+    this.tools = opts.forcedToolCall !== undefined ? createForcedToolParser(opts.forcedToolCall.name, ids)
       : opts.toolParser === undefined ? null : createToolParser(opts.toolParser, ids);
     this.stopTokenIds = new Set(opts.stopTokenIds ?? []);
     this.tokenizer = opts.tokenizer;

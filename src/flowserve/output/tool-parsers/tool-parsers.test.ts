@@ -128,3 +128,13 @@ test('a forced call: the whole streamed output is the named function\'s argument
   empty.push('  ');
   assert.deepEqual(empty.flush(), { content: '', toolCalls: [] }, 'no output, no call');
 });
+
+test("a forced call among several tools: the output {name, arguments} becomes the call; cut short, it is content", () => {
+  const p = createForcedToolParser(null, { newToolCallId: () => 'call_0' });
+  p.push('{"name": "go", ');
+  p.push('"arguments": {"city": "Bern"}}');
+  assert.deepEqual(p.flush().toolCalls, [{ index: 0, id: 'call_0', type: 'function', function: { name: 'go', arguments: '{"city":"Bern"}' } }]);
+  const cut = createForcedToolParser(null);
+  cut.push('{"name": "go", "argu');
+  assert.deepEqual(cut.flush(), { content: '{"name": "go", "argu', toolCalls: [] });
+});
