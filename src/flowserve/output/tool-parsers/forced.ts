@@ -13,6 +13,11 @@ const NOTHING: ToolParseStep = Object.freeze({ content: '', toolCalls: [] });
 /** What the output is: the named function's arguments, or (name null) a {name, arguments} object. */
 export interface ForcedToolCall { readonly name: string | null }
 
+/** Arguments as compact JSON text (the model's whitespace dropped); text that does not parse, as is. */
+function compactJson(text: string): string {
+  try { return JSON.stringify(JSON.parse(text)); } catch { return text; }
+}
+
 /** `{"name": …, "arguments": …}` → name and arguments text, or null. */
 function parseNamedCall(text: string): { name: string; arguments: string } | null {
   try {
@@ -36,7 +41,7 @@ export function createForcedToolParser(functionName: string | null, opts: ToolPa
       const text = args.trim();
       args = '';
       if (text === '' || numCalls > 0) return NOTHING;
-      const call = functionName === null ? parseNamedCall(text) : { name: functionName, arguments: text };
+      const call = functionName === null ? parseNamedCall(text) : { name: functionName, arguments: compactJson(text) };
       if (call === null) return { content: text, toolCalls: [] };
       return { content: '', toolCalls: [{ index: numCalls++, id: newId(), type: 'function', function: call }] };
     },

@@ -121,7 +121,7 @@ test('a forced call: the whole streamed output is the named function\'s argument
   const steps = [' {"city": ', '"Bern"', '} \n'].map((t) => p.push(t));
   assert.ok(steps.every((s) => s.content === '' && s.toolCalls.length === 0), 'nothing before the end');
   assert.equal(p.numToolCalls, 0);
-  assert.deepEqual(p.flush(), { content: '', toolCalls: [{ index: 0, id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Bern"}' } }] });
+  assert.deepEqual(p.flush(), { content: '', toolCalls: [{ index: 0, id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Bern"}' } }] });
   assert.equal(p.numToolCalls, 1);
   assert.deepEqual(p.flush(), { content: '', toolCalls: [] });
   const empty = createForcedToolParser('f');
