@@ -105,3 +105,16 @@ test('random sampling through RequestSampler under the constraint ends in a JSON
   }
   assert.ok(ended >= 15, `${ended} of 20 walks ended`);
 });
+
+test('min_tokens under json_object: whitespace fills in after the object, then EOS (no dead end)', () => {
+  const small = tokenBytesIndex([Uint8Array.of(0x7b), Uint8Array.of(0x7d), Uint8Array.of(0x20), null]); // '{' '}' ' ' EOS
+  const run = (minTokens: number): number[] => {
+    const s = new RequestSampler({ temperature: 0, minTokens, responseFormat: 'json_object' }, [], [3], new JsonObjectConstraint(small, [3]));
+    const out: number[] = [];
+    for (let i = 0; i < 40 && out.at(-1) !== 3; i++) out.push(s.sampleToken(Float32Array.of(3, 2, 1, 5)));
+    return out;
+  };
+  assert.deepEqual(run(0), [0, 1, 3]);
+  assert.deepEqual(run(5), [0, 1, 2, 2, 2, 3]);
+  assert.deepEqual(run(30), [0, 1, ...Array<number>(16).fill(2), 3], 'at most 16 spaces, then EOS though min_tokens is not reached');
+});

@@ -80,7 +80,15 @@ export class RequestSampler {
 
   /** Penalties, min_tokens and the constraint applied: logits itself when none applies, else a scratch copy. */
   private processed(logits: Float32Array): Float32Array {
-    const row = penalize(logits, this.params, this.history, threadScratch, this.blocked());
+    const blocked = this.blocked();
+    const row = this.constrained(logits, blocked);
+    // NOTE: a closed JSON object leaves only a little whitespace and EOS: there the constraint wins over min_tokens
+    if (this.constraint !== null && blocked.length > 0 && !row.some((x) => x > -Infinity)) return this.constrained(logits, NONE);
+    return row;
+  }
+
+  private constrained(logits: Float32Array, blocked: readonly number[]): Float32Array {
+    const row = penalize(logits, this.params, this.history, threadScratch, blocked);
     if (this.constraint === null) return row;
     const out = row === logits ? threadScratch.logits(logits.length) : row;
     if (out !== row) out.set(logits);
