@@ -118,3 +118,10 @@ test('min_tokens under json_object: whitespace fills in after the object, then E
   assert.deepEqual(run(5), [0, 1, 2, 2, 2, 3]);
   assert.deepEqual(run(30), [0, 1, ...Array<number>(16).fill(2), 3], 'at most 16 spaces, then EOS though min_tokens is not reached');
 });
+
+test('with no stop token (ignore_eos), a closed object goes on with whitespace only, so the text stays JSON', () => {
+  const small = tokenBytesIndex([Uint8Array.of(0x7b), Uint8Array.of(0x7d), Uint8Array.of(0x20), null]);
+  const s = new RequestSampler({ temperature: 0, responseFormat: 'json_object' }, [], [], new JsonObjectConstraint(small, []));
+  const out = Array.from({ length: 30 }, () => s.sampleToken(Float32Array.of(3, 2, 1, 5)));
+  assert.deepEqual(out, [0, 1, ...Array<number>(28).fill(2)]);
+});

@@ -24,6 +24,8 @@ export interface TokenBytesIndex {
   readonly plain: Uint8Array;
   /** The tokens with bytes that are not all plain (what a string state must run). */
   readonly nonPlain: Int32Array;
+  /** The tokens of JSON whitespace only. */
+  readonly whitespace: Int32Array;
   /** [256] the one-byte token of that byte, or −1. */
   readonly single: Int32Array;
   /** [256] for tokens of ≥ 2 bytes starting with that byte: the second bytes that occur, and each one's ids. */
@@ -60,7 +62,9 @@ export function tokenBytesIndex(bytes: readonly (Uint8Array | null)[]): TokenByt
     return { second, ids: [...second].map((b1) => Int32Array.from(groups.get(b0 * 256 + b1)!)) };
   });
   const nonPlain = Int32Array.from(bytes.flatMap((b, id) => (b !== null && b.length > 0 && plain[id] === 0 ? [id] : [])));
-  return { vocabSize, flat, start, plain, nonPlain, single, pairs };
+  const isWs = (x: number): boolean => x === 0x20 || x === 0x0a || x === 0x0d || x === 0x09;
+  const whitespace = Int32Array.from(bytes.flatMap((b, id) => (b !== null && b.length > 0 && b.every(isWs) ? [id] : [])));
+  return { vocabSize, flat, start, plain, nonPlain, whitespace, single, pairs };
 }
 
 export class JsonObjectConstraint {
@@ -93,7 +97,11 @@ export class JsonObjectConstraint {
     const allowed = this.allowed;
     if (this.state.inString) this.maskInString();
     else this.maskByPairs();
-    if (this.state.done) for (const id of this.stopTokenIds) if (id < allowed.length) allowed[id] = 1;
+    if (this.state.done) {
+      for (const id of this.stopTokenIds) if (id < allowed.length) allowed[id] = 1;
+      // NOTE: with no stop token (ignore_eos) trailing whitespace is the one way on, past the recognizer's cap
+      if (this.stopTokenIds.length === 0) for (const id of this.index.whitespace) allowed[id] = 1;
+    }
     const n = Math.min(row.length, allowed.length);
     for (let id = 0; id < n; id++) if (allowed[id] === 0) row[id] = -Infinity;
     for (let id = n; id < row.length; id++) row[id] = -Infinity;
