@@ -11,6 +11,7 @@
  * surrogates or code points past U+10FFFF), so the text always decodes.
  */
 import { ARRAY, BOOLEAN, INTEGER, MAX_ENUM_BYTES, NULL, NUMBER, OBJECT, STRING, type SchemaNode } from './json-schema.js';
+import { Utf8Check } from './utf8-check.js';
 
 const enum Mode {
   Value, KeyOrEnd, Key, Colon, ValueOrEnd, AfterValue,
@@ -54,10 +55,8 @@ export class JsonSchemaState {
   /** Bytes of the key or enum value read so far (capped; a longer key matches no declared name). */
   private readonly buf = new Uint8Array(MAX_MATCH);
   private bufLen = 0;
-  /** Inside a string: continuation bytes the current UTF-8 character still needs, and the next one's range. */
-  private utf8Need = 0;
-  private utf8Lo = 0x80;
-  private utf8Hi = 0xbf;
+  /** Inside a string: where the text stands in its current UTF-8 character. */
+  private readonly utf8 = new Utf8Check();
   /** Whitespace bytes in a row outside strings. */
   private wsRun = 0;
 
@@ -72,7 +71,7 @@ export class JsonSchemaState {
 
   /** In a free string (a value, or a key where any key goes), where plain bytes are accepted and keep it a string. */
   get inString(): boolean {
-    return this.utf8Need === 0 && (this.mode === Mode.InString || (this.mode === Mode.InKey && this.top().additional !== null));
+    return this.utf8.need === 0 && (this.mode === Mode.InString || (this.mode === Mode.InKey && this.top().additional !== null));
   }
 
   copyFrom(o: JsonSchemaState): void {
@@ -87,9 +86,7 @@ export class JsonSchemaState {
       this.frameSeen[i] = o.frameSeen[i]!;
     }
     this.valueNode = o.valueNode;
-    this.utf8Need = o.utf8Need;
-    this.utf8Lo = o.utf8Lo;
-    this.utf8Hi = o.utf8Hi;
+    this.utf8.copyFrom(o.utf8);
     this.wsRun = o.wsRun;
     this.bufLen = o.bufLen;
     for (let i = 0; i < o.bufLen && i < MAX_MATCH; i++) this.buf[i] = o.buf[i]!;
@@ -112,7 +109,7 @@ export class JsonSchemaState {
       case Mode.Key: return isWs(b) || this.startKey(b);
       case Mode.Colon: return isWs(b) || (b === 0x3a && this.afterColon());
       case Mode.AfterValue: return this.afterValue(b);
-      case Mode.InString: return this.utf8Need === 0 && b === 0x22 ? this.valueEnded() : this.utf8Need === 0 && b === 0x5c ? this.to(Mode.Escape) : this.textByte(b);
+      case Mode.InString: return this.utf8.need === 0 && b === 0x22 ? this.valueEnded() : this.utf8.need === 0 && b === 0x5c ? this.to(Mode.Escape) : this.utf8.accept(b);
       case Mode.Escape: return this.escape(b, Mode.InString, Mode.Unicode);
       case Mode.Unicode: return isHex(b) && this.to(--this.count === 0 ? Mode.InString : Mode.Unicode);
       case Mode.InKey: return this.keyByte(b);
@@ -210,26 +207,9 @@ export class JsonSchemaState {
     return -1;
   }
 
-  /** A byte of string text (not '"' or '\\' between characters): printable ASCII or well-formed UTF-8. */
-  private textByte(b: number): boolean {
-    if (this.utf8Need > 0) {
-      if (b < this.utf8Lo || b > this.utf8Hi) return false;
-      this.utf8Need--;
-      this.utf8Lo = 0x80;
-      this.utf8Hi = 0xbf;
-      return true;
-    }
-    if (b < 0x80) return b >= 0x20;
-    if (b >= 0xc2 && b <= 0xdf) this.utf8Need = 1;
-    else if (b >= 0xe0 && b <= 0xef) { this.utf8Need = 2; if (b === 0xe0) this.utf8Lo = 0xa0; else if (b === 0xed) this.utf8Hi = 0x9f; }
-    else if (b >= 0xf0 && b <= 0xf4) { this.utf8Need = 3; if (b === 0xf0) this.utf8Lo = 0x90; else if (b === 0xf4) this.utf8Hi = 0x8f; }
-    else return false;
-    return true;
-  }
-
   private keyByte(b: number): boolean {
     const free = this.top().additional !== null;
-    if (this.utf8Need > 0) return this.textByte(b) && this.recordKeyByte(b, free);
+    if (this.utf8.need > 0) return this.utf8.accept(b) && this.recordKeyByte(b, free);
     if (b === 0x22) {
       const i = this.matchName(true);
       if (i < 0 && !free) return false;
@@ -241,7 +221,7 @@ export class JsonSchemaState {
       this.bufLen = MAX_MATCH + 1; // an escaped key matches no declared name
       return this.to(Mode.KeyEscape);
     }
-    return this.textByte(b) && this.recordKeyByte(b, free);
+    return this.utf8.accept(b) && this.recordKeyByte(b, free);
   }
 
   /** Appends a key byte; without free keys it must keep the key a prefix of an unseen declared name. */

@@ -44,7 +44,7 @@ const utf8 = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'utf8'));
 
 /** Any JSON value. */
 export function anyNode(): SchemaNode {
-  const n: SchemaNode = { types: ALL, enumTexts: null, names: [], props: [], required: 0, additional: null, items: null };
+  const n = bareNode(ALL);
   n.additional = n;
   n.items = n;
   return n;
@@ -57,84 +57,96 @@ export function anyObjectNode(): SchemaNode {
 
 type Json = Record<string, unknown>;
 
+/** A node of these types with nothing else declared (filled in by the compiler). */
+function bareNode(types: number): SchemaNode {
+  return { types, enumTexts: null, names: [], props: [], required: 0, additional: null, items: null };
+}
+
 export function compileSchema(schema: unknown, param: string): SchemaNode {
   const root = asObject(schema, param);
-  const refs = new Map<string, SchemaNode>();
-  const any = anyNode();
+  return new SchemaCompiler(root, param).compile(root, 'schema');
+}
 
-  const fail = (where: string, why: string): never => { throw new XdsError('invalid_argument', `${where}: ${why}`, { param }); };
+/** One schema's compilation: its local $refs resolved once (recursion included), errors naming `param`. */
+class SchemaCompiler {
+  private readonly refs = new Map<string, SchemaNode>();
+  private readonly any = anyNode();
 
-  function resolve(ref: string, where: string): SchemaNode {
-    const hit = refs.get(ref);
+  constructor(private readonly root: Json, private readonly param: string) {}
+
+  compile(s: unknown, where: string): SchemaNode {
+    if (s === true || (typeof s === 'object' && s !== null && Object.keys(s).length === 0)) return this.any;
+    const o = asObject(s, this.param);
+    if (typeof o.$ref === 'string') return this.resolve(o.$ref, where);
+    const branches = (o.anyOf ?? o.oneOf) as unknown;
+    if (Array.isArray(branches)) return this.union(branches.map((b, i) => this.compile(b, `${where}.anyOf[${i}]`)), where);
+    if ('const' in o || Array.isArray(o.enum)) return this.enumNode('const' in o ? [o.const] : (o.enum as unknown[]), where);
+    const node = bareNode(this.typeBits(o, where));
+    if (node.types & OBJECT) this.objectPart(o, node, where);
+    if (node.types & ARRAY) node.items = o.items === undefined ? this.any : this.compile(o.items, `${where}.items`);
+    return node;
+  }
+
+  private fail(where: string, why: string): never {
+    throw new XdsError('invalid_argument', `${where}: ${why}`, { param: this.param });
+  }
+
+  private resolve(ref: string, where: string): SchemaNode {
+    const hit = this.refs.get(ref);
     if (hit !== undefined) return hit;
     const m = /^#\/(\$defs|definitions)\/([^/]+)$/.exec(ref);
-    const defs = m === null ? undefined : (root[m[1]!] as Json | undefined);
+    const defs = m === null ? undefined : (this.root[m[1]!] as Json | undefined);
     const target = m === null || defs === undefined ? undefined : defs[decodeURIComponent(m[2]!)];
-    if (target === undefined) fail(where, `$ref '${ref}' is not a local #/$defs or #/definitions entry`);
-    const node: SchemaNode = { types: 0, enumTexts: null, names: [], props: [], required: 0, additional: null, items: null };
-    refs.set(ref, node); // before compiling: recursive schemas point back here
-    Object.assign(node, compile(target, `${where} → ${ref}`));
+    if (target === undefined) this.fail(where, `$ref '${ref}' is not a local #/$defs or #/definitions entry`);
+    const node = bareNode(0);
+    this.refs.set(ref, node); // before compiling: recursive schemas point back here
+    Object.assign(node, this.compile(target, `${where} → ${ref}`));
     return node;
   }
 
-  function compile(s: unknown, where: string): SchemaNode {
-    if (s === true || (typeof s === 'object' && s !== null && Object.keys(s).length === 0)) return any;
-    const o = asObject(s, param);
-    if (typeof o.$ref === 'string') return resolve(o.$ref, where);
-    const branches = (o.anyOf ?? o.oneOf) as unknown;
-    if (Array.isArray(branches)) return union(branches.map((b, i) => compile(b, `${where}.anyOf[${i}]`)), where);
-    if ('const' in o || Array.isArray(o.enum)) {
-      const values = 'const' in o ? [o.const] : (o.enum as unknown[]);
-      if (values.length === 0) fail(where, 'an empty enum allows nothing');
-      const enumTexts = values.map((v) => utf8(JSON.stringify(v)));
-      if (enumTexts.some((t) => t.length > MAX_ENUM_BYTES)) fail(where, `enum values longer than ${MAX_ENUM_BYTES} bytes of JSON are not supported`);
-      return { ...anyNode(), types: 0, enumTexts, additional: null, items: null };
-    }
-    const types = typeBits(o, where);
-    const node: SchemaNode = { types, enumTexts: null, names: [], props: [], required: 0, additional: null, items: null };
-    if (types & OBJECT) objectPart(o, node, where);
-    if (types & ARRAY) node.items = o.items === undefined ? any : compile(o.items, `${where}.items`);
-    return node;
+  private enumNode(values: readonly unknown[], where: string): SchemaNode {
+    if (values.length === 0) this.fail(where, 'an empty enum allows nothing');
+    const enumTexts = values.map((v) => utf8(JSON.stringify(v)));
+    if (enumTexts.some((t) => t.length > MAX_ENUM_BYTES)) this.fail(where, `enum values longer than ${MAX_ENUM_BYTES} bytes of JSON are not supported`);
+    return { ...bareNode(0), enumTexts };
   }
 
-  function typeBits(o: Json, where: string): number {
+  private typeBits(o: Json, where: string): number {
     const t = o.type;
     if (t === undefined) return o.properties !== undefined ? OBJECT : o.items !== undefined ? ARRAY : ALL;
-    const list = Array.isArray(t) ? t : [t];
     let bits = 0;
-    for (const name of list) {
+    for (const name of Array.isArray(t) ? t : [t]) {
       const b = typeof name === 'string' ? TYPE_BITS[name] : undefined;
-      if (b === undefined) fail(where, `unknown type ${JSON.stringify(name)}`);
-      bits |= b!;
+      if (b === undefined) this.fail(where, `unknown type ${JSON.stringify(name)}`);
+      bits |= b;
     }
     return bits;
   }
 
-  function objectPart(o: Json, node: SchemaNode, where: string): void {
+  private objectPart(o: Json, node: SchemaNode, where: string): void {
     const props = (o.properties ?? {}) as Json;
     const names = Object.keys(props);
-    if (names.length > MAX_PROPERTIES) fail(where, `at most ${MAX_PROPERTIES} properties per object, got ${names.length}`);
-    if (names.some((n) => JSON.stringify(n) !== `"${n}"`)) fail(where, 'property names that need JSON escapes are not supported');
+    if (names.length > MAX_PROPERTIES) this.fail(where, `at most ${MAX_PROPERTIES} properties per object, got ${names.length}`);
+    if (names.some((n) => JSON.stringify(n) !== `"${n}"`)) this.fail(where, 'property names that need JSON escapes are not supported');
     node.names = names.map(utf8);
-    node.props = names.map((n) => compile(props[n], `${where}.properties.${n}`));
-    const required = Array.isArray(o.required) ? (o.required as unknown[]) : [];
-    for (const r of required) {
+    node.props = names.map((n) => this.compile(props[n], `${where}.properties.${n}`));
+    for (const r of Array.isArray(o.required) ? (o.required as unknown[]) : []) {
       const i = names.indexOf(String(r));
-      if (i < 0) fail(where, `required property '${String(r)}' is not among its properties`);
+      if (i < 0) this.fail(where, `required property '${String(r)}' is not among its properties`);
       node.required |= 1 << i;
     }
     const extra = o.additionalProperties;
-    node.additional = extra === false ? null : extra === undefined || extra === true ? any : compile(extra, `${where}.additionalProperties`);
+    node.additional = extra === false ? null : extra === undefined || extra === true ? this.any : this.compile(extra, `${where}.additionalProperties`);
   }
 
-  /** Branches merged by first byte: each kind of value may come from one branch only. */
-  function union(nodes: SchemaNode[], where: string): SchemaNode {
+  /** A tagged union, or branches merged by first byte: each kind of value may come from one branch only. */
+  private union(nodes: SchemaNode[], where: string): SchemaNode {
     const t = tagged(nodes);
     if (t !== null) return t;
-    const out: SchemaNode = { types: 0, enumTexts: null, names: [], props: [], required: 0, additional: null, items: null };
+    const out = bareNode(0);
     for (const n of nodes) {
-      if (n.enumTexts !== null) fail(where, 'enum branches inside anyOf are not supported');
-      if (out.types & n.types) fail(where, 'anyOf branches that allow the same kind of value are not supported');
+      if (n.enumTexts !== null) this.fail(where, 'enum branches inside anyOf are not supported');
+      if (out.types & n.types) this.fail(where, 'anyOf branches that allow the same kind of value are not supported');
       out.types |= n.types;
       if (n.types & OBJECT) { out.names = n.names; out.props = n.props; out.required = n.required; out.additional = n.additional; }
       if (n.types & ARRAY) out.items = n.items;
@@ -142,8 +154,6 @@ export function compileSchema(schema: unknown, param: string): SchemaNode {
     if ((out.types & NUMBER) && (out.types & INTEGER)) out.types &= ~INTEGER;
     return out;
   }
-
-  return compile(root, 'schema');
 }
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -160,8 +170,7 @@ function tagged(nodes: readonly SchemaNode[]): SchemaNode | null {
       tags.push(v.enumTexts[0]!);
     }
     if (tags.length !== nodes.length || tags.some((t, i) => tags.findIndex((u) => sameBytes(u, t)) !== i)) continue;
-    const tag: SchemaNode = { types: 0, enumTexts: tags, names: [], props: [], required: 0, additional: null, items: null };
-    return { types: OBJECT, enumTexts: null, names: [key], props: [tag], required: 1, additional: null, items: null, variants: nodes.map((n) => tagFirst(n, key)) };
+    return { ...bareNode(OBJECT), names: [key], props: [{ ...bareNode(0), enumTexts: tags }], required: 1, variants: nodes.map((n) => tagFirst(n, key)) };
   }
   return null;
 }
