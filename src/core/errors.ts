@@ -11,6 +11,7 @@ export const ERROR_CATALOG = {
   unsupported_architecture: { status: 400, type: 'invalid_request_error' },
   context_length_exceeded: { status: 400, type: 'invalid_request_error' },
   model_not_found: { status: 404, type: 'invalid_request_error' },
+  not_found: { status: 404, type: 'invalid_request_error' },
   invalid_api_key: { status: 401, type: 'invalid_request_error' },
   // Checkpoints and files
   checkpoint_missing: { status: 500, type: 'server_error' },

@@ -50,6 +50,7 @@ describe('bad input', () => {
     { name: 'a json_schema the constraint cannot enforce', path: 'chat/completions', body: () => chat({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { anyOf: [{ type: 'object' }, { type: 'object', properties: { a: {} } }] } } } }), status: 400, param: 'response_format.json_schema.schema', code: 'invalid_argument' },
     { name: 'a json_schema whose top level is no object', path: 'chat/completions', body: () => chat({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string' } } } }), status: 400, param: 'response_format.json_schema.schema', code: 'invalid_argument' },
     { name: 'a forced tool whose parameters cannot be enforced', path: 'chat/completions', body: () => chat({ tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { a: { $ref: 'http://x/y' } } } } }], tool_choice: 'required' }), status: 400, param: 'tools[0].function.parameters', code: 'invalid_argument' },
+    { name: 'a path that is no route', path: 'chat/complete', body: () => chat({}), status: 404, param: null, code: 'not_found' },
     { name: 'top_k out of range (sampler check)', path: 'completions', body: () => ({ model: server.modelName, prompt: 'a', top_k: -5 }), status: 400, param: 'top_k', code: 'invalid_argument' },
   ];
   for (const c of cases) {

@@ -56,7 +56,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     ctx.metrics.observeRejected(errorResponse(e).body.error.code);
     return sendError(e, request, reply);
   });
-  app.setNotFoundHandler((request, reply) => sendError(new XdsError('invalid_argument', `no route ${request.method} ${request.url}`), request, reply.status(404)));
+  app.setNotFoundHandler((request, reply) => sendError(new XdsError('not_found', `no route ${request.method} ${request.url}`), request, reply));
   // A new connection is a request about to arrive: the engine's loop admits it before its next
   // step (Node accepts one connection per event-loop turn; engine-loop.ts "admission window").
   app.server.on('connection', () => o.model.engine.noteArrival());
