@@ -35,6 +35,14 @@ static inline void *view(call_args *a, size_t i, size_t *len, bool optional) {
   return data;
 }
 
+/* Whether argument i is a Uint16Array (a bf16 KV cache); call after view() accepted it. */
+static inline int is_u16(call_args *a, size_t i) {
+  if (a->failed || i >= a->argc) return 0;
+  napi_typedarray_type type = napi_float32_array;
+  napi_get_typedarray_info(a->env, a->argv[i], &type, NULL, NULL, NULL, NULL);
+  return type == napi_uint16_array;
+}
+
 static inline double num(call_args *a, size_t i) {
   double v = 0;
   if (a->failed) return 0;

@@ -24,6 +24,9 @@ static xds_seqs seqs_arg(call_args *a, size_t i, int num_tokens, size_t table_le
   return s;
 }
 
+/* kCache / vCache / latentCache: Float32Array, or Uint16Array of bf16 bits (--kv-cache-dtype bfloat16;
+ * k and v of one type, checked on the TypeScript side). */
+
 /* pagedAttention(q, out, kCache, vCache, blockTable, positions, numTokens, numHeads, numKvHeads,
  *                headDim, headDimV, blockSize, scale, slidingWindow, numThreads,
  *                seqFirst|null, seqCount|null, seqTable|null) → status */
@@ -34,6 +37,7 @@ napi_value xds_js_paged_attention(napi_env env, napi_callback_info info) {
   size_t k_len = 0, table_len = 0;
   g.q = view(&a, 0, NULL, false); g.out = view(&a, 1, NULL, false);
   g.k_cache = view(&a, 2, &k_len, false); g.v_cache = view(&a, 3, NULL, false);
+  g.kv_bf16 = is_u16(&a, 2);
   g.block_table = view(&a, 4, &table_len, false); g.positions = view(&a, 5, NULL, false);
   int num_tokens = (int)num(&a, 6);
   g.num_heads = (int)num(&a, 7); g.num_kv_heads = (int)num(&a, 8);
@@ -60,6 +64,7 @@ napi_value xds_js_paged_mla(napi_env env, napi_callback_info info) {
   size_t lat_len = 0, table_len = 0;
   m.q = view(&a, 0, NULL, false); m.out = view(&a, 1, NULL, false);
   m.latent = view(&a, 2, &lat_len, false);
+  m.latent_bf16 = is_u16(&a, 2);
   m.block_table = view(&a, 3, &table_len, false); m.positions = view(&a, 4, NULL, false);
   int num_tokens = (int)num(&a, 5);
   m.num_heads = (int)num(&a, 6); m.kv_lora_rank = (int)num(&a, 7);

@@ -118,15 +118,23 @@ static void gqa_piece(const attn_job *j, const xds_attn_item *it, int h0, int h1
   float *s = xds_scratch(3, (size_t)nq * L * sizeof(float)); /* [nq, L] scores → probabilities */
   const float *q0 = j->q + ((size_t)it->q_row * H + (size_t)h0 * g) * D;
   for (int u = 0; u < L; u++) {
-    const float *k = a->k_cache + cache_row(it->table, a->block_size, start + u) * Hkv * D;
-    for (int i = 0; i < nq; i++) s[(size_t)i * L + u] = xds_dot_f32(q0 + (size_t)i * D, k + (size_t)(h0 + i / g) * D, D) * a->scale;
+    const size_t k = cache_row(it->table, a->block_size, start + u) * Hkv * D;
+    for (int i = 0; i < nq; i++) {
+      const size_t o = k + (size_t)(h0 + i / g) * D;
+      const float d = a->kv_bf16 ? xds_dot_f32_bf16(q0 + (size_t)i * D, (const uint16_t *)a->k_cache + o, D) : xds_dot_f32(q0 + (size_t)i * D, (const float *)a->k_cache + o, D);
+      s[(size_t)i * L + u] = d * a->scale;
+    }
   }
   xds_softmax_rows(s, nq, L);
   float *o0 = j->out + ((size_t)it->q_row * H + (size_t)h0 * g) * Dv;
   memset(o0, 0, (size_t)nq * Dv * sizeof(float));
   for (int u = 0; u < L; u++) {
-    const float *v = a->v_cache + cache_row(it->table, a->block_size, start + u) * Hkv * Dv;
-    for (int i = 0; i < nq; i++) xds_axpy_f32(o0 + (size_t)i * Dv, s[(size_t)i * L + u], v + (size_t)(h0 + i / g) * Dv, Dv);
+    const size_t v = cache_row(it->table, a->block_size, start + u) * Hkv * Dv;
+    for (int i = 0; i < nq; i++) {
+      const size_t o = v + (size_t)(h0 + i / g) * Dv;
+      if (a->kv_bf16) xds_axpy_f32_bf16(o0 + (size_t)i * Dv, s[(size_t)i * L + u], (const uint16_t *)a->v_cache + o, Dv);
+      else xds_axpy_f32(o0 + (size_t)i * Dv, s[(size_t)i * L + u], (const float *)a->v_cache + o, Dv);
+    }
   }
 }
 
@@ -154,7 +162,7 @@ static void mla_piece(const attn_job *j, const xds_attn_item *it, int g0, int g1
     .pe = l->pe + (size_t)it->row * l->pe_row + (size_t)h0 * l->pe_head, .pe_stride = l->pe_head,
     .out = l->out + (size_t)it->q_row * l->out_row + (size_t)h0 * l->out_head, .out_stride = l->out_head,
   };
-  xds_mla_row(&q, h1 - h0, a->latent, it->table, a->block_size, a->positions[it->row] + 1, a->kv_lora_rank, a->rope_dim, a->scale);
+  xds_mla_row(&q, h1 - h0, a->latent, a->latent_bf16, it->table, a->block_size, a->positions[it->row] + 1, a->kv_lora_rank, a->rope_dim, a->scale);
 }
 
 void xds_mla_items(const xds_mla_args *a, const xds_attn_item *items, int n, const xds_mla_layout *lay, int tasks) {

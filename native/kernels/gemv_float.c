@@ -8,35 +8,40 @@
 #include <immintrin.h>
 #include "simd.h"
 
-static inline __m256 load_bf16x8(const uint16_t *p) {
-  __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+/* b[i] as f32: b is f32, or bf16 bits when BF. */
+static inline __attribute__((always_inline)) __m256 ldb8(const void *b, int i, const int BF) {
+  return BF ? bf16x8_to_f32((const uint16_t *)b + i) : _mm256_loadu_ps((const float *)b + i);
+}
+static inline __attribute__((always_inline)) float ldb1(const void *b, int i, const int BF) {
+  return BF ? bf16_to_f32(((const uint16_t *)b)[i]) : ((const float *)b)[i];
 }
 
-static inline float bf16_to_f32(uint16_t b) {
-  union { uint32_t u; float f; } c = { .u = (uint32_t)b << 16 };
-  return c.f;
-}
-
-float xds_dot_f32(const float *a, const float *b, int n) {
+/* One body for the f32 and the bf16 form (a bf16 KV cache row), so a bf16 b gives exactly the
+ * result of the f32 form over b widened. */
+static inline __attribute__((always_inline)) float dot_t(const float *a, const void *b, int n, const int BF) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   int i = 0;
   for (; i + 16 <= n; i += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), ldb8(b, i, BF), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), ldb8(b, i + 8, BF), s1);
   }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), ldb8(b, i, BF), s0);
   float s = hsum8(_mm256_add_ps(s0, s1));
-  for (; i < n; i++) s += a[i] * b[i];
+  for (; i < n; i++) s = __builtin_fmaf(a[i], ldb1(b, i, BF), s);
   return s;
 }
 
-void xds_axpy_f32(float *y, float alpha, const float *x, int n) {
+static inline __attribute__((always_inline)) void axpy_t(float *y, float alpha, const void *x, int n, const int BF) {
   __m256 va = _mm256_set1_ps(alpha);
   int i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-  for (; i < n; i++) y[i] += alpha * x[i];
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, ldb8(x, i, BF), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] = __builtin_fmaf(alpha, ldb1(x, i, BF), y[i]);
 }
+
+float xds_dot_f32(const float *a, const float *b, int n) { return dot_t(a, b, n, 0); }
+float xds_dot_f32_bf16(const float *a, const uint16_t *b, int n) { return dot_t(a, b, n, 1); }
+void xds_axpy_f32(float *y, float alpha, const float *x, int n) { axpy_t(y, alpha, x, n, 0); }
+void xds_axpy_f32_bf16(float *y, float alpha, const uint16_t *x, int n) { axpy_t(y, alpha, x, n, 1); }
 
 /*
  * Software prefetch of the weights some blocks ahead (issue 4: the MoE layer at 32 tokens ran at
@@ -92,10 +97,10 @@ static void dot4_bf16(const uint16_t *w, int k, const float *x, float out[4]) {
     __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
     prefetch_step(pf, i, 1);
     prefetch_step(pf, i + 8, 1);
-    a0 = _mm256_fmadd_ps(load_bf16x8(w0 + i), x0, a0); b0 = _mm256_fmadd_ps(load_bf16x8(w0 + i + 8), x1, b0);
-    a1 = _mm256_fmadd_ps(load_bf16x8(w1 + i), x0, a1); b1 = _mm256_fmadd_ps(load_bf16x8(w1 + i + 8), x1, b1);
-    a2 = _mm256_fmadd_ps(load_bf16x8(w2 + i), x0, a2); b2 = _mm256_fmadd_ps(load_bf16x8(w2 + i + 8), x1, b2);
-    a3 = _mm256_fmadd_ps(load_bf16x8(w3 + i), x0, a3); b3 = _mm256_fmadd_ps(load_bf16x8(w3 + i + 8), x1, b3);
+    a0 = _mm256_fmadd_ps(bf16x8_to_f32(w0 + i), x0, a0); b0 = _mm256_fmadd_ps(bf16x8_to_f32(w0 + i + 8), x1, b0);
+    a1 = _mm256_fmadd_ps(bf16x8_to_f32(w1 + i), x0, a1); b1 = _mm256_fmadd_ps(bf16x8_to_f32(w1 + i + 8), x1, b1);
+    a2 = _mm256_fmadd_ps(bf16x8_to_f32(w2 + i), x0, a2); b2 = _mm256_fmadd_ps(bf16x8_to_f32(w2 + i + 8), x1, b2);
+    a3 = _mm256_fmadd_ps(bf16x8_to_f32(w3 + i), x0, a3); b3 = _mm256_fmadd_ps(bf16x8_to_f32(w3 + i + 8), x1, b3);
   }
   out[0] = hsum8(_mm256_add_ps(a0, b0)); out[1] = hsum8(_mm256_add_ps(a1, b1));
   out[2] = hsum8(_mm256_add_ps(a2, b2)); out[3] = hsum8(_mm256_add_ps(a3, b3));
@@ -110,8 +115,8 @@ static float dot1_bf16(const uint16_t *w, const float *x, int k) {
   __m256 a = _mm256_setzero_ps(), b = a;
   int i = 0;
   for (; i + 16 <= k; i += 16) {
-    a = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a);
-    b = _mm256_fmadd_ps(load_bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), b);
+    a = _mm256_fmadd_ps(bf16x8_to_f32(w + i), _mm256_loadu_ps(x + i), a);
+    b = _mm256_fmadd_ps(bf16x8_to_f32(w + i + 8), _mm256_loadu_ps(x + i + 8), b);
   }
   float s = hsum8(_mm256_add_ps(a, b));
   for (; i < k; i++) s += bf16_to_f32(w[i]) * x[i];
@@ -120,7 +125,7 @@ static float dot1_bf16(const uint16_t *w, const float *x, int k) {
 
 /* Loads 8 weights starting at element idx as f32 (bf16 is widened once per load). */
 static inline __attribute__((always_inline)) __m256 load_w8(const void *w, size_t idx, int bf16) {
-  return bf16 ? load_bf16x8((const uint16_t *)w + idx) : _mm256_loadu_ps((const float *)w + idx);
+  return bf16 ? bf16x8_to_f32((const uint16_t *)w + idx) : _mm256_loadu_ps((const float *)w + idx);
 }
 
 static inline float load_w1(const void *w, size_t idx, int bf16) {

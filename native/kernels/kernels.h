@@ -119,14 +119,17 @@ typedef struct { int num_seqs; const int32_t *first, *count, *table; } xds_seqs;
  * its index among all items for the absorbed buffers), and its sequence's block table. */
 typedef struct { int row, q_row; const int32_t *table; } xds_attn_item;
 typedef struct {
-  const float *q; float *out; const float *k_cache; const float *v_cache;
+  const float *q; float *out;
+  /* f32, or bf16 bits when kv_bf16 (--kv-cache-dtype bfloat16) */
+  const void *k_cache; const void *v_cache; int kv_bf16;
   const int32_t *block_table; const int32_t *positions;
   int num_heads, num_kv_heads, head_dim, head_dim_v, block_size;
   float scale; int sliding_window;
   xds_seqs seqs;
 } xds_gqa_args;
 typedef struct {
-  const float *q; float *out; const float *latent;
+  const float *q; float *out;
+  const void *latent; int latent_bf16; /* f32, or bf16 bits when latent_bf16 */
   const int32_t *block_table; const int32_t *positions;
   int num_heads, kv_lora_rank, rope_dim, block_size;
   float scale;
@@ -155,8 +158,8 @@ typedef struct { const float *lat; size_t lat_row, lat_head; const float *pe; si
 /* The latent attention of MLA over items. */
 void xds_mla_items(const xds_mla_args *a, const xds_attn_item *items, int n, const xds_mla_layout *lay, int tasks);
 /* Latent attention of one row for nh heads (q: head h's parts and output, see xds_mla_q), over the
- * L first positions of a block table of [R + dr] latent rows (mla_latent.c). */
-void xds_mla_row(const xds_mla_q *q, int nh, const float *latent, const int32_t *table, int block_size, int L, int R, int dr, float scale);
+ * L first positions of a block table of [R + dr] latent rows, f32 or (bf16) bf16 bits (mla_latent.c). */
+void xds_mla_row(const xds_mla_q *q, int nh, const void *latent, int bf16, const int32_t *table, int block_size, int L, int R, int dr, float scale);
 /* Absorbed MLA (a->uk_t set): W_UK products, latent attention, W_UV products (mla_absorbed.c). */
 void xds_paged_mla_absorbed(const xds_mla_args *a, int num_threads);
 
@@ -191,6 +194,8 @@ void xds_moe_set_max_buffer_bytes(double bytes);
 /* Vector helpers shared by the kernels (AVX2). */
 float xds_dot_f32(const float *a, const float *b, int n);
 void xds_axpy_f32(float *y, float alpha, const float *x, int n);
+float xds_dot_f32_bf16(const float *a, const uint16_t *b, int n);
+void xds_axpy_f32_bf16(float *y, float alpha, const uint16_t *x, int n);
 
 /* Probes for `bench kernels`: bytes/s of a plain read, FLOP/s of independent FMA chains. */
 double xds_read_probe(const uint8_t *buf, size_t bytes, int num_threads);

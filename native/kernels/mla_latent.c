@@ -12,6 +12,9 @@
  * head-major, q_pe in the caller's q) and the output heads may be strided, so the absorbed call
  * needs no gathers or scatters. The softmax is ops.c's (8-wide exp since d9fb783; scalar expf was
  * ~18 % of this kernel at decode).
+ * The cached rows are f32, or bf16 bits (--kv-cache-dtype bfloat16) widened on load: every kernel
+ * below takes a compile-time BF, so each form is its own specialized loop and a bf16 row gives the
+ * result of the f32 path over the same row widened.
  * NOTE: a 4 heads × 2 positions score block (0.75 loads per FMA on paper) measured no faster.
  */
 #include "kernels.h"
@@ -20,53 +23,63 @@
 
 typedef struct { __m256 a0, a1, a2, a3, b0, b1, b2, b3; } acc4;
 
-/* Adds q_j[0..n8) · k[0..n8) for 4 heads into the accumulators, n8 = n rounded down to 8; returns n8. */
-static inline __attribute__((always_inline)) int dot4_seg(const float *q, size_t qstride, const float *k, int n, acc4 *c) {
+#define INLINE static inline __attribute__((always_inline))
+
+/* Element i of a cached row: f32, or bf16 bits when BF. */
+INLINE __m256 ld8(const void *row, int i, const int BF) {
+  return BF ? bf16x8_to_f32((const uint16_t *)row + i) : _mm256_loadu_ps((const float *)row + i);
+}
+INLINE float ld1(const void *row, int i, const int BF) {
+  return BF ? bf16_to_f32(((const uint16_t *)row)[i]) : ((const float *)row)[i];
+}
+
+/* Adds q_j[0..n8) · k[k0 + 0..n8) for 4 heads into the accumulators, n8 = n rounded down to 8; returns n8. */
+INLINE int dot4_seg(const float *q, size_t qstride, const void *k, int k0, int n, acc4 *c, const int BF) {
   const float *q0 = q, *q1 = q + qstride, *q2 = q + 2 * qstride, *q3 = q + 3 * qstride;
   int i = 0;
   for (; i + 16 <= n; i += 16) {
-    __m256 k0 = _mm256_loadu_ps(k + i), k1 = _mm256_loadu_ps(k + i + 8);
-    c->a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i), k0, c->a0); c->b0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i + 8), k1, c->b0);
-    c->a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i), k0, c->a1); c->b1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i + 8), k1, c->b1);
-    c->a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i), k0, c->a2); c->b2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i + 8), k1, c->b2);
-    c->a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i), k0, c->a3); c->b3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i + 8), k1, c->b3);
+    __m256 k0v = ld8(k, k0 + i, BF), k1v = ld8(k, k0 + i + 8, BF);
+    c->a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i), k0v, c->a0); c->b0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i + 8), k1v, c->b0);
+    c->a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i), k0v, c->a1); c->b1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i + 8), k1v, c->b1);
+    c->a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i), k0v, c->a2); c->b2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i + 8), k1v, c->b2);
+    c->a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i), k0v, c->a3); c->b3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i + 8), k1v, c->b3);
   }
   if (i + 8 <= n) {
-    __m256 k0 = _mm256_loadu_ps(k + i);
-    c->a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i), k0, c->a0); c->a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i), k0, c->a1);
-    c->a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i), k0, c->a2); c->a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i), k0, c->a3);
+    __m256 k0v = ld8(k, k0 + i, BF);
+    c->a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i), k0v, c->a0); c->a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i), k0v, c->a1);
+    c->a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i), k0v, c->a2); c->a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i), k0v, c->a3);
     i += 8;
   }
   return i;
 }
 
-static inline void dot4_tail(const float *q, size_t qstride, const float *k, int i, int n, float out[4]) {
+INLINE void dot4_tail(const float *q, size_t qstride, const void *k, int k0, int i, int n, float out[4], const int BF) {
   for (; i < n; i++)
-    for (int j = 0; j < 4; j++) out[j] += q[j * qstride + i] * k[i];
+    for (int j = 0; j < 4; j++) out[j] += q[j * qstride + i] * ld1(k, k0 + i, BF);
 }
 
 /* out[j] = [lat_j ‖ pe_j] · k for 4 heads (k = [c ‖ k_pe], R + dr wide), both parts in one set of accumulators. */
-static void dot4(const xds_mla_q *q, int h, const float *k, int R, int dr, float out[4]) {
+INLINE void dot4(const xds_mla_q *q, int h, const void *k, int R, int dr, float out[4], const int BF) {
   const float *ql = q->lat + (size_t)h * q->lat_stride, *qp = q->pe + (size_t)h * q->pe_stride;
   __m256 z = _mm256_setzero_ps();
   acc4 c = { z, z, z, z, z, z, z, z };
-  int il = dot4_seg(ql, q->lat_stride, k, R, &c), ip = dr > 0 ? dot4_seg(qp, q->pe_stride, k + R, dr, &c) : 0;
+  int il = dot4_seg(ql, q->lat_stride, k, 0, R, &c, BF), ip = dr > 0 ? dot4_seg(qp, q->pe_stride, k, R, dr, &c, BF) : 0;
   out[0] = hsum8(_mm256_add_ps(c.a0, c.b0)); out[1] = hsum8(_mm256_add_ps(c.a1, c.b1));
   out[2] = hsum8(_mm256_add_ps(c.a2, c.b2)); out[3] = hsum8(_mm256_add_ps(c.a3, c.b3));
-  dot4_tail(ql, q->lat_stride, k, il, R, out);
-  if (dr > 0) dot4_tail(qp, q->pe_stride, k + R, ip, dr, out);
+  dot4_tail(ql, q->lat_stride, k, 0, il, R, out, BF);
+  if (dr > 0) dot4_tail(qp, q->pe_stride, k, R, ip, dr, out, BF);
 }
 
 /* One head's score: the same arithmetic as dot4 for one head (8 + 8 wide accumulators). */
-static float dot1(const xds_mla_q *q, int h, const float *k, int R, int dr) {
+INLINE float dot1(const xds_mla_q *q, int h, const void *k, int R, int dr, const int BF) {
   const float *ql = q->lat + (size_t)h * q->lat_stride, *qp = q->pe + (size_t)h * q->pe_stride;
   float out[4] = { 0, 0, 0, 0 };
   __m256 z = _mm256_setzero_ps();
   acc4 c = { z, z, z, z, z, z, z, z };
-  int il = dot4_seg(ql, 0, k, R, &c), ip = dr > 0 ? dot4_seg(qp, 0, k + R, dr, &c) : 0;
+  int il = dot4_seg(ql, 0, k, 0, R, &c, BF), ip = dr > 0 ? dot4_seg(qp, 0, k, R, dr, &c, BF) : 0;
   out[0] = hsum8(_mm256_add_ps(c.a0, c.b0));
-  for (; il < R; il++) out[0] += ql[il] * k[il];
-  for (; dr > 0 && ip < dr; ip++) out[0] += qp[ip] * k[R + ip];
+  for (; il < R; il++) out[0] += ql[il] * ld1(k, il, BF);
+  for (; dr > 0 && ip < dr; ip++) out[0] += qp[ip] * ld1(k, R + ip, BF);
   return out[0];
 }
 
@@ -80,36 +93,36 @@ static float dot1(const xds_mla_q *q, int h, const float *k, int R, int dr) {
 
 /* out[j][c .. c + 8·(1 + W16)) (+)= Σ_{u0 ≤ u < u1} p[j·ps + u] · rows[u][c ..] for M ≤ 4 heads
  * (compile-time M, W16); add: continue the sums in out (same FMA chain per element as one pass). */
-static inline __attribute__((always_inline)) void values_block(const int M, const int W16, const float *p, int ps, int u0, int u1, int add, const float *const *rows, int c, float *out, size_t os) {
+INLINE void values_block(const int M, const int W16, const float *p, int ps, int u0, int u1, int add, const void *const *rows, int c, float *out, size_t os, const int BF) {
   __m256 z = _mm256_setzero_ps(), a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
   VLOAD(0, a00, a01) VLOAD(1, a10, a11) VLOAD(2, a20, a21) VLOAD(3, a30, a31)
   for (int u = u0; u < u1; u++) {
-    __m256 x0 = _mm256_loadu_ps(rows[u] + c), x1 = W16 ? _mm256_loadu_ps(rows[u] + c + 8) : z;
+    __m256 x0 = ld8(rows[u], c, BF), x1 = W16 ? ld8(rows[u], c + 8, BF) : z;
     VROW(0, a00, a01) VROW(1, a10, a11) VROW(2, a20, a21) VROW(3, a30, a31)
   }
   VSTORE(0, a00, a01) VSTORE(1, a10, a11) VSTORE(2, a20, a21) VSTORE(3, a30, a31)
 }
 
 /* All R columns of M heads (head j at out + j·os) over positions [u0, u1): 16-column blocks, one 8-column block, scalar tail. */
-static inline __attribute__((always_inline)) void values_heads(const int M, const float *p, int ps, int u0, int u1, const float *const *rows, float *out, size_t os, int R) {
+INLINE void values_heads(const int M, const float *p, int ps, int u0, int u1, const void *const *rows, float *out, size_t os, int R, const int BF) {
   const int add = u0 > 0;
   int c = 0;
-  for (; c + 16 <= R; c += 16) values_block(M, 1, p, ps, u0, u1, add, rows, c, out, os);
-  if (c + 8 <= R) { values_block(M, 0, p, ps, u0, u1, add, rows, c, out, os); c += 8; }
+  for (; c + 16 <= R; c += 16) values_block(M, 1, p, ps, u0, u1, add, rows, c, out, os, BF);
+  if (c + 8 <= R) { values_block(M, 0, p, ps, u0, u1, add, rows, c, out, os, BF); c += 8; }
   for (int j = 0; j < M; j++)
     for (int cc = c; cc < R; cc++) {
       float acc = add ? out[(size_t)j * os + cc] : 0.0f;
-      for (int u = u0; u < u1; u++) acc += p[j * ps + u] * rows[u][cc];
+      for (int u = u0; u < u1; u++) acc += p[j * ps + u] * ld1(rows[u], cc, BF);
       out[(size_t)j * os + cc] = acc;
     }
 }
 
-static void values_group(int m, const float *p, int ps, int u0, int u1, const float *const *rows, float *out, size_t os, int R) {
+INLINE void values_group(int m, const float *p, int ps, int u0, int u1, const void *const *rows, float *out, size_t os, int R, const int BF) {
   switch (m) {
-    case 4: values_heads(4, p, ps, u0, u1, rows, out, os, R); break;
-    case 3: values_heads(3, p, ps, u0, u1, rows, out, os, R); break;
-    case 2: values_heads(2, p, ps, u0, u1, rows, out, os, R); break;
-    default: values_heads(1, p, ps, u0, u1, rows, out, os, R); break;
+    case 4: values_heads(4, p, ps, u0, u1, rows, out, os, R, BF); break;
+    case 3: values_heads(3, p, ps, u0, u1, rows, out, os, R, BF); break;
+    case 2: values_heads(2, p, ps, u0, u1, rows, out, os, R, BF); break;
+    default: values_heads(1, p, ps, u0, u1, rows, out, os, R, BF); break;
   }
 }
 
@@ -122,30 +135,37 @@ static void values_group(int m, const float *p, int ps, int u0, int u1, const fl
  */
 #define ROW_PREFETCH 8
 
-static inline void prefetch_row(const float *row, int lines) {
+static inline void prefetch_row(const void *row, int lines) {
   for (int i = 0; i < lines; i++) _mm_prefetch((const char *)row + 64 * i, _MM_HINT_T0);
 }
 
-void xds_mla_row(const xds_mla_q *q, int nh, const float *latent, const int32_t *table, int block_size, int L, int R, int dr, float scale) {
-  const int W = R + dr;
-  float *s = xds_scratch(3, (size_t)nh * L * sizeof(float) + (size_t)L * sizeof(float *) + 64); /* [nh, L] scores, then [L] row pointers */
-  const float **rows = (const float **)(((uintptr_t)(s + (size_t)nh * L) + 63) & ~(uintptr_t)63);
-  for (int u = 0; u < L; u++) rows[u] = latent + ((size_t)table[u / block_size] * (size_t)block_size + (size_t)(u % block_size)) * W;
-  const int lines = (int)(((size_t)W * sizeof(float) + 63) / 64);
+/* The scores, softmax and value sums of xds_mla_row over its row pointers, for one row form. */
+INLINE void mla_row(const xds_mla_q *q, int nh, const void *const *rows, float *s, int L, int R, int dr, float scale, int lines, const int BF) {
   for (int u = 0; u < L && u < ROW_PREFETCH; u++) prefetch_row(rows[u], lines);
   for (int u = 0; u < L; u++) {
     if (u + ROW_PREFETCH < L) prefetch_row(rows[u + ROW_PREFETCH], lines);
     int h = 0;
     for (; h + 4 <= nh; h += 4) {
       float d[4];
-      dot4(q, h, rows[u], R, dr, d);
+      dot4(q, h, rows[u], R, dr, d, BF);
       for (int j = 0; j < 4; j++) s[(size_t)(h + j) * L + u] = d[j] * scale;
     }
-    for (; h < nh; h++) s[(size_t)h * L + u] = dot1(q, h, rows[u], R, dr) * scale;
+    for (; h < nh; h++) s[(size_t)h * L + u] = dot1(q, h, rows[u], R, dr, BF) * scale;
   }
   xds_softmax_rows(s, nh, L);
   for (int u0 = 0; u0 < L; u0 += VTILE) {
     const int u1 = L - u0 < VTILE ? L : u0 + VTILE;
-    for (int h = 0; h < nh; h += 4) values_group(nh - h < 4 ? nh - h : 4, s + (size_t)h * L, L, u0, u1, rows, q->out + (size_t)h * q->out_stride, (size_t)q->out_stride, R);
+    for (int h = 0; h < nh; h += 4) values_group(nh - h < 4 ? nh - h : 4, s + (size_t)h * L, L, u0, u1, rows, q->out + (size_t)h * q->out_stride, (size_t)q->out_stride, R, BF);
   }
+}
+
+void xds_mla_row(const xds_mla_q *q, int nh, const void *latent, int bf16, const int32_t *table, int block_size, int L, int R, int dr, float scale) {
+  const int W = R + dr;
+  const size_t esize = bf16 ? sizeof(uint16_t) : sizeof(float);
+  float *s = xds_scratch(3, (size_t)nh * L * sizeof(float) + (size_t)L * sizeof(void *) + 64); /* [nh, L] scores, then [L] row pointers */
+  const void **rows = (const void **)(((uintptr_t)(s + (size_t)nh * L) + 63) & ~(uintptr_t)63);
+  for (int u = 0; u < L; u++) rows[u] = (const char *)latent + ((size_t)table[u / block_size] * (size_t)block_size + (size_t)(u % block_size)) * W * esize;
+  const int lines = (int)(((size_t)W * esize + 63) / 64);
+  if (bf16) mla_row(q, nh, rows, s, L, R, dr, scale, lines, 1);
+  else mla_row(q, nh, rows, s, L, R, dr, scale, lines, 0);
 }

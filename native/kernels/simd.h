@@ -1,6 +1,6 @@
 /*
- * Small AVX2 helpers shared by the GEMV kernels (one definition each): horizontal sums and the
- * scalar integer dot of a partial last block.
+ * Small AVX2 helpers shared by the kernels (one definition each): horizontal sums, the scalar
+ * integer dot of a partial last block, and bf16 → f32 widening (f32 bits = bf16 bits << 16).
  */
 #ifndef XDS_SIMD_H
 #define XDS_SIMD_H
@@ -19,6 +19,15 @@ static inline int32_t hsum8i(__m256i v) {
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
   return _mm_cvtsi128_si32(s);
+}
+
+static inline __m256 bf16x8_to_f32(const uint16_t *p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+static inline float bf16_to_f32(uint16_t b) {
+  union { uint32_t u; float f; } c = { .u = (uint32_t)b << 16 };
+  return c.f;
 }
 
 /* Integer dot of a partial last block (n < 32 elements). */

@@ -17,6 +17,25 @@ export function f32ToBf16(x: number): number {
   return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
+/**
+ * dst[dstOffset + i] = f32ToBf16(src[i]) for the whole of src, through a 32-bit view of src's
+ * bytes (no per-element call: a bf16 KV cache stores every written row this way).
+ */
+export function f32ArrayToBf16(src: Float32Array, dst: Uint16Array, dstOffset = 0): void {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i]!;
+    dst[dstOffset + i] = (b & 0x7f800000) === 0x7f800000 && (b & 0x007fffff) !== 0
+      ? (b >>> 16) | 0x40 : ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
+  }
+}
+
+/** dst[dstOffset + i] = bf16ToF32(src[srcOffset + i]) for i < n (exact). */
+export function bf16ArrayToF32(src: Uint16Array, srcOffset: number, n: number, dst: Float32Array, dstOffset = 0): void {
+  const bits = new Uint32Array(dst.buffer, dst.byteOffset + dstOffset * 4, n);
+  for (let i = 0; i < n; i++) bits[i] = src[srcOffset + i]! << 16;
+}
+
 /** IEEE half bits → f32 value. */
 export function f16ToF32(h: number): number {
   const s = (h & 0x8000) ? -1 : 1;

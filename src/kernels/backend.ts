@@ -53,16 +53,23 @@ export interface PagedSeqs {
   readonly tableStart: Int32Array;
 }
 
+/**
+ * A KV cache layer's values: f32, or bf16 bits (`--kv-cache-dtype bfloat16`: half the bytes; a
+ * kernel reads each element widened to f32, so it computes what the f32 form of the same values
+ * would).
+ */
+export type KvArray = Float32Array | Uint16Array;
+
 /** Paged causal attention for one sequence (or several, see `seqs`): queries at absolute `positions` see cached positions ≤ their own. */
 export interface PagedAttentionArgs {
   /** [numTokens, numHeads, headDim] f32 (RoPE already applied). */
   readonly q: Float32Array;
   /** [numTokens, numHeads, headDimV] f32, written. */
   readonly out: Float32Array;
-  /** One layer's key blocks: [numBlocks, blockSizeTokens, numKvHeads, headDim] f32. */
-  readonly kCache: Float32Array;
-  /** One layer's value blocks: [numBlocks, blockSizeTokens, numKvHeads, headDimV] f32. */
-  readonly vCache: Float32Array;
+  /** One layer's key blocks: [numBlocks, blockSizeTokens, numKvHeads, headDim] (KvArray: f32 or bf16 bits). */
+  readonly kCache: KvArray;
+  /** One layer's value blocks: [numBlocks, blockSizeTokens, numKvHeads, headDimV], the same form as kCache. */
+  readonly vCache: KvArray;
   /** Logical block b of this sequence lives in physical block blockTable[b]. */
   readonly blockTable: Int32Array;
   /** [numTokens] absolute position of each query. */
@@ -105,8 +112,8 @@ export interface PagedMlaArgs {
   readonly q: Float32Array;
   /** [numTokens, numHeads, R] f32, written: ctx_h; with `absorb`: [numTokens, numHeads, dv] o_h. */
   readonly out: Float32Array;
-  /** One layer's latent blocks: [numBlocks, blockSizeTokens, R + dr] f32 (normalized c, rotated k_pe). */
-  readonly latentCache: Float32Array;
+  /** One layer's latent blocks: [numBlocks, blockSizeTokens, R + dr] (normalized c, rotated k_pe; KvArray). */
+  readonly latentCache: KvArray;
   readonly blockTable: Int32Array;
   readonly positions: Int32Array;
   readonly numHeads: number;

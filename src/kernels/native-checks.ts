@@ -97,6 +97,7 @@ export function checkPagedAttention(a: PagedAttentionArgs): number {
   if (a.numHeads % a.numKvHeads !== 0) fail('numKvHeads', `must divide numHeads (${a.numHeads}), got ${a.numKvHeads}`);
   const numTokens = checkPagedRows(a.positions, a.blockTable, a.seqs);
   checkCommonPaged(a.q, a.out, a.positions, numTokens, a.numHeads * a.headDim, a.numHeads * a.headDimV, a.blockSizeTokens);
+  if (a.kCache.constructor !== a.vCache.constructor) fail('vCache', `must have kCache's element type (${a.kCache.constructor.name}), got ${a.vCache.constructor.name}`);
   const numBlocks = Math.floor(a.kCache.length / (a.blockSizeTokens * a.numKvHeads * a.headDim));
   checkLength(a.vCache, numBlocks * a.blockSizeTokens * a.numKvHeads * a.headDimV, 'vCache');
   return numTokens;

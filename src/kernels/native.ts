@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { routerWeightRules, type RouterSpec } from '../config/model-spec.js';
 import { loadNativeAddon } from '../core/native.js';
-import type { ComputeBackend, ExpertWeights, LinearWeight, MoeExpertsArgs, MoeRouteArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
+import type { ComputeBackend, ExpertWeights, KvArray, LinearWeight, MoeExpertsArgs, MoeRouteArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
 import { bf16Panels, setPanelBudget } from './native-panels.js';
 import { checkExpertShapes, checkInt, checkLength, checkLinear, checkMatmul, checkMoeExperts, checkMoeRoute, checkPagedAttention, checkPagedMla, checkPagedStatus, checkRope } from './native-checks.js';
 
@@ -28,10 +28,10 @@ export interface KernelsAddon {
   softmax(x: F32, rows: number, n: number): void;
   rope(x: F32, rows: number, rowStride: number, numHeads: number, headStride: number, offset: number, positions: Int32Array, invFreq: F32, attentionFactor: number, interleaved: number, dim: number): void;
   /** seqFirst/seqCount/seqTable: PagedSeqs (firstRow, numRows, tableStart), or nulls for one sequence. */
-  pagedAttention(q: F32, out: F32, kCache: F32, vCache: F32, blockTable: Int32Array, positions: Int32Array, numTokens: number, numHeads: number, numKvHeads: number, headDim: number, headDimV: number, blockSizeTokens: number, scale: number, slidingWindow: number, numThreads: number,
+  pagedAttention(q: F32, out: F32, kCache: KvArray, vCache: KvArray, blockTable: Int32Array, positions: Int32Array, numTokens: number, numHeads: number, numKvHeads: number, headDim: number, headDimV: number, blockSizeTokens: number, scale: number, slidingWindow: number, numThreads: number,
     seqFirst?: Nullable<Int32Array>, seqCount?: Nullable<Int32Array>, seqTable?: Nullable<Int32Array>): number;
   /** As pagedAttention; ukT…absorbDims ([format, groupSize, outDim, inDim, dn, dv] of kv_b_proj): MlaAbsorb, or nulls. */
-  pagedMla(q: F32, out: F32, latentCache: F32, blockTable: Int32Array, positions: Int32Array, numTokens: number, numHeads: number, kvLoraRank: number, ropeDim: number, blockSizeTokens: number, scale: number, numThreads: number,
+  pagedMla(q: F32, out: F32, latentCache: KvArray, blockTable: Int32Array, positions: Int32Array, numTokens: number, numHeads: number, kvLoraRank: number, ropeDim: number, blockSizeTokens: number, scale: number, numThreads: number,
     seqFirst?: Nullable<Int32Array>, seqCount?: Nullable<Int32Array>, seqTable?: Nullable<Int32Array>,
     ukT?: Nullable<F32>, kvB?: Nullable<F32 | Uint16Array | Int8Array>, kvBScales?: Nullable<F32>, kvBBias?: Nullable<F32>, absorbDims?: Nullable<Int32Array>): number;
   /** Pointers to every expert weight of a layer (meta: [3E·4] format, groupSize, outDim, inDim of gate, up, down per expert). */

@@ -7,7 +7,8 @@
  * routed experts of a MoE layer: the per-expert loop of moe-experts.ts over these kernels).
  */
 
-import type { ComputeBackend, LinearWeight, MoeExpertsArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
+import { bf16ToF32 } from '../core/dtype.js';
+import type { ComputeBackend, KvArray, LinearWeight, MoeExpertsArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
 import { moeExpertsLoop } from './moe-experts.js';
 import { forEachSeq, mlaAbsorbLoop } from './paged-seqs.js';
 
@@ -104,6 +105,11 @@ function softmax(x: Float32Array, rows: number, n: number): void {
   for (let r = 0; r < rows; r++) softmaxRow(x, r * n, n);
 }
 
+/** Element i of a KV cache layer as f32 (bf16 bits widened). */
+function kv(cache: KvArray, i: number): number {
+  return cache instanceof Uint16Array ? bf16ToF32(cache[i]!) : cache[i]!;
+}
+
 /** Physical cache row (block·blockSize + offset) of absolute position u through a block table. */
 export function cacheRow(blockTable: Int32Array, blockSizeTokens: number, u: number): number {
   const block = blockTable[Math.floor(u / blockSizeTokens)];
@@ -132,14 +138,14 @@ function pagedAttentionOne(a: PagedAttentionArgs): void {
       for (let j = 0; j < n; j++) {
         const ko = (rows[j]! * Hkv + kvh) * dh;
         let acc = 0;
-        for (let d = 0; d < dh; d++) acc += a.q[qo + d]! * a.kCache[ko + d]!;
+        for (let d = 0; d < dh; d++) acc += a.q[qo + d]! * kv(a.kCache, ko + d);
         scores[j] = acc * a.scale;
       }
       softmaxRow(scores, 0, n);
       const oo = (t * H + h) * dv;
       for (let d = 0; d < dv; d++) {
         let acc = 0;
-        for (let j = 0; j < n; j++) acc += scores[j]! * a.vCache[(rows[j]! * Hkv + kvh) * dv + d]!;
+        for (let j = 0; j < n; j++) acc += scores[j]! * kv(a.vCache, (rows[j]! * Hkv + kvh) * dv + d);
         a.out[oo + d] = acc;
       }
     }
@@ -165,14 +171,14 @@ function pagedMlaOne(a: PagedMlaArgs): void {
       for (let j = 0; j < n; j++) {
         const ko = rows[j]! * w;
         let acc = 0;
-        for (let c = 0; c < w; c++) acc += a.q[qo + c]! * a.latentCache[ko + c]!;
+        for (let c = 0; c < w; c++) acc += a.q[qo + c]! * kv(a.latentCache, ko + c);
         scores[j] = acc * a.scale;
       }
       softmaxRow(scores, 0, n);
       const oo = (t * H + h) * R;
       for (let c = 0; c < R; c++) {
         let acc = 0;
-        for (let j = 0; j < n; j++) acc += scores[j]! * a.latentCache[rows[j]! * w + c]!;
+        for (let j = 0; j < n; j++) acc += scores[j]! * kv(a.latentCache, rows[j]! * w + c);
         a.out[oo + c] = acc;
       }
     }
