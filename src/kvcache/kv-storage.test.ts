@@ -1,7 +1,8 @@
-// KvStorage layout: GQA k/v and MLA latent addressing through block tables, MTP layers, errors.
+// KvStorage layout: GQA k/v and MLA latent addressing through block tables, MTP layers, bf16 storage, errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseModelConfig } from '../config/model-config.js';
+import { bf16ToF32, f32ToBf16 } from '../core/dtype.js';
 import { isXdsError } from '../core/errors.js';
 import { TINY_CONFIGS } from '../units/testing/random-model.js';
 import { KvStorage } from './kv-storage.js';
@@ -19,7 +20,7 @@ test('GQA: k and v [numBlocks, blockSize, Hkv, dh] in SharedArrayBuffers, writte
   const o = (1 * 4 + 2) * 24;
   assert.deepEqual(Array.from(l.k.subarray(o, o + 24)), Array.from(k));
   assert.deepEqual(Array.from(l.v.subarray(o, o + 24)), Array.from(v));
-  assert.equal(l.k.reduce((a, x) => a + Math.abs(x), 0), 300, 'nothing else written');
+  assert.equal(Array.from(l.k).reduce((a, x) => a + Math.abs(x), 0), 300, 'nothing else written');
   assert.equal(kv.bytesPerToken, 2 * 24 * 4 * 2);
   assert.equal(new KvStorage(spec, { numBlocks: 1 }).blockSizeTokens, 16);
 });
@@ -41,6 +42,32 @@ test('MLA: latent [numBlocks, blockSize, R + dr]; MTP layer after the main layer
   assert.deepEqual(Array.from({ length: 5 }, (_, u) => out[u * 28]), [1, 2, 3, 4, 5]);
   const main = kv.layer(0);
   assert.ok(main.kind === 'mla' && main.latent.every((x) => x === 0), 'MTP layer is separate storage');
+});
+
+test("bf16 storage: half the bytes; writes round each value to nearest even, readLatents widens them", () => {
+  const spec = parseModelConfig(TINY_CONFIGS['deepseek_v3']);
+  const kv = new KvStorage(spec, { numBlocks: 4, blockSizeTokens: 2, dtype: 'bfloat16' });
+  assert.equal(kv.bytesPerToken, new KvStorage(spec, { numBlocks: 4, blockSizeTokens: 2 }).bytesPerToken / 2);
+  const lat = kv.layer(1);
+  assert.ok(lat.kind === 'mla' && lat.latent instanceof Uint16Array && lat.latent.buffer instanceof SharedArrayBuffer);
+  // ties to even, beyond bf16's range, subnormal, NaN, and ordinary values
+  const special = [1 + 2 ** -8, 1 + 3 * 2 ** -8, 3.4e38, -1e-40, NaN, -0, Infinity, 0.1, -2.75];
+  const entry = Float32Array.from({ length: 28 }, (_, i) => special[i] ?? Math.sin(i) * 100);
+  const table = Int32Array.from([3, 1]);
+  kv.writeLatent(1, table, 3, entry); // block 1, offset 1
+  const o = (1 * 2 + 1) * 28;
+  assert.deepEqual(Array.from(lat.latent.subarray(o, o + 28)), Array.from(entry, (x) => f32ToBf16(x)));
+  assert.equal(lat.latent[o], 0x3f80, '1 + 2^-8 ties down to 1');
+  assert.equal(lat.latent[o + 1], 0x3f82, '1 + 3·2^-8 ties up to even');
+  const out = new Float32Array(4 * 28);
+  kv.readLatents(1, table, 4, out);
+  assert.deepEqual(Array.from(out.subarray(3 * 28)), Array.from(lat.latent.subarray(o, o + 28), (b) => bf16ToF32(b)));
+  const g = new KvStorage(parseModelConfig(TINY_CONFIGS['llama']), { numBlocks: 2, blockSizeTokens: 4, dtype: 'bfloat16' });
+  g.writeKv(0, Int32Array.of(1), 2, new Float32Array(24).fill(0.3), new Float32Array(24).fill(-7));
+  const gl = g.layer(0);
+  assert.ok(gl.kind === 'gqa' && gl.k[(4 + 2) * 24] === f32ToBf16(0.3) && gl.v[(4 + 2) * 24 + 23] === f32ToBf16(-7));
+  assert.throws(() => new KvStorage(spec, { numBlocks: 4, blockSizeTokens: 2 }, kv.layerStorage), (x: unknown) => isXdsError(x, 'invalid_argument') && x.param === 'existing');
+  assert.throws(() => new KvStorage(spec, { numBlocks: 4, dtype: 'fp8' as never }), (x: unknown) => isXdsError(x, 'invalid_argument') && x.param === 'dtype');
 });
 
 test('bad block tables and sizes are XdsErrors', () => {

@@ -15,6 +15,7 @@ import type { GenerationConfig } from '../model/generation-config.js';
 import { bindModelWeights } from '../model/model-weights.js';
 import { quantizeLinearTree, formatQuantizationReport } from '../kernels/quantize.js';
 import { selectBackend, type BackendKind } from '../kernels/select-backend.js';
+import { KV_DTYPES, isKvDtype, type KvDtype } from '../kvcache/kv-storage.js';
 import { LocalModelRunner } from '../flowserve/runner/model-runner.js';
 import { DpEngine } from '../flowserve/engine.js';
 import type { SampleFn } from '../flowserve/engine-types.js';
@@ -34,6 +35,8 @@ export interface ServedModelOptions {
   readonly numThreads?: number;
   /** KV blocks of the paged cache (default 1024) of `blockSizeTokens` tokens (default 16). */
   readonly numKvBlocks?: number;
+  /** KV cache element type; 'auto' (default, as vLLM): the checkpoint's torch_dtype, bfloat16 or else float32. */
+  readonly kvCacheDtype?: 'auto' | KvDtype;
   readonly blockSizeTokens?: number;
   /** Scheduler: running set (default 64), token budget per step (default 512), waiting queue (default 256). */
   readonly maxNumSeqs?: number;
@@ -102,7 +105,8 @@ export function loadServedModel(o: ServedModelOptions): ServedModel {
   }
   const numBlocks = positive(o.numKvBlocks, 1024, 'numKvBlocks');
   const blockSizeTokens = positive(o.blockSizeTokens, 16, 'blockSizeTokens');
-  const runner = new LocalModelRunner(spec, weights, selectBackend({ kind: o.backend ?? 'auto', ...(o.numThreads === undefined ? {} : { numThreads: o.numThreads }) }), { numBlocks, blockSizeTokens });
+  const kvDtype = resolveKvDtype(o.kvCacheDtype ?? 'auto', spec.torchDtype);
+  const runner = new LocalModelRunner(spec, weights, selectBackend({ kind: o.backend ?? 'auto', ...(o.numThreads === undefined ? {} : { numThreads: o.numThreads }) }), { numBlocks, blockSizeTokens, kvDtype });
   const contextLen = Math.min(spec.maxPositionEmbeddings, numBlocks * blockSizeTokens, o.maxModelLen ?? Infinity);
   const engine = new DpEngine({
     runner,
@@ -119,12 +123,20 @@ export function loadServedModel(o: ServedModelOptions): ServedModel {
   const generation = ckpt.generationConfig;
   const stop = new Set<number>([...spec.eosTokenIds, ...generation.eosTokenIds]);
   if (tokenizer.eosTokenId !== undefined) stop.add(tokenizer.eosTokenId);
-  log(`model ${ckpt.dir}: ${spec.architecture}, context ${contextLen} tokens, ${numBlocks} KV blocks × ${blockSizeTokens}`);
+  const kvMiB = (runner.kv.bytesPerToken * numBlocks * blockSizeTokens) / 2 ** 20;
+  log(`model ${ckpt.dir}: ${spec.architecture}, context ${contextLen} tokens, ${numBlocks} KV blocks × ${blockSizeTokens} (${kvDtype}, ${kvMiB.toFixed(1)} MiB)`);
   return Object.freeze({
     name: o.name ?? basename(ckpt.dir), dir: ckpt.dir, spec, tokenizer, chatTemplate: ckpt.chatTemplate(), generation,
     engine, contextLen, stopTokenIds: Object.freeze([...stop]), schedulingPolicy: o.schedulingPolicy ?? 'fcfs',
     toolParser: o.toolParser === undefined ? detectToolParser(tokenizer) : o.toolParser, reasoningParser: o.reasoningParser ?? null, createdSec: Math.floor(Date.now() / 1000),
   });
+}
+
+/** The KV cache's element type: 'auto' follows the checkpoint's torch_dtype (bfloat16, else float32). */
+export function resolveKvDtype(choice: string, torchDtype: string | null): KvDtype {
+  if (choice === 'auto') return torchDtype === 'bfloat16' ? 'bfloat16' : 'float32';
+  if (isKvDtype(choice)) return choice;
+  throw new XdsError('invalid_config', `kvCacheDtype must be auto, ${KV_DTYPES.join(' or ')}, got ${choice}`, { param: 'kvCacheDtype' });
 }
 
 /** The model's tool-call format, from the special tokens its tokenizer knows (vLLM's parser names). */

@@ -12,6 +12,7 @@ import { XdsError } from '../../core/errors.js';
 import { readEnv } from '../../config/env.js';
 import { parseBackendKind } from '../../kernels/select-backend.js';
 import { loadServedModel, type Quantization } from '../../serving/served-model.js';
+import { KV_DTYPES, isKvDtype, type KvDtype } from '../../kvcache/kv-storage.js';
 import { DEFAULT_MODEL_NAME, ensureDefaultModel, formatGenProgress } from '../../serving/default-model.js';
 import { createGateway } from '../../gateway/server.js';
 import type { GenProgress } from '../../model/generator/write-checkpoint.js';
@@ -30,6 +31,8 @@ const USAGE = `usage: xdeepserve serve [--model DIR] [--port 8000] [--host 127.0
   --backend B                 auto | native | reference (default auto)
   --threads N                 compute threads of the native backend (default: the cores available)
   --kv-blocks N               paged KV cache blocks of 16 tokens (default 1024)
+  --kv-cache-dtype D          auto | float32 | bfloat16: the KV cache's element type; auto = the
+                              checkpoint's torch_dtype, bfloat16 or else float32 (default auto)
   --max-num-seqs N            running requests per step (default 64)
   --max-num-batched-tokens N  token budget of one step (default 512)
   --max-waiting N             bounded waiting queue; beyond it 429 (default 256)
@@ -46,7 +49,7 @@ const USAGE = `usage: xdeepserve serve [--model DIR] [--port 8000] [--host 127.0
 
 const OPTIONS = {
   model: { type: 'string' }, 'served-model-name': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
-  quantization: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, 'kv-blocks': { type: 'string' }, 'max-num-seqs': { type: 'string' },
+  quantization: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, 'kv-blocks': { type: 'string' }, 'kv-cache-dtype': { type: 'string' }, 'max-num-seqs': { type: 'string' },
   'max-num-batched-tokens': { type: 'string' }, 'max-waiting': { type: 'string' }, 'max-model-len': { type: 'string' }, 'admit-window-us': { type: 'string' }, 'log-level': { type: 'string' },
   'tool-call-parser': { type: 'string' }, 'reasoning-parser': { type: 'string' }, 'api-key': { type: 'string' }, 'scheduling-policy': { type: 'string' }, 'allowed-origins': { type: 'string' },
 } as const;
@@ -60,6 +63,12 @@ function quantizationFlag(v: string | undefined): Quantization {
   if (v === undefined || v === 'none') return 'none';
   if (v === 'int8') return 'int8';
   throw new XdsError('invalid_argument', `--quantization must be none or int8, got '${v}'`, { param: 'quantization' });
+}
+
+function kvDtypeFlag(v: string | undefined): 'auto' | KvDtype {
+  if (v === undefined || v === 'auto') return 'auto';
+  if (isKvDtype(v)) return v;
+  throw new XdsError('invalid_argument', `--kv-cache-dtype must be auto, ${KV_DTYPES.join(' or ')}, got '${v}'`, { param: 'kv-cache-dtype' });
 }
 
 function parserFlags(v: { 'tool-call-parser'?: string; 'reasoning-parser'?: string }): { toolParser?: string | null; reasoningParser?: string } {
@@ -138,12 +147,13 @@ export const command: Command = {
     const port = intFlag(v.port, 'port', 0, 65535) ?? 8000;
     const host = v.host ?? '127.0.0.1';
     const quantization = quantizationFlag(v.quantization);
+    const kvCacheDtype = kvDtypeFlag(v['kv-cache-dtype']);
     const backend = parseBackendKind(v.backend);
     const { dir, name } = await modelDir(v, env.cacheDir);
     const servedName = v['served-model-name'] ?? name;
     const model = loadServedModel({
       dir, quantization, backend, ...(v.threads === undefined ? {} : { numThreads: intFlag(v.threads, 'threads', 1) }), ...(servedName === undefined ? {} : { name: servedName }),
-      numKvBlocks: intFlag(v['kv-blocks'], 'kv-blocks', 1), maxNumSeqs: intFlag(v['max-num-seqs'], 'max-num-seqs', 1),
+      numKvBlocks: intFlag(v['kv-blocks'], 'kv-blocks', 1), kvCacheDtype, maxNumSeqs: intFlag(v['max-num-seqs'], 'max-num-seqs', 1),
       maxNumBatchedTokens: intFlag(v['max-num-batched-tokens'], 'max-num-batched-tokens', 1), maxWaiting: intFlag(v['max-waiting'], 'max-waiting', 1),
       maxModelLen: intFlag(v['max-model-len'], 'max-model-len', 2), ...parserFlags(v), ...policyFlag(v['scheduling-policy']),
       ...(v['admit-window-us'] === undefined ? {} : { admitQuietUs: intFlag(v['admit-window-us'], 'admit-window-us', 0) }), onLog: (line) => process.stderr.write(`xdeepserve serve: ${line}\n`),

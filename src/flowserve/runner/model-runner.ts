@@ -11,7 +11,7 @@ import type { ModelSpec } from '../../config/model-spec.js';
 import { XdsError } from '../../core/errors.js';
 import type { ComputeBackend, RopeTable } from '../../kernels/backend.js';
 import { buildRopeTable } from '../../kernels/rope-table.js';
-import { KvStorage } from '../../kvcache/kv-storage.js';
+import { KvStorage, type KvDtype } from '../../kvcache/kv-storage.js';
 import type { ModelWeights } from '../../model/model-weights.js';
 import type { AttentionState } from '../../units/attention/gqa.js';
 import type { MlaMode } from '../../units/attention/mla.js';
@@ -28,6 +28,8 @@ export interface LocalModelRunnerOptions {
   readonly numBlocks: number;
   /** Tokens per KV block (default 16). */
   readonly blockSizeTokens?: number;
+  /** Element type of the KV cache (default 'float32'; a given `kv` keeps its own). */
+  readonly kvDtype?: KvDtype;
   /** MLA form: 'auto' (default) = naive for multi-token slices, absorbed for single-token decode. */
   readonly mlaMode?: MlaMode;
   /** MTP: zero the embedding of rows at position 0 before enorm, as vLLM does (default false). */
@@ -72,7 +74,7 @@ export class LocalModelRunner implements ModelRunner {
   private isWarmingUp = false;
 
   constructor(readonly spec: ModelSpec, readonly weights: ModelWeights, readonly backend: ComputeBackend, private readonly opts: LocalModelRunnerOptions) {
-    const kvOpts = { numBlocks: opts.numBlocks, blockSizeTokens: opts.blockSizeTokens ?? 16, includeMtp: weights.mtp.length > 0 };
+    const kvOpts = { numBlocks: opts.numBlocks, blockSizeTokens: opts.blockSizeTokens ?? 16, includeMtp: weights.mtp.length > 0, dtype: opts.kv?.dtype ?? opts.kvDtype ?? 'float32' };
     this.kv = opts.kv === undefined ? new KvStorage(spec, kvOpts) : new KvStorage(spec, kvOpts, opts.kv.layerStorage);
     this.rope = buildRopeTable(spec.rope);
     this.vocabSize = spec.vocabSize;
