@@ -1,7 +1,7 @@
 /**
  * `xdeepserve serve` as a real child process (issue 4): it prints the bound port in a parseable
  * line, and SIGTERM drains a request in flight (the client gets all its tokens and [DONE]) before
- * the process exits 0; `--api-key` guards /v1. Runs bin/xdeepserve.js, so it needs the compiled dist/ (npm run build).
+ * the process exits 0; `--api-key` guards /v1; `--kv-cache-dtype` picks the cache's element type. Runs bin/xdeepserve.js, so it needs the compiled dist/ (npm run build).
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -93,4 +93,29 @@ it('--api-key (or $XDS_API_KEY): /v1 needs the bearer key, 401 invalid_api_key o
       assert.equal(await s.exited, 0, s.stderr());
     }
   }
+});
+
+it('--kv-cache-dtype: bfloat16 halves the KV cache and serves; auto follows the checkpoint (float32 here); a bad value names the flag', { skip: !hasDist && 'needs npm run build' }, async () => {
+  const mib = (stderr: string, dtype: string): number => Number(new RegExp(`\\(${dtype}, ([0-9.]+) MiB\\)`).exec(stderr)?.[1]);
+  const sizes: Record<string, number> = {};
+  for (const [flag, dtype] of [['bfloat16', 'bfloat16'], ['auto', 'float32']] as const) {
+    const s = await startServe(['--kv-cache-dtype', flag]);
+    try {
+      const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const model = (await client.models.list()).data[0]!.id;
+      const r = await client.completions.create({ model, prompt: 'kv cache', max_tokens: 8, temperature: 0, stop: [] });
+      assert.ok(r.usage!.completion_tokens >= 1 && r.choices[0]!.finish_reason !== null, flag);
+      sizes[dtype] = mib(s.stderr(), dtype);
+    } finally {
+      s.child.kill('SIGTERM');
+      assert.equal(await s.exited, 0, s.stderr());
+    }
+  }
+  assert.ok(sizes['float32']! > 0 && Math.abs(sizes['bfloat16']! - sizes['float32']! / 2) <= 0.1, JSON.stringify(sizes)); // the log rounds to 0.1 MiB
+  const bad = spawn(process.execPath, [bin, 'serve', '--model', dir, '--port', '0', '--kv-cache-dtype', 'fp8'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  bad.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const code = await new Promise<number | null>((resolve) => bad.on('exit', resolve));
+  assert.notEqual(code, 0);
+  assert.match(err, /--kv-cache-dtype must be auto, float32 or bfloat16, got 'fp8'/);
 });
