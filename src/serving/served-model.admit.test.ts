@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { isXdsError } from '../core/errors.js';
 import { tinyCheckpoint } from '../gateway/testing.js';
 import { loadServedModel } from './served-model.js';
+import { tokensOfOneRequest } from './testing/one-request.js';
 
 test('admitQuietUs: negative is refused by name; 0 turns the window off and still serves', async () => {
   const { dir, remove } = await tinyCheckpoint('byte');
@@ -14,13 +15,7 @@ test('admitQuietUs: negative is refused by name; 0 turns the window off and stil
     assert.throws(() => loadServedModel({ dir, backend: 'reference', numKvBlocks: 16, admitQuietUs: -1 }),
       (e: unknown) => isXdsError(e, 'invalid_config') && e.param === 'admitQuietUs');
     const m = loadServedModel({ dir, backend: 'reference', numKvBlocks: 16, admitQuietUs: 0 });
-    m.engine.start();
-    const n = await new Promise<number>((resolve) => {
-      let k = 0;
-      m.engine.addRequest({ id: 'a', promptTokenIds: [1, 2, 3], maxTokens: 2 }, (ev) => { if (ev.kind === 'token') k++; if (ev.kind === 'finished') resolve(k); });
-    });
-    assert.equal(n, 2);
-    await m.engine.drain();
+    assert.equal(await tokensOfOneRequest(m, [1, 2, 3], 2), 2);
   } finally {
     remove();
   }

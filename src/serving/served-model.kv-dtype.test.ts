@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { isXdsError } from '../core/errors.js';
 import { tinyCheckpoint } from '../gateway/testing.js';
 import { loadServedModel, resolveKvDtype } from './served-model.js';
+import { tokensOfOneRequest } from './testing/one-request.js';
 
 test("resolveKvDtype: auto follows torch_dtype; explicit choices win; others are refused by name", () => {
   assert.equal(resolveKvDtype('auto', 'bfloat16'), 'bfloat16');
@@ -25,13 +26,7 @@ test('loadServedModel builds the runner with the chosen KV cache', async () => {
     const lines: string[] = [];
     const m = loadServedModel({ dir, backend: 'reference', numKvBlocks: 8, kvCacheDtype: 'bfloat16', onLog: (l) => lines.push(l) });
     assert.match(lines.join('\n'), /8 KV blocks × 16 \(bfloat16, /);
-    m.engine.start();
-    const n = await new Promise<number>((resolve) => {
-      let k = 0;
-      m.engine.addRequest({ id: 'a', promptTokenIds: [1, 2, 3], maxTokens: 3 }, (ev) => { if (ev.kind === 'token') k++; if (ev.kind === 'finished') resolve(k); });
-    });
-    assert.equal(n, 3);
-    await m.engine.drain();
+    assert.equal(await tokensOfOneRequest(m, [1, 2, 3], 3), 3);
   } finally {
     remove();
   }
