@@ -8,7 +8,7 @@
  * after a prompt of --context tokens. Medians over --steps steps, per unit and for the whole step.
  *
  *   node dist/flowserve/runner/profile-runner.js --model DIR [--batch 1,32] [--context 32] [--steps 5]
- *        [--backend native|reference|auto] [--int8 none|channel|32] [--threads N]
+ *        [--backend native|reference|auto] [--int8 none|channel|32] [--threads N] [--kv-dtype float32|bfloat16]
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -21,6 +21,7 @@ import { parseBackendKind, selectBackend } from '../../kernels/select-backend.js
 import { bindModelWeights, type LayerWeights, type ModelWeights } from '../../model/model-weights.js';
 import { openSafetensorsWeights } from '../../model/safetensors.js';
 import { LocalModelRunner } from './model-runner.js';
+import { KV_DTYPES, isKvDtype, type KvDtype } from '../../kvcache/kv-storage.js';
 import type { SequenceSlice } from './types.js';
 
 export const UNITS = ['embedding', 'norms', 'attn proj', 'attn core', 'router', 'experts', 'shared expert', 'dense ffn', 'lm head'] as const;
@@ -169,26 +170,28 @@ export function formatProfile(r: ProfileResult): string {
   return lines.join('\n');
 }
 
-function loadRunner(dir: string, backend: ComputeBackend, int8: string, numBlocks: number): { runner: LocalModelRunner; tb: TimingBackend } {
+function loadRunner(dir: string, backend: ComputeBackend, int8: string, numBlocks: number, kvDtype: KvDtype): { runner: LocalModelRunner; tb: TimingBackend } {
   const spec = parseModelConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')) as Record<string, unknown>);
   let weights = bindModelWeights(spec, openSafetensorsWeights(dir, { arena: int8 === 'none' }), { dtype: 'keep', includeMtp: false });
   if (int8 !== 'none') weights = quantizeLinearTree(weights, int8 === 'channel' ? 'channel' : Number(int8)).weights;
   const tb = new TimingBackend(backend, unitMap(weights), new UnitTimes());
-  return { runner: new LocalModelRunner(spec, weights, tb, { numBlocks }), tb };
+  return { runner: new LocalModelRunner(spec, weights, tb, { numBlocks, kvDtype }), tb };
 }
 
 async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: {
     model: { type: 'string' }, batch: { type: 'string', default: '1,32' }, context: { type: 'string', default: '32' },
     steps: { type: 'string', default: '5' }, backend: { type: 'string', default: 'native' }, int8: { type: 'string', default: 'none' },
-    threads: { type: 'string' },
+    threads: { type: 'string' }, 'kv-dtype': { type: 'string', default: 'float32' },
   } });
   if (values.model === undefined) throw new Error('--model DIR is required');
   const batches = values.batch.split(',').map(Number);
   const o = { contextTokens: Number(values.context), numSteps: Number(values.steps) };
   const numBlocks = Math.max(...batches) * Math.ceil((o.contextTokens + o.numSteps + 1) / 16) + 4;
   const backend = selectBackend({ kind: parseBackendKind(values.backend), ...(values.threads === undefined ? {} : { numThreads: Number(values.threads) }) });
-  const { runner, tb } = loadRunner(values.model, backend, values.int8, numBlocks);
+  const kvDtype = values['kv-dtype'];
+  if (!isKvDtype(kvDtype)) throw new Error(`--kv-dtype must be ${KV_DTYPES.join(' or ')}`);
+  const { runner, tb } = loadRunner(values.model, backend, values.int8, numBlocks, kvDtype);
   process.stdout.write(`${values.model} backend ${backend.name}, int8 ${values.int8}, context ${o.contextTokens}\n`);
   for (const batch of batches) process.stdout.write(formatProfile(profileDecode(runner, tb, { ...o, batch })) + '\n');
 }
