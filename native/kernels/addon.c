@@ -72,6 +72,16 @@ static napi_value js_add(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* toBf16(src, dst, dstOffset, n): dst[dstOffset + i] = bf16(src[i]) for i < n (lengths checked in native.ts) */
+static napi_value js_to_bf16(napi_env env, napi_callback_info info) {
+  call_args a = get_args(env, info);
+  const float *src = view(&a, 0, NULL, false);
+  uint16_t *dst = view(&a, 1, NULL, false);
+  int off = (int)num(&a, 2), n = (int)num(&a, 3);
+  if (!a.failed) xds_f32_to_bf16(src, dst + off, n);
+  return NULL;
+}
+
 /* softmax(x, rows, n) */
 static napi_value js_softmax(napi_env env, napi_callback_info info) {
   call_args a = get_args(env, info);
@@ -268,6 +278,7 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "rmsNorm", js_rms_norm);
   export_fn(env, exports, "siluMul", js_silu_mul);
   export_fn(env, exports, "add", js_add);
+  export_fn(env, exports, "toBf16", js_to_bf16);
   export_fn(env, exports, "softmax", js_softmax);
   export_fn(env, exports, "rope", js_rope);
   export_fn(env, exports, "pagedAttention", xds_js_paged_attention);

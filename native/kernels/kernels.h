@@ -196,6 +196,8 @@ float xds_dot_f32(const float *a, const float *b, int n);
 void xds_axpy_f32(float *y, float alpha, const float *x, int n);
 float xds_dot_f32_bf16(const float *a, const uint16_t *b, int n);
 void xds_axpy_f32_bf16(float *y, float alpha, const uint16_t *x, int n);
+/* dst = src as bf16 bits, round to nearest even (ops.c). */
+void xds_f32_to_bf16(const float *src, uint16_t *dst, int n);
 
 /* Probes for `bench kernels`: bytes/s of a plain read, FLOP/s of independent FMA chains. */
 double xds_read_probe(const uint8_t *buf, size_t bytes, int num_threads);

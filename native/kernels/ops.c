@@ -5,6 +5,7 @@
 #include "kernels.h"
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #include "simd.h"
 
@@ -127,5 +128,26 @@ void xds_rope(float *x, int rows, int row_stride, int num_heads, int head_stride
     rope_table_row(positions[r], inv_freq, attn_factor, half, cs);
     for (int h = 0; h < num_heads; h++)
       rotate_head(x + (size_t)r * row_stride + (size_t)h * head_stride + offset, cs, half, interleaved);
+  }
+}
+
+/* dst[i] = src[i] as bf16 bits, rounded to nearest even; a NaN stays a (quiet) NaN (core/dtype.ts
+ * f32ToBf16): the stores of a bf16 KV cache. */
+void xds_f32_to_bf16(const float *src, uint16_t *dst, int n) {
+  const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff), exp = _mm256_set1_epi32(0x7f800000),
+                mant = _mm256_set1_epi32(0x007fffff), quiet = _mm256_set1_epi32(0x40);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256i b = _mm256_castps_si256(_mm256_loadu_ps(src + i));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(b, _mm256_add_epi32(bias, _mm256_and_si256(_mm256_srli_epi32(b, 16), one))), 16);
+    __m256i nan = _mm256_andnot_si256(_mm256_cmpeq_epi32(_mm256_and_si256(b, mant), _mm256_setzero_si256()), _mm256_cmpeq_epi32(_mm256_and_si256(b, exp), exp));
+    r = _mm256_blendv_epi8(r, _mm256_or_si256(_mm256_srli_epi32(b, 16), quiet), nan);
+    __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    _mm_storeu_si128((__m128i *)(dst + i), packed);
+  }
+  for (; i < n; i++) {
+    uint32_t b;
+    memcpy(&b, src + i, 4);
+    dst[i] = (b & 0x7f800000u) == 0x7f800000u && (b & 0x007fffffu) ? (uint16_t)((b >> 16) | 0x40) : (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
   }
 }

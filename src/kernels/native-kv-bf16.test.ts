@@ -4,13 +4,14 @@
  * gives over an f32 cache holding the same values widened: GQA, the latent attention of MLA, and
  * absorbed MLA (W_UK / W_UV inside the call), 1 and 2 threads, several sequences, a case that
  * wakes the pool. The reference backend over the bf16 cache (f64 accumulation) is the independent
- * check: max |Δ| ≤ 2e-5 · max|out|. Mismatched k / v forms are an XdsError naming vCache.
+ * check: max |Δ| ≤ 2e-5 · max|out|. Mismatched k / v forms are an XdsError naming vCache. The
+ * native store conversion (toBf16) equals core/dtype.ts f32ToBf16 bit for bit.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LinearWeight, PagedAttentionArgs, PagedMlaArgs } from './backend.js';
 import { referenceBackend } from './reference.js';
-import { bf16ArrayToF32, f32ArrayToBf16 } from '../core/dtype.js';
+import { bf16ArrayToF32, f32ArrayToBf16, f32ToBf16 } from '../core/dtype.js';
 import { isXdsError } from '../core/errors.js';
 import { maxAbs, maxAbsDiff, randomLayout, requireNative, rng, sharedF32 } from './native-test-util.js';
 
@@ -82,4 +83,21 @@ test('k and v caches of different forms are an XdsError naming vCache', { skip: 
     blockTable: L.blockTable, positions: L.positions, seqs: L.seqs, numHeads: 2, numKvHeads: 1, headDim: 8, headDimV: 8, blockSizeTokens: 4, scale: 0.3, slidingWindow: 0,
   };
   assert.throws(() => nb2!.pagedAttention(a), (e) => isXdsError(e, 'invalid_argument') && e.param === 'vCache');
+});
+
+test('toBf16 (native) == f32ToBf16 bit for bit: ties, overflow to infinity, subnormals, NaN payloads, random bits; tails and offsets', { skip: !nb2 }, () => {
+  const bits = new Uint32Array([0x3f808000, 0x3f818000, 0x3f80ffff, 0x7f7fffff, 0xff7fffff, 0x00000001, 0x80008000, 0x7f800000, 0xff800000,
+    0x7f800001, 0xffc00000, 0x7fffffff, 0x7f810000, 0x00000000, 0x80000000, 0x3dcccccd]);
+  const r = rng(77);
+  const random = Uint32Array.from({ length: 4093 }, () => Math.floor((r() + 1) * 2 ** 31) >>> 0);
+  for (const u of [bits, random]) {
+    const src = new Float32Array(u.buffer);
+    for (const [off, n] of [[0, src.length], [3, src.length - 5], [0, 7], [5, 1]] as const) {
+      const s = src.subarray(0, n), dst = new Uint16Array(off + n + 2).fill(0xabcd);
+      nb2!.toBf16!(s, dst, off);
+      s.forEach((v, i) => { if (dst[off + i] !== f32ToBf16(v)) assert.fail(`bits ${u[i]!.toString(16)}: ${dst[off + i]!.toString(16)} vs ${f32ToBf16(v).toString(16)}`); });
+      assert.ok(dst[off + n] === 0xabcd && (off === 0 || dst[off - 1] === 0xabcd), 'nothing written outside');
+    }
+  }
+  assert.throws(() => nb2!.toBf16!(new Float32Array(4), new Uint16Array(5), 2), (e) => isXdsError(e, 'invalid_argument') && e.param === 'dst');
 });

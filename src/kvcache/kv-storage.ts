@@ -27,10 +27,13 @@ export function isKvDtype(x: unknown): x is KvDtype {
   return (KV_DTYPES as readonly unknown[]).includes(x);
 }
 
-/** cache[offset …] = the f32 values of src, stored in the cache's form (bf16: rounded). */
-export function storeKv(cache: KvArray, src: Float32Array, offset: number): void {
+/** A converter into bf16 bits (ComputeBackend.toBf16: native; core/dtype.ts f32ArrayToBf16 otherwise). */
+export type ToBf16 = (src: Float32Array, dst: Uint16Array, dstOffset: number) => void;
+
+/** cache[offset …] = the f32 values of src, stored in the cache's form (bf16: rounded by `toBf16`). */
+export function storeKv(cache: KvArray, src: Float32Array, offset: number, toBf16: ToBf16 = f32ArrayToBf16): void {
   if (cache instanceof Float32Array) cache.set(src, offset);
-  else f32ArrayToBf16(src, cache, offset);
+  else toBf16(src, cache, offset);
 }
 
 export interface KvStorageOptions {

@@ -74,12 +74,13 @@ function writeLatents(st: AttentionState, layout: StepLayout, a: Float32Array, W
   if (kv.kind !== 'mla') throw new RangeError('MLA attention over a GQA cache');
   const lat = kv.latent; // [numBlocks · bs, R + dr], f32 or bf16
   const bs = st.kv.blockSizeTokens;
+  const B = st.backend, toBf16 = B.toBf16 ? (src: Float32Array, dst: Uint16Array, o: number): void => B.toBf16!(src, dst, o) : undefined;
   for (const s of layout.seqs) {
     for (let i = 0; i < s.count;) {
       const pos = s.startPos + i;
       const n = Math.min(s.count - i, bs - (pos % bs)); // rows left in this block
       const r = s.first + i;
-      storeKv(lat, a.subarray(r * W, (r + n) * W), st.kv.slot(s.blockTable, pos) * W);
+      storeKv(lat, a.subarray(r * W, (r + n) * W), st.kv.slot(s.blockTable, pos) * W, toBf16);
       i += n;
     }
   }
