@@ -3,7 +3,10 @@
  * figure: c32 / c1 on the `small` preset, target >= 6x), measured as paired runs of the serving
  * benchmark (serve-client.ts) against one server. On a shared host single runs move by +-8 %, so
  * each pair runs both concurrencies back to back, their order alternating from pair to pair (a
- * drift of the host favours neither), and the figure is the median of the per-pair ratios.
+ * drift of the host favours neither), and the figure is the median of the per-pair ratios. One
+ * run of each side comes first and is discarded: on a fresh server the first run pays the JIT
+ * and first-touch page faults, which (the first pair starting low) slowed c1 and raised pair 1's
+ * ratio (stop 16: c1 107–129 tok/s in the first pairs against ~150 after).
  */
 import { median } from '../core/stats.js';
 import { runServeBench, type ServeBenchOptions, type ServeBenchResult } from './serve-client.js';
@@ -18,7 +21,9 @@ export interface ScalingOptions extends Pick<ServeBenchOptions, 'url' | 'model' 
   readonly low: ScalingSide;
   readonly high: ScalingSide;
   readonly pairs: number;
-  /** Called after each run (pair index from 0, which side, its result). */
+  /** Discarded runs of each side before the pairs (default 1). */
+  readonly warmUpRuns?: number;
+  /** Called after each run (pair index from 0, -1 for a warm-up run, which side, its result). */
   readonly onRun?: (pair: number, side: 'low' | 'high', r: ServeBenchResult) => void;
 }
 
@@ -74,6 +79,10 @@ export async function runScalingBench(o: ScalingOptions): Promise<ScalingResult>
     o.onRun?.(pair, side, r);
     return keep(r);
   };
+  for (let w = 0; w < (o.warmUpRuns ?? 1); w++) {
+    await run(-1, 'low');
+    await run(-1, 'high');
+  }
   for (let i = 0; i < o.pairs; i++) {
     const first = i % 2 === 0 ? 'low' : 'high';
     const a = await run(i, first);

@@ -42,13 +42,13 @@ describe('bench serve against a live gateway', () => {
     assert.ok(r.schedulerFraction !== null && r.schedulerFraction > 0 && r.schedulerFraction < 1);
   });
 
-  it('bench scaling: alternating pairs, per-pair ratios, medians over the pairs', async () => {
+  it('bench scaling: a discarded warm-up run of each side, then alternating pairs, per-pair ratios, medians over the pairs', async () => {
     const runs: string[] = [];
     const r = await runScalingBench({
       url: server.url, low: { concurrency: 1, numPrompts: 2 }, high: { concurrency: 3, numPrompts: 3 }, pairs: 3, inputLen: 4, outputLen: 3,
       onRun: (pair, side, res) => { runs.push(`${pair}${side}`); assert.equal(res.completed, side === 'low' ? 2 : 3); },
     });
-    assert.deepEqual(runs, ['0low', '0high', '1high', '1low', '2low', '2high']);
+    assert.deepEqual(runs, ['-1low', '-1high', '0low', '0high', '1high', '1low', '2low', '2high']);
     assert.deepEqual(r.pairs.map((p) => p.first), ['low', 'high', 'low']);
     assert.equal(r.failed, 0, r.firstError ?? '');
     for (const p of r.pairs) {

@@ -17,6 +17,8 @@ const USAGE = `usage: xdeepserve bench scaling --url URL [--low C --high C] [--p
   --low-prompts N      requests per low run (default 6)
   --high-prompts N     requests per high run (default 2 x high)
   --pairs N            (low, high) pairs, their order alternating (default 8)
+  --warm-up-runs N     discarded runs of each side before the pairs (default 1: a fresh server's
+                       first run pays JIT and page faults)
   --input-len I        prompt tokens per request (default 16)
   --output-len O       output tokens per request, EOS ignored (default 64)
   --seed S             prompt seed (default 0)
@@ -24,7 +26,7 @@ const USAGE = `usage: xdeepserve bench scaling --url URL [--low C --high C] [--p
 
 const OPTIONS = {
   url: { type: 'string' }, model: { type: 'string' }, low: { type: 'string' }, high: { type: 'string' },
-  'low-prompts': { type: 'string' }, 'high-prompts': { type: 'string' }, pairs: { type: 'string' },
+  'low-prompts': { type: 'string' }, 'high-prompts': { type: 'string' }, pairs: { type: 'string' }, 'warm-up-runs': { type: 'string' },
   'input-len': { type: 'string' }, 'output-len': { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' },
 } as const;
 
@@ -56,9 +58,9 @@ export const command: Command = {
       url: url.replace(/\/+$/, ''), ...(v.model === undefined ? {} : { model: v.model }),
       low: { concurrency: low, numPrompts: integerFlag(v['low-prompts'], 'low-prompts', 6, 1) },
       high: { concurrency: high, numPrompts: integerFlag(v['high-prompts'], 'high-prompts', 2 * high, 1) },
-      pairs, inputLen: integerFlag(v['input-len'], 'input-len', 16, 1), outputLen: integerFlag(v['output-len'], 'output-len', 64, 1),
+      pairs, warmUpRuns: integerFlag(v['warm-up-runs'], 'warm-up-runs', 1, 0), inputLen: integerFlag(v['input-len'], 'input-len', 16, 1), outputLen: integerFlag(v['output-len'], 'output-len', 64, 1),
       seed: integerFlag(v.seed, 'seed', 0, 0),
-      onRun: (pair, side, res) => process.stderr.write(`pair ${pair + 1}/${pairs} c${side === 'low' ? low : high}: ${res.outputTokPerSec.toFixed(1)} tok/s\n`),
+      onRun: (pair, side, res) => process.stderr.write(`${pair < 0 ? 'warm-up' : `pair ${pair + 1}/${pairs}`} c${side === 'low' ? low : high}: ${res.outputTokPerSec.toFixed(1)} tok/s\n`),
     });
     process.stdout.write((v.json ? JSON.stringify(r) : formatScaling(r)) + '\n');
     return r.failed > 0 ? 1 : 0;
