@@ -35,9 +35,9 @@ export interface ServedModelOptions {
   readonly numThreads?: number;
   /** KV blocks of the paged cache (default 1024) of `blockSizeTokens` tokens (default 16). */
   readonly numKvBlocks?: number;
+  readonly blockSizeTokens?: number;
   /** KV cache element type; 'auto' (default, as vLLM): the checkpoint's torch_dtype, bfloat16 or else float32. */
   readonly kvCacheDtype?: 'auto' | KvDtype;
-  readonly blockSizeTokens?: number;
   /** Scheduler: running set (default 64), token budget per step (default 512), waiting queue (default 256). */
   readonly maxNumSeqs?: number;
   readonly maxNumBatchedTokens?: number;
