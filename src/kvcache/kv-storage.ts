@@ -115,13 +115,13 @@ export class KvStorage {
     return block * this.blockSizeTokens + (pos % this.blockSizeTokens);
   }
 
-  /** GQA: store one token's k and v ([Hkv·dh] f32 each) at `pos`. */
-  writeKv(l: number, blockTable: Int32Array, pos: number, k: Float32Array, v: Float32Array): void {
+  /** GQA: store one token's k and v ([Hkv·dh] f32 each) at `pos` (a bf16 cache through `toBf16`). */
+  writeKv(l: number, blockTable: Int32Array, pos: number, k: Float32Array, v: Float32Array, toBf16?: ToBf16): void {
     const kv = this.layer(l);
     if (kv.kind !== 'gqa') throw new RangeError('writeKv on an MLA cache');
     const o = this.slot(blockTable, pos) * this.entryWidth;
-    storeKv(kv.k, k.subarray(0, this.entryWidth), o);
-    storeKv(kv.v, v.subarray(0, this.entryWidth), o);
+    storeKv(kv.k, k.subarray(0, this.entryWidth), o, toBf16);
+    storeKv(kv.v, v.subarray(0, this.entryWidth), o, toBf16);
   }
 
   /** MLA: store one token's [c ‖ k_pe] ([R + dr] f32) at `pos`. */

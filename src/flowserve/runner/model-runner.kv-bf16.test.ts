@@ -3,7 +3,8 @@
  * random models of every architecture, a prompt prefilled in a chunk of 5 and then decoded one
  * token at a time (MLA: the naive prefill form reading the cache back, then absorbed decode):
  * - the cache holds bf16: layer 0's entries (computed from the embeddings alone, so the same in
- *   both runs) are exactly the f32 run's entries rounded to nearest even;
+ *   both runs) are exactly the f32 run's entries rounded to nearest even, with the reference
+ *   backend (TypeScript rounding) and the native one (its toBf16);
  * - the logits stay within BF16_REL of the f32-cache run's (relative to the largest |logit|):
  *   bf16 keeps 8 significant bits (2^-9 ≈ 2e-3 relative per value), and the measured worst case
  *   over these models is 1.0e-2 (deepseek_v2, routed scaling 16), so 2e-2; and they do differ;
@@ -52,14 +53,16 @@ function maxRel(a: readonly Float32Array[], b: readonly Float32Array[]): number 
 
 for (const arch of Object.keys(TINY_CONFIGS)) {
   test(`${arch}: a bf16 KV cache holds the f32 entries rounded; logits within ${BF16_REL} of the f32 cache's`, () => {
-    const f = run(arch, referenceBackend, 'float32'), b = run(arch, referenceBackend, 'bfloat16');
-    const lf = f.runner.kv.layer(0), lb = b.runner.kv.layer(0);
-    const [cf, cb] = lf.kind === 'gqa' && lb.kind === 'gqa' ? [lf.k, lb.k] : lf.kind === 'mla' && lb.kind === 'mla' ? [lf.latent, lb.latent] : [null, null];
-    assert.ok(cf instanceof Float32Array && cb instanceof Uint16Array, 'an f32 and a bf16 cache');
-    assert.ok(cf.some((v) => v !== 0), 'the prompt was written');
-    cf.forEach((v, i) => { if (cb[i] !== f32ToBf16(v)) assert.fail(`layer 0 entry ${i}: ${cb[i]} is not ${v} rounded (${f32ToBf16(v)})`); });
-    const rel = maxRel(f.logits, b.logits);
-    assert.ok(rel > 0 && rel <= BF16_REL, `relative logit difference ${rel}`);
+    for (const backend of native === null ? [referenceBackend] : [referenceBackend, native]) {
+      const f = run(arch, backend, 'float32'), b = run(arch, backend, 'bfloat16');
+      const lf = f.runner.kv.layer(0), lb = b.runner.kv.layer(0);
+      const [cf, cb] = lf.kind === 'gqa' && lb.kind === 'gqa' ? [lf.v, lb.v] : lf.kind === 'mla' && lb.kind === 'mla' ? [lf.latent, lb.latent] : [null, null];
+      assert.ok(cf instanceof Float32Array && cb instanceof Uint16Array, 'an f32 and a bf16 cache');
+      assert.ok(cf.some((v) => v !== 0), 'the prompt was written');
+      cf.forEach((v, i) => { if (cb[i] !== f32ToBf16(v)) assert.fail(`${backend.name}: layer 0 entry ${i}: ${cb[i]} is not ${v} rounded (${f32ToBf16(v)})`); });
+      const rel = maxRel(f.logits, b.logits);
+      assert.ok(rel > 0 && rel <= BF16_REL, `${backend.name}: relative logit difference ${rel}`);
+    }
   });
 
   test(`${arch}: native over a bf16 KV cache == reference within ${NATIVE_REL}`, { skip: native === null }, () => {

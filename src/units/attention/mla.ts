@@ -16,7 +16,7 @@
 import type { MlaAttentionSpec } from '../../config/model-spec.js';
 import type { MlaAttentionWeights } from '../../model/model-weights.js';
 import type { SeqRows, StepLayout } from '../step-layout.js';
-import { scratchOf, type AttentionState } from './gqa.js';
+import { backendToBf16, scratchOf, type AttentionState } from './gqa.js';
 import { storeKv } from '../../kvcache/kv-storage.js';
 import { mlaAbsorbedBatch } from './mla-absorbed.js';
 import { mlaNaive } from './mla-naive.js';
@@ -74,7 +74,7 @@ function writeLatents(st: AttentionState, layout: StepLayout, a: Float32Array, W
   if (kv.kind !== 'mla') throw new RangeError('MLA attention over a GQA cache');
   const lat = kv.latent; // [numBlocks · bs, R + dr], f32 or bf16
   const bs = st.kv.blockSizeTokens;
-  const B = st.backend, toBf16 = B.toBf16 ? (src: Float32Array, dst: Uint16Array, o: number): void => B.toBf16!(src, dst, o) : undefined;
+  const toBf16 = backendToBf16(st.backend);
   for (const s of layout.seqs) {
     for (let i = 0; i < s.count;) {
       const pos = s.startPos + i;
