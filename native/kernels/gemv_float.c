@@ -8,34 +8,26 @@
 #include <immintrin.h>
 #include "simd.h"
 
-/* b[i] as f32: b is f32, or bf16 bits when BF. */
-static inline __attribute__((always_inline)) __m256 ldb8(const void *b, int i, const int BF) {
-  return BF ? bf16x8_to_f32((const uint16_t *)b + i) : _mm256_loadu_ps((const float *)b + i);
-}
-static inline __attribute__((always_inline)) float ldb1(const void *b, int i, const int BF) {
-  return BF ? bf16_to_f32(((const uint16_t *)b)[i]) : ((const float *)b)[i];
-}
-
 /* One body for the f32 and the bf16 form (a bf16 KV cache row), so a bf16 b gives exactly the
  * result of the f32 form over b widened. */
 static inline __attribute__((always_inline)) float dot_t(const float *a, const void *b, int n, const int BF) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   int i = 0;
   for (; i + 16 <= n; i += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), ldb8(b, i, BF), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), ldb8(b, i + 8, BF), s1);
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), f32_or_bf16x8(b, i, BF), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), f32_or_bf16x8(b, i + 8, BF), s1);
   }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), ldb8(b, i, BF), s0);
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), f32_or_bf16x8(b, i, BF), s0);
   float s = hsum8(_mm256_add_ps(s0, s1));
-  for (; i < n; i++) s = __builtin_fmaf(a[i], ldb1(b, i, BF), s);
+  for (; i < n; i++) s = __builtin_fmaf(a[i], f32_or_bf16(b, i, BF), s);
   return s;
 }
 
 static inline __attribute__((always_inline)) void axpy_t(float *y, float alpha, const void *x, int n, const int BF) {
   __m256 va = _mm256_set1_ps(alpha);
   int i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, ldb8(x, i, BF), _mm256_loadu_ps(y + i)));
-  for (; i < n; i++) y[i] = __builtin_fmaf(alpha, ldb1(x, i, BF), y[i]);
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, f32_or_bf16x8(x, i, BF), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] = __builtin_fmaf(alpha, f32_or_bf16(x, i, BF), y[i]);
 }
 
 float xds_dot_f32(const float *a, const float *b, int n) { return dot_t(a, b, n, 0); }
@@ -123,15 +115,6 @@ static float dot1_bf16(const uint16_t *w, const float *x, int k) {
   return s;
 }
 
-/* Loads 8 weights starting at element idx as f32 (bf16 is widened once per load). */
-static inline __attribute__((always_inline)) __m256 load_w8(const void *w, size_t idx, int bf16) {
-  return bf16 ? bf16x8_to_f32((const uint16_t *)w + idx) : _mm256_loadu_ps((const float *)w + idx);
-}
-
-static inline float load_w1(const void *w, size_t idx, int bf16) {
-  return bf16 ? bf16_to_f32(((const uint16_t *)w)[idx]) : ((const float *)w)[idx];
-}
-
 /* The 4 horizontal sums of a0..a3, as one 128-bit vector [Σa0, Σa1, Σa2, Σa3]. */
 static inline __m128 hsum4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
   __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
@@ -154,7 +137,7 @@ static inline __attribute__((always_inline)) void dot4xR(const void *w, int bf16
     prefetch_step(pf, i, bf16);
     for (int r = 0; r < R; r++) xv[r] = _mm256_loadu_ps(x + (size_t)r * k + i);
     for (int j = 0; j < 4; j++) {
-      __m256 wv = load_w8(w, (size_t)j * k + i, bf16);
+      __m256 wv = f32_or_bf16x8(w, (size_t)j * k + i, bf16);
       for (int r = 0; r < R; r++) acc[j][r] = _mm256_fmadd_ps(wv, xv[r], acc[j][r]);
     }
   }
@@ -163,7 +146,7 @@ static inline __attribute__((always_inline)) void dot4xR(const void *w, int bf16
     _mm_storeu_ps(out, hsum4x8(acc[0][r], acc[1][r], acc[2][r], acc[3][r]));
     for (int t = i; t < k; t++) {
       float xi = x[(size_t)r * k + t];
-      for (int j = 0; j < 4; j++) out[j] += load_w1(w, (size_t)j * k + t, bf16) * xi;
+      for (int j = 0; j < 4; j++) out[j] += f32_or_bf16(w, (size_t)j * k + t, bf16) * xi;
     }
     float *yr = y + (size_t)r * n;
     yr[0] = out[0]; yr[1] = out[1]; yr[2] = out[2]; yr[3] = out[3];

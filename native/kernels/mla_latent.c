@@ -25,27 +25,20 @@ typedef struct { __m256 a0, a1, a2, a3, b0, b1, b2, b3; } acc4;
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* Element i of a cached row: f32, or bf16 bits when BF. */
-INLINE __m256 ld8(const void *row, int i, const int BF) {
-  return BF ? bf16x8_to_f32((const uint16_t *)row + i) : _mm256_loadu_ps((const float *)row + i);
-}
-INLINE float ld1(const void *row, int i, const int BF) {
-  return BF ? bf16_to_f32(((const uint16_t *)row)[i]) : ((const float *)row)[i];
-}
 
 /* Adds q_j[0..n8) · k[k0 + 0..n8) for 4 heads into the accumulators, n8 = n rounded down to 8; returns n8. */
 INLINE int dot4_seg(const float *q, size_t qstride, const void *k, int k0, int n, acc4 *c, const int BF) {
   const float *q0 = q, *q1 = q + qstride, *q2 = q + 2 * qstride, *q3 = q + 3 * qstride;
   int i = 0;
   for (; i + 16 <= n; i += 16) {
-    __m256 k0v = ld8(k, k0 + i, BF), k1v = ld8(k, k0 + i + 8, BF);
+    __m256 k0v = f32_or_bf16x8(k, k0 + i, BF), k1v = f32_or_bf16x8(k, k0 + i + 8, BF);
     c->a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i), k0v, c->a0); c->b0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i + 8), k1v, c->b0);
     c->a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i), k0v, c->a1); c->b1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i + 8), k1v, c->b1);
     c->a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i), k0v, c->a2); c->b2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i + 8), k1v, c->b2);
     c->a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i), k0v, c->a3); c->b3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i + 8), k1v, c->b3);
   }
   if (i + 8 <= n) {
-    __m256 k0v = ld8(k, k0 + i, BF);
+    __m256 k0v = f32_or_bf16x8(k, k0 + i, BF);
     c->a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + i), k0v, c->a0); c->a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + i), k0v, c->a1);
     c->a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + i), k0v, c->a2); c->a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + i), k0v, c->a3);
     i += 8;
@@ -55,7 +48,7 @@ INLINE int dot4_seg(const float *q, size_t qstride, const void *k, int k0, int n
 
 INLINE void dot4_tail(const float *q, size_t qstride, const void *k, int k0, int i, int n, float out[4], const int BF) {
   for (; i < n; i++)
-    for (int j = 0; j < 4; j++) out[j] += q[j * qstride + i] * ld1(k, k0 + i, BF);
+    for (int j = 0; j < 4; j++) out[j] += q[j * qstride + i] * f32_or_bf16(k, k0 + i, BF);
 }
 
 /* out[j] = [lat_j ‖ pe_j] · k for 4 heads (k = [c ‖ k_pe], R + dr wide), both parts in one set of accumulators. */
@@ -78,8 +71,8 @@ INLINE float dot1(const xds_mla_q *q, int h, const void *k, int R, int dr, const
   acc4 c = { z, z, z, z, z, z, z, z };
   int il = dot4_seg(ql, 0, k, 0, R, &c, BF), ip = dr > 0 ? dot4_seg(qp, 0, k, R, dr, &c, BF) : 0;
   out[0] = hsum8(_mm256_add_ps(c.a0, c.b0));
-  for (; il < R; il++) out[0] += ql[il] * ld1(k, il, BF);
-  for (; dr > 0 && ip < dr; ip++) out[0] += qp[ip] * ld1(k, R + ip, BF);
+  for (; il < R; il++) out[0] += ql[il] * f32_or_bf16(k, il, BF);
+  for (; dr > 0 && ip < dr; ip++) out[0] += qp[ip] * f32_or_bf16(k, R + ip, BF);
   return out[0];
 }
 
@@ -97,7 +90,7 @@ INLINE void values_block(const int M, const int W16, const float *p, int ps, int
   __m256 z = _mm256_setzero_ps(), a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
   VLOAD(0, a00, a01) VLOAD(1, a10, a11) VLOAD(2, a20, a21) VLOAD(3, a30, a31)
   for (int u = u0; u < u1; u++) {
-    __m256 x0 = ld8(rows[u], c, BF), x1 = W16 ? ld8(rows[u], c + 8, BF) : z;
+    __m256 x0 = f32_or_bf16x8(rows[u], c, BF), x1 = W16 ? f32_or_bf16x8(rows[u], c + 8, BF) : z;
     VROW(0, a00, a01) VROW(1, a10, a11) VROW(2, a20, a21) VROW(3, a30, a31)
   }
   VSTORE(0, a00, a01) VSTORE(1, a10, a11) VSTORE(2, a20, a21) VSTORE(3, a30, a31)
@@ -112,7 +105,7 @@ INLINE void values_heads(const int M, const float *p, int ps, int u0, int u1, co
   for (int j = 0; j < M; j++)
     for (int cc = c; cc < R; cc++) {
       float acc = add ? out[(size_t)j * os + cc] : 0.0f;
-      for (int u = u0; u < u1; u++) acc += p[j * ps + u] * ld1(rows[u], cc, BF);
+      for (int u = u0; u < u1; u++) acc += p[j * ps + u] * f32_or_bf16(rows[u], cc, BF);
       out[(size_t)j * os + cc] = acc;
     }
 }

@@ -30,6 +30,15 @@ static inline float bf16_to_f32(uint16_t b) {
   return c.f;
 }
 
+/* Element idx (8 of them) of an array of f32, or of bf16 bits when bf16 (weights, KV cache rows). */
+static inline __attribute__((always_inline)) __m256 f32_or_bf16x8(const void *p, size_t idx, const int bf16) {
+  return bf16 ? bf16x8_to_f32((const uint16_t *)p + idx) : _mm256_loadu_ps((const float *)p + idx);
+}
+
+static inline __attribute__((always_inline)) float f32_or_bf16(const void *p, size_t idx, const int bf16) {
+  return bf16 ? bf16_to_f32(((const uint16_t *)p)[idx]) : ((const float *)p)[idx];
+}
+
 /* Integer dot of a partial last block (n < 32 elements). */
 static inline int32_t dot_tail(const int8_t *xq, const int8_t *w, int n) {
   int32_t s = 0;

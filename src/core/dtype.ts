@@ -12,7 +12,11 @@ export function bf16ToF32(bits: number): number {
 /** f32 → bf16 bits, round to nearest even (NaN stays NaN). */
 export function f32ToBf16(x: number): number {
   f32[0] = x;
-  const b = u32[0]!;
+  return bf16OfBits(u32[0]!);
+}
+
+/** f32 bits → bf16 bits, round to nearest even; a NaN stays a (quiet) NaN. */
+function bf16OfBits(b: number): number {
   if ((b & 0x7f800000) === 0x7f800000 && (b & 0x007fffff) !== 0) return (b >>> 16) | 0x40;
   return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
 }
@@ -23,11 +27,7 @@ export function f32ToBf16(x: number): number {
  */
 export function f32ArrayToBf16(src: Float32Array, dst: Uint16Array, dstOffset = 0): void {
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-  for (let i = 0; i < bits.length; i++) {
-    const b = bits[i]!;
-    dst[dstOffset + i] = (b & 0x7f800000) === 0x7f800000 && (b & 0x007fffff) !== 0
-      ? (b >>> 16) | 0x40 : ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
-  }
+  for (let i = 0; i < bits.length; i++) dst[dstOffset + i] = bf16OfBits(bits[i]!);
 }
 
 /** dst[dstOffset + i] = bf16ToF32(src[srcOffset + i]) for i < n (exact). */

@@ -7,7 +7,6 @@
 import { availableParallelism } from 'node:os';
 import { routerWeightRules, type RouterSpec } from '../config/model-spec.js';
 import { loadNativeAddon } from '../core/native.js';
-import { f32ArrayToBf16 } from '../core/dtype.js';
 import type { ComputeBackend, ExpertWeights, KvArray, LinearWeight, MoeExpertsArgs, MoeRouteArgs, PagedAttentionArgs, PagedMlaArgs, RopeTable } from './backend.js';
 import { bf16Panels, setPanelBudget } from './native-panels.js';
 import { checkExpertShapes, checkInt, checkLength, checkLinear, checkMatmul, checkMoeExperts, checkMoeRoute, checkPagedAttention, checkPagedMla, checkPagedStatus, checkRope } from './native-checks.js';
@@ -24,7 +23,7 @@ export interface KernelsAddon {
   rmsNorm(x: F32, weight: F32, eps: number, y: F32, rows: number, dim: number): void;
   siluMul(gate: F32, up: F32, out: F32, n: number): void;
   add(h: F32, y: F32, n: number): void;
-  toBf16?(src: F32, dst: Uint16Array, dstOffset: number, n: number): void;
+  toBf16(src: F32, dst: Uint16Array, dstOffset: number, n: number): void;
   /** spec: [sigmoid, method, G, topkG, normalize, scale, normEps, scaling]. */
   moeRoute(logits: F32, numTokens: number, numExperts: number, k: number, spec: Float64Array, bias: F32 | null, experts: Int32Array, weights: F32): void;
   softmax(x: F32, rows: number, n: number): void;
@@ -193,8 +192,7 @@ class NativeBackend implements ComputeBackend {
   toBf16(src: F32, dst: Uint16Array, dstOffset: number): void {
     checkInt(dstOffset, 'dstOffset');
     checkLength(dst, dstOffset + src.length, 'dst');
-    if (this.addon.toBf16) this.addon.toBf16(src, dst, dstOffset, src.length);
-    else f32ArrayToBf16(src, dst, dstOffset); // an addon built before toBf16
+    this.addon.toBf16(src, dst, dstOffset, src.length);
   }
 
   rope(x: F32, rows: number, rowStride: number, numHeads: number, headStride: number, offset: number, positions: Int32Array, table: RopeTable): void {

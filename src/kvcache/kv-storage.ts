@@ -14,7 +14,7 @@ import type { ModelSpec } from '../config/model-spec.js';
 import { bf16ArrayToF32, f32ArrayToBf16 } from '../core/dtype.js';
 import { XdsError } from '../core/errors.js';
 import { hugePageBuffer } from '../core/huge-pages.js';
-import type { KvArray } from '../kernels/backend.js';
+import type { ComputeBackend, KvArray } from '../kernels/backend.js';
 
 export type LayerKv =
   | { readonly kind: 'gqa'; /** [numBlocks, bs, Hkv, dh] */ readonly k: KvArray; /** [numBlocks, bs, Hkv, dv] */ readonly v: KvArray }
@@ -27,13 +27,11 @@ export function isKvDtype(x: unknown): x is KvDtype {
   return (KV_DTYPES as readonly unknown[]).includes(x);
 }
 
-/** A converter into bf16 bits (ComputeBackend.toBf16: native; core/dtype.ts f32ArrayToBf16 otherwise). */
-export type ToBf16 = (src: Float32Array, dst: Uint16Array, dstOffset: number) => void;
-
-/** cache[offset …] = the f32 values of src, stored in the cache's form (bf16: rounded by `toBf16`). */
-export function storeKv(cache: KvArray, src: Float32Array, offset: number, toBf16: ToBf16 = f32ArrayToBf16): void {
+/** cache[offset …] = the f32 values of src in the cache's form (bf16: rounded by the backend's toBf16 when it has one). */
+export function storeKv(cache: KvArray, src: Float32Array, offset: number, backend?: Pick<ComputeBackend, 'toBf16'>): void {
   if (cache instanceof Float32Array) cache.set(src, offset);
-  else toBf16(src, cache, offset);
+  else if (backend?.toBf16) backend.toBf16(src, cache, offset);
+  else f32ArrayToBf16(src, cache, offset);
 }
 
 export interface KvStorageOptions {
@@ -115,13 +113,13 @@ export class KvStorage {
     return block * this.blockSizeTokens + (pos % this.blockSizeTokens);
   }
 
-  /** GQA: store one token's k and v ([Hkv·dh] f32 each) at `pos` (a bf16 cache through `toBf16`). */
-  writeKv(l: number, blockTable: Int32Array, pos: number, k: Float32Array, v: Float32Array, toBf16?: ToBf16): void {
+  /** GQA: store one token's k and v ([Hkv·dh] f32 each) at `pos` (see storeKv for `backend`). */
+  writeKv(l: number, blockTable: Int32Array, pos: number, k: Float32Array, v: Float32Array, backend?: Pick<ComputeBackend, 'toBf16'>): void {
     const kv = this.layer(l);
     if (kv.kind !== 'gqa') throw new RangeError('writeKv on an MLA cache');
     const o = this.slot(blockTable, pos) * this.entryWidth;
-    storeKv(kv.k, k.subarray(0, this.entryWidth), o, toBf16);
-    storeKv(kv.v, v.subarray(0, this.entryWidth), o, toBf16);
+    storeKv(kv.k, k.subarray(0, this.entryWidth), o, backend);
+    storeKv(kv.v, v.subarray(0, this.entryWidth), o, backend);
   }
 
   /** MLA: store one token's [c ‖ k_pe] ([R + dr] f32) at `pos`. */

@@ -7,7 +7,7 @@
 
 import type { GqaAttentionSpec } from '../../config/model-spec.js';
 import type { ComputeBackend, RopeTable } from '../../kernels/backend.js';
-import type { KvStorage, ToBf16 } from '../../kvcache/kv-storage.js';
+import type { KvStorage } from '../../kvcache/kv-storage.js';
 import type { GqaAttentionWeights } from '../../model/model-weights.js';
 import { Scratch } from '../scratch.js';
 import type { StepLayout } from '../step-layout.js';
@@ -56,19 +56,14 @@ export function gqaAttention(st: AttentionState, w: GqaAttentionWeights, spec: G
 }
 
 function writeKv(st: AttentionState, k: Float32Array, v: Float32Array, layout: StepLayout, width: number): void {
-  const toBf16 = backendToBf16(st.backend);
   for (const s of layout.seqs) {
     for (let i = 0; i < s.count; i++) {
       const r = s.first + i;
-      st.kv.writeKv(st.kvLayer, s.blockTable, s.startPos + i, k.subarray(r * width, (r + 1) * width), v.subarray(r * width, (r + 1) * width), toBf16);
+      st.kv.writeKv(st.kvLayer, s.blockTable, s.startPos + i, k.subarray(r * width, (r + 1) * width), v.subarray(r * width, (r + 1) * width), st.backend);
     }
   }
 }
 
-/** The backend's bf16 store conversion, if it has one (storeKv's ToBf16; else storeKv converts in TypeScript). */
-export function backendToBf16(B: ComputeBackend): ToBf16 | undefined {
-  return B.toBf16 ? (src, dst, o): void => B.toBf16!(src, dst, o) : undefined;
-}
 
 /** All sequences of the step in one paged-attention call (each with its own rows and block table). */
 function attendPerSequence(st: AttentionState, spec: GqaAttentionSpec, q: Float32Array, attn: Float32Array, layout: StepLayout): void {

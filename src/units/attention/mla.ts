@@ -16,7 +16,7 @@
 import type { MlaAttentionSpec } from '../../config/model-spec.js';
 import type { MlaAttentionWeights } from '../../model/model-weights.js';
 import type { SeqRows, StepLayout } from '../step-layout.js';
-import { backendToBf16, scratchOf, type AttentionState } from './gqa.js';
+import { scratchOf, type AttentionState } from './gqa.js';
 import { storeKv } from '../../kvcache/kv-storage.js';
 import { mlaAbsorbedBatch } from './mla-absorbed.js';
 import { mlaNaive } from './mla-naive.js';
@@ -74,13 +74,12 @@ function writeLatents(st: AttentionState, layout: StepLayout, a: Float32Array, W
   if (kv.kind !== 'mla') throw new RangeError('MLA attention over a GQA cache');
   const lat = kv.latent; // [numBlocks · bs, R + dr], f32 or bf16
   const bs = st.kv.blockSizeTokens;
-  const toBf16 = backendToBf16(st.backend);
   for (const s of layout.seqs) {
     for (let i = 0; i < s.count;) {
       const pos = s.startPos + i;
       const n = Math.min(s.count - i, bs - (pos % bs)); // rows left in this block
       const r = s.first + i;
-      storeKv(lat, a.subarray(r * W, (r + n) * W), st.kv.slot(s.blockTable, pos) * W, toBf16);
+      storeKv(lat, a.subarray(r * W, (r + n) * W), st.kv.slot(s.blockTable, pos) * W, st.backend);
       i += n;
     }
   }
